@@ -1,0 +1,78 @@
+# cnxbackup — the two commands users need are `make backup ENV=<env>` and `make test`.
+# Everything the project needs is installed here (system packages through apt-get when
+# they are missing, Python packages into .venv), never by hand.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+VPY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+ENV ?= demo
+SET ?=
+ARGS ?=
+SYSTEM_TOOLS := jython java tar zstd ssh sshd
+
+.PHONY: help setup system-deps test check-jython21 vermin plan backup verify restore bench dist clean
+
+help:
+	@echo "make setup            install system tools (jython, zstd, ssh) and the Python venv"
+	@echo "make test             run the whole test suite (what CI runs)"
+	@echo "make plan ENV=prod    preflight + plan, changes nothing"
+	@echo "make backup ENV=prod  back up the environment described in environments/prod.yaml"
+	@echo "make verify SET=DIR   verify a backup set (ARGS=--deep for a full read)"
+	@echo "make restore SET=DIR ENV=prod ARGS='--dry-run'"
+	@echo "make bench            speed and memory benchmark"
+	@echo "make dist             build dist/cnxbackup.pyz (single-file zipapp)"
+
+system-deps:
+	@missing=""; \
+	for t in $(SYSTEM_TOOLS); do \
+	  p=$$(command -v $$t || ls /usr/sbin/$$t 2>/dev/null); [ -n "$$p" ] || missing="$$missing $$t"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing missing system tools:$$missing"; \
+	  if [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then \
+	    echo "error: missing$$missing and cannot apt-get install them (need root on Debian/Ubuntu)" >&2; exit 1; \
+	  fi; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get update -qq && apt-get install -y -qq jython default-jre-headless tar zstd openssh-client openssh-server >/dev/null; \
+	fi
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VPY) -m pip install -q --upgrade pip
+	$(VPY) -m pip install -q -e '.[test,fast]'
+	touch $(STAMP)
+
+setup: system-deps $(STAMP)
+
+test: setup
+	$(VPY) -m pytest -q -ra $(ARGS)
+
+check-jython21: setup
+	jython tools/check_jython21.py wsadmin
+
+vermin: setup
+	$(VENV)/bin/vermin -q --no-tips --violations -t=3.9- --backport dataclasses --eval-annotations driver/cnxbackup
+
+plan: setup
+	$(VENV)/bin/cnxbackup plan --env $(ENV) $(ARGS)
+
+backup: setup
+	$(VENV)/bin/cnxbackup backup --env $(ENV) $(ARGS)
+
+verify: setup
+	$(VENV)/bin/cnxbackup verify $(SET) $(ARGS)
+
+restore: setup
+	$(VENV)/bin/cnxbackup restore $(SET) --env $(ENV) $(ARGS)
+
+bench: setup
+	$(VPY) bench/bench.py $(ARGS)
+
+dist: setup
+	mkdir -p dist
+	$(VENV)/bin/shiv -q -o dist/cnxbackup.pyz -c cnxbackup --reproducible -p '/usr/bin/env python3' pexpect jinja2 pyyaml .
+
+clean:
+	rm -rf $(VENV) dist build .pytest_cache

@@ -1,0 +1,1 @@
+"""Actions: plan, backup, verify, restore."""

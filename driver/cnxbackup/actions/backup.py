@@ -1,0 +1,168 @@
+"""``cnxbackup backup``: HCL's procedure, in order, recorded in one backup set.
+
+Order: wsadmin (aliases, filenetAdmin, role export -- all before any server stops -- then
+stop servers), databases (native tools, concurrently), file archives, fileRegistry.xml when
+the filenetAdmin user is file-based, REPORT.md / RESTORE.md / DB scripts, and the manifest
+last. Every step is journaled; ``--resume`` skips steps that are finished and still verify.
+"""
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from typing import Any, Dict, List, Optional
+
+from .. import __version__
+from ..archive import ArchiveCancelled, ArchiveError, ArchiveResult, DiskFullError, copy_file, create_archive, hash_file
+from ..config import Environment
+from ..errors import EXIT_FAILED, EXIT_OK, EXIT_WARNINGS, CnxBackupError, Interrupted, StepFailed
+from ..journal import DONE, FAILED, RUNNING, SKIPPED, WARNING, Journal
+from ..lock import RunLock
+from ..log import add_log_file, get_logger, remove_handler
+from ..manifest import write_manifest
+from ..plan import Item, Plan
+from ..progress import Progress
+from . import dbphase, reports, wsphase
+from .common import SetLayout, find_resumable_set, new_set_dir, tar_exclude_args
+
+
+class BackupRun:
+    """State shared by the phases of one backup run."""
+
+    def __init__(self, plan: Plan, layout: SetLayout, journal: Journal, progress: Progress,
+                 cancel: threading.Event) -> None:
+        self.plan = plan
+        self.env: Environment = plan.env
+        self.layout = layout
+        self.journal = journal
+        self.progress = progress
+        self.cancel = cancel
+        self.log = get_logger()
+        self.warnings: List[str] = []
+        self.failures: List[str] = []
+
+    # ---- files -------------------------------------------------------------------------
+    def archive_items(self, items: List[Item]) -> None:
+        settings = self.env.section("archive")
+        for item in items:
+            if self.cancel.is_set():
+                raise Interrupted("interrupted")
+            step = f"item:{item.name}"
+            if self._already_done(step, item):
+                self.progress.message(f"[{item.name}] already done in this set, verified, skipped")
+                continue
+            dest = os.path.join(self.layout.root, item.relpath)
+            os.makedirs(os.path.dirname(dest), mode=0o700, exist_ok=True)
+            self.journal.set(step, RUNNING, source=item.source, kind=item.kind)
+            task = self.progress.task(item.name, item.est_bytes or None, item.est_files or None)
+            try:
+                if item.kind == "copy":
+                    result = copy_file(item.source, dest, progress=task.update, cancel=self.cancel)
+                else:
+                    result = create_archive(
+                        item.source, dest, level=settings["level"], threads=settings["threads"],
+                        extra_tar_args=tar_exclude_args(settings["excludes"], item.nested_excludes) + list(settings["tar_options"]),
+                        progress=task.update, cancel=self.cancel)
+            except ArchiveCancelled:
+                self.journal.set(step, FAILED, error="interrupted")
+                raise Interrupted(f"interrupted while writing {item.relpath}") from None
+            except KeyboardInterrupt:
+                self.journal.set(step, FAILED, error="interrupted")
+                raise
+            except DiskFullError as error:
+                self.journal.set(step, FAILED, error=str(error))
+                self.failures.append(f"{item.name}: {error}")
+                raise StepFailed(f"target is full while writing {item.relpath}: {error}") from None
+            except (CnxBackupError, ArchiveError, OSError) as error:
+                self.journal.set(step, FAILED, error=str(error))
+                self.failures.append(f"{item.name}: {error}")
+                self.log.error("item %s failed: %s", item.name, error)
+                task.finish("FAILED")
+                continue
+            status = WARNING if result.warnings else DONE
+            for warning in result.warnings:
+                self.warnings.append(f"{item.name}: {warning}")
+            self.journal.set(step, status, result=self._archive_record(item, result))
+            task.update(result.files, item.est_bytes or result.size)
+            task.finish(f"-> {item.relpath} ({result.size:,} bytes, sha256 {result.sha256[:12]}...)")
+
+    def _archive_record(self, item: Item, result: ArchiveResult) -> Dict[str, Any]:
+        record = item.to_dict()
+        record.update({"sha256": result.sha256, "size": result.size, "files": result.files,
+                       "warnings": list(result.warnings), "seconds": round(result.seconds, 3)})
+        return record
+
+    def _already_done(self, step: str, item: Item) -> bool:
+        """On resume: trust a finished item only if its file is there and hashes as recorded."""
+        if not self.journal.is_finished(step):
+            return False
+        record = self.journal.result(step) or {}
+        path = os.path.join(self.layout.root, item.relpath)
+        if not os.path.exists(path) or "sha256" not in record:
+            return False
+        digest, size = hash_file(path)
+        if digest != record["sha256"] or size != record["size"]:
+            self.log.warning("item %s: %s no longer matches the journal; redoing it", item.name, path)
+            return False
+        return True
+
+
+def run_backup(env: Environment, plan: Plan, *, progress: Progress, resume: Optional[str] = None,
+               cancel: Optional[threading.Event] = None) -> int:
+    """Run a backup; returns the exit code (0, 1 or 3). Raises Interrupted on Ctrl-C."""
+    cancel = cancel or threading.Event()
+    target = env.section("target")["dir"]
+    os.makedirs(target, mode=0o700, exist_ok=True)
+    if resume:
+        set_dir = find_resumable_set(target, env.name) if resume == "latest" else resume
+    else:
+        set_dir = new_set_dir(target, env.name)
+    layout = SetLayout(set_dir)
+    run_id = os.path.basename(set_dir)
+    lock = RunLock(target, env.name, run_id)
+    lock.acquire()
+    log_handler = None
+    try:
+        layout.create()
+        log_handler = add_log_file(layout.log)
+        log = get_logger()
+        if resume:
+            journal = Journal.load(set_dir)
+            journal.data.setdefault("resumed", []).append(time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+            journal.save()
+            progress.message(f"resuming {set_dir}")
+        else:
+            journal = Journal.create(set_dir, tool=__version__, environment=env.name, run_id=run_id,
+                                     config=os.path.abspath(env.file), host=socket.gethostname())
+        log.info("backup of %s into %s (cnxbackup %s)", env.name, set_dir, __version__)
+        progress.message(f"backup set: {set_dir}")
+        run = BackupRun(plan, layout, journal, progress, cancel)
+
+        wsphase.run(run)
+        if plan.databases:
+            dbphase.run(run)
+        run.archive_items(plan.items)
+        extra = wsphase.file_registry_item(run)
+        if extra is not None:
+            plan.items.append(extra)
+            run.archive_items([extra])
+
+        reports.write_generated_files(run)
+        manifest = reports.build_manifest(run)
+        reports.write_report(run, manifest)
+        write_manifest(set_dir, manifest)
+        journal.set("manifest", DONE)
+        status = manifest["status"]
+        progress.message(f"backup {status}: {set_dir}")
+        for warning in run.warnings:
+            progress.message(f"warning: {warning}")
+        for failure in run.failures:
+            progress.message(f"FAILED: {failure}")
+        if run.failures:
+            progress.message(f"resume with: cnxbackup backup --env {env.name} --resume {set_dir}")
+            return EXIT_FAILED
+        return EXIT_WARNINGS if run.warnings else EXIT_OK
+    finally:
+        lock.release()
+        remove_handler(log_handler)

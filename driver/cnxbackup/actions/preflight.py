@@ -1,0 +1,60 @@
+"""Preflight: everything that can be checked before anything changes, reported all at once."""
+from __future__ import annotations
+
+import os
+import shutil
+from typing import List
+
+from ..errors import PreflightError
+from ..lock import RunLock, _pid_alive
+from ..plan import Plan, check_sources, check_space, estimate_sizes
+from ..progress import human_bytes
+
+DB_TOOLS = {"db2": ["db2"], "mssql": ["sqlcmd"], "oracle": []}
+
+
+def _tool_present(command: str) -> bool:
+    if os.sep in command:
+        return os.path.isfile(command) and os.access(command, os.X_OK)
+    return shutil.which(command) is not None
+
+
+def required_tools(plan: Plan) -> List[str]:
+    env = plan.env
+    tools = ["tar", "zstd"]
+    if plan.wsadmin_steps:
+        tools.append(env.section("wsadmin")["command"])
+    db = env.section("database")
+    vendor = db.get("vendor", "none")
+    if vendor != "none" and plan.databases and not db.get("host"):
+        names = list(DB_TOOLS.get(vendor, []))
+        if vendor == "oracle":
+            names = ["rman"] if (db.get("oracle") or {}).get("method", "rman") == "rman" else ["expdp"]
+        commands = db.get("command") or {}
+        tools += [commands.get(name, name) for name in names]
+    return tools
+
+
+def preflight(plan: Plan) -> List[str]:
+    """Raise PreflightError listing every problem; return notes for the plan display."""
+    env = plan.env
+    problems = check_sources(plan)
+    for tool in required_tools(plan):
+        if not _tool_present(tool):
+            problems.append(f"tool {tool} is not installed or not executable")
+    target = env.section("target")["dir"]
+    estimate_sizes(plan)
+    margin = env.section("target")["free_space_margin"]
+    needed = int(plan.estimated_bytes * (1 + margin))
+    enough, free = check_space(target, needed)
+    if not enough:
+        problems.append(f"target {target} has {human_bytes(free)} free but the estimate with a "
+                        f"{margin:.0%} margin is {human_bytes(needed)}")
+    if os.path.exists(target) and not os.access(target, os.W_OK | os.X_OK):
+        problems.append(f"target {target} is not writable")
+    holder = RunLock(target, env.name, "").read()
+    if holder and _pid_alive(int(holder.get("pid", 0))):
+        problems.append(f"another cnxbackup run (pid {holder.get('pid')} on {holder.get('host')}) holds the lock of {env.name}")
+    if problems:
+        raise PreflightError("preflight failed:\n  - " + "\n  - ".join(problems))
+    return [f"target {target}: {human_bytes(free)} free, {human_bytes(needed)} needed"]

@@ -1,0 +1,32 @@
+"""``cnxbackup plan`` and ``cnxbackup backup``: load, preflight, show the plan, then act."""
+from __future__ import annotations
+
+import argparse
+
+from ..config import load_environment
+from ..errors import EXIT_OK
+from ..plan import build_plan
+from ..progress import Progress
+from .preflight import preflight
+from .show_plan import format_plan
+
+
+def run_plan_or_backup(args: argparse.Namespace, progress: Progress) -> int:
+    env = load_environment(args.env)
+    if env.data.get("demo"):
+        from ..demo import prepare_demo
+
+        prepare_demo(env, progress)
+    plan = build_plan(env)
+    notes = preflight(plan)
+    progress.message(format_plan(plan, notes))
+    if args.command == "plan":
+        return EXIT_OK
+    if args.dry_run:
+        from .dryrun import show_dry_run
+
+        show_dry_run(plan, progress)
+        return EXIT_OK
+    from .backup import run_backup
+
+    return run_backup(env, plan, progress=progress, resume=args.resume)

@@ -1,0 +1,122 @@
+"""``cnxbackup verify SET [--deep]``: prove a backup set is whole.
+
+Checks the manifest's own checksum, then every archive's size and SHA-256 (``--deep``: also
+decompress and list it, comparing the entry count), every recorded file, and the database
+images (their SHA-256, then the vendor's verifier where one exists). Exit 0 or 1.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+from typing import Any, Dict, List, Optional, Tuple
+
+from ..archive import ArchiveError, hash_file, list_archive
+from ..errors import EXIT_FAILED, EXIT_OK
+from ..manifest import ManifestError, load_manifest
+from ..progress import Progress
+
+
+def verify_set(set_dir: str, *, deep: bool = False, env: Any = None,
+               progress: Optional[Progress] = None) -> Tuple[bool, List[str]]:
+    """(ok, lines): one line per check, 'OK ...' or 'BAD ...'."""
+    lines: List[str] = []
+    try:
+        manifest = load_manifest(set_dir)
+    except ManifestError as error:
+        return False, [f"BAD manifest: {error}"]
+    ok = True
+    lines.append(f"OK  manifest.json (checksum matches; status {manifest.get('status')})")
+    if manifest.get("status") == "partial":
+        ok = False
+        lines.append("BAD the set is partial: " + "; ".join(manifest.get("failures") or ["unfinished steps"]))
+    for item in manifest.get("archives", []):
+        if item.get("status") not in ("done", "warning"):
+            continue
+        good, line = _verify_item(set_dir, item, deep, progress)
+        ok &= good
+        lines.append(line)
+    for record in manifest.get("files", []):
+        good, line = _verify_plain(set_dir, record)
+        ok &= good
+        lines.append(line)
+    for db in manifest.get("databases", []):
+        if db.get("status") not in ("done", "warning"):
+            continue
+        for good, line in _verify_database(manifest, db, env):
+            ok &= good
+            lines.append(line)
+    return ok, lines
+
+
+def _verify_item(set_dir: str, item: Dict[str, Any], deep: bool, progress: Optional[Progress]) -> Tuple[bool, str]:
+    path = os.path.join(set_dir, item["path"])
+    name = item["name"]
+    if not os.path.exists(path):
+        return False, f"BAD {name}: {item['path']} is missing"
+    size = os.path.getsize(path)
+    if size != item.get("size"):
+        return False, f"BAD {name}: {item['path']} is {size:,} bytes, the manifest says {item.get('size'):,} (truncated or replaced)"
+    if deep and item["kind"] == "archive":
+        try:
+            listing = list_archive(path)
+        except ArchiveError as error:
+            return False, f"BAD {name}: {item['path']} does not decompress/list completely: {error}"
+        if listing.sha256 != item.get("sha256"):
+            return False, f"BAD {name}: {item['path']} SHA-256 differs from the manifest (content changed)"
+        if listing.files != item.get("files"):
+            return False, f"BAD {name}: {item['path']} lists {listing.files:,} entries, the manifest says {item.get('files'):,}"
+        return True, f"OK  {name}: sha256, size and {listing.files:,} entries"
+    digest, _ = hash_file(path)
+    if digest != item.get("sha256"):
+        return False, f"BAD {name}: {item['path']} SHA-256 differs from the manifest (content changed)"
+    return True, f"OK  {name}: sha256 and size"
+
+
+def _verify_plain(set_dir: str, record: Dict[str, Any]) -> Tuple[bool, str]:
+    path = os.path.join(set_dir, record["path"])
+    if not os.path.exists(path):
+        return False, f"BAD {record['path']} is missing"
+    digest, size = hash_file(path)
+    if (digest, size) != (record["sha256"], record["size"]):
+        return False, f"BAD {record['path']} differs from the manifest"
+    return True, f"OK  {record['path']}"
+
+
+def _verify_database(manifest: Dict[str, Any], db: Dict[str, Any], env: Any) -> List[Tuple[bool, str]]:
+    checks: List[Tuple[bool, str]] = []
+    images = db.get("images") or []
+    for image in images:
+        path = image["path"] if isinstance(image, dict) else image
+        if not os.path.exists(path):
+            checks.append((False, f"BAD database {db['name']}: image {path} is missing"))
+            continue
+        if isinstance(image, dict) and image.get("sha256"):
+            digest, size = hash_file(path)
+            if digest != image["sha256"]:
+                checks.append((False, f"BAD database {db['name']}: image {path} SHA-256 differs from the manifest"))
+                continue
+    if any(not good for good, _ in checks):
+        return checks
+    vendor = manifest.get("databaseVendor")
+    try:
+        from .dbphase import verify_database
+
+        good, message = verify_database(vendor, db, env)
+    except Exception as error:  # a verifier that cannot run is a failed check, not a crash
+        good, message = False, f"verifier could not run: {error}"
+    checks.append((good, f"{'OK ' if good else 'BAD'} database {db['name']}: {message}"))
+    return checks
+
+
+def run_verify(args: argparse.Namespace, progress: Progress) -> int:
+    env = None
+    if getattr(args, "env", None):
+        from ..config import load_environment
+
+        env = load_environment(args.env)
+    ok, lines = verify_set(args.set_dir, deep=args.deep, env=env, progress=progress)
+    for line in lines:
+        progress.message(line)
+    bad = sum(1 for line in lines if line.startswith("BAD"))
+    progress.message(f"verify {'passed' if ok else 'FAILED'}: {len(lines) - bad} checks ok, {bad} bad")
+    return EXIT_OK if ok else EXIT_FAILED

@@ -1,0 +1,102 @@
+"""``cnxbackup`` command line: plan, backup, verify, restore.
+
+Exit codes: 0 ok, 1 failed, 2 bad config or usage, 3 finished with warnings, 130 interrupted.
+"""
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from typing import List, Optional
+
+from . import __version__
+from .errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, CnxBackupError
+from .log import setup_console
+from .progress import Progress
+
+
+class _ArgumentParser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # usage errors exit 2 with one clear line
+        self.print_usage(sys.stderr)
+        sys.stderr.write(f"cnxbackup: error: {message}\n")
+        raise SystemExit(EXIT_USAGE)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _ArgumentParser(prog="cnxbackup", description="Back up, verify and restore an HCL Connections deployment.")
+    parser.add_argument("--version", action="version", version=f"cnxbackup {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log details on the console too")
+    parser.add_argument("--plain", action="store_true", help="plain progress lines even on a terminal")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    plan = sub.add_parser("plan", help="preflight checks and the plan; changes nothing")
+    plan.add_argument("--env", required=True, help="environment name (environments/NAME.yaml) or file")
+
+    backup = sub.add_parser("backup", help="back up the whole deployment")
+    backup.add_argument("--env", required=True, help="environment name (environments/NAME.yaml) or file")
+    backup.add_argument("--dry-run", action="store_true", help="check and show every command; change nothing")
+    backup.add_argument("--resume", nargs="?", const="latest", metavar="SET",
+                        help="continue the newest unfinished set (or SET) without redoing verified items")
+
+    verify = sub.add_parser("verify", help="check a backup set's manifest, archives and database images")
+    verify.add_argument("set_dir", metavar="SET")
+    verify.add_argument("--deep", action="store_true", help="also decompress and list every archive")
+    verify.add_argument("--env", help="environment (for the database verifiers' tool paths)")
+
+    restore = sub.add_parser("restore", help="restore a backup set")
+    restore.add_argument("set_dir", metavar="SET")
+    restore.add_argument("--env", required=True)
+    restore.add_argument("--only", nargs="+", metavar="ITEM", help="only these items (archive names, 'databases', 'roles')")
+    restore.add_argument("--target-root", metavar="DIR", help="restore files under DIR instead of their original paths")
+    restore.add_argument("--dry-run", action="store_true", help="print the steps; change nothing")
+    restore.add_argument("--print-db-commands", action="store_true", help="print the database restore commands; do not run them")
+    restore.add_argument("--start", action="store_true", help="start the servers at the end")
+    restore.add_argument("--resume", action="store_true", help="continue an interrupted restore of SET")
+    restore.add_argument("--force-provision", action="store_true",
+                         help="DANGEROUS: restore provision/ even though the exact version differs (recorded)")
+    restore.add_argument("--discard-replaced", action="store_true",
+                         help="delete what was moved aside once the whole restore has succeeded")
+
+    sub.add_parser("config-reference", help="print the configuration reference (Markdown)")
+    return parser
+
+
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    setup_console(args.verbose)
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    progress = Progress(plain=True if args.plain else None)
+    try:
+        if args.command == "config-reference":
+            from .config.schema import reference_markdown
+
+            sys.stdout.write(reference_markdown())
+            return EXIT_OK
+        if args.command in ("plan", "backup"):
+            from .actions.run import run_plan_or_backup
+
+            return run_plan_or_backup(args, progress)
+        if args.command == "verify":
+            from .actions.verify import run_verify
+
+            return run_verify(args, progress)
+        if args.command == "restore":
+            from .actions.restore import run_restore
+
+            return run_restore(args, progress)
+    except KeyboardInterrupt:
+        sys.stderr.write("cnxbackup: interrupted; partial files were removed and nothing unfinished is marked done\n")
+        return EXIT_INTERRUPTED
+    except CnxBackupError as error:
+        sys.stderr.write(f"cnxbackup: {error}\n")
+        return error.exit_code
+    return EXIT_FAILED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,141 @@
+"""Environment files: ``environments/<ENV>.yaml`` -> a validated, placeholder-resolved Environment."""
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional
+
+from ..errors import ConfigError
+from ..paths import assets_root
+from .loader import LineMap, load_yaml_with_lines
+from .schema import validate
+
+_PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
+# Order matters: later keys may refer to earlier ones.
+_PATH_ORDER = [
+    "was_root", "dmgr_profile", "profile_registry", "connections_root", "shared_data", "local_data",
+    "im_data", "im_install", "im_shared", "ccm_storage", "engine_ws_ear",
+]
+
+
+@dataclass
+class Environment:
+    """A validated environment: ``data`` is the filled-in config tree."""
+
+    name: str
+    file: str
+    data: Dict[str, Any]
+    lines: LineMap
+
+    def where(self, key: str) -> str:
+        """``file:line`` of a dotted key, for error messages."""
+        probe = key
+        while probe and probe not in self.lines:
+            probe = probe.rsplit(".", 1)[0] if "." in probe else ""
+        line = self.lines.get(probe)
+        return f"{self.file}:{line}" if line else self.file
+
+    def section(self, name: str) -> Dict[str, Any]:
+        return self.data.get(name) or {}
+
+    @property
+    def paths(self) -> Dict[str, Any]:
+        return self.data["paths"]
+
+
+def find_environment_file(env: str, directory: Optional[str] = None) -> str:
+    """``prod`` -> environments/prod.yaml (cwd first, then the project's own folder)."""
+    if env.endswith((".yaml", ".yml")) or os.sep in env:
+        return env
+    candidates = []
+    if directory:
+        candidates.append(os.path.join(directory, f"{env}.yaml"))
+    candidates.append(os.path.join(os.getcwd(), "environments", f"{env}.yaml"))
+    candidates.append(os.path.join(assets_root(), "environments", f"{env}.yaml"))
+    for candidate in candidates:
+        if os.path.exists(candidate):
+            return candidate
+    raise ConfigError(f"environment '{env}': none of {', '.join(candidates)} exists")
+
+
+def _substitute(value: str, names: Dict[str, str], where: str, key: str) -> str:
+    def replace(match: "re.Match[str]") -> str:
+        name = match.group(1)
+        if name not in names:
+            raise ConfigError(f"{where}: key '{key}': unknown placeholder {{{name}}} (known: {', '.join(sorted(names))})")
+        return names[name]
+
+    for _ in range(5):  # placeholders may nest a few levels
+        new = _PLACEHOLDER.sub(replace, value)
+        if new == value:
+            break
+        value = new
+    return os.path.expanduser(value)
+
+
+def _resolve_placeholders(env: Environment) -> None:
+    here = os.path.dirname(os.path.abspath(env.file))
+    names: Dict[str, str] = {"here": here, "project": assets_root()}
+    demo = env.data.get("demo")
+    if demo:
+        demo["root"] = os.path.abspath(_substitute(demo["root"], names, env.where("demo.root"), "demo.root"))
+        names["demo_root"] = demo["root"]
+    paths = env.data["paths"]
+    for key in _PATH_ORDER:
+        if isinstance(paths.get(key), str):
+            paths[key] = _substitute(paths[key], names, env.where(f"paths.{key}"), f"paths.{key}")
+            names[key] = paths[key]
+
+    def walk(node: Any, dotted: str) -> Any:
+        if isinstance(node, str):
+            return _substitute(node, names, env.where(dotted), dotted)
+        if isinstance(node, list):
+            return [walk(item, f"{dotted}[{i}]") for i, item in enumerate(node)]
+        if isinstance(node, dict):
+            return {k: walk(v, f"{dotted}.{k}" if dotted else k) for k, v in node.items()}
+        return node
+
+    for section in ("paths", "wsadmin", "database", "target", "archive", "hosts"):
+        if env.data.get(section) is not None:
+            env.data[section] = walk(env.data[section], section)
+
+
+def _cross_checks(env: Environment) -> None:
+    data = env.data
+    if data["target"] is None:
+        raise ConfigError(f"{env.file}: missing required section 'target' (with key 'target.dir')")
+    host_names: List[str] = [h["name"] for h in data["hosts"]]
+    seen = set()
+    for index, name in enumerate(host_names):
+        if name in seen:
+            raise ConfigError(f"{env.where(f'hosts[{index}].name')}: host name '{name}' is used twice")
+        seen.add(name)
+    for index, item in enumerate(data["paths"]["extra"]):
+        if not re.fullmatch(r"[A-Za-z0-9_.-]+", item["name"]):
+            raise ConfigError(f"{env.where(f'paths.extra[{index}].name')}: item name '{item['name']}' may only use letters, digits, '.', '-' and '_'")
+        if item.get("host") and item["host"] not in seen:
+            raise ConfigError(f"{env.where(f'paths.extra[{index}].host')}: unknown host '{item['host']}' (hosts: {', '.join(host_names) or 'none'})")
+    db = data["database"]
+    if db and db.get("host") and db["host"] not in seen:
+        raise ConfigError(f"{env.where('database.host')}: unknown host '{db['host']}' (hosts: {', '.join(host_names) or 'none'})")
+    if db and db["vendor"] != "none" and not db.get("backup_dir"):
+        raise ConfigError(f"{env.where('database')}: missing required key 'database.backup_dir'")
+    if db and db.get("auth") == "password" and not db.get("user"):
+        raise ConfigError(f"{env.where('database.auth')}: key 'database.user' is required when database.auth is password")
+
+
+def load_environment(env: str, directory: Optional[str] = None) -> Environment:
+    """Load, validate and resolve an environment by name or path."""
+    path = find_environment_file(env, directory)
+    raw, lines = load_yaml_with_lines(path)
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}:1: the environment file must be a mapping of sections")
+    data = validate(raw, path, lines)
+    name = data.get("environment") or os.path.splitext(os.path.basename(path))[0]
+    environment = Environment(name=name, file=path, data=data, lines=lines)
+    if data["database"] is None:
+        data["database"] = {"vendor": "none"}
+    _resolve_placeholders(environment)
+    _cross_checks(environment)
+    return environment

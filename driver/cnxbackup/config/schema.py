@@ -1,0 +1,253 @@
+"""The environment file's schema: the single source of truth for keys, types, defaults and docs.
+
+``validate`` fills defaults and rejects unknown keys and wrong types, naming the file, the
+line and the dotted key. ``reference_markdown`` renders the README's configuration reference.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Sequence
+
+from ..errors import ConfigError
+from .loader import LineMap
+
+_MISSING = object()
+
+
+@dataclass
+class Field:
+    """One key: its kind (str, int, float, bool, list, map, section, records), default and doc."""
+
+    kind: str
+    doc: str
+    default: Any = None
+    required: bool = False
+    choices: Optional[Sequence[Any]] = None
+    section: Optional[Dict[str, "Field"]] = None  # for kind 'section' and 'records'
+    minimum: Optional[float] = None
+    maximum: Optional[float] = None
+
+
+def _secret_fields(what: str) -> Dict[str, Field]:
+    return {
+        "password_env": Field("str", f"Environment variable that holds the {what} password."),
+        "password_file": Field("str", f"File (mode 0600 or stricter) whose first line is the {what} password."),
+        "password_prompt": Field("bool", f"Ask for the {what} password on the terminal.", False),
+    }
+
+
+HOST_FIELDS: Dict[str, Field] = {
+    "name": Field("str", "Short name used by items (`host:`) and in reports.", required=True),
+    "address": Field("str", "Address or DNS name; `local` runs on this machine.", required=True),
+    "user": Field("str", "SSH user.", "root"),
+    "port": Field("int", "SSH port.", 22, minimum=1, maximum=65535),
+    "key": Field("str", "SSH private key file (keys only: the driver never types SSH passwords)."),
+    "roles": Field("list", "Any of dmgr, node, db, nfs.", []),
+    "parallel": Field("int", "How many items run at once on this host.", 2, minimum=1),
+    "known_hosts": Field("str", "known_hosts file to use (default: the user's)."),
+    "paths": Field("map", "Per-host path overrides (same keys as `paths`), e.g. its own `profiles`.", {}),
+}
+
+EXTRA_ITEM_FIELDS: Dict[str, Field] = {
+    "name": Field("str", "Item name (letters, digits, -, _).", required=True),
+    "path": Field("str", "File or directory to archive.", required=True),
+    "host": Field("str", "Host the path lives on (default: the dmgr host)."),
+}
+
+SCHEMA: Dict[str, Field] = {
+    "environment": Field("str", "Name of the environment (default: the file name without .yaml)."),
+    "connections": Field("section", "What is installed.", section={
+        "version": Field("str", "Connections version (e.g. `8.0.0.0_CR14`), or `auto` to read Installation Manager's installed.xml.", "auto"),
+        "interim_fixes": Field("list", "Interim fix IDs, or leave empty to detect them from connections_root/version.", None),
+        "ccm": Field("bool", "Connections Content Manager (FileNet) is installed: back up its storage area, Engine-ws.ear, FNGCD and FNOS.", False),
+        "in_place_upgrade": Field("bool", "An in-place upgrade is planned: also back up the Installation Manager data, install and shared directories.", False),
+    }),
+    "paths": Field("section", "Where things are. Defaults follow HCL's Linux defaults.", section={
+        "was_root": Field("str", "WebSphere app_server_root.", "/opt/IBM/WebSphere/AppServer"),
+        "dmgr_profile": Field("str", "Deployment Manager profile directory.", "{was_root}/profiles/Dmgr01"),
+        "profiles": Field("list", "Every other WAS profile directory (one archive each).", ["{was_root}/profiles/AppSrv01"]),
+        "profile_registry": Field("str", "profileRegistry.xml.", "{was_root}/properties/profileRegistry.xml"),
+        "connections_root": Field("str", "connections_root.", "/opt/IBM/Connections"),
+        "shared_data": Field("str", "Shared data directory (often NFS). Its provision/ folder gets its own archive.", "{connections_root}/data/shared"),
+        "local_data": Field("str", "Local data directory.", "{connections_root}/data/local"),
+        "im_data": Field("str", "Installation Manager agent data (installed.xml lives here).", "/var/ibm/InstallationManager"),
+        "im_install": Field("str", "Installation Manager install directory.", "/opt/IBM/InstallationManager"),
+        "im_shared": Field("str", "Installation Manager shared resources (IMShared).", "/opt/IBM/IMShared"),
+        "ccm_storage": Field("str", "FileNet storage area (CCM only).", "{shared_data}/ccm"),
+        "engine_ws_ear": Field("str", "Directory holding Engine-ws.ear (CCM only); default depends on the version: 6.0 uses addons/ccm, 6.0 CR6 and later FileNet/.", "auto"),
+        "customizations": Field("list", "Extra customization paths (the customization dir itself is inside shared data).", []),
+        "extra": Field("records", "Further items to archive.", [], section=EXTRA_ITEM_FIELDS),
+    }),
+    "wsadmin": Field("section", "The one wsadmin session (role export, filenetAdmin check, stopping servers).", section={
+        "command": Field("str", "wsadmin.sh of the Dmgr profile.", "{dmgr_profile}/bin/wsadmin.sh"),
+        "conntype": Field("str", "Connector type.", "SOAP", choices=["SOAP", "RMI"]),
+        "host": Field("str", "Dmgr host for the connector.", "localhost"),
+        "port": Field("int", "Dmgr SOAP/RMI port.", 8879, minimum=1, maximum=65535),
+        "user": Field("str", "WAS administrative user."),
+        **_secret_fields("WAS administrative"),
+        "credentials": Field("str", "`driver`: pass user and password through a private soap.client.props that is deleted once connected; `profile`: rely on the profile's own soap.client.props.", "driver", choices=["driver", "profile"]),
+        "usejython21": Field("bool", "Pass `-usejython21 true` (WAS 9 only)."),
+        "filenet_alias": Field("str", "J2C alias that Connections uses to reach FileNet.", "filenetAdmin"),
+        "stop_servers": Field("bool", "Stop the application servers after the role export (HCL step 1).", True),
+        "clusters": Field("list", "Only stop these clusters (default: every application server).", []),
+        "servers": Field("list", "Only stop these NODE/SERVER (default: every application server).", []),
+        "stop_timeout": Field("int", "Seconds to wait for servers to stop.", 600, minimum=1),
+        "startup_timeout": Field("int", "Seconds to wait for wsadmin to connect.", 180, minimum=1),
+        "step_timeout": Field("int", "Seconds one wsadmin step may take before wsadmin is declared hung.", 900, minimum=1),
+        "env": Field("map", "Extra environment for wsadmin.", {}),
+    }),
+    "database": Field("section", "Native database backups (HCL step 4).", section={
+        "vendor": Field("str", "Database vendor.", "db2", choices=["db2", "mssql", "oracle", "none"]),
+        "host": Field("str", "Host (from `hosts`) where the DB tools run (default: local, or the host with role db)."),
+        "databases": Field("list", "Databases (DB2/SQL Server) to back up; default: the list for the vendor and version, plus FNGCD and FNOS with CCM.", None),
+        "backup_dir": Field("str", "Directory on the DB host for the images (required unless vendor is none)."),
+        "copy_back": Field("bool", "Copy images from a remote DB host into the backup set (otherwise they stay on the DB host and the manifest says where).", True),
+        "concurrency": Field("int", "Databases backed up at once.", 2, minimum=1, maximum=64),
+        "online": Field("bool", "DB2 online backup (needs archive logging).", False),
+        "force_applications": Field("bool", "DB2: allow the instance-wide `force applications all` (never by default).", False),
+        "command": Field("map", "Tool paths, e.g. {db2: /home/db2inst1/sqllib/bin/db2, db2ckbkp: ..., sqlcmd: ..., rman: ..., expdp: ..., impdp: ...}.", {}),
+        "server": Field("str", "SQL Server instance (`host\\\\inst`)."),
+        "auth": Field("str", "`os` (DB2 instance owner, sqlcmd -E, Oracle `/ as sysdba`) or `password`.", "os", choices=["os", "password"]),
+        "user": Field("str", "Database user when auth is password."),
+        **_secret_fields("database"),
+        "oracle": Field("map", "Oracle: {method: rman|datapump, sid, directory, schemas}.", {}),
+        "timeout": Field("int", "Seconds one database backup may take.", 14400, minimum=1),
+        "env": Field("map", "Extra environment for the DB tools (e.g. DB2INSTANCE).", {}),
+    }),
+    "target": Field("section", "Where backup sets go.", section={
+        "dir": Field("str", "Directory that receives one folder per run.", required=True),
+        "free_space_margin": Field("float", "Extra room required on top of the estimated size (0.10 = 10 %).", 0.10, minimum=0.0, maximum=10.0),
+    }),
+    "archive": Field("section", "Archive settings.", section={
+        "level": Field("int", "zstd level.", 3, minimum=1, maximum=19),
+        "threads": Field("int", "zstd threads (0 = one per core).", 0, minimum=0),
+        "excludes": Field("list", "tar --exclude patterns.", []),
+        "tar_options": Field("list", "Extra GNU tar options, e.g. [--xattrs, --acls].", []),
+        "parallel": Field("int", "Archives written at once on one host.", 1, minimum=1, maximum=16),
+    }),
+    "hosts": Field("records", "The machines of the deployment (omit for a single host).", [], section=HOST_FIELDS),
+    "demo": Field("section", "Demo only: build a sample deployment under root before backing up.", section={
+        "root": Field("str", "Where the sample deployment lives.", required=True),
+        "scale": Field("float", "Size factor (1.0 = a few hundred MB).", 1.0, minimum=0.001),
+        "wsadmin_cell": Field("str", "Mock cell fixture for the mocked wsadmin.", "was905"),
+    }),
+}
+
+
+def _where(filename: str, lines: LineMap, path: str) -> str:
+    probe = path
+    while probe and probe not in lines:
+        probe = probe.rsplit(".", 1)[0] if "." in probe else ""
+    line = lines.get(probe)
+    return f"{filename}:{line}" if line else filename
+
+
+def _check_scalar(value: Any, spec: Field, where: str, path: str) -> Any:
+    kind = spec.kind
+    if kind == "str":
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = str(value)
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}: key '{path}': expected text, got {type(value).__name__}")
+    elif kind == "int":
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where}: key '{path}': expected a whole number, got {value!r}")
+    elif kind == "float":
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{where}: key '{path}': expected a number, got {value!r}")
+        value = float(value)
+    elif kind == "bool":
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: key '{path}': expected true or false, got {value!r}")
+    elif kind == "list":
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not all(isinstance(v, (str, int)) for v in value):
+            raise ConfigError(f"{where}: key '{path}': expected a list of text values")
+        value = [str(v) for v in value]
+    elif kind == "map":
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: key '{path}': expected a mapping")
+    if spec.choices is not None and value not in spec.choices:
+        raise ConfigError(f"{where}: key '{path}': must be one of {', '.join(map(str, spec.choices))}, got {value!r}")
+    if spec.minimum is not None and value < spec.minimum:
+        raise ConfigError(f"{where}: key '{path}': must be at least {spec.minimum}, got {value!r}")
+    if spec.maximum is not None and value > spec.maximum:
+        raise ConfigError(f"{where}: key '{path}': must be at most {spec.maximum}, got {value!r}")
+    return value
+
+
+def _validate_section(data: Any, fields: Dict[str, Field], filename: str, lines: LineMap, path: str) -> Dict[str, Any]:
+    where = _where(filename, lines, path)
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: key '{path}': expected a mapping of keys")
+    unknown = [key for key in data if key not in fields]
+    if unknown:
+        key = unknown[0]
+        child = f"{path}.{key}" if path else key
+        known = ", ".join(sorted(fields))
+        raise ConfigError(f"{_where(filename, lines, child)}: unknown key '{child}' (known keys here: {known})")
+    result: Dict[str, Any] = {}
+    for key, spec in fields.items():
+        child = f"{path}.{key}" if path else key
+        value = data.get(key, _MISSING)
+        if value is _MISSING or value is None:
+            if spec.required and not (spec.kind == "section"):
+                raise ConfigError(f"{where}: missing required key '{child}'")
+            if spec.kind == "section":
+                if value is _MISSING and any(f.required for f in spec.section.values()):
+                    result[key] = None
+                    continue
+                result[key] = _validate_section({}, spec.section, filename, lines, child)
+            else:
+                result[key] = list(spec.default) if isinstance(spec.default, list) else (
+                    dict(spec.default) if isinstance(spec.default, dict) else spec.default)
+            continue
+        if spec.kind == "section":
+            result[key] = _validate_section(value, spec.section, filename, lines, child)
+        elif spec.kind == "records":
+            if not isinstance(value, list):
+                raise ConfigError(f"{_where(filename, lines, child)}: key '{child}': expected a list")
+            result[key] = [
+                _validate_section(item, spec.section, filename, lines, f"{child}[{index}]")
+                for index, item in enumerate(value)
+            ]
+        else:
+            result[key] = _check_scalar(value, spec, _where(filename, lines, child), child)
+    return result
+
+
+def validate(data: Any, filename: str, lines: LineMap) -> Dict[str, Any]:
+    """Validate a loaded environment file against SCHEMA and fill in defaults."""
+    return _validate_section(data, SCHEMA, filename, lines, "")
+
+
+def reference_markdown() -> str:
+    """The configuration reference as Markdown tables, one per section."""
+    out: List[str] = []
+
+    def table(fields: Dict[str, Field], prefix: str) -> None:
+        out.append("| key | type | default | meaning |")
+        out.append("|---|---|---|---|")
+        nested = []
+        for key, spec in fields.items():
+            name = f"{prefix}{key}"
+            if spec.kind in ("section", "records"):
+                nested.append((name, spec))
+                default = "(section)" if spec.kind == "section" else "(list of records)"
+            else:
+                default = "**required**" if spec.required else ("" if spec.default is None else f"`{spec.default}`")
+            kind = spec.kind if not spec.choices else " \\| ".join(map(str, spec.choices))
+            out.append(f"| `{name}` | {kind} | {default} | {spec.doc} |")
+        for name, spec in nested:
+            out.append("")
+            out.append(f"#### `{name}`{'[]' if spec.kind == 'records' else ''}")
+            out.append("")
+            out.append(spec.doc)
+            out.append("")
+            table(spec.section, f"{name}{'[].' if spec.kind == 'records' else '.'}")
+
+    table(SCHEMA, "")
+    return "\n".join(out) + "\n"

@@ -1,0 +1,281 @@
+"""Shared pieces of the database hooks: data classes, secret-safe tool runner, parallel backup.
+
+A vendor module (db2, mssql, oracle) provides the same duck-typed functions:
+``backup``, ``verify``, ``restore``, ``restore_commands``, ``render_backup_script``,
+``render_restore_script`` and ``targets``; everything here is vendor-neutral.
+"""
+from __future__ import annotations
+
+import concurrent.futures
+import dataclasses
+import importlib
+import logging
+import os
+import re
+import shlex
+import signal
+import subprocess
+import threading
+import time
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+from cnxbackup.errors import StepFailed
+
+MASK = "********"
+OUTPUT_TAIL_LINES = 25  # like borgmatic's ERROR_OUTPUT_MAX_LINE_COUNT
+VENDORS = ("db2", "mssql", "oracle")
+
+
+class DbError(StepFailed):
+    """A database tool could not be run or failed in a way the hook cannot report as a result."""
+
+
+class DbTimeout(DbError):
+    """A database tool ran longer than ``settings['timeout']`` and was killed."""
+
+
+@dataclasses.dataclass
+class DbTarget:
+    """One unit of backup: a DB2/SQL Server database, an Oracle SID (RMAN) or schema job (Data Pump)."""
+
+    vendor: str
+    name: str
+    schemas: list[str] = dataclasses.field(default_factory=list)
+
+
+@dataclasses.dataclass
+class DbBackupResult:
+    """Outcome of one backup or restore; ``images`` are paths as the database server sees them."""
+
+    vendor: str
+    name: str
+    images: list[str]
+    timestamp: str | None
+    location: str
+    command: str
+    output_tail: str
+    status: str  # 'ok' | 'failed'
+    error: str | None
+    seconds: float
+    warnings: list[str] = dataclasses.field(default_factory=list)
+    online: bool = False
+    dry_run: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass
+class ToolRun:
+    command: str  # masked, for logs
+    rc: int
+    stdout: str
+    stderr: str
+    seconds: float
+
+    @property
+    def output(self) -> str:
+        return self.stdout + (("\n" + self.stderr) if self.stderr else "")
+
+
+def mask_argv(argv: Sequence[str], secret_values: Iterable[str] = ()) -> list[str]:
+    """Mask passwords in an argv for logging: known values, ``-P x``, ``user/pw``, ``password=x``."""
+    values = [value for value in secret_values if value]
+    masked: list[str] = []
+    hide_next = False
+    for arg in argv:
+        if hide_next:
+            masked.append(MASK)
+            hide_next = False
+            continue
+        if arg == "-P":
+            hide_next = True
+            masked.append(arg)
+            continue
+        text = re.sub(r"^((?:userid=)?[A-Za-z0-9_$#]+)/([^@\s\"']+)", r"\1/" + MASK, arg)
+        text = re.sub(r"(?i)(password\s*=\s*)\S+", r"\1" + MASK, text)
+        masked.append(mask_text(text, values))
+    return masked
+
+
+def mask_text(text: str, secret_values: Iterable[str]) -> str:
+    for value in secret_values:
+        if value:
+            text = text.replace(value, MASK)
+    return text
+
+
+def command_text(argv: Sequence[str], secret_values: Iterable[str] = ()) -> str:
+    return shlex.join(mask_argv(argv, secret_values))
+
+
+def tail(text: str, lines: int = OUTPUT_TAIL_LINES) -> str:
+    return "\n".join(text.strip().splitlines()[-lines:])
+
+
+def run_tool(
+    argv: Sequence[str],
+    env: Mapping[str, str] | None = None,
+    timeout: float | None = None,
+    log: logging.Logger | None = None,
+    *,
+    secret_values: Iterable[str] = (),
+    input_text: str | None = None,
+) -> ToolRun:
+    """Run one tool; ``env`` is added to os.environ. Secrets are masked in the log and the output.
+
+    stdin is /dev/null unless ``input_text`` is given, so a tool that prompts gets EOF instead of
+    hanging. On timeout the whole process group is killed and DbTimeout is raised.
+    Raises DbError when the tool cannot be started.
+    """
+    secrets = [value for value in secret_values if value]
+    display = command_text(argv, secrets)
+    if log:
+        log.info("running: %s", display)
+    child_env = dict(os.environ)
+    child_env.update({key: str(value) for key, value in (env or {}).items()})
+    started = time.monotonic()
+    try:
+        process = subprocess.Popen(
+            list(argv), env=child_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            stdin=subprocess.PIPE if input_text is not None else subprocess.DEVNULL,
+            text=True, start_new_session=True,
+        )
+    except OSError as error:
+        raise DbError("cannot run %s: %s" % (argv[0], error.strerror)) from None
+    try:
+        stdout, stderr = process.communicate(input=input_text, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _kill_group(process)
+        raise DbTimeout("%s did not finish within %s s and was killed" % (display, timeout)) from None
+    except BaseException:
+        _kill_group(process)
+        raise
+    seconds = time.monotonic() - started
+    run = ToolRun(display, process.returncode, mask_text(stdout, secrets), mask_text(stderr, secrets), seconds)
+    if log:
+        log.debug("rc=%s after %.1f s: %s", run.rc, seconds, tail(run.output, 5))
+    return run
+
+
+def _kill_group(process: subprocess.Popen) -> None:
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(process.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            return
+        try:
+            process.communicate(timeout=5)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def tool_command(settings: Mapping[str, Any], key: str, default: str) -> list[str]:
+    """The argv prefix of a tool: ``settings['command'][key]`` (string or list) or ``default``."""
+    value = (settings.get("command") or {}).get(key, default)
+    return shlex.split(value) if isinstance(value, str) else [str(part) for part in value]
+
+
+def tool_env(settings: Mapping[str, Any], extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    env = {key: str(value) for key, value in (settings.get("env") or {}).items()}
+    env.update(extra or {})
+    return env
+
+
+def lookup_password(settings: Mapping[str, Any], secrets: Mapping[str, str] | None) -> str | None:
+    """The DB password: ``secrets['db_password']`` or the env var named by ``settings['password_env']``."""
+    if secrets and secrets.get("db_password"):
+        return secrets["db_password"]
+    name = settings.get("password_env")
+    return os.environ.get(name) if name else None
+
+
+def now_stamp() -> str:
+    return time.strftime("%Y%m%d%H%M%S")
+
+
+def dry_run_result(target: DbTarget, location: str, command: str, log: logging.Logger | None) -> DbBackupResult:
+    if log:
+        log.info("%s %s: would run %s (dry run; not actually running anything)", target.vendor, target.name, command)
+    return DbBackupResult(target.vendor, target.name, [], None, location, command, "", "ok", None, 0.0,
+                          dry_run=True)
+
+
+def failed_result(target: DbTarget, location: str, command: str, error: str, output: str = "",
+                  seconds: float = 0.0) -> DbBackupResult:
+    return DbBackupResult(target.vendor, target.name, [], None, location, command, tail(output), "failed",
+                          error, seconds)
+
+
+def vendor_module(vendor: str) -> Any:
+    if vendor not in VENDORS:
+        raise DbError("unknown database vendor %r (expected one of %s)" % (vendor, ", ".join(VENDORS)))
+    return importlib.import_module("cnxbackup.databases." + vendor)
+
+
+ProgressCallback = Callable[[int, int, str], None]
+
+
+def backup_all(
+    targets: Sequence[DbTarget],
+    settings: Mapping[str, Any],
+    backup_dir: str,
+    *,
+    concurrency: int | None = None,
+    dry_run: bool = False,
+    secrets: Mapping[str, str] | None = None,
+    log: logging.Logger | None = None,
+    progress: ProgressCallback | None = None,
+) -> list[DbBackupResult]:
+    """Back up every target with up to ``concurrency`` tools at once; results in target order.
+
+    A target that raises is reported as a failed result, never aborts the others.
+    ``progress(done, total, name)`` is called once per finished target (from worker threads, serialised).
+    """
+    workers = max(1, int(concurrency or settings.get("concurrency") or 1))
+    total = len(targets)
+    done = 0
+    lock = threading.Lock()
+
+    def one(target: DbTarget) -> DbBackupResult:
+        nonlocal done
+        module = vendor_module(target.vendor)
+        started = time.monotonic()
+        try:
+            result = module.backup(target, settings, backup_dir, dry_run=dry_run, secrets=secrets, log=log)
+        except DbError as error:
+            result = failed_result(target, backup_dir, "", str(error), seconds=time.monotonic() - started)
+        with lock:
+            done += 1
+            if progress:
+                progress(done, total, target.name)
+        return result
+
+    if not targets:
+        return []
+    with concurrent.futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="db-backup") as pool:
+        return list(pool.map(one, targets))
+
+
+def dquote(text: str) -> str:
+    """Quote for a POSIX shell in double quotes (keeps N'...' SQL literals readable)."""
+    return '"' + re.sub(r'([\\"$`])', r"\\\1", text) + '"'
+
+
+def render_template(name: str, **context: Any) -> str:
+    import jinja2
+
+    from cnxbackup import paths
+
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(os.path.join(paths.templates_dir(), "db")),
+        undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False,
+    )
+    environment.filters["shquote"] = shlex.quote
+    environment.filters["dquote"] = dquote
+    return environment.get_template(name).render(**context)

@@ -1,0 +1,210 @@
+"""DB2 LUW hook: ``db2 backup database``/``restore database`` and ``db2ckbkp`` (connections.md §3.1).
+
+Settings used: command.db2, command.db2ckbkp, online, force_applications, timeout, env
+(must provide DB2INSTANCE unless the caller's environment does), verify_after_backup.
+"""
+from __future__ import annotations
+
+import glob
+import logging
+import os
+import re
+import shlex
+import time
+from typing import Any, Mapping, Sequence
+
+from cnxbackup.databases.base import (
+    DbBackupResult, DbTarget, ToolRun, command_text, dry_run_result, failed_result, render_template,
+    run_tool, tail, tool_command, tool_env,
+)
+
+VENDOR = "db2"
+TIMESTAMP_RE = re.compile(r"Backup successful\. The timestamp for this backup image is : (\d{14})")
+MESSAGE_RE = re.compile(r"^((?:SQL|DB2|DB21)\d{3,5}[NCEW])\s", re.MULTILINE)
+IN_USE = "SQL1035N"
+RC_OK, RC_WARNING = 0, 2
+
+
+def targets(names: Sequence[str]) -> list[DbTarget]:
+    return [DbTarget(VENDOR, name.upper()) for name in names]
+
+
+def first_error(output: str) -> str | None:
+    """The first SQLxxxxN/C (or DBxxxxxE) message paragraph, joined onto one line."""
+    for match in MESSAGE_RE.finditer(output):
+        if match.group(1)[-1] in "NCE":
+            paragraph = output[match.start():].split("\n\n")[0]
+            return " ".join(paragraph.split())
+    return None
+
+
+def _db2(settings: Mapping[str, Any]) -> list[str]:
+    return tool_command(settings, "db2", "db2")
+
+
+def _path_word(path: str) -> str:
+    """A path as one CLP token; CLP reparses its argv, so paths with blanks need inner quotes."""
+    return '"%s"' % path if re.search(r"\s", path) else path
+
+
+def backup_argv(name: str, settings: Mapping[str, Any], backup_dir: str) -> list[str]:
+    online = bool(settings.get("online"))
+    return (_db2(settings) + ["backup", "database", name] + (["online"] if online else [])
+            + ["to", _path_word(backup_dir), "compress"] + (["include", "logs"] if online else []))
+
+
+def _run(argv: list[str], settings: Mapping[str, Any], log: logging.Logger | None) -> ToolRun:
+    return run_tool(argv, tool_env(settings), settings.get("timeout"), log)
+
+
+def _free_database(name: str, settings: Mapping[str, Any], log: logging.Logger | None) -> tuple[bool, str]:
+    """Make an in-use database usable for an offline operation: deactivate only it, or force all if allowed."""
+    if settings.get("force_applications"):
+        run = _run(_db2(settings) + ["force", "applications", "all"], settings, log)
+        what = "db2 force applications all (instance-wide)"
+    else:
+        run = _run(_db2(settings) + ["deactivate", "database", name], settings, log)
+        what = "db2 deactivate database %s" % name
+    if run.rc not in (RC_OK, RC_WARNING):
+        return False, "%s failed: %s" % (what, first_error(run.output) or tail(run.output, 3))
+    return True, what
+
+
+def backup(target: DbTarget, settings: Mapping[str, Any], backup_dir: str, *, dry_run: bool = False,
+           secrets: Mapping[str, str] | None = None, log: logging.Logger | None = None) -> DbBackupResult:
+    """Back up one database; on SQL1035N free it (deactivate that database only) and retry once."""
+    argv = backup_argv(target.name, settings, backup_dir)
+    display = command_text(argv)
+    online = bool(settings.get("online"))
+    if dry_run:
+        return dry_run_result(target, backup_dir, display, log)
+    started = time.monotonic()
+    warnings: list[str] = []
+    run = _run(argv, settings, log)
+    freed = False
+    if run.rc != RC_OK and IN_USE in run.output and not online:
+        freed, what = _free_database(target.name, settings, log)
+        if not freed:
+            return failed_result(target, backup_dir, display, what, run.output, time.monotonic() - started)
+        warnings.append("%s was in use (SQL1035N); ran %s and retried" % (target.name, what))
+        run = _run(argv, settings, log)
+    seconds = time.monotonic() - started
+    match = TIMESTAMP_RE.search(run.output)
+    if run.rc not in (RC_OK, RC_WARNING) or not match:
+        error = first_error(run.output) or "db2 exited with rc %s and no backup timestamp" % run.rc
+        return failed_result(target, backup_dir, display, error, run.output, seconds)
+    if freed:  # leave the database as we found it: activated
+        _run(_db2(settings) + ["activate", "database", target.name], settings, log)
+    stamp = match.group(1)
+    result = DbBackupResult(VENDOR, target.name, image_paths(target.name, backup_dir, stamp, settings), stamp,
+                            backup_dir, display, tail(run.output), "ok", None, seconds, warnings, online)
+    if settings.get("verify_after_backup", True):
+        ok, message = verify(result, settings, log=log)
+        if ok is False:
+            result.status, result.error = "failed", "image verification failed: %s" % message
+    return result
+
+
+def image_paths(name: str, backup_dir: str, stamp: str, settings: Mapping[str, Any]) -> list[str]:
+    """Image files of a backup: found on disk when local, else the documented name."""
+    found = sorted(glob.glob(os.path.join(glob.escape(backup_dir), "%s.0.*%s*" % (name, stamp))))
+    if found:
+        return found
+    instance = (settings.get("env") or {}).get("DB2INSTANCE") or os.environ.get("DB2INSTANCE", "db2inst1")
+    return [os.path.join(backup_dir, "%s.0.%s.DBPART000.%s.001" % (name, instance, stamp))]
+
+
+def verify(result_or_image: DbBackupResult | str, settings: Mapping[str, Any], *, dry_run: bool = False,
+           log: logging.Logger | None = None) -> tuple[bool | None, str]:
+    """Run ``db2ckbkp`` on the image(s); (ok, message)."""
+    images = [result_or_image] if isinstance(result_or_image, str) else list(result_or_image.images)
+    if not images:
+        return False, "no image to verify"
+    argv = tool_command(settings, "db2ckbkp", "db2ckbkp") + images
+    if dry_run:
+        return True, "dry run: would run %s" % command_text(argv)
+    run = _run(argv, settings, log)
+    if run.rc == 0 and "Image Verification Complete - successful." in run.output:
+        return True, "db2ckbkp: Image Verification Complete - successful."
+    problems = [line.strip() for line in run.output.splitlines() if "ERROR" in line]
+    return False, "db2ckbkp rc %s: %s" % (run.rc, "; ".join(problems) or tail(run.output, 3))
+
+
+def _source(source: str, backup_dir: str | None) -> tuple[str, str]:
+    """(directory, timestamp) from an image path or a 14-digit timestamp plus ``backup_dir``."""
+    if re.fullmatch(r"\d{14}", source):
+        if not backup_dir:
+            raise ValueError("restoring by timestamp needs backup_dir")
+        return backup_dir, source
+    match = re.search(r"\.(\d{14})\.\d{3}$", os.path.basename(source))
+    if not match:
+        raise ValueError("%s is not a DB2 backup image name (ALIAS.0.INSTANCE.DBPART000.TIMESTAMP.001)" % source)
+    return os.path.dirname(source) or ".", match.group(1)
+
+
+def restore_argvs(target: DbTarget, settings: Mapping[str, Any], source: str,
+                  backup_dir: str | None = None, online: bool | None = None) -> list[list[str]]:
+    directory, stamp = _source(source, backup_dir)
+    db2 = _db2(settings)
+    online = bool(settings.get("online")) if online is None else online
+    argvs = [db2 + ["deactivate", "database", target.name],
+             db2 + ["restore", "database", target.name, "from", _path_word(directory), "taken", "at", stamp,
+                    "replace", "existing", "without", "prompting"]]
+    if online:
+        argvs.append(db2 + ["rollforward", "database", target.name, "to", "end", "of", "backup", "and",
+                            "complete"])
+    argvs.append(db2 + ["activate", "database", target.name])
+    return argvs
+
+
+def restore_commands(target: DbTarget, settings: Mapping[str, Any], source: str, *,
+                     backup_dir: str | None = None, online: bool | None = None) -> list[str]:
+    """Exact shell lines for RESTORE.md (DB2 needs no secrets: run as the instance owner)."""
+    return [shlex.join(argv) for argv in restore_argvs(target, settings, source, backup_dir, online)]
+
+
+def restore(target: DbTarget, settings: Mapping[str, Any], source: str, *, backup_dir: str | None = None,
+            online: bool | None = None, dry_run: bool = False, secrets: Mapping[str, str] | None = None,
+            log: logging.Logger | None = None) -> DbBackupResult:
+    """Restore one database from an image path or timestamp (deactivate, restore, [rollforward], activate)."""
+    argvs = restore_argvs(target, settings, source, backup_dir, online)
+    directory, stamp = _source(source, backup_dir)
+    display = " && ".join(command_text(argv) for argv in argvs)
+    if dry_run:
+        return dry_run_result(target, directory, display, log)
+    started = time.monotonic()
+    outputs = []
+    for index, argv in enumerate(argvs):
+        run = _run(argv, settings, log)
+        outputs.append(run.output)
+        is_restore = index == 1
+        if is_restore and run.rc != RC_OK and IN_USE in run.output:
+            freed, what = _free_database(target.name, settings, log)
+            if freed:
+                run = _run(argv, settings, log)
+                outputs.append(run.output)
+        # deactivate/activate may warn (SQL149xW) or, for a dropped database, fail: only the rest counts
+        if index in (0, len(argvs) - 1):
+            continue
+        if run.rc not in (RC_OK, RC_WARNING):
+            return failed_result(target, directory, display, first_error(run.output) or "rc %s" % run.rc,
+                                 "\n".join(outputs), time.monotonic() - started)
+    return DbBackupResult(VENDOR, target.name, [], stamp, directory, display, tail("\n".join(outputs)), "ok", None,
+                          time.monotonic() - started)
+
+
+def render_backup_script(targets_: Sequence[DbTarget], settings: Mapping[str, Any], backup_dir: str) -> str:
+    """A shell script an admin can run by hand as the instance owner (same commands, same retry rule)."""
+    return render_template("db2_backup.sh.j2", databases=[target.name for target in targets_],
+                           backup_dir=backup_dir, online=bool(settings.get("online")),
+                           force_applications=bool(settings.get("force_applications")),
+                           env=settings.get("env") or {}, db2=shlex.join(_db2(settings)),
+                           db2ckbkp=shlex.join(tool_command(settings, "db2ckbkp", "db2ckbkp")))
+
+
+def render_restore_script(results: Sequence[DbBackupResult], settings: Mapping[str, Any]) -> str:
+    steps = [(result.name, restore_commands(DbTarget(VENDOR, result.name), settings,
+                                            result.images[0] if result.images else str(result.timestamp),
+                                            backup_dir=result.location, online=result.online))
+             for result in results if result.ok]
+    return render_template("db2_restore.sh.j2", steps=steps, env=settings.get("env") or {})

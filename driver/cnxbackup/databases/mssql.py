@@ -1,0 +1,227 @@
+"""SQL Server hook: ``sqlcmd`` BACKUP DATABASE / RESTORE VERIFYONLY / RESTORE DATABASE (connections.md §3.2).
+
+Settings used: command.sqlcmd, server, auth ('os' -> -E, 'password' -> -U user with the password in
+SQLCMDPASSWORD, never -P), user, password_env, timeout, env, verify_after_backup.
+The .bak path is written by the SQL Server service account on the server, not by us.
+"""
+from __future__ import annotations
+
+import logging
+import ntpath
+import os
+import posixpath
+import re
+import shlex
+import time
+from typing import Any, Mapping, Sequence
+
+from cnxbackup.databases.base import (
+    DbBackupResult, DbError, DbTarget, ToolRun, command_text, dquote, dry_run_result, failed_result,
+    lookup_password, now_stamp, render_template, run_tool, tail, tool_command, tool_env,
+)
+
+VENDOR = "mssql"
+MSG_RE = re.compile(r"^Msg (\d+), Level (\d+), State \d+[^\n]*\n([^\n]*)", re.MULTILINE)
+BACKUP_OPTIONS = ["COPY_ONLY", "COMPRESSION", "CHECKSUM", "INIT", "STATS = 10"]
+COMPRESSION_REFUSED = 1844  # "BACKUP DATABASE WITH COMPRESSION is not supported on <edition> Edition"
+GENERIC_TERMINATING = 3013  # "... is terminating abnormally." follows the real cause
+
+
+def targets(names: Sequence[str]) -> list[DbTarget]:
+    return [DbTarget(VENDOR, name) for name in names]
+
+
+def errors(output: str) -> list[tuple[int, str]]:
+    """(number, text) of every error (severity > 10), the real cause first, the generic 3013 last."""
+    found = [(int(number), text.strip()) for number, level, text in MSG_RE.findall(output) if int(level) > 10]
+    return sorted(found, key=lambda item: item[0] == GENERIC_TERMINATING)
+
+
+def error_text(output: str) -> str | None:
+    found = errors(output)
+    if not found:
+        return None
+    return "; ".join("Msg %d: %s" % item for item in found)
+
+
+def server_path(directory: str, name: str) -> str:
+    """Join with the server's separator: Windows paths (``D:\\`` or ``\\\\host``) use backslashes."""
+    windows = bool(re.match(r"^[A-Za-z]:[\\/]|^\\\\", directory)) or "\\" in directory
+    return (ntpath if windows else posixpath).join(directory, name)
+
+
+def sql_literal(text: str) -> str:
+    return "N'%s'" % text.replace("'", "''")
+
+
+def sql_name(name: str) -> str:
+    return "[%s]" % name.replace("]", "]]")
+
+
+def backup_statement(name: str, path: str, compression: bool = True) -> str:
+    options = [option for option in BACKUP_OPTIONS if compression or option != "COMPRESSION"]
+    return "BACKUP DATABASE %s TO DISK = %s WITH %s" % (sql_name(name), sql_literal(path), ", ".join(options))
+
+
+def verify_statement(path: str) -> str:
+    return "RESTORE VERIFYONLY FROM DISK = %s WITH CHECKSUM" % sql_literal(path)
+
+
+def restore_statements(name: str, path: str) -> list[str]:
+    return ["ALTER DATABASE %s SET SINGLE_USER WITH ROLLBACK IMMEDIATE" % sql_name(name),
+            "RESTORE DATABASE %s FROM DISK = %s WITH REPLACE, RECOVERY, STATS = 10" % (sql_name(name),
+                                                                                       sql_literal(path)),
+            "ALTER DATABASE %s SET MULTI_USER" % sql_name(name)]
+
+
+def _auth(settings: Mapping[str, Any], secrets: Mapping[str, str] | None,
+          need_password: bool = True) -> tuple[list[str], dict[str, str], list[str]]:
+    """(argv words, env, secret values). Password goes to SQLCMDPASSWORD only."""
+    if settings.get("auth", "os") == "os":
+        return ["-E"], {}, []
+    user = settings.get("user")
+    if not user:
+        raise DbError("mssql: auth 'password' needs 'user'")
+    password = lookup_password(settings, secrets)
+    if password is None and need_password:
+        raise DbError("mssql: no password: set secrets['db_password'] or the env var named by password_env (%s)"
+                      % settings.get("password_env"))
+    return ["-U", str(user)], ({"SQLCMDPASSWORD": password} if password else {}), [password] if password else []
+
+
+def sqlcmd_argv(settings: Mapping[str, Any], auth_words: list[str], statement: str) -> list[str]:
+    server = settings.get("server") or "localhost"
+    return tool_command(settings, "sqlcmd", "sqlcmd") + ["-S", str(server), "-b"] + auth_words + ["-Q", statement]
+
+
+def _run(settings: Mapping[str, Any], secrets: Mapping[str, str] | None, statement: str,
+         log: logging.Logger | None) -> ToolRun:
+    words, env, values = _auth(settings, secrets)
+    return run_tool(sqlcmd_argv(settings, words, statement), tool_env(settings, env), settings.get("timeout"), log,
+                    secret_values=values)
+
+
+def _ok(run: ToolRun, success_text: str) -> bool:
+    return run.rc == 0 and not errors(run.output) and success_text in run.output
+
+
+def backup(target: DbTarget, settings: Mapping[str, Any], backup_dir: str, *, dry_run: bool = False,
+           secrets: Mapping[str, str] | None = None, log: logging.Logger | None = None) -> DbBackupResult:
+    """BACKUP DATABASE ... COPY_ONLY (does not disturb the log chain), retry without COMPRESSION if refused."""
+    stamp = now_stamp()
+    path = server_path(backup_dir, "%s_%s.bak" % (target.name, stamp))
+    statement = backup_statement(target.name, path)
+    words, _, _ = _auth(settings, secrets, need_password=not dry_run)
+    display = command_text(sqlcmd_argv(settings, words, statement))
+    if dry_run:
+        return dry_run_result(target, backup_dir, display, log)
+    started = time.monotonic()
+    warnings: list[str] = []
+    run = _run(settings, secrets, statement, log)
+    if not _ok(run, "BACKUP DATABASE successfully processed") and \
+            any(number == COMPRESSION_REFUSED for number, _ in errors(run.output)):
+        warnings.append("backup compression refused by this SQL Server edition; retried without COMPRESSION")
+        statement = backup_statement(target.name, path, compression=False)
+        display = command_text(sqlcmd_argv(settings, words, statement))
+        run = _run(settings, secrets, statement, log)
+    seconds = time.monotonic() - started
+    if not _ok(run, "BACKUP DATABASE successfully processed"):
+        if os.path.isfile(path):  # a partial .bak would look like a backup later
+            os.unlink(path)
+        error = error_text(run.output) or "sqlcmd exited with rc %s without a success line" % run.rc
+        return failed_result(target, backup_dir, display, error, run.output, seconds)
+    result = DbBackupResult(VENDOR, target.name, [path], stamp, backup_dir, display, tail(run.output), "ok", None,
+                            seconds, warnings)
+    if settings.get("verify_after_backup", True):
+        ok, message = verify(result, settings, secrets=secrets, log=log)
+        if not ok:
+            result.status, result.error = "failed", "RESTORE VERIFYONLY failed: %s" % message
+    return result
+
+
+def verify(result_or_image: DbBackupResult | str, settings: Mapping[str, Any], *, dry_run: bool = False,
+           secrets: Mapping[str, str] | None = None, log: logging.Logger | None = None) -> tuple[bool | None, str]:
+    """RESTORE VERIFYONLY ... WITH CHECKSUM on each .bak; (ok, message)."""
+    images = [result_or_image] if isinstance(result_or_image, str) else list(result_or_image.images)
+    if not images:
+        return False, "no backup file to verify"
+    messages = []
+    for image in images:
+        if dry_run:
+            messages.append("dry run: would run %s" % verify_statement(image))
+            continue
+        run = _run(settings, secrets, verify_statement(image), log)
+        if not _ok(run, "The backup set on file 1 is valid."):
+            return False, "%s: %s" % (image, error_text(run.output) or "rc %s" % run.rc)
+        messages.append("%s: The backup set on file 1 is valid." % image)
+    return True, "; ".join(messages)
+
+
+def _image(source: str, backup_dir: str | None, name: str) -> str:
+    if re.fullmatch(r"\d{14}", source):
+        if not backup_dir:
+            raise ValueError("restoring by timestamp needs backup_dir")
+        return server_path(backup_dir, "%s_%s.bak" % (name, source))
+    return source
+
+
+def restore_commands(target: DbTarget, settings: Mapping[str, Any], source: str, *,
+                     backup_dir: str | None = None) -> list[str]:
+    """Shell lines for RESTORE.md; the password is a placeholder env var, never the value."""
+    image = _image(source, backup_dir, target.name)
+    if settings.get("auth", "os") == "os":
+        prefix, words = "", ["-E"]
+    else:
+        variable = settings.get("password_env") or "CNX_DB_PASSWORD"
+        prefix, words = 'SQLCMDPASSWORD="${%s}" ' % variable, ["-U", str(settings.get("user"))]
+    base = tool_command(settings, "sqlcmd", "sqlcmd") + ["-S", str(settings.get("server") or "localhost"), "-b"]
+    return ["%s%s -Q %s" % (prefix, shlex.join(base + words), dquote(statement))
+            for statement in restore_statements(target.name, image)]
+
+
+def restore(target: DbTarget, settings: Mapping[str, Any], source: str, *, backup_dir: str | None = None,
+            dry_run: bool = False, secrets: Mapping[str, str] | None = None,
+            log: logging.Logger | None = None) -> DbBackupResult:
+    """SINGLE_USER WITH ROLLBACK IMMEDIATE; RESTORE ... WITH REPLACE, RECOVERY; always back to MULTI_USER."""
+    image = _image(source, backup_dir, target.name)
+    single, restore_sql, multi = restore_statements(target.name, image)
+    words, _, _ = _auth(settings, secrets, need_password=not dry_run)
+    display = command_text(sqlcmd_argv(settings, words, restore_sql))
+    location = os.path.dirname(image)
+    if dry_run:
+        return dry_run_result(target, location, display, log)
+    started = time.monotonic()
+    first = _run(settings, secrets, single, log)  # fails harmlessly when the database was dropped
+    run = _run(settings, secrets, restore_sql, log)
+    last = _run(settings, secrets, multi, log)
+    output = "\n".join([first.output, run.output, last.output])
+    if not (run.rc == 0 and not errors(run.output)):
+        return failed_result(target, location, display, error_text(run.output) or "rc %s" % run.rc, output,
+                             time.monotonic() - started)
+    stamp = re.search(r"_(\d{14})\.bak$", image)
+    return DbBackupResult(VENDOR, target.name, [image], stamp.group(1) if stamp else None, location, display,
+                          tail(output), "ok", None, time.monotonic() - started)
+
+
+def _auth_context(settings: Mapping[str, Any]) -> dict[str, Any]:
+    variable = settings.get("password_env") or "CNX_DB_PASSWORD"
+    return {"auth": settings.get("auth", "os"), "user": settings.get("user"), "password_env": variable,
+            "password_ref": "${%s}" % variable, "password_ref_check": "${%s:?set %s}" % (variable, variable),
+            "server": settings.get("server") or "localhost",
+            "sqlcmd": shlex.join(tool_command(settings, "sqlcmd", "sqlcmd")), "env": settings.get("env") or {}}
+
+
+def render_backup_script(targets_: Sequence[DbTarget], settings: Mapping[str, Any], backup_dir: str) -> str:
+    jobs = []
+    for target in targets_:
+        path = server_path(backup_dir, "%s_${STAMP}.bak" % target.name)
+        jobs.append({"name": target.name, "backup": backup_statement(target.name, path),
+                     "backup_plain": backup_statement(target.name, path, compression=False),
+                     "verify": verify_statement(path)})
+    return render_template("mssql_backup.sh.j2", jobs=jobs, backup_dir=backup_dir, **_auth_context(settings))
+
+
+def render_restore_script(results: Sequence[DbBackupResult], settings: Mapping[str, Any]) -> str:
+    steps = [(result.name, restore_commands(DbTarget(VENDOR, result.name), settings, result.images[0]))
+             for result in results if result.ok and result.images]
+    return render_template("mssql_restore.sh.j2", steps=steps, **_auth_context(settings))

@@ -1,0 +1,91 @@
+"""The demo environment: a sample deployment, the mocked wsadmin and the fake DB tools.
+
+``prepare_demo`` runs before planning when the environment has a ``demo`` section. It builds
+the sample tree once (``<demo.root>/tree``), gives the mocked wsadmin a persistent cell state
+and the fake DB tools a state file (``<demo.root>/mock``, ``<demo.root>/fakedb``), writes the
+demo's WAS password to a 0600 file, and points the wsadmin and database sections at them.
+"""
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+from typing import Any, Dict
+
+from .config import Environment
+from .paths import assets_root
+from .progress import Progress
+
+_MARKER = ".cnxbackup-demo.json"
+
+
+def _load_helper(relative: str, name: str) -> Any:
+    path = os.path.join(assets_root(), relative)
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _write_secret(path: str, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text + "\n")
+
+
+def prepare_demo(env: Environment, progress: Progress, build_tree: bool = True) -> Dict[str, Any]:
+    demo = env.data["demo"]
+    root = demo["root"]
+    tree = os.path.join(root, "tree")
+    os.makedirs(root, mode=0o700, exist_ok=True)
+    mockcell = _load_helper("tests/mock_wsadmin/mockcell.py", "cnx_demo_mockcell")
+    fixture = json.load(open(os.path.join(assets_root(), "tests", "mock_wsadmin", "cells", demo["wsadmin_cell"] + ".json")))
+    marker = os.path.join(tree, _MARKER)
+    if build_tree and not os.path.exists(marker):
+        from .treegen import build_demo_deployment
+
+        progress.message(f"[demo] building a sample deployment under {tree} (scale {demo['scale']}) ...")
+        info = build_demo_deployment(tree, scale=demo["scale"], ccm=env.section("connections")["ccm"],
+                                     was_version=fixture.get("wasVersion", "9.0.5.14"), cell=fixture["cell"])
+        with open(marker, "w", encoding="utf-8") as handle:
+            json.dump({k: v for k, v in info.items() if isinstance(v, (str, list, int))}, handle, indent=1)
+
+    mock_dir = os.path.join(root, "mock")
+    env_file = os.path.join(mock_dir, "env.json")
+    if os.path.exists(env_file):
+        with open(env_file, encoding="utf-8") as handle:
+            mock_env = json.load(handle)
+    else:
+        os.makedirs(mock_dir, mode=0o700, exist_ok=True)
+        mock_env = mockcell.prepare(mock_dir, demo["wsadmin_cell"])
+        with open(env_file, "w", encoding="utf-8") as handle:
+            json.dump(mock_env, handle)
+    _write_secret(os.path.join(mock_dir, "was-password"), fixture["adminPassword"])
+    ws = env.data["wsadmin"]
+    ws["env"] = {**mock_env, **(ws.get("env") or {})}
+    if "host" in ws and ws["host"] == "localhost":
+        ws["host"] = fixture.get("dmgrHost", "localhost")
+    ws["port"] = fixture.get("dmgrPort", ws["port"])
+
+    db = env.data["database"]
+    if db.get("vendor", "none") != "none":
+        fake_dir = os.path.join(root, "fakedb")
+        fake_env_file = os.path.join(fake_dir, "env.json")
+        if os.path.exists(fake_env_file):
+            with open(fake_env_file, encoding="utf-8") as handle:
+                fake_env = json.load(handle)
+        else:
+            from .databases.defaults import default_databases
+            from .plan import detect_versions
+
+            fakedb = _load_helper("tests/fakes/fakedb.py", "cnx_demo_fakedb")
+            version, _ = detect_versions(env)
+            names = db.get("databases") or default_databases(db["vendor"], version.raw, env.section("connections")["ccm"])
+            fake_env = fakedb.prepare(fake_dir, db["vendor"], databases=names, image_size=1 << 20)
+            with open(fake_env_file, "w", encoding="utf-8") as handle:
+                json.dump(fake_env, handle)
+        db["env"] = {**fake_env, **(db.get("env") or {})}
+        os.makedirs(db["backup_dir"], exist_ok=True)
+    return {"tree": tree, "mock_env": mock_env}

@@ -1,0 +1,53 @@
+"""Logging: a log file in the backup set (0600) plus the console, every record redacted."""
+from __future__ import annotations
+
+import logging
+import os
+from typing import Optional
+
+from .secrets import REDACT
+
+LOGGER_NAME = "cnxbackup"
+
+
+class _RedactFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = REDACT(record.getMessage())
+        record.args = None
+        return True
+
+
+def get_logger() -> logging.Logger:
+    return logging.getLogger(LOGGER_NAME)
+
+
+def setup_console(verbose: bool = False) -> logging.Logger:
+    logger = get_logger()
+    logger.setLevel(logging.DEBUG)
+    if not any(getattr(h, "_cnx_console", False) for h in logger.handlers):
+        handler = logging.StreamHandler()
+        handler.setLevel(logging.DEBUG if verbose else logging.WARNING)
+        handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+        handler.addFilter(_RedactFilter())
+        handler._cnx_console = True  # type: ignore[attr-defined]
+        logger.addHandler(handler)
+    logger.propagate = False
+    return logger
+
+
+def add_log_file(path: str) -> logging.Handler:
+    """Append to ``path`` (created 0600)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.close(fd)
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setLevel(logging.DEBUG)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(message)s"))
+    handler.addFilter(_RedactFilter())
+    get_logger().addHandler(handler)
+    return handler
+
+
+def remove_handler(handler: Optional[logging.Handler]) -> None:
+    if handler is not None:
+        get_logger().removeHandler(handler)
+        handler.close()

@@ -1,0 +1,26 @@
+"""Where the project's own assets (wsadmin scripts, templates, environments) live.
+
+In a checkout they sit beside ``driver/``; in the zipapp built by ``make dist`` they are
+bundled as ``cnxbackup/_assets``.
+"""
+from __future__ import annotations
+
+import os
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def assets_root() -> str:
+    """The directory that holds ``wsadmin/``, ``templates/`` and ``environments/``."""
+    checkout = os.path.dirname(os.path.dirname(_PACKAGE_DIR))
+    if os.path.isdir(os.path.join(checkout, "templates")) and os.path.isdir(os.path.join(checkout, "wsadmin")):
+        return checkout
+    return os.path.join(_PACKAGE_DIR, "_assets")
+
+
+def templates_dir() -> str:
+    return os.path.join(assets_root(), "templates")
+
+
+def wsadmin_dir() -> str:
+    return os.path.join(assets_root(), "wsadmin")

@@ -1,0 +1,249 @@
+"""From an environment to a plan: which items, which databases, which wsadmin steps.
+
+Each item is one archive (or one copied file). Sources nested inside another item's source
+are excluded from the outer archive, so nothing is archived twice (shared data usually
+lives under connections_root). ``provision/`` gets its own archive because HCL restores it
+only onto the exact same version.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Tuple
+
+from .config import Environment
+from .errors import PreflightError
+from .versions import ConnectionsVersion, detect_interim_fixes, read_installed_xml, read_was_product
+
+RESTORE_RELEASE = "release"       # same major.minor release
+RESTORE_EXACT = "exact-version"   # same version, CR and interim fixes (provision/)
+
+
+@dataclass
+class Item:
+    """One thing to archive (a directory -> .tar.zst) or copy (a single file)."""
+
+    name: str
+    kind: str  # "archive" | "copy"
+    source: str
+    description: str
+    host: str = "local"
+    restore_rule: str = RESTORE_RELEASE
+    nested_excludes: List[str] = field(default_factory=list)
+    est_bytes: int = 0
+    est_files: int = 0
+    optional: bool = False  # skipped with a note when its source does not exist
+
+    @property
+    def relpath(self) -> str:
+        if self.kind == "archive":
+            return f"archives/{self.name}.tar.zst"
+        return f"files/{self.name}/{os.path.basename(self.source)}"
+
+    def to_dict(self) -> Dict[str, Any]:
+        return {"name": self.name, "kind": self.kind, "source": self.source, "host": self.host,
+                "description": self.description, "restoreRule": self.restore_rule, "path": self.relpath,
+                "excluded": self.nested_excludes}
+
+
+@dataclass
+class Plan:
+    env: Environment
+    version: ConnectionsVersion
+    was_version: Optional[str]
+    items: List[Item]
+    databases: List[str]
+    db_vendor: str
+    wsadmin_steps: List[str]
+    notes: List[str] = field(default_factory=list)
+
+    @property
+    def estimated_bytes(self) -> int:
+        return sum(item.est_bytes for item in self.items)
+
+    @property
+    def estimated_files(self) -> int:
+        return sum(item.est_files for item in self.items)
+
+
+def engine_ws_ear_dir(connections_root: str, version: ConnectionsVersion) -> str:
+    """HCL's default Engine-ws.ear folder: addons/ccm on 6.0 before CR6, FileNet/ from 6.0 CR6 on."""
+    major, minor = version.numbers
+    if (major, minor) < (6, 0) or ((major, minor) == (6, 0) and version.cr < 6):
+        return os.path.join(connections_root, "addons", "ccm", "ContentEngine", "tools", "configure", "profiles", "CCM", "ear")
+    return os.path.join(connections_root, "FileNet", "ContentEngine", "tools", "configure", "profiles", "CCM", "ear")
+
+
+def detect_versions(env: Environment) -> Tuple[ConnectionsVersion, Optional[str]]:
+    conn = env.section("connections")
+    paths = env.paths
+    was_version = read_was_product(paths["was_root"])
+    if conn["version"] == "auto":
+        raw, was_from_im = read_installed_xml(os.path.join(paths["im_data"], "installed.xml"))
+        was_version = was_version or was_from_im
+    else:
+        raw = conn["version"]
+    fixes = conn["interim_fixes"] if conn["interim_fixes"] is not None else detect_interim_fixes(paths["connections_root"])
+    version = ConnectionsVersion(raw=raw, interim_fixes=list(fixes))
+    try:
+        version.numbers
+    except ValueError:
+        raise PreflightError(f"{env.where('connections.version')}: '{raw}' is not a Connections version (e.g. 8.0.0.0_CR14)") from None
+    return version, was_version
+
+
+def _base_items(env: Environment, version: ConnectionsVersion) -> List[Item]:
+    paths = env.paths
+    conn = env.section("connections")
+    items = [Item("dmgr-profile", "archive", paths["dmgr_profile"], "Deployment Manager profile (HCL step 5)")]
+    used = {"dmgr-profile"}
+    for profile in paths["profiles"]:
+        name = _unique(f"profile-{os.path.basename(profile.rstrip('/'))}", used)
+        items.append(Item(name, "archive", profile, "WAS profile (HCL step 6.2)"))
+    items.append(Item("profileRegistry", "copy", paths["profile_registry"], "profileRegistry.xml (HCL step 6.3)"))
+    items.append(Item("connections-root", "archive", paths["connections_root"], "connections_root (HCL step 6.1)"))
+    shared = paths["shared_data"]
+    items.append(Item("shared-data", "archive", shared, "shared data, without provision/ (HCL step 6.4)"))
+    items.append(Item("shared-provision", "archive", os.path.join(shared, "provision"),
+                      "shared data provision/ (restores only onto the exact same version)", restore_rule=RESTORE_EXACT,
+                      optional=True))
+    items.append(Item("local-data", "archive", paths["local_data"], "local data (HCL step 6.4)"))
+    if conn["ccm"]:
+        storage = paths["ccm_storage"]
+        if not _is_within(storage, shared):
+            items.append(Item("ccm-storage", "archive", storage, "FileNet storage area (HCL step 2)"))
+        ear_dir = paths["engine_ws_ear"]
+        if ear_dir == "auto":
+            ear_dir = engine_ws_ear_dir(paths["connections_root"], version)
+        items.append(Item("engine-ws-ear", "copy", os.path.join(ear_dir, "Engine-ws.ear"), "Engine-ws.ear (HCL step 2)"))
+    if conn["in_place_upgrade"]:
+        items.append(Item("im-data", "archive", paths["im_data"], "Installation Manager agent data (HCL step 7)"))
+        items.append(Item("im-install", "archive", paths["im_install"], "Installation Manager install directory (HCL step 7)"))
+        items.append(Item("im-shared", "archive", paths["im_shared"], "Installation Manager shared resources, IMShared (HCL step 7)"))
+    for custom in paths["customizations"]:
+        name = _unique(f"custom-{os.path.basename(custom.rstrip('/')) or 'root'}", used)
+        kind = "copy" if os.path.isfile(custom) else "archive"
+        items.append(Item(name, kind, custom, "customization (HCL step 8)"))
+    for extra in paths["extra"]:
+        kind = "copy" if os.path.isfile(extra["path"]) else "archive"
+        items.append(Item(_unique(extra["name"], used), kind, extra["path"], "extra item", host=extra.get("host") or "local"))
+    return items
+
+
+def _unique(name: str, used: set) -> str:
+    candidate, index = name, 2
+    while candidate in used:
+        candidate, index = f"{name}-{index}", index + 1
+    used.add(candidate)
+    return candidate
+
+
+def _is_within(path: str, parent: str) -> bool:
+    path, parent = os.path.normpath(path), os.path.normpath(parent)
+    return path != parent and path.startswith(parent.rstrip(os.sep) + os.sep)
+
+
+def add_nested_excludes(items: List[Item]) -> None:
+    """Exclude from each archive the other items' sources that live inside it."""
+    archives = [i for i in items if i.kind == "archive"]
+    for outer in archives:
+        for inner in archives:
+            if inner is not outer and inner.host == outer.host and _is_within(inner.source, outer.source):
+                outer.nested_excludes.append("./" + os.path.relpath(inner.source, outer.source))
+
+
+def scan_tree(path: str, excludes: List[str]) -> Tuple[int, int]:
+    """(bytes, entries) under path without following symlinks; iterative, constant memory per level."""
+    skip = {os.path.normpath(os.path.join(path, e)) for e in excludes}
+    total_bytes, total_entries = 0, 0
+    stack = [path]
+    while stack:
+        current = stack.pop()
+        try:
+            with os.scandir(current) as entries:
+                for entry in entries:
+                    if entry.path in skip:
+                        continue
+                    total_entries += 1
+                    try:
+                        if entry.is_dir(follow_symlinks=False):
+                            stack.append(entry.path)
+                        elif entry.is_file(follow_symlinks=False):
+                            total_bytes += entry.stat(follow_symlinks=False).st_size
+                    except OSError:
+                        continue
+        except OSError:
+            continue
+    return total_bytes, total_entries + 1
+
+
+def default_database_list(env: Environment, version: ConnectionsVersion) -> List[str]:
+    db = env.section("database")
+    vendor = db.get("vendor", "none")
+    if vendor == "none":
+        return []
+    if db.get("databases"):
+        return list(db["databases"])
+    from .databases.defaults import default_databases
+
+    return default_databases(vendor, version.raw, env.section("connections")["ccm"])
+
+
+def build_plan(env: Environment) -> Plan:
+    version, was_version = detect_versions(env)
+    items = _base_items(env, version)
+    add_nested_excludes(items)
+    steps = ["list_auth_aliases", "check_filenet_admin", "export_role_mappings"]
+    if env.section("wsadmin")["stop_servers"]:
+        steps.append("stop_servers")
+    plan = Plan(env=env, version=version, was_version=was_version, items=items,
+                databases=default_database_list(env, version), db_vendor=env.section("database").get("vendor", "none"),
+                wsadmin_steps=steps)
+    plan.notes.append("fileRegistry.xml is added after the filenetAdmin check, when that user is file-based")
+    if env.section("connections")["ccm"] and _is_within(env.paths["ccm_storage"], env.paths["shared_data"]):
+        plan.notes.append("the FileNet storage area lies inside shared data and is archived with it")
+    return plan
+
+
+def estimate_sizes(plan: Plan) -> None:
+    for item in plan.items:
+        if item.host != "local":
+            continue
+        if item.kind == "copy":
+            try:
+                item.est_bytes, item.est_files = os.path.getsize(item.source), 1
+            except OSError:
+                pass
+        else:
+            item.est_bytes, item.est_files = scan_tree(item.source, item.nested_excludes)
+
+
+def check_sources(plan: Plan) -> List[str]:
+    """Problems with local sources: missing or unreadable paths (each names the path and item)."""
+    problems = []
+    for item in list(plan.items):
+        if item.host != "local":
+            continue
+        if item.optional and not os.path.exists(item.source):
+            plan.items.remove(item)
+            plan.notes.append(f"{item.source} does not exist; item {item.name} is skipped")
+            continue
+        if not os.path.exists(item.source):
+            problems.append(f"item {item.name}: {item.source} does not exist")
+        elif item.kind == "archive" and not os.path.isdir(item.source):
+            problems.append(f"item {item.name}: {item.source} is not a directory")
+        elif not os.access(item.source, os.R_OK | (os.X_OK if item.kind == "archive" else 0)):
+            problems.append(f"item {item.name}: {item.source} is not readable")
+    return problems
+
+
+def check_space(target_dir: str, needed: int) -> Tuple[bool, int]:
+    probe = target_dir
+    while not os.path.exists(probe):
+        parent = os.path.dirname(probe)
+        if parent == probe:
+            break
+        probe = parent
+    free = shutil.disk_usage(probe).free
+    return free >= needed, free

@@ -1,0 +1,123 @@
+"""Progress with totals and rates: a redrawn bar on a terminal, plain throttled lines otherwise.
+
+Plain mode is used when stdout is not a TTY or when CI is set. An unknown total is shown
+as unknown, never as 0 %.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+from typing import Optional, TextIO
+
+
+def human_bytes(count: float) -> str:
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if abs(count) < 1024 or unit == "TB":
+            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
+        count /= 1024.0
+    return f"{count:.1f} TB"
+
+
+def human_seconds(seconds: float) -> str:
+    seconds = int(seconds)
+    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+
+
+class Task:
+    """One long piece of work: call ``update(files_done, bytes_done)`` from any thread."""
+
+    def __init__(self, display: "Progress", label: str, total_bytes: Optional[int], total_files: Optional[int]) -> None:
+        self.display = display
+        self.label = label
+        self.total_bytes = total_bytes
+        self.total_files = total_files
+        self.files = 0
+        self.bytes = 0
+        self.started = time.monotonic()
+        self._last_draw = 0.0
+        self._last_plain_pct = -1
+
+    def update(self, files: int, nbytes: int) -> None:
+        self.files, self.bytes = files, nbytes
+        self.display.draw(self)
+
+    def line(self) -> str:
+        elapsed = max(time.monotonic() - self.started, 1e-6)
+        rate = self.bytes / elapsed
+        parts = [f"[{self.label}]"]
+        if self.total_bytes:
+            fraction = min(self.bytes / self.total_bytes, 1.0)
+            filled = int(fraction * 20)
+            parts.append(f"{fraction * 100:5.1f}% |{'#' * filled}{'.' * (20 - filled)}|")
+            parts.append(f"{human_bytes(self.bytes)}/{human_bytes(self.total_bytes)}")
+        else:
+            parts.append(f"{human_bytes(self.bytes)} of unknown total")
+        if self.total_files:
+            parts.append(f"{self.files:,}/{self.total_files:,} files")
+        elif self.files:
+            parts.append(f"{self.files:,} files")
+        parts.append(f"{human_bytes(rate)}/s")
+        if self.total_bytes and rate > 0 and self.bytes < self.total_bytes:
+            parts.append(f"ETA {human_seconds((self.total_bytes - self.bytes) / rate)}")
+        return " ".join(parts)
+
+    def finish(self, note: str = "") -> None:
+        self.display.finish(self, note)
+
+
+class Progress:
+    """Console progress; thread-safe so that parallel steps share one display."""
+
+    def __init__(self, stream: TextIO = sys.stdout, plain: Optional[bool] = None, quiet: bool = False) -> None:
+        self.stream = stream
+        if plain is None:
+            plain = not (hasattr(stream, "isatty") and stream.isatty()) or bool(os.environ.get("CI"))
+        self.plain = plain
+        self.quiet = quiet
+        self._lock = threading.Lock()
+        self._live = False
+
+    def task(self, label: str, total_bytes: Optional[int] = None, total_files: Optional[int] = None) -> Task:
+        return Task(self, label, total_bytes, total_files)
+
+    def draw(self, task: Task) -> None:
+        if self.quiet:
+            return
+        now = time.monotonic()
+        with self._lock:
+            if self.plain:
+                pct = int(task.bytes * 10 / task.total_bytes) * 10 if task.total_bytes else -1
+                if (pct > task._last_plain_pct and pct < 100) or now - task._last_draw >= 30:
+                    task._last_plain_pct = max(pct, task._last_plain_pct)
+                    task._last_draw = now
+                    self.stream.write(task.line() + "\n")
+                    self.stream.flush()
+            elif now - task._last_draw >= 0.2:
+                task._last_draw = now
+                self.stream.write("\r\033[K" + task.line())
+                self.stream.flush()
+                self._live = True
+
+    def finish(self, task: Task, note: str = "") -> None:
+        if self.quiet:
+            return
+        elapsed = time.monotonic() - task.started
+        with self._lock:
+            if self._live:
+                self.stream.write("\r\033[K")
+                self._live = False
+            files = f", {task.files:,} files" if task.files else ""
+            self.stream.write(f"[{task.label}] done: {human_bytes(task.bytes)}{files} in {elapsed:.1f}s{(' ' + note) if note else ''}\n")
+            self.stream.flush()
+
+    def message(self, text: str) -> None:
+        if self.quiet:
+            return
+        with self._lock:
+            if self._live:
+                self.stream.write("\r\033[K")
+                self._live = False
+            self.stream.write(text + "\n")
+            self.stream.flush()

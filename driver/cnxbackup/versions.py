@@ -1,0 +1,135 @@
+"""Detect the Connections and WAS versions, and decide what a backup may be restored onto.
+
+Connections: Installation Manager's ``installed.xml`` holds the offering ``com.ibm.connections``
+with a ``version`` attribute (single-quoted attributes; element names are not documented, so
+any element with that id is accepted). WAS: ``<was_root>/properties/version/WAS.product``.
+HCL's rules: restore only within the same major.minor release line, where 6.0 CR6 and later
+6.0 CRs count as 6.5; never onto a later release; ``provision/`` only onto the exact version
+(CR and interim fixes).
+"""
+from __future__ import annotations
+
+import os
+import re
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from typing import List, Optional, Tuple
+
+from .errors import PreflightError
+
+CONNECTIONS_OFFERING = "com.ibm.connections"
+_VERSION_RE = re.compile(r"^(\d+)\.(\d+)(?:\.(\d+))?(?:\.(\d+))?")
+_CR_RE = re.compile(r"CR(\d+)", re.IGNORECASE)
+
+
+@dataclass
+class ConnectionsVersion:
+    """A Connections version such as ``8.0.0.0_CR14`` plus its interim fixes."""
+
+    raw: str
+    interim_fixes: List[str] = field(default_factory=list)
+
+    @property
+    def numbers(self) -> Tuple[int, int]:
+        match = _VERSION_RE.match(self.raw)
+        if not match:
+            raise ValueError(f"not a Connections version: {self.raw!r}")
+        return int(match.group(1)), int(match.group(2))
+
+    @property
+    def cr(self) -> int:
+        match = _CR_RE.search(self.raw)
+        return int(match.group(1)) if match else 0
+
+    @property
+    def release_line(self) -> str:
+        """major.minor, with 6.0 CR6+ folded into 6.5 (HCL's restore rule)."""
+        major, minor = self.numbers
+        if (major, minor) == (6, 0) and self.cr >= 6:
+            return "6.5"
+        return f"{major}.{minor}"
+
+    @property
+    def exact(self) -> str:
+        """What must match for provision/: base version, CR and the sorted interim fixes."""
+        fixes = ",".join(sorted(set(self.interim_fixes)))
+        major, minor = self.numbers
+        return f"{major}.{minor} CR{self.cr}" + (f" +{fixes}" if fixes else "")
+
+    def to_dict(self) -> dict:
+        return {"version": self.raw, "release": self.release_line, "cr": self.cr,
+                "interimFixes": sorted(set(self.interim_fixes)), "exact": self.exact}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "ConnectionsVersion":
+        return cls(raw=data["version"], interim_fixes=list(data.get("interimFixes") or []))
+
+
+def read_installed_xml(path: str) -> Tuple[str, Optional[str]]:
+    """Return (Connections version, WAS ND version or None) from IIM's installed.xml."""
+    try:
+        tree = ET.parse(path)
+    except FileNotFoundError:
+        raise PreflightError(f"{path}: Installation Manager's installed.xml not found (set connections.version or paths.im_data)") from None
+    except (ET.ParseError, OSError) as error:
+        raise PreflightError(f"{path}: cannot parse installed.xml: {error}") from None
+    connections = None
+    was = None
+    for element in tree.iter():
+        ident = element.get("id") or ""
+        version = element.get("version")
+        if not version:
+            continue
+        if ident == CONNECTIONS_OFFERING and connections is None:
+            connections = version
+        elif ident.startswith("com.ibm.websphere.ND") and was is None:
+            was = version
+    if connections is None:
+        raise PreflightError(f"{path}: no package with id '{CONNECTIONS_OFFERING}' (is Connections installed by this Installation Manager?)")
+    return connections, was
+
+
+def read_was_product(was_root: str) -> Optional[str]:
+    """``<version>`` from WAS.product, or None when the file is absent."""
+    path = os.path.join(was_root, "properties", "version", "WAS.product")
+    try:
+        tree = ET.parse(path)
+    except (OSError, ET.ParseError):
+        return None
+    node = tree.find("version")
+    return node.text.strip() if node is not None and node.text else None
+
+
+def detect_interim_fixes(connections_root: str) -> List[str]:
+    """Interim fix IDs recorded under ``<connections_root>/version`` (``*.efix`` files or fix folders).
+
+    The layout of that folder is not documented publicly; we accept ``<ID>.efix`` files and
+    ``efixes/<ID>/`` folders and let ``connections.interim_fixes`` override.
+    """
+    found: List[str] = []
+    base = os.path.join(connections_root, "version")
+    for folder in (base, os.path.join(base, "efixes")):
+        try:
+            names = os.listdir(folder)
+        except OSError:
+            continue
+        for name in names:
+            if name.endswith(".efix"):
+                found.append(name[:-5])
+            elif folder.endswith("efixes") and os.path.isdir(os.path.join(folder, name)):
+                found.append(name)
+    return sorted(set(found))
+
+
+def restore_decision(backup: ConnectionsVersion, current: ConnectionsVersion) -> Tuple[bool, bool, str]:
+    """(restore allowed, provision allowed, reason) per HCL's rules."""
+    if backup.release_line != current.release_line:
+        later = current.numbers > backup.numbers
+        why = ("the deployment is on a later release" if later else "the deployment is on a different release")
+        return False, False, (f"backup is Connections {backup.raw} (release {backup.release_line}); "
+                              f"deployment is {current.raw} (release {current.release_line}): {why}; "
+                              "HCL allows a restore only to the same major/minor release")
+    if backup.exact != current.exact:
+        return True, False, (f"provision/ was backed up on {backup.exact} but the deployment is {current.exact}; "
+                             "HCL allows provision/ only onto the exact same version (CR and interim fixes)")
+    return True, True, f"same version {current.exact}"

@@ -1,0 +1,243 @@
+"""One interactive wsadmin process, driven through pexpect.
+
+wsadmin costs a JVM start and a connection per launch, so the driver starts it once and
+runs every step inside it: each step is a small generated Jython file (templates/wsadmin/
+job_step.py.j2) sent as one short ``execfile('...')`` line. The step prints a sentinel that
+is concatenated at run time, so the echoed input can never match it; results are read from
+the JSON files the scripts write, not scraped from the screen.
+
+Credentials: the password is typed at wsadmin's own console login prompt
+(``Username:``/``Password:``), so it never appears in argv or in a file. With
+``credentials: profile`` the profile's soap.client.props supplies them instead.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets as pysecrets
+import signal
+import time
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional, Sequence
+
+import pexpect
+
+from .errors import CnxBackupError
+from .log import get_logger
+from .paths import wsadmin_dir
+from .render import render_template
+from .secrets import REDACT
+
+PROMPT = "wsadmin>"
+_CONNECT_ERRORS = re.compile(r"(WASX7246E[^\r\n]*|WASX7023E[^\r\n]*|WASX7213I[^\r\n]*)")
+_USER_PROMPT = re.compile(r"(?i)user(?:name| ?id)?\s*:\s*$")
+_PASSWORD_PROMPT = re.compile(r"(?i)password\s*:\s*$")
+_REALM_PROMPT = re.compile(r"(?i)realm(?:/cell)?(?: name)?\s*:[^\r\n]*$")
+
+
+class WsadminError(CnxBackupError):
+    """wsadmin failed to connect, died, hung, or a step raised."""
+
+
+class WsadminConnectError(WsadminError):
+    pass
+
+
+class WsadminDied(WsadminError):
+    pass
+
+
+class WsadminHung(WsadminError):
+    pass
+
+
+@dataclass
+class StepResult:
+    name: str
+    rc: int
+    result: Optional[Dict[str, Any]]
+    output: str
+    seconds: float
+
+
+class WsadminSession:
+    """Start once, ``run_step`` many times, ``close`` at the end (also on errors)."""
+
+    def __init__(self, command: str, workdir: str, *, conntype: str = "SOAP", host: str = "localhost",
+                 port: int = 8879, user: Optional[str] = None, password: Optional[str] = None,
+                 credentials: str = "stdin", usejython21: Optional[bool] = None,
+                 startup_timeout: int = 180, env: Optional[Dict[str, str]] = None,
+                 transcript: Optional[str] = None, run_id: str = "") -> None:
+        self.command = command
+        self.workdir = workdir
+        self.conntype = conntype
+        self.host = host
+        self.port = port
+        self.user = user
+        self.password = password
+        self.credentials = credentials
+        self.usejython21 = usejython21
+        self.startup_timeout = startup_timeout
+        self.env = env or {}
+        self.transcript_path = transcript
+        self.run_id = run_id
+        self.child: Optional[pexpect.spawn] = None
+        self._transcript = None
+        self._step = 0
+        self.launches = 0
+        self.log = get_logger()
+
+    def argv(self) -> List[str]:
+        args = ["-lang", "jython", "-conntype", self.conntype, "-host", self.host, "-port", str(self.port)]
+        if self.usejython21:
+            args += ["-usejython21", "true"]
+        return args
+
+    def start(self) -> None:
+        if not os.path.exists(self.command):
+            raise WsadminConnectError(f"wsadmin command {self.command} does not exist (wsadmin.command)")
+        os.makedirs(self.workdir, mode=0o700, exist_ok=True)
+        env = dict(os.environ)
+        env.update({k: str(v) for k, v in self.env.items()})
+        env["CNXBACKUP_WSADMIN_DIR"] = wsadmin_dir()
+        if self.transcript_path:
+            self._transcript = open(self.transcript_path, "a", encoding="utf-8")
+            os.chmod(self.transcript_path, 0o600)
+        self.log.info("starting wsadmin: %s %s", self.command, " ".join(self.argv()))
+        self.child = pexpect.spawn(self.command, self.argv(), env=env, encoding="utf-8",
+                                   codec_errors="replace", timeout=self.startup_timeout,
+                                   cwd=os.path.dirname(self.command) or None, echo=False)
+        self.launches += 1
+        self._log_output_only()
+        deadline = time.monotonic() + self.startup_timeout
+        while True:
+            remaining = max(deadline - time.monotonic(), 1)
+            index = self.child.expect([PROMPT, _CONNECT_ERRORS, _USER_PROMPT, _PASSWORD_PROMPT,
+                                       _REALM_PROMPT, pexpect.EOF, pexpect.TIMEOUT], timeout=remaining)
+            if index == 0:
+                break
+            if index == 1:
+                message = self.child.match.group(1).strip()
+                self._kill()
+                raise WsadminConnectError(f"wsadmin could not connect to {self.host}:{self.port}: {REDACT(message)}")
+            if index in (2, 3, 4):
+                if self.credentials != "stdin" or not self.user or self.password is None:
+                    self._kill()
+                    raise WsadminConnectError(
+                        f"wsadmin asks for credentials at {self.host}:{self.port}; set wsadmin.user and a password source "
+                        "(password_env, password_file or password_prompt)")
+                if index == 2:
+                    self.child.sendline(self.user)
+                elif index == 3:
+                    self._send_secret(self.password)
+                else:
+                    self.child.sendline("")
+                continue
+            if index == 5:
+                output = REDACT(self.child.before or "")
+                self._close_child()
+                raise WsadminConnectError(f"wsadmin exited during start-up (status {self.child.exitstatus}): {output.strip()[-500:]}")
+            self._kill()
+            raise WsadminHung(f"wsadmin did not show its prompt within {self.startup_timeout}s")
+        self.log.info("wsadmin connected to %s:%s", self.host, self.port)
+
+    def _send_secret(self, secret: str) -> None:
+        """Type a secret without it reaching the transcript (pexpect logs what it reads, not what we send)."""
+        assert self.child is not None
+        self.child.sendline(secret)
+
+    def _log_output_only(self) -> None:
+        if self.child is not None and self._transcript is not None:
+            self.child.logfile_read = _RedactingWriter(self._transcript)
+
+    def run_step(self, script: str, argv: Sequence[str], timeout: int, result_file: Optional[str] = None) -> StepResult:
+        """Run wsadmin/<script>.py's logic in the session via cnxwas.cli.run; return rc and JSON result."""
+        if self.child is None or not self.child.isalive():
+            raise WsadminDied("wsadmin is not running")
+        self._step += 1
+        token = pysecrets.token_hex(8)
+        job = os.path.join(self.workdir, f"step{self._step:02d}_{script}.py")
+        text = render_template("wsadmin/job_step.py.j2", script=script, argv=list(argv), token=token,
+                               wsadmin_dir=wsadmin_dir(), run_id=self.run_id)
+        fd = os.open(job, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        sentinel = re.compile(r"CNXJOB_END_" + token + r"_(-?\d+)")
+        started = time.monotonic()
+        self.log.info("wsadmin step %s %s", script, " ".join(argv))
+        self.child.sendline(f"execfile({job!r})")
+        index = self.child.expect([sentinel, r"WASX7015E[^\r\n]*", pexpect.EOF, pexpect.TIMEOUT], timeout=timeout)
+        output = self.child.before or ""
+        if index == 0:
+            rc = int(self.child.match.group(1))
+            self.child.expect_exact(PROMPT, timeout=30)
+        elif index == 1:
+            message = self.child.match.group(0)
+            self.child.expect_exact(PROMPT, timeout=30)
+            detail = (self.child.before or "").strip().splitlines()
+            raise WsadminError(f"wsadmin step {script} raised: {message} {detail[-1] if detail else ''}".strip())
+        elif index == 2:
+            self._close_child()
+            raise WsadminDied(f"wsadmin died during step {script} (exit status {self.child.exitstatus}): {REDACT(output.strip()[-400:])}")
+        else:
+            self._kill()
+            raise WsadminHung(f"wsadmin step {script} did not finish within {timeout}s; wsadmin was killed")
+        result = None
+        if result_file and os.path.exists(result_file):
+            with open(result_file, encoding="utf-8") as handle:
+                result = json.load(handle)
+        return StepResult(script, rc, result, REDACT(output), time.monotonic() - started)
+
+    def close(self) -> None:
+        if self.child is None:
+            return
+        if self.child.isalive():
+            try:
+                self.child.sendline("quit")
+                self.child.expect(pexpect.EOF, timeout=30)
+            except (pexpect.TIMEOUT, pexpect.EOF, OSError):
+                pass
+        self._kill()
+
+    def _close_child(self) -> None:
+        if self.child is not None:
+            try:
+                self.child.close(force=True)
+            except (OSError, pexpect.ExceptionPexpect):
+                pass
+
+    def _kill(self) -> None:
+        """SIGINT, a short wait, then force: never leave a JVM behind."""
+        if self.child is None:
+            return
+        if self.child.isalive():
+            try:
+                self.child.kill(signal.SIGINT)
+                time.sleep(0.5)
+            except OSError:
+                pass
+        self._close_child()
+        if self._transcript is not None:
+            self._transcript.close()
+            self._transcript = None
+
+    def __enter__(self) -> "WsadminSession":
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class _RedactingWriter:
+    """pexpect logfile that masks secrets before they reach the transcript."""
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+
+    def write(self, data: str) -> None:
+        self.stream.write(REDACT(data))
+
+    def flush(self) -> None:
+        self.stream.flush()
