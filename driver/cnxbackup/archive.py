@@ -132,20 +132,28 @@ def _c_locale_env() -> Dict[str, str]:
     return env
 
 
+def _signal_group(proc: subprocess.Popen, sig: int) -> None:
+    """Signal the child's whole process group (each child runs in its own session)."""
+    try:
+        os.killpg(proc.pid, sig)
+    except (ProcessLookupError, PermissionError):
+        try:
+            proc.send_signal(sig)
+        except ProcessLookupError:
+            pass
+
+
 def _stop(procs: Sequence[subprocess.Popen]) -> None:
-    """SIGTERM every still-running child, then SIGKILL after a grace period; reap them."""
+    """SIGTERM every still-running child's group, SIGKILL after a grace period; reap them."""
     for proc in procs:
         if proc.poll() is None:
-            try:
-                proc.send_signal(signal.SIGTERM)
-            except ProcessLookupError:
-                pass
+            _signal_group(proc, signal.SIGTERM)
     deadline = time.monotonic() + 5.0
     for proc in procs:
         try:
             proc.wait(timeout=max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
-            proc.kill()
+            _signal_group(proc, signal.SIGKILL)
             proc.wait()
 
 
@@ -788,7 +796,9 @@ def validate_members(path: str, *, cancel: Optional[threading.Event] = None) -> 
                     name = member.name
                     norm = _check_path(name, name, symlinks, "name")
                     if member.islnk():
-                        _check_path(name, member.linkname, symlinks, "hardlink target")
+                        target = _check_path(name, member.linkname, symlinks, "hardlink target")
+                        if target in symlinks:  # a hardlink to a symlink is a symlink too
+                            symlinks.add(norm)
                     if member.ischr() or member.isblk():
                         raise UnsafeArchiveError(name, "device node")
                     if norm in symlinks and not member.issym():

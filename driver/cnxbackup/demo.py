@@ -35,6 +35,17 @@ def _write_secret(path: str, text: str) -> None:
         handle.write(text + "\n")
 
 
+def _filenet_user_is_filebased(fixture: Dict[str, Any]) -> bool:
+    """Whether the mock cell's filenetAdmin alias user lives in the file-based realm."""
+    users = {u.get("uid"): u for u in fixture.get("users", []) if isinstance(u, dict)}
+    for alias in fixture.get("authData", []):
+        name = str(alias.get("alias", ""))
+        if name == "filenetAdmin" or name.endswith("/filenetAdmin"):
+            user = users.get(alias.get("userId"), {})
+            return str(user.get("uniqueName", "")).lower().endswith("o=defaultwimfilebasedrealm")
+    return False
+
+
 def prepare_demo(env: Environment, progress: Progress, build_tree: bool = True) -> Dict[str, Any]:
     demo = env.data["demo"]
     root = demo["root"]
@@ -48,7 +59,8 @@ def prepare_demo(env: Environment, progress: Progress, build_tree: bool = True) 
 
         progress.message(f"[demo] building a sample deployment under {tree} (scale {demo['scale']}) ...")
         info = build_demo_deployment(tree, scale=demo["scale"], ccm=env.section("connections")["ccm"],
-                                     was_version=fixture.get("wasVersion", "9.0.5.14"), cell=fixture["cell"])
+                                     was_version=fixture.get("wasVersion", "9.0.5.14"), cell=fixture["cell"],
+                                     filebased_filenet_admin=_filenet_user_is_filebased(fixture))
         with open(marker, "w", encoding="utf-8") as handle:
             json.dump({k: v for k, v in info.items() if isinstance(v, (str, list, int))}, handle, indent=1)
 

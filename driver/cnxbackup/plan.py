@@ -148,9 +148,11 @@ def add_nested_excludes(items: List[Item]) -> None:
     """Exclude from each archive the other items' sources that live inside it."""
     archives = [i for i in items if i.kind == "archive"]
     for outer in archives:
-        for inner in archives:
-            if inner is not outer and inner.host == outer.host and _is_within(inner.source, outer.source):
-                outer.nested_excludes.append("./" + os.path.relpath(inner.source, outer.source))
+        inners = [i.source for i in archives
+                  if i is not outer and i.host == outer.host and _is_within(i.source, outer.source)]
+        for inner in inners:
+            if not any(_is_within(inner, other) for other in inners):  # the outermost suffices
+                outer.nested_excludes.append("./" + os.path.relpath(inner, outer.source))
 
 
 def scan_tree(path: str, excludes: List[str]) -> Tuple[int, int]:
@@ -179,15 +181,10 @@ def scan_tree(path: str, excludes: List[str]) -> Tuple[int, int]:
 
 
 def default_database_list(env: Environment, version: ConnectionsVersion) -> List[str]:
-    db = env.section("database")
-    vendor = db.get("vendor", "none")
-    if vendor == "none":
-        return []
-    if db.get("databases"):
-        return list(db["databases"])
-    from .databases.defaults import default_databases
+    """Names of the backup units (databases; for Oracle RMAN the SID, for Data Pump the schemas)."""
+    from .actions.dbphase import backup_targets
 
-    return default_databases(vendor, version.raw, env.section("connections")["ccm"])
+    return [target.name for target in backup_targets(env, version.raw)]
 
 
 def build_plan(env: Environment) -> Plan:

@@ -194,6 +194,7 @@ def build_demo_deployment(
     ccm: bool = True,
     filebased_filenet_admin: bool = False,
     seed: int = 1,
+    cell: str = "ConnectionsCell",
 ) -> Dict[str, object]:
     """Create a fake Connections deployment under ``root`` and return its important paths.
 
@@ -204,7 +205,7 @@ def build_demo_deployment(
     pool_size = min(32 << 20, max(1 << 20, int(48 * scale) << 20))
     pools = _Pools(rng, pool_size, max(1 << 19, pool_size // 4))
     root = os.path.abspath(root)
-    cell, node, dmgr_node = "ConnectionsCell", "ConnectionsNode01", "ConnectionsCellManager01"
+    node, dmgr_node = "ConnectionsNode01", "ConnectionsCellManager01"
     was = f"{root}/opt/IBM/WebSphere/AppServer"
     cnx = f"{root}/opt/IBM/Connections"
     shared, local = f"{cnx}/data/shared", f"{cnx}/data/local"

@@ -200,6 +200,10 @@ class WsadminSession:
                 pass
         self._kill()
 
+    def kill(self) -> None:
+        """Stop wsadmin now (Ctrl-C of the driver)."""
+        self._kill()
+
     def _close_child(self) -> None:
         if self.child is not None:
             try:

@@ -4,7 +4,6 @@ The generated JSON is committed; tests never need to run this.
 """
 from __future__ import annotations
 
-import copy
 import json
 from pathlib import Path
 from typing import Any

@@ -138,27 +138,20 @@ def run_backup(env: Environment, plan: Plan, *, progress: Progress, resume: Opti
         log.info("backup of %s into %s (cnxbackup %s)", env.name, set_dir, __version__)
         progress.message(f"backup set: {set_dir}")
         run = BackupRun(plan, layout, journal, progress, cancel)
-
-        wsphase.run(run)
-        if plan.databases:
-            dbphase.run(run)
-        run.archive_items(plan.items)
-        extra = wsphase.file_registry_item(run)
-        if extra is not None:
-            plan.items.append(extra)
-            run.archive_items([extra])
-
-        reports.write_generated_files(run)
-        manifest = reports.build_manifest(run)
-        reports.write_report(run, manifest)
-        write_manifest(set_dir, manifest)
-        journal.set("manifest", DONE)
-        status = manifest["status"]
-        progress.message(f"backup {status}: {set_dir}")
+        try:
+            _run_phases(run, plan, set_dir, env, journal)
+        except KeyboardInterrupt:
+            _mark_interrupted(journal)
+            raise Interrupted(f"interrupted; resume with: cnxbackup backup --env {env.name} --resume {set_dir}") from None
+        except Interrupted:
+            _mark_interrupted(journal)
+            raise
+        status = journal.data.get("status")
         for warning in run.warnings:
             progress.message(f"warning: {warning}")
         for failure in run.failures:
             progress.message(f"FAILED: {failure}")
+        progress.message(f"backup {status}: {set_dir}")
         if run.failures:
             progress.message(f"resume with: cnxbackup backup --env {env.name} --resume {set_dir}")
             return EXIT_FAILED
@@ -166,3 +159,26 @@ def run_backup(env: Environment, plan: Plan, *, progress: Progress, resume: Opti
     finally:
         lock.release()
         remove_handler(log_handler)
+
+
+def _mark_interrupted(journal: Journal) -> None:
+    for step_id, entry in list(journal.data["steps"].items()):
+        if entry.get("status") == RUNNING:
+            journal.set(step_id, FAILED, error="interrupted")
+
+
+def _run_phases(run: BackupRun, plan: Plan, set_dir: str, env: Environment, journal: Journal) -> None:
+    wsphase.run(run)
+    if plan.databases:
+        dbphase.run(run)
+    run.archive_items(plan.items)
+    extra = wsphase.file_registry_item(run)
+    if extra is not None:
+        plan.items.append(extra)
+        run.archive_items([extra])
+    reports.write_generated_files(run)
+    manifest = reports.build_manifest(run)
+    reports.write_report(run, manifest)
+    write_manifest(set_dir, manifest)  # last: only now is the set complete (or recorded as partial)
+    journal.data["status"] = manifest["status"]
+    journal.set("manifest", DONE)

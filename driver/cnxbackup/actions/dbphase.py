@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
+from ..errors import StepFailed
 from ..journal import DONE, FAILED, RUNNING, WARNING
 from ..secrets import REDACT, read_password
 
@@ -30,6 +31,7 @@ def db_settings(env: "Environment") -> Dict[str, Any]:
         "password_env": db.get("password_env"),
         "oracle": dict(db.get("oracle") or {}),
         "timeout": db.get("timeout", 14400),
+        "verify_after_backup": db.get("verify_after_backup", True),
         "env": {k: str(v) for k, v in (db.get("env") or {}).items()},
     }
     return settings
@@ -56,7 +58,7 @@ def run(run: "BackupRun") -> None:
     backup_dir = settings["backup_dir"]
     os.makedirs(backup_dir, exist_ok=True)
     secrets = _secrets(env)
-    targets = [base.DbTarget(vendor=settings["vendor"], name=name) for name in pending]
+    targets = [t for t in backup_targets(env, run.plan.version.raw) if t.name in pending]
     for target in targets:
         run.journal.set(f"db:{target.name}", RUNNING)
     task = run.progress.task(f"databases ({settings['vendor']})", None, len(targets))
@@ -96,6 +98,30 @@ def _image_record(path: str) -> Dict[str, Any]:
     return record
 
 
+def _result_from_record(db: Dict[str, Any], vendor: str) -> Any:
+    """A DbBackupResult rebuilt from a manifest/journal record (images as plain paths)."""
+    from ..databases import base
+
+    images = [i["path"] if isinstance(i, dict) else i for i in (db.get("images") or [])]
+    return base.DbBackupResult(vendor=db.get("vendor") or vendor, name=db["name"], images=images,
+                               timestamp=db.get("timestamp"), location=db.get("location") or "",
+                               command=db.get("command") or "", output_tail="", status="ok", error=None,
+                               seconds=0.0, online=bool(db.get("online")))
+
+
+def _restore_source(db: Dict[str, Any], vendor: str) -> Any:
+    result = _result_from_record(db, vendor)
+    if vendor == "oracle":
+        return result
+    return result.images[0] if result.images else (db.get("timestamp") or "")
+
+
+def _settings_for(vendor: str, env: Optional["Environment"]) -> Dict[str, Any]:
+    if env is not None and env.section("database").get("vendor") == vendor:
+        return db_settings(env)
+    return {"vendor": vendor, "command": {}, "env": {}, "oracle": {}}
+
+
 def restore_commands(vendor: str, db: Dict[str, Any], env: Optional["Environment"]) -> List[str]:
     """Exact native restore command lines for one database record of a manifest."""
     from ..databases import base
@@ -103,12 +129,44 @@ def restore_commands(vendor: str, db: Dict[str, Any], env: Optional["Environment
     if vendor in (None, "none"):
         return []
     module = base.vendor_module(vendor)
-    settings = db_settings(env) if env is not None else {"vendor": vendor, "command": {}, "env": {}, "oracle": {}}
-    return list(module.restore_commands(db, settings))
+    target = base.DbTarget(vendor=vendor, name=db["name"])
+    return list(module.restore_commands(target, _settings_for(vendor, env), _restore_source(db, vendor),
+                                        backup_dir=db.get("location") or None))
+
+
+def restore_database(manifest: Dict[str, Any], db: Dict[str, Any], env: "Environment", log: Any) -> None:
+    from ..databases import base
+
+    vendor = manifest.get("databaseVendor", "db2")
+    module = base.vendor_module(vendor)
+    target = base.DbTarget(vendor=vendor, name=db["name"])
+    result = module.restore(target, _settings_for(vendor, env), _restore_source(db, vendor),
+                            backup_dir=db.get("location") or None, secrets=_secrets(env), log=log)
+    if not result.ok:
+        raise StepFailed(f"database {db['name']}: restore failed: {result.error}")
+
+
+def verify_database(vendor: str, db: Dict[str, Any], env: Optional["Environment"]) -> tuple:
+    from ..databases import base
+
+    module = base.vendor_module(vendor)
+    ok, message = module.verify(_result_from_record(db, vendor), _settings_for(vendor, env))
+    if ok is None:
+        return True, f"{message} (no native verifier for this method; SHA-256 checked)"
+    return bool(ok), message
+
+
+def backup_targets(env: "Environment", version: str) -> List[Any]:
+    from ..databases import targets_from_settings
+
+    settings = db_settings(env)
+    if settings.get("vendor") in (None, "none"):
+        return []
+    return targets_from_settings(settings, version, bool(env.section("connections")["ccm"]))
 
 
 def generated_scripts(run: "BackupRun") -> Dict[str, str]:
-    """``scripts/db-backup.sh`` and ``scripts/db-restore.sh`` for this set (no secrets inside)."""
+    """``scripts/db-backup-<vendor>.sh`` and ``scripts/db-restore-<vendor>.sh`` (no secrets inside)."""
     from ..databases import base
 
     vendor = run.plan.db_vendor
@@ -116,10 +174,12 @@ def generated_scripts(run: "BackupRun") -> Dict[str, str]:
         return {}
     module = base.vendor_module(vendor)
     settings = db_settings(run.env)
-    records = [run.journal.result(f"db:{name}") or {"name": name, "vendor": vendor} for name in run.plan.databases]
+    targets = backup_targets(run.env, run.plan.version.raw)
+    records = [run.journal.result(f"db:{t.name}") for t in targets]
+    results = [_result_from_record(r, vendor) for r in records if r]
     return {
-        f"db-backup-{vendor}.sh": module.render_backup_script(run.plan.databases, settings),
-        f"db-restore-{vendor}.sh": module.render_restore_script(records, settings),
+        f"db-backup-{vendor}.sh": module.render_backup_script(targets, settings, settings["backup_dir"]),
+        f"db-restore-{vendor}.sh": module.render_restore_script(results, settings),
     }
 
 
@@ -127,7 +187,7 @@ def dry_run_commands(plan: "Plan") -> List[str]:
     from ..databases import base
 
     settings = db_settings(plan.env)
-    targets = [base.DbTarget(vendor=settings["vendor"], name=name) for name in plan.databases]
+    targets = backup_targets(plan.env, plan.version.raw)
     results = base.backup_all(targets, settings, settings["backup_dir"], concurrency=1, dry_run=True,
                               secrets={}, log=None, progress=None)
     return [f"database {r.name}: {r.command}" for r in results]

@@ -66,6 +66,9 @@ def run(run: "BackupRun") -> None:
             raise StepFailed(f"wsadmin: {error}") from None
         for script in pending:
             _run_step(run, session, script, ws)
+    except KeyboardInterrupt:
+        session.kill()  # do not wait for a step that is still running
+        raise
     finally:
         session.close()
         run.journal.data["wsadminLaunches"] = run.journal.data.get("wsadminLaunches", 0) + session.launches

@@ -112,6 +112,7 @@ SCHEMA: Dict[str, Field] = {
         **_secret_fields("database"),
         "oracle": Field("map", "Oracle: {method: rman|datapump, sid, directory, schemas}.", {}),
         "timeout": Field("int", "Seconds one database backup may take.", 14400, minimum=1),
+        "verify_after_backup": Field("bool", "Run the vendor's verifier (db2ckbkp, RESTORE VERIFYONLY) right after each backup.", True),
         "env": Field("map", "Extra environment for the DB tools (e.g. DB2INSTANCE).", {}),
     }),
     "target": Field("section", "Where backup sets go.", section={

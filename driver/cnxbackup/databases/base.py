@@ -147,6 +147,8 @@ def run_tool(
         )
     except OSError as error:
         raise DbError("cannot run %s: %s" % (argv[0], error.strerror)) from None
+    with _LIVE_LOCK:
+        _LIVE.add(process)
     try:
         stdout, stderr = process.communicate(input=input_text, timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -155,11 +157,36 @@ def run_tool(
     except BaseException:
         _kill_group(process)
         raise
+    finally:
+        with _LIVE_LOCK:
+            _LIVE.discard(process)
+    if _CANCELLED.is_set():
+        raise DbError("interrupted: %s was stopped" % display)
     seconds = time.monotonic() - started
     run = ToolRun(display, process.returncode, mask_text(stdout, secrets), mask_text(stderr, secrets), seconds)
     if log:
         log.debug("rc=%s after %.1f s: %s", run.rc, seconds, tail(run.output, 5))
     return run
+
+
+# Tools run in their own sessions (a Ctrl-C on the terminal does not reach them), so the
+# driver keeps track of them and stops them itself when the run is interrupted.
+_LIVE: set = set()
+_LIVE_LOCK = threading.Lock()
+_CANCELLED = threading.Event()
+
+
+def stop_all_tools() -> None:
+    """Stop every running tool's process group (Ctrl-C / SIGTERM of the driver)."""
+    _CANCELLED.set()
+    with _LIVE_LOCK:
+        processes = list(_LIVE)
+    for process in processes:
+        for sig in (signal.SIGTERM,):
+            try:
+                os.killpg(process.pid, sig)
+            except (ProcessLookupError, PermissionError):
+                pass
 
 
 def _kill_group(process: subprocess.Popen) -> None:
@@ -244,6 +271,8 @@ def backup_all(
 
     def one(target: DbTarget) -> DbBackupResult:
         nonlocal done
+        if _CANCELLED.is_set():
+            return failed_result(target, backup_dir, "", "interrupted before it started")
         module = vendor_module(target.vendor)
         started = time.monotonic()
         try:
@@ -258,8 +287,15 @@ def backup_all(
 
     if not targets:
         return []
-    with concurrent.futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="db-backup") as pool:
+    _CANCELLED.clear()
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="db-backup")
+    try:
         return list(pool.map(one, targets))
+    except BaseException:
+        stop_all_tools()  # KeyboardInterrupt: stop the running tools, start no more
+        raise
+    finally:
+        pool.shutdown(wait=True)
 
 
 def dquote(text: str) -> str:

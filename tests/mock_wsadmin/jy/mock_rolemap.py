@@ -168,9 +168,9 @@ def option_map(options):
 def parse_bool(text, context):
     low = text.strip().lower()
     if low in ('yes', 'appdeploymentoption.yes'):
-        return 1
-    if low in ('no', 'appdeploymentoption.no'):
-        return 0
+        return True
+    if low in ('no', 'appdeploymentoption.no', ''):      # "" seen in hcl-auto 8-column rows
+        return False
     raise ScriptingException('WASX7111E: Cannot find a match for supplied option: "%s" for task "MapRolesToUsers"'
                              % context)
 
@@ -206,7 +206,7 @@ def apply_roles_edit(app, rows):
         users = split_bar(row[3])
         groups = split_bar(row[4])
         if len(row) > 5:
-            role['allAuthenticatedInTrustedRealms'] = parse_bool(row[5], context) and 1 or 0
+            role['allAuthenticatedInTrustedRealms'] = parse_bool(row[5], context)
         if len(row) > 6:
             role['userAccessIds'] = split_bar(row[6])
         elif users != role.get('users', []):

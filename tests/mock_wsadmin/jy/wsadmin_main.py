@@ -123,17 +123,59 @@ class Launch:
         else:
             self.mode = 'jython27'
         self.lang = (self.opts.get('-lang') or self.props.get('com.ibm.ws.scripting.defaultLang') or 'jacl').lower()
-        self.store.log({'event': 'launch', 'argv': mock_state.mask_argv(argv), 'mode': self.mode})
+        self.conntype = (self.opts.get('-conntype') or self.props.get('com.ibm.ws.scripting.connectionType')
+                         or 'SOAP').upper()
+        self.credential_source = self.find_credentials()
+        self.store.log({'event': 'launch', 'argv': mock_state.mask_argv(argv), 'mode': self.mode,
+                        'credentialSource': self.credential_source})
+
+    # -- credentials -----------------------------------------------------------
+    def find_credentials(self):
+        """Sets self.user/self.password from -user/-password or the properties files and returns
+        how they are supplied: 'argv', 'props', 'prompt' (console login at connect time) or None
+        (nothing needed: security off, -conntype NONE, help, unsupported language)."""
+        argv_user, argv_password = self.opts.get('-user'), self.opts.get('-password')
+        self.user = argv_user or self.props.get('com.ibm.SOAP.loginUserid') \
+            or self.props.get('com.ibm.CORBA.loginUserid')
+        self.password = decode_password(argv_password or self.props.get('com.ibm.SOAP.loginPassword')
+                                        or self.props.get('com.ibm.CORBA.loginPassword'))
+        if self.opts.get('help') or self.lang not in ('jython', 'jacl') or self.conntype == 'NONE':
+            return None
+        if self.user and self.password:
+            return (argv_user or argv_password) and 'argv' or 'props'
+        if self.state.get('securityEnabled', 1):
+            return 'prompt'
+        return None
+
+    def login_at_console(self):
+        """The console login of com.ibm.SOAP.loginSource=prompt (headless) / stdin: realm, user and
+        password read line by line from stdin. Returns 0 when the login cannot succeed (EOF, wrong realm)."""
+        realm = ask_line('Realm/Cell Name: <default>')
+        if realm is None:
+            return 0
+        user = ask_line('Username: ')
+        if user is None:
+            return 0
+        password = ask_secret('Password: ')
+        if password is None:
+            return 0
+        self.user, self.password = user, password
+        realm = realm.strip()
+        accepted = ['', self.state.get('realm', ''), self.state.get('cell', '')]     # which names count: [U], lenient
+        return realm.lower() in [name.lower() for name in accepted]
 
     # -- connection --------------------------------------------------------
     def connect(self):
-        conntype = (self.opts.get('-conntype') or self.props.get('com.ibm.ws.scripting.connectionType') or 'SOAP').upper()
-        self.conntype = conntype
+        conntype = self.conntype
         if conntype == 'NONE':
             out('WASX7357I: By request, this scripting client is not connected to any server process. '
                 'Certain configuration and application operations will be available in local mode.')
             return None
         state = self.state
+        logged_in = 1
+        if self.credential_source == 'prompt':
+            # The client gathers credentials before it tries the connection: [U], the prompt comes first.
+            logged_in = self.login_at_console()
         host = self.opts.get('-host') or self.props.get('com.ibm.ws.scripting.host') or 'localhost'
         if conntype == 'RMI':
             expected_port = unicode(state.get('dmgrRmiPort', 9809))
@@ -150,12 +192,7 @@ class Launch:
                 % (conntype, host, conntype, host, port))
             return self.not_connected()
         if state.get('securityEnabled', 1):
-            user = self.opts.get('-user') or self.props.get('com.ibm.SOAP.loginUserid') \
-                or self.props.get('com.ibm.CORBA.loginUserid')
-            password = self.opts.get('-password') or self.props.get('com.ibm.SOAP.loginPassword') \
-                or self.props.get('com.ibm.CORBA.loginPassword')
-            password = decode_password(password)
-            if user != state.get('adminUser') or password != state.get('adminPassword'):
+            if not logged_in or self.user != state.get('adminUser') or self.password != state.get('adminPassword'):
                 out('WASX7246E: Cannot establish "%s" connection to host "%s" because of an authentication failure. '
                     'Ensure that user and password are correct on the command line or in a properties file.'
                     % (conntype, host))
@@ -230,8 +267,9 @@ class Launch:
                 'arguments that are stored in the argv variable: "[%s]"' % shown)
         if self.lang == 'jacl':
             return self.run_jacl()
-        session = mock_admin.Session(self.store, self.mode, connected is None and None or bool(connected),
-                                     self.conntype, out)
+        if connected is not None:
+            connected = bool(connected)      # True: connected, False: failed, None: -conntype NONE
+        session = mock_admin.Session(self.store, self.mode, connected, self.conntype, out)
         self.session = session
         ns = self.build_namespace(session)
         sys.argv = list(self.params)
@@ -360,6 +398,36 @@ class Launch:
                 out('WASX7015E: Exception running command: "%s"; exception information:\n'
                     'com.ibm.bsf.BSFException: error while evaluating Jacl expression: invalid command name "%s"'
                     % (line.strip(), line.split()[0]))
+
+
+def ask_line(prompt):
+    """Prompt (no newline) and read one answer line from stdin; None at EOF."""
+    sys.stdout.write(prompt)
+    sys.stdout.flush()
+    line = sys.stdin.readline()
+    if not line:
+        out('')                  # keep the following WASX message at the start of a line
+        return None
+    return line.rstrip('\r\n')
+
+
+def ask_secret(prompt):
+    """Like ask_line, without echo on a terminal (java.io.Console, which ends the line itself)."""
+    sys.stdout.write(prompt)
+    sys.stdout.flush()
+    console = java.lang.System.console()
+    if console is not None:
+        chars = console.readPassword()           # prints the newline, also at EOF
+        if chars is None:
+            return None
+        secret = unicode(java.lang.String(chars))
+        java.util.Arrays.fill(chars, u' ')
+        return secret
+    line = sys.stdin.readline()
+    out('')
+    if not line:
+        return None
+    return line.rstrip('\r\n')
 
 
 def first_word(path):

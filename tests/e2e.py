@@ -1,0 +1,106 @@
+"""Helpers for end-to-end tests: a small demo environment in a temp folder, and the CLI."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from typing import Any, Dict, List, Optional
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DRIVER = os.path.join(ROOT, "driver")
+
+
+def write_env(tmp: str, *, name: str = "demo", cell: str = "was905", scale: float = 0.02, extra: str = "",
+              database: Optional[str] = None, wsadmin_command: Optional[str] = None, target: Optional[str] = None,
+              stop_timeout: int = 30, step_timeout: int = 120) -> str:
+    """An environment like environments/demo.yaml, rooted in ``tmp``."""
+    database = database if database is not None else textwrap.dedent("""\
+        database:
+          vendor: db2
+          backup_dir: "{demo_root}/db2-backups"
+          concurrency: 4
+          command:
+            db2: "{project}/tests/fakes/db2"
+            db2ckbkp: "{project}/tests/fakes/db2ckbkp"
+        """)
+    text = textwrap.dedent(f"""\
+        demo:
+          root: "{tmp}/demo"
+          scale: {scale}
+          wsadmin_cell: {cell}
+        connections:
+          version: auto
+          ccm: true
+          in_place_upgrade: true
+        paths:
+          was_root: "{{demo_root}}/tree/opt/IBM/WebSphere/AppServer"
+          profiles: ["{{was_root}}/profiles/AppSrv01"]
+          connections_root: "{{demo_root}}/tree/opt/IBM/Connections"
+          im_data: "{{demo_root}}/tree/var/ibm/InstallationManager"
+          im_install: "{{demo_root}}/tree/opt/IBM/InstallationManager"
+          im_shared: "{{demo_root}}/tree/opt/IBM/IMShared"
+        wsadmin:
+          command: "{wsadmin_command or '{project}/tests/mock_wsadmin/wsadmin.sh'}"
+          user: wasadmin
+          password_file: "{{demo_root}}/mock/was-password"
+          stop_timeout: {stop_timeout}
+          step_timeout: {step_timeout}
+          startup_timeout: 120
+        target:
+          dir: "{target or tmp + '/backups'}"
+        """) + database + extra
+    path = os.path.join(tmp, f"{name}.yaml")
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    return path
+
+
+def cli(*args: str, env: Optional[Dict[str, str]] = None, timeout: int = 600, **kwargs: Any) -> subprocess.CompletedProcess:
+    full_env = {**os.environ, "PYTHONPATH": DRIVER, "CI": "1", **(env or {})}
+    return subprocess.run([sys.executable, "-m", "cnxbackup", *args], capture_output=True, text=True,
+                          env=full_env, timeout=timeout, **kwargs)
+
+
+def popen(*args: str, env: Optional[Dict[str, str]] = None) -> subprocess.Popen:
+    full_env = {**os.environ, "PYTHONPATH": DRIVER, "CI": "1", **(env or {})}
+    return subprocess.Popen([sys.executable, "-m", "cnxbackup", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=full_env)
+
+
+def sets(target: str) -> List[str]:
+    if not os.path.isdir(target):
+        return []
+    return sorted(os.path.join(target, n) for n in os.listdir(target) if os.path.isdir(os.path.join(target, n)))
+
+
+def sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def manifest(set_dir: str) -> Dict[str, Any]:
+    with open(os.path.join(set_dir, "manifest.json"), encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def mock_env(tmp: str) -> Dict[str, str]:
+    with open(os.path.join(tmp, "demo", "mock", "env.json"), encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def fakedb_env(tmp: str) -> Dict[str, str]:
+    with open(os.path.join(tmp, "demo", "fakedb", "env.json"), encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def partial_files(root: str) -> List[str]:
+    found = []
+    for folder, _dirs, files in os.walk(root):
+        found += [os.path.join(folder, f) for f in files if f.endswith(".partial")]
+    return found

@@ -1,0 +1,317 @@
+"""End to end: `cnxbackup backup` on a small demo deployment with the mocked wsadmin and fake DB2.
+
+Each test drives the real CLI in a subprocess. Failure paths: DB tool failure, wsadmin death
+and hang, dmgr down, disk full during an archive, Ctrl-C, bad YAML, a missing path; and resume.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import stat
+import subprocess
+import sys
+import time
+
+import pytest
+
+import e2e
+import fakedb
+import mockcell
+
+PASSWORD = "Adm1n-Secret"
+
+
+def _stop_events(log):
+    return [i for i, e in enumerate(log) if e.get("event") == "call" and (
+        (e["object"] == "AdminControl" and e["method"] == "stopServer")
+        or (e["object"] == "AdminControl" and e["method"] == "invoke" and len(e["args"]) > 1 and "stop" in str(e["args"][1]).lower()))]
+
+
+def test_full_demo_backup(tmp_path):
+    tmp = str(tmp_path)
+    env_file = e2e.write_env(tmp)
+    proc = e2e.cli("backup", "--env", env_file)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    [set_dir] = e2e.sets(os.path.join(tmp, "backups"))
+    manifest = e2e.manifest(set_dir)
+    assert manifest["status"] == "complete"
+    assert manifest["connections"]["version"] == "8.0.0.0_CR14" and manifest["connections"]["release"] == "8.0"
+
+    # every archive: checksum, size and entry count match an independent read
+    names = {a["name"] for a in manifest["archives"]}
+    assert {"dmgr-profile", "profile-AppSrv01", "profileRegistry", "connections-root", "shared-data",
+            "shared-provision", "local-data", "engine-ws-ear", "im-data", "im-install", "im-shared"} <= names
+    for item in manifest["archives"]:
+        path = os.path.join(set_dir, item["path"])
+        assert e2e.sha256(path) == item["sha256"], item["name"]
+        assert os.path.getsize(path) == item["size"]
+        if item["kind"] == "archive":
+            listing = subprocess.run(f"zstd -dc '{path}' | tar -tf -", shell=True, capture_output=True, text=True, check=True)
+            assert len(listing.stdout.splitlines()) == item["files"], item["name"]
+    # provision/ is in its own archive and not in shared-data; shared data not in connections-root
+    shared = subprocess.run(f"zstd -dc '{set_dir}/archives/shared-data.tar.zst' | tar -tf -", shell=True,
+                            capture_output=True, text=True, check=True).stdout.splitlines()
+    assert not any(n.startswith("./provision") for n in shared) and shared
+    root = subprocess.run(f"zstd -dc '{set_dir}/archives/connections-root.tar.zst' | tar -tf -", shell=True,
+                          capture_output=True, text=True, check=True).stdout.splitlines()
+    assert not any(n.startswith("./data/shared") or n.startswith("./data/local") for n in root)
+
+    # databases: each with its 14-digit timestamp, in RESTORE.md too
+    assert len(manifest["databases"]) == 16
+    runbook = open(os.path.join(set_dir, "RESTORE.md")).read()
+    for db in manifest["databases"]:
+        assert db["status"] == "done" and len(db["timestamp"]) == 14 and db["timestamp"] in runbook
+    assert "FNGCD" in {d["name"] for d in manifest["databases"]}
+
+    # wsadmin: one JVM launch; role export before the first server stop; results recorded
+    log = mockcell.read_log(e2e.mock_env(tmp))
+    assert sum(1 for e in log if e.get("event") == "launch") == 1
+    views = [i for i, e in enumerate(log) if e.get("event") == "call" and e["object"] == "AdminApp" and e["method"] == "view"]
+    stops = _stop_events(log)
+    assert views and stops and max(views) < min(stops)
+    roles = json.load(open(os.path.join(set_dir, "wsadmin", "role_mappings.json")))
+    fixture = json.load(open(os.path.join(mockcell.CELLS_DIR, "was905.json")))
+    assert set(roles["applications"]) == {a["name"] for a in fixture["applications"]}
+    assert manifest["wsadmin"]["filenetAdmin"]["fileBased"] in (0, False)
+    assert not any(a["name"] == "fileRegistry" for a in manifest["archives"])
+
+    # permissions and secrets
+    assert stat.S_IMODE(os.stat(set_dir).st_mode) == 0o700
+    for folder, _dirs, files in os.walk(set_dir):
+        for name in files:
+            path = os.path.join(folder, name)
+            mode = stat.S_IMODE(os.stat(path).st_mode)
+            assert mode & 0o077 == 0, (path, oct(mode))
+            with open(path, "rb") as handle:
+                assert PASSWORD.encode() not in handle.read(), path
+    assert PASSWORD not in proc.stdout + proc.stderr
+    assert all(PASSWORD not in json.dumps(e) for e in log)
+    assert not e2e.partial_files(set_dir)
+
+    # verify --deep agrees
+    check = e2e.cli("verify", set_dir, "--deep", "--env", env_file)
+    assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_filebased_filenet_admin_saves_file_registry(tmp_path):
+    tmp = str(tmp_path)
+    env_file = e2e.write_env(tmp, cell="was855")
+    proc = e2e.cli("backup", "--env", env_file)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    [set_dir] = e2e.sets(os.path.join(tmp, "backups"))
+    manifest = e2e.manifest(set_dir)
+    registry = [a for a in manifest["archives"] if a["name"] == "fileRegistry"]
+    assert registry and registry[0]["source"].endswith("/config/cells/%s/fileRegistry.xml" % manifest["wsadmin"]["filenetAdmin"]["cell"])
+    assert manifest["wsadmin"]["filenetAdmin"]["alias"].endswith("/filenetAdmin")
+
+
+def test_dry_run_and_plan_change_nothing(tmp_path):
+    tmp = str(tmp_path)
+    env_file = e2e.write_env(tmp)
+    proc = e2e.cli("backup", "--env", env_file, "--dry-run")
+    assert proc.returncode == 0, proc.stderr
+    assert "db2 backup database OPNACT" in proc.stdout.replace("  ", " ") or "OPNACT" in proc.stdout
+    assert "zstd" in proc.stdout and "stop_servers" in proc.stdout
+    assert e2e.sets(os.path.join(tmp, "backups")) == []
+    assert not os.path.exists(os.environ.get("X", os.path.join(tmp, "demo", "mock", "was905.log.jsonl")))
+    assert fakedb.read_log(e2e.fakedb_env(tmp)) == []
+    plan = e2e.cli("plan", "--env", env_file)
+    assert plan.returncode == 0 and "shared-provision" in plan.stdout and "Connections 8.0.0.0_CR14" in plan.stdout
+
+
+def test_missing_path_fails_preflight_naming_it(tmp_path):
+    tmp = str(tmp_path)
+    env_file = e2e.write_env(tmp, extra="")
+    with open(env_file, "a") as handle:
+        handle.write("")
+    text = open(env_file).read().replace('profiles: ["{was_root}/profiles/AppSrv01"]',
+                                         'profiles: ["{was_root}/profiles/AppSrv01", "{was_root}/profiles/Missing02"]')
+    open(env_file, "w").write(text)
+    proc = e2e.cli("backup", "--env", env_file)
+    assert proc.returncode == 1
+    assert "profiles/Missing02 does not exist" in proc.stderr and "profile-Missing02" in proc.stderr
+    assert e2e.sets(os.path.join(tmp, "backups")) == []
+
+
+def test_bad_yaml_exits_2(tmp_path):
+    path = tmp_path / "broken.yaml"
+    path.write_text("target:\n  dir: /x\nwsadmin:\n  port: [8879\n")
+    proc = e2e.cli("backup", "--env", str(path))
+    assert proc.returncode == 2 and str(path) in proc.stderr and "YAML syntax error" in proc.stderr
+
+
+def test_db_failure_then_resume(tmp_path):
+    tmp = str(tmp_path)
+    env_file = e2e.write_env(tmp)
+    fake = fakedb.prepare(os.path.join(tmp, "demo", "fakedb"), "db2",
+                          databases=["OPNACT", "BLOGS", "DOGEAR", "SNCOMM", "FILES", "FORUM", "HOMEPAGE", "METRICS",
+                                     "MOBILE", "PEOPLEDB", "PNS", "WIKIS", "XCC", "ESSAPPS", "FNGCD", "FNOS"],
+                          disk_full=["FILES"], in_use=["HOMEPAGE"])
+    json.dump(fake, open(os.path.join(tmp, "demo", "fakedb", "env.json"), "w"))
+    proc = e2e.cli("backup", "--env", env_file)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "FILES" in proc.stdout and "SQL2419N" in proc.stdout
+    [set_dir] = e2e.sets(os.path.join(tmp, "backups"))
+    manifest = e2e.manifest(set_dir)
+    assert manifest["status"] == "partial"
+    status = {d["name"]: d["status"] for d in manifest["databases"]}
+    assert status["FILES"] == "failed" and status["HOMEPAGE"] == "done" and status["OPNACT"] == "done"
+    assert all(a["status"] == "done" for a in manifest["archives"])  # files still archived
+    calls = fakedb.read_log(fake)
+    argv = [" ".join(c["argv"]) for c in calls]
+    assert any("deactivate database HOMEPAGE" in a.replace("  ", " ") for a in argv)
+    assert not any("force applications" in a for a in argv)
+    verify = e2e.cli("verify", set_dir)
+    assert verify.returncode == 1 and "partial" in verify.stdout
+
+    # fix the disk, resume: only FILES is redone, archives are not rewritten
+    state = fakedb.read_state(fake)
+    state["databases"]["FILES"]["disk_full"] = False
+    json.dump(state, open(fake["FAKEDB_STATE"], "w"))
+    mtimes = {a["name"]: os.stat(os.path.join(set_dir, a["path"])).st_mtime_ns for a in manifest["archives"]}
+    before = len(calls)
+    launches = sum(1 for e in mockcell.read_log(e2e.mock_env(tmp)) if e.get("event") == "launch")
+    proc = e2e.cli("backup", "--env", env_file, "--resume")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    manifest = e2e.manifest(set_dir)
+    assert manifest["status"] == "complete"
+    new_calls = [" ".join(c["argv"]) for c in fakedb.read_log(fake)[before:]]
+    backups = [a for a in new_calls if " backup " in f" {a} "]
+    assert backups and all("FILES" in a for a in backups)
+    assert {a["name"]: os.stat(os.path.join(set_dir, a["path"])).st_mtime_ns for a in manifest["archives"]} == mtimes
+    assert sum(1 for e in mockcell.read_log(e2e.mock_env(tmp)) if e.get("event") == "launch") == launches
+
+
+FAKE_WSADMIN = """#!/bin/sh
+echo 'WASX7209I: Connected to process "dmgr" on node CellManager01 using SOAP connector;  The type of process is: DeploymentManager'
+echo 'WASX7031I: For help, enter: "print Help.help()"'
+echo $$ > "{pidfile}"
+printf 'wsadmin>'
+read line
+{action}
+"""
+
+
+@pytest.mark.parametrize("action, expect", [
+    ("exit 137", "died"),
+    ("sleep 3600", "did not finish within 5s"),
+])
+def test_wsadmin_death_and_hang_are_reported(tmp_path, action, expect):
+    tmp = str(tmp_path)
+    pidfile = os.path.join(tmp, "fake-wsadmin.pid")
+    script = os.path.join(tmp, "wsadmin.sh")
+    with open(script, "w") as handle:
+        handle.write(FAKE_WSADMIN.format(pidfile=pidfile, action=action))
+    os.chmod(script, 0o755)
+    env_file = e2e.write_env(tmp, wsadmin_command=script, step_timeout=5)
+    started = time.monotonic()
+    proc = e2e.cli("backup", "--env", env_file, timeout=120)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert expect in proc.stderr
+    assert time.monotonic() - started < 60
+    pid = int(open(pidfile).read())
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+    [set_dir] = e2e.sets(os.path.join(tmp, "backups"))
+    assert not os.path.exists(os.path.join(set_dir, "manifest.json"))
+    journal = json.load(open(os.path.join(set_dir, "journal.json")))
+    assert journal["steps"]["wsadmin:list_auth_aliases"]["status"] == "failed"
+    assert fakedb.read_log(e2e.fakedb_env(tmp)) == []  # nothing after wsadmin ran
+
+
+def test_dmgr_down_stops_before_anything(tmp_path):
+    tmp = str(tmp_path)
+    env_file = e2e.write_env(tmp)
+    os.makedirs(os.path.join(tmp, "demo", "mock"))
+    env = mockcell.prepare(os.path.join(tmp, "demo", "mock"), "was905", dmgrRunning=False)
+    json.dump(env, open(os.path.join(tmp, "demo", "mock", "env.json"), "w"))
+    proc = e2e.cli("backup", "--env", env_file)
+    assert proc.returncode == 1 and "WASX7023E" in proc.stderr
+    assert not [e for e in mockcell.read_log(env) if e.get("event") == "call" and e["method"] in ("stopServer", "invoke")]
+
+
+def _wait_for(predicate, timeout=120):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _journal_status(tmp, step):
+    sets = e2e.sets(os.path.join(tmp, "backups"))
+    if not sets:
+        return None
+    try:
+        return json.load(open(os.path.join(sets[-1], "journal.json")))["steps"].get(step, {}).get("status")
+    except (OSError, ValueError):
+        return None
+
+
+def test_ctrl_c_then_resume(tmp_path):
+    tmp = str(tmp_path)
+    env_file = e2e.write_env(tmp)
+    fake = fakedb.prepare(os.path.join(tmp, "demo", "fakedb"), "db2", databases=["OPNACT", "BLOGS", "FILES", "WIKIS"],
+                          delay_seconds=3)
+    json.dump(fake, open(os.path.join(tmp, "demo", "fakedb", "env.json"), "w"))
+    with open(env_file, "a") as handle:
+        handle.write("  databases: [OPNACT, BLOGS, FILES, WIKIS]\n")
+    child = e2e.popen("backup", "--env", env_file)
+    assert _wait_for(lambda: _journal_status(tmp, "db:OPNACT") == "running")
+    time.sleep(0.5)
+    child.send_signal(signal.SIGINT)
+    out, err = child.communicate(timeout=60)
+    assert child.returncode == 130, out + err
+    [set_dir] = e2e.sets(os.path.join(tmp, "backups"))
+    journal = json.load(open(os.path.join(set_dir, "journal.json")))
+    assert all(s["status"] != "done" for k, s in journal["steps"].items() if k.startswith(("db:", "item:")))
+    assert not os.path.exists(os.path.join(set_dir, "manifest.json"))
+    assert not os.path.exists(os.path.join(tmp, "backups", ".cnxbackup-demo.lock"))
+    assert not e2e.partial_files(set_dir)
+    # no fake db2 left running
+    time.sleep(0.5)
+    ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+    assert fake["FAKEDB_STATE"] not in ps and "tests/fakes/db2 backup" not in ps
+
+    proc = e2e.cli("backup", "--env", env_file, "--resume")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert e2e.manifest(set_dir)["status"] == "complete"
+
+
+def test_disk_full_during_archive(tmp_path):
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs needs root")
+    tmp = str(tmp_path)
+    mount = os.path.join(tmp, "small")
+    os.makedirs(mount)
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", mount]).returncode != 0:
+        pytest.skip("cannot mount tmpfs here")
+    try:
+        env_file = e2e.write_env(tmp, target=os.path.join(mount, "backups"))
+        fake = fakedb.prepare(os.path.join(tmp, "demo", "fakedb"), "db2", databases=["OPNACT", "BLOGS"], delay_seconds=2)
+        json.dump(fake, open(os.path.join(tmp, "demo", "fakedb", "env.json"), "w"))
+        with open(env_file, "a") as handle:
+            handle.write("  databases: [OPNACT, BLOGS]\n")
+        child = e2e.popen("backup", "--env", env_file)
+        # preflight has passed once the databases run; now fill the target
+        assert _wait_for(lambda: os.path.exists(mount + "/backups") and any(
+            _journal_status(mount, f"db:{n}") == "running" for n in ("OPNACT", "BLOGS")))
+        filler = os.path.join(mount, "filler")
+        subprocess.run(["dd", "if=/dev/zero", f"of={filler}", "bs=64k"], capture_output=True)
+        os.truncate(filler, os.path.getsize(filler) - 96 * 1024)  # leave ~96 KB
+        out, err = child.communicate(timeout=120)
+        assert child.returncode == 1, out + err
+        assert "full" in (out + err).lower()
+        [set_dir] = e2e.sets(os.path.join(mount, "backups"))
+        assert not e2e.partial_files(set_dir)
+        journal = json.load(open(os.path.join(set_dir, "journal.json")))
+        failed = [k for k, s in journal["steps"].items() if k.startswith("item:") and s["status"] == "failed"]
+        assert failed
+        os.unlink(filler)
+        proc = e2e.cli("backup", "--env", env_file, "--resume")
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert e2e.manifest(set_dir)["status"] == "complete"
+    finally:
+        subprocess.run(["umount", "-l", mount])
