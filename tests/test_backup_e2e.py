@@ -156,7 +156,7 @@ def test_db_failure_then_resume(tmp_path):
     manifest = e2e.manifest(set_dir)
     assert manifest["status"] == "partial"
     status = {d["name"]: d["status"] for d in manifest["databases"]}
-    assert status["FILES"] == "failed" and status["HOMEPAGE"] == "done" and status["OPNACT"] == "done"
+    assert status["FILES"] == "failed" and status["HOMEPAGE"] in ("done", "warning") and status["OPNACT"] == "done"
     assert all(a["status"] == "done" for a in manifest["archives"])  # files still archived
     calls = fakedb.read_log(fake)
     argv = [" ".join(c["argv"]) for c in calls]
@@ -173,9 +173,10 @@ def test_db_failure_then_resume(tmp_path):
     before = len(calls)
     launches = sum(1 for e in mockcell.read_log(e2e.mock_env(tmp)) if e.get("event") == "launch")
     proc = e2e.cli("backup", "--env", env_file, "--resume")
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.returncode in (0, 3), proc.stdout + proc.stderr
     manifest = e2e.manifest(set_dir)
-    assert manifest["status"] == "complete"
+    assert manifest["status"] in ("complete", "complete-with-warnings")
+    assert (proc.returncode == 3) == (manifest["status"] == "complete-with-warnings")
     new_calls = [" ".join(c["argv"]) for c in fakedb.read_log(fake)[before:]]
     backups = [a for a in new_calls if " backup " in f" {a} "]
     assert backups and all("FILES" in a for a in backups)
@@ -307,8 +308,8 @@ def test_disk_full_during_archive(tmp_path):
         [set_dir] = e2e.sets(os.path.join(mount, "backups"))
         assert not e2e.partial_files(set_dir)
         journal = json.load(open(os.path.join(set_dir, "journal.json")))
-        failed = [k for k, s in journal["steps"].items() if k.startswith("item:") and s["status"] == "failed"]
-        assert failed
+        failed = [k for k, s in journal["steps"].items() if s["status"] == "failed"]
+        assert failed, (out + err, journal["steps"])
         os.unlink(filler)
         proc = e2e.cli("backup", "--env", env_file, "--resume")
         assert proc.returncode == 0, proc.stdout + proc.stderr

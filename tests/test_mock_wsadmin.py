@@ -337,5 +337,5 @@ def test_console_login_from_piped_stdin_and_at_eof(tmp_path):
     lines = res.stdout.splitlines()
     assert lines[0] == REALM_PROMPT
     assert lines[1].startswith("WASX7246E: Cannot establish \"SOAP\" connection") and lines[2].startswith("WASX7213I")
-    assert "CELL" not in res.stdout and res.returncode == 105
+    assert "CELL CNXCell" not in res.stdout and "WASX7206W" in res.stdout and res.returncode == 105
     assert [e["credentialSource"] for e in mockcell.read_log(env) if e["event"] == "launch"] == ["prompt", "prompt"]

@@ -54,9 +54,58 @@ ADMIN_OBJECTS = set(['AdminConfig', 'AdminControl', 'AdminApp', 'AdminTask'])
 DICT, STR, FILE = 'dict', 'string', 'file'
 
 
+def node_type_name(node):
+    """The AST class name. Jython 2.7.3's DictComp node is broken (its type has
+    no name and its fields are unreadable: Java NullPointerException), so a node
+    whose type name cannot be read is taken to be a DictComp."""
+    try:
+        return type(node).__name__
+    except:
+        return 'DictComp'
+
+
+def is_node(value):
+    if isinstance(value, ast.AST):
+        return True
+    try:
+        type(value).__name__
+        return False
+    except:
+        return True             # the broken DictComp is not even an ast.AST
+
+
+def line_of(node, default=1):
+    try:
+        return node.lineno
+    except:
+        return default
+
+
+class SafeVisitor(ast.NodeVisitor):
+    """ast.NodeVisitor that survives Jython 2.7.3's broken DictComp nodes."""
+    last_line = 1
+
+    def visit(self, node):
+        self.last_line = line_of(node, self.last_line)
+        visitor = getattr(self, 'visit_' + node_type_name(node), self.generic_visit)
+        return visitor(node)
+
+    def generic_visit(self, node):
+        if node_type_name(node) == 'DictComp':      # fields unreadable in Jython 2.7.3
+            return
+        for field in node._fields:
+            value = getattr(node, field, None)
+            if isinstance(value, list):
+                for item in value:
+                    if is_node(item):
+                        self.visit(item)
+            elif value is not None and is_node(value):
+                self.visit(value)
+
+
 def kind_of(node, bindings):
     """DICT, STR, FILE or None for an expression node."""
-    if type(node).__name__ in ('Dict', 'DictComp'):
+    if node_type_name(node) in ('Dict', 'DictComp'):
         # ast.DictComp/ast.Set are missing from Jython 2.7's ast module: match by name
         return DICT
     if isinstance(node, ast.Str):
@@ -116,7 +165,7 @@ class ScopeInfo(object):
         return result
 
 
-class BindingCollector(ast.NodeVisitor):
+class BindingCollector(SafeVisitor):
     """Collects what one scope binds, without entering nested scopes."""
 
     def __init__(self, scope):
@@ -186,7 +235,7 @@ class BindingCollector(ast.NodeVisitor):
                 self.scope.bind(alias.asname or alias.name)
 
 
-class Checker(ast.NodeVisitor):
+class Checker(SafeVisitor):
     def __init__(self, tree, nested_scopes_ok):
         self.problems = []
         self.nested_scopes_ok = nested_scopes_ok
@@ -195,7 +244,7 @@ class Checker(ast.NodeVisitor):
         self.tree = tree
 
     def report(self, node, message):
-        self.problems.append((getattr(node, 'lineno', 1), message))
+        self.problems.append((line_of(node, self.last_line), message))
 
     # -- scopes ---------------------------------------------------------
     def enter(self, node, kind):

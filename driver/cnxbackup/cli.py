@@ -5,13 +5,14 @@ Exit codes: 0 ok, 1 failed, 2 bad config or usage, 3 finished with warnings, 130
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 from typing import List, Optional
 
 from . import __version__
 from .errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, CnxBackupError
-from .log import setup_console
+from .log import get_logger, setup_console
 from .progress import Progress
 
 
@@ -71,6 +72,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     setup_console(args.verbose)
     signal.signal(signal.SIGTERM, _raise_interrupt)
     progress = Progress(plain=True if args.plain else None)
+    os.umask(0o077)  # everything this run and its children create is private (sets are 0700/0600)
     try:
         if args.command == "config-reference":
             from .config.schema import reference_markdown
@@ -95,6 +97,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     except CnxBackupError as error:
         sys.stderr.write(f"cnxbackup: {error}\n")
         return error.exit_code
+    except Exception as error:  # a bug or an unexpected OS error: one line, details in the log
+        get_logger().exception("unexpected error")
+        sys.stderr.write(f"cnxbackup: unexpected error: {type(error).__name__}: {error} (run with -v for details)\n")
+        return EXIT_FAILED
     return EXIT_FAILED
 
 

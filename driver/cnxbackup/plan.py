@@ -156,7 +156,11 @@ def add_nested_excludes(items: List[Item]) -> None:
 
 
 def scan_tree(path: str, excludes: List[str]) -> Tuple[int, int]:
-    """(bytes, entries) under path without following symlinks; iterative, constant memory per level."""
+    """(tar bytes, entries) under path without following symlinks; iterative.
+
+    The byte figure is what GNU tar will stream: a 512-byte header per entry plus each file's
+    data rounded up to 512 bytes, so progress reaches 100 % rather than overshooting.
+    """
     skip = {os.path.normpath(os.path.join(path, e)) for e in excludes}
     total_bytes, total_entries = 0, 0
     stack = [path]
@@ -168,11 +172,12 @@ def scan_tree(path: str, excludes: List[str]) -> Tuple[int, int]:
                     if entry.path in skip:
                         continue
                     total_entries += 1
+                    total_bytes += 512
                     try:
                         if entry.is_dir(follow_symlinks=False):
                             stack.append(entry.path)
                         elif entry.is_file(follow_symlinks=False):
-                            total_bytes += entry.stat(follow_symlinks=False).st_size
+                            total_bytes += (entry.stat(follow_symlinks=False).st_size + 511) // 512 * 512
                     except OSError:
                         continue
         except OSError:

@@ -23,6 +23,7 @@ from typing import Any, Dict, List, Optional, Sequence
 
 import pexpect
 
+from . import __version__
 from .errors import CnxBackupError
 from .log import get_logger
 from .paths import wsadmin_dir
@@ -159,7 +160,7 @@ class WsadminSession:
         token = pysecrets.token_hex(8)
         job = os.path.join(self.workdir, f"step{self._step:02d}_{script}.py")
         text = render_template("wsadmin/job_step.py.j2", script=script, argv=list(argv), token=token,
-                               wsadmin_dir=wsadmin_dir(), run_id=self.run_id)
+                               wsadmin_dir=wsadmin_dir(), run_id=self.run_id, tool_version=__version__)
         fd = os.open(job, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)

@@ -7,6 +7,7 @@ last. Every step is journaled; ``--resume`` skips steps that are finished and st
 """
 from __future__ import annotations
 
+import errno
 import os
 import socket
 import threading
@@ -39,7 +40,8 @@ class BackupRun:
         self.progress = progress
         self.cancel = cancel
         self.log = get_logger()
-        self.warnings: List[str] = []
+        # Warnings live in the journal so that a resumed run still reports the earlier ones.
+        self.warnings: List[str] = journal.data.setdefault("warnings", [])
         self.failures: List[str] = []
 
     # ---- files -------------------------------------------------------------------------
@@ -59,6 +61,7 @@ class BackupRun:
             try:
                 if item.kind == "copy":
                     result = copy_file(item.source, dest, progress=task.update, cancel=self.cancel)
+                    os.chmod(dest, 0o600)  # the set is private; the source's mode is recorded instead
                 else:
                     result = create_archive(
                         item.source, dest, level=settings["level"], threads=settings["threads"],
@@ -91,6 +94,9 @@ class BackupRun:
         record = item.to_dict()
         record.update({"sha256": result.sha256, "size": result.size, "files": result.files,
                        "warnings": list(result.warnings), "seconds": round(result.seconds, 3)})
+        if item.kind == "copy":
+            info = os.stat(item.source)
+            record.update({"mode": f"{info.st_mode & 0o7777:04o}", "uid": info.st_uid, "gid": info.st_gid})
         return record
 
     def _already_done(self, step: str, item: Item) -> bool:
@@ -145,6 +151,11 @@ def run_backup(env: Environment, plan: Plan, *, progress: Progress, resume: Opti
             raise Interrupted(f"interrupted; resume with: cnxbackup backup --env {env.name} --resume {set_dir}") from None
         except Interrupted:
             _mark_interrupted(journal)
+            raise
+        except OSError as error:
+            if error.errno == errno.ENOSPC:
+                raise StepFailed(f"the target {target} is full ({error}); free space and resume with: "
+                                 f"cnxbackup backup --env {env.name} --resume {set_dir}") from None
             raise
         status = journal.data.get("status")
         for warning in run.warnings:

@@ -175,8 +175,8 @@ def generated_scripts(run: "BackupRun") -> Dict[str, str]:
     module = base.vendor_module(vendor)
     settings = db_settings(run.env)
     targets = backup_targets(run.env, run.plan.version.raw)
-    records = [run.journal.result(f"db:{t.name}") for t in targets]
-    results = [_result_from_record(r, vendor) for r in records if r]
+    results = [_result_from_record(run.journal.result(f"db:{t.name}"), vendor) for t in targets
+               if run.journal.status(f"db:{t.name}") in (DONE, WARNING)]
     return {
         f"db-backup-{vendor}.sh": module.render_backup_script(targets, settings, settings["backup_dir"]),
         f"db-restore-{vendor}.sh": module.render_restore_script(results, settings),

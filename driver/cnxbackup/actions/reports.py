@@ -45,7 +45,8 @@ def build_manifest(run: "BackupRun") -> Dict[str, Any]:
     }
     roles = journal.result("wsadmin:export_role_mappings")
     if roles is not None:
-        wsadmin["roleMappings"] = {"cell": roles.get("cell"), "applications": sorted((roles.get("applications") or {}).keys())}
+        wsadmin["roleMappings"] = {"cell": roles.get("cell"), "applications": list(roles.get("applications") or []),
+                                   "file": "wsadmin/role_mappings.json"}
     unfinished = [sid for sid in journal.data["order"] if journal.status(sid) not in FINISHED]
     has_warnings = bool(run.warnings)
     status = "partial" if unfinished or run.failures else ("complete-with-warnings" if has_warnings else "complete")

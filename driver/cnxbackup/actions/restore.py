@@ -54,6 +54,12 @@ def execute_operation(op: Op, progress: Progress, cancel: threading.Event, label
         os.rename(op[1], op[2])
     elif kind == "copy":
         copy_file(op[1], op[2])
+    elif kind == "chmod":
+        os.chmod(op[2], int(op[1], 8))
+    elif kind == "chown":
+        uid, gid = op[1].split(":")
+        if os.geteuid() == 0:
+            os.chown(op[2], int(uid), int(gid))
     elif kind == "aside_contents":
         os.makedirs(op[2], exist_ok=True)
         keep = {os.path.basename(op[2]), os.path.basename(op[3])}

@@ -53,7 +53,13 @@ def file_operations(item: Dict[str, Any], set_dir: str, dest: str, stamp: str) -
     """
     archive = os.path.join(set_dir, item["path"])
     if item["kind"] == "copy":
-        return [("aside", dest, dest + REPLACED_SUFFIX + "-" + stamp), ("mkdir", os.path.dirname(dest)), ("copy", archive, dest)]
+        ops: List[Op] = [("aside", dest, dest + REPLACED_SUFFIX + "-" + stamp), ("mkdir", os.path.dirname(dest)),
+                         ("copy", archive, dest)]
+        if item.get("mode"):
+            ops.append(("chmod", item["mode"], dest))
+        if item.get("uid") is not None:
+            ops.append(("chown", f"{item['uid']}:{item['gid']}", dest))
+        return ops
     mounted = os.path.ismount(dest)
     staging = os.path.join(dest, STAGING_SUFFIX.lstrip(".")) if mounted else dest + STAGING_SUFFIX
     replaced = (os.path.join(dest, REPLACED_SUFFIX.lstrip(".") + "-" + stamp) if mounted
@@ -86,6 +92,8 @@ def render_operation(op: Op) -> str:
         return f"mv {q(op[1])} {q(op[2])}"
     if kind == "copy":
         return f"cp -p {q(op[1])} {q(op[2])}"
+    if kind in ("chmod", "chown"):
+        return f"{kind} {op[1]} {q(op[2])}"
     if kind == "aside_contents":
         return (f"mkdir -p {q(op[2])} && find {q(op[1])} -mindepth 1 -maxdepth 1 ! -name {q(os.path.basename(op[3]))} "
                 f"! -name {q(os.path.basename(op[2]))} -exec mv -t {q(op[2])} {{}} +")
@@ -112,7 +120,8 @@ def restore_steps(manifest: Dict[str, Any], set_dir: str, env: Any = None, *, on
         if not allowed:
             guard.skip_reason = reason
     else:
-        guard.commands.append("grep \"id='com.ibm.connections'\" /var/ibm/InstallationManager/installed.xml")
+        im_data = env.paths["im_data"] if env is not None else "/var/ibm/InstallationManager"
+        guard.commands.append(f"grep \"id='com.ibm.connections'\" {shlex.quote(os.path.join(im_data, 'installed.xml'))}")
     steps.append(guard)
 
     steps.append(RestoreStep("stop", "Stop the application servers", "stop",
@@ -138,7 +147,8 @@ def restore_steps(manifest: Dict[str, Any], set_dir: str, env: Any = None, *, on
             step = RestoreStep(f"db:{db.get('name')}", f"Restore database {db.get('name')}", "db", item=db)
             if db.get("status") not in ("done", "warning"):
                 step.skip_reason = f"no backup of this database in the set (status {db.get('status')})"
-            step.commands = dbphase.restore_commands(manifest.get("databaseVendor", "db2"), db, env)
+            else:
+                step.commands = dbphase.restore_commands(manifest.get("databaseVendor", "db2"), db, env)
             steps.append(step)
     roles_file = os.path.join(set_dir, "wsadmin", "role_mappings.json")
     if (not wanted or "roles" in wanted) and manifest.get("wsadmin", {}).get("roleMappings"):

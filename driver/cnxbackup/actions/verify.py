@@ -114,6 +114,10 @@ def run_verify(args: argparse.Namespace, progress: Progress) -> int:
         from ..config import load_environment
 
         env = load_environment(args.env)
+        if env.data.get("demo"):
+            from ..demo import prepare_demo
+
+            prepare_demo(env, progress, build_tree=False)
     ok, lines = verify_set(args.set_dir, deep=args.deep, env=env, progress=progress)
     for line in lines:
         progress.message(line)

@@ -97,8 +97,16 @@ def _run_step(run: "BackupRun", session: WsadminSession, script: str, ws: Dict[s
     if script == "check_filenet_admin" and result.result.get("alias") is None and run.env.section("connections")["ccm"]:
         status = WARNING
         run.warnings.append(f"connections.ccm is true but the cell has no J2C alias {ws['filenet_alias']}")
-    run.journal.set(step, status, result=result.result, seconds=round(result.seconds, 2))
+    run.journal.set(step, status, result=_journal_record(script, result.result), seconds=round(result.seconds, 2))
     run.progress.message(f"[wsadmin] {script} done ({result.seconds:.1f}s){_summary(script, result.result)}")
+
+
+def _journal_record(script: str, result: Dict[str, Any]) -> Dict[str, Any]:
+    """What the journal keeps: the role export stays in its own file, the journal gets a summary."""
+    if script == "export_role_mappings":
+        return {"cell": result.get("cell"), "applications": sorted((result.get("applications") or {}).keys()),
+                "file": RESULT_FILES[script]}
+    return result
 
 
 def _summary(script: str, result: Dict[str, Any]) -> str:
