@@ -53,7 +53,8 @@ check-jython21: setup
 	jython tools/check_jython21.py wsadmin
 
 vermin: setup
-	$(VENV)/bin/vermin -q --no-tips --violations -t=3.9- --backport dataclasses --eval-annotations driver/cnxbackup
+	# no --eval-annotations: every module has `from __future__ import annotations` (tests/test_python39.py)
+	$(VENV)/bin/vermin -q --no-tips --violations -t=3.9- driver/cnxbackup
 
 plan: setup
 	$(VENV)/bin/cnxbackup plan --env $(ENV) $(ARGS)
@@ -71,8 +72,18 @@ bench: setup
 	$(VPY) bench/bench.py $(ARGS)
 
 dist: setup
-	mkdir -p dist
-	$(VENV)/bin/shiv -q -o dist/cnxbackup.pyz -c cnxbackup --reproducible -p '/usr/bin/env python3' pexpect jinja2 pyyaml .
+	@# Stage a copy under build/ whose package carries the run-time assets as cnxbackup/_assets
+	@# (paths.assets_root() falls back to it), then let shiv pip-install it with its dependencies.
+	@# DIST_DIR / DIST_STAGE may be overridden (tests/test_dist.py builds into a temp dir).
+	@set -e; out="$(or $(DIST_DIR),dist)"; stage="$(or $(DIST_STAGE),build/dist-stage)"; \
+	rm -rf "$$stage"; mkdir -p "$$stage/driver" "$$out"; \
+	cp -p pyproject.toml "$$stage/"; cp -pR driver/cnxbackup "$$stage/driver/"; \
+	assets="$$stage/driver/cnxbackup/_assets"; rm -rf "$$assets"; mkdir -p "$$assets/tests"; \
+	cp -pR wsadmin templates environments "$$assets/"; cp -pR tests/mock_wsadmin tests/fakes "$$assets/tests/"; \
+	find "$$stage" \( -name __pycache__ -o -name '*$$py.class' -o -name '*.egg-info' \) -prune -exec rm -rf {} +; \
+	printf '\n[tool.setuptools.package-data]\ncnxbackup = ["_assets/**/*"]\n' >> "$$stage/pyproject.toml"; \
+	$(VENV)/bin/shiv -q -o "$$out/cnxbackup.pyz" -c cnxbackup --reproducible -p '/usr/bin/env python3' "$$stage"; \
+	echo "built $$out/cnxbackup.pyz ($$(du -k "$$out/cnxbackup.pyz" | cut -f1) KB)"
 
 clean:
 	rm -rf $(VENV) dist build .pytest_cache

@@ -91,29 +91,23 @@ def child(op: str, args: list) -> None:
     print(json.dumps(report))
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--workdir", default="/tmp/cnxbackup-bench")
-    parser.add_argument("--bytes", type=int, default=1 << 30)
-    parser.add_argument("--files", type=int, default=20000)
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--million", action="store_true", help="also measure RSS on 1,000,000 tiny files")
-    parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
-    opts = parser.parse_args()
-    if opts.child:
-        child(opts.child[0], opts.child[1:])
-        return 0
+def measure(workdir: str, *, total_bytes: int = 1 << 30, files: int = 20000, runs: int = 3,
+            million: bool = False) -> dict:
+    """Run the comparison (and optionally the 1M-file check), printing progress; returns the figures.
 
-    work = Path(opts.workdir)
+    Keys: ratio, baseline_seconds, archive_seconds, tree_files, tree_bytes, peak_rss_mb,
+    and with ``million``: million_rss_mb {create, list, validate}, million_seconds {...}.
+    """
+    work = Path(workdir)
     work.mkdir(parents=True, exist_ok=True)
     tree = work / "tree"
-    info = ensure_tree(tree, opts.bytes, opts.files)
+    info = ensure_tree(tree, total_bytes, files)
     baseline_file, archive_file = work / "baseline.tar.zst", work / "archive.tar.zst"
 
     run_baseline(tree, baseline_file)  # warm-up (page cache, both pipelines)
     run_child("create", str(tree), str(archive_file))
     base_times, arch_times, rss = [], [], []
-    for run in range(opts.runs):
+    for run in range(runs):
         base_times.append(run_baseline(tree, baseline_file))
         report = run_child("create", str(tree), str(archive_file))
         arch_times.append(report["seconds"])
@@ -126,17 +120,38 @@ def main() -> int:
           f"archive output {archive_file.stat().st_size / 1e6:.0f} MB")
     print(f"median tar|zstd {base:.2f} s ({mb / base:.0f} MB/s)   create_archive {arch:.2f} s ({mb / arch:.0f} MB/s)")
     print(f"create_archive peak python RSS {max(rss):.0f} MB")
+    result = {"ratio": arch / base, "baseline_seconds": base, "archive_seconds": arch, "tree_files": info["files"],
+              "tree_bytes": info["bytes"], "peak_rss_mb": max(rss)}
 
-    if opts.million:
-        million = work / "million"
-        ensure_million(million)
+    if million:
+        million_tree = work / "million"
+        ensure_million(million_tree)
         target = work / "million.tar.zst"
-        for op, args in (("create", [str(million), str(target)]), ("list", [str(target)]),
+        result["million_rss_mb"], result["million_seconds"] = {}, {}
+        for op, args in (("create", [str(million_tree), str(target)]), ("list", [str(target)]),
                          ("validate", [str(target)])):
             report = run_child(op, *args)
+            result["million_rss_mb"][op] = report["python_maxrss_mb"]
+            result["million_seconds"][op] = report["seconds"]
             print(f"million {op}: {report.get('files', '')} entries in {report['seconds']:.1f} s, "
                   f"python maxrss {report['python_maxrss_mb']:.0f} MB")
-    print(f"archive_vs_tar_zstd={arch / base:.3f}")
+    return result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workdir", default="/tmp/cnxbackup-bench")
+    parser.add_argument("--bytes", type=int, default=1 << 30)
+    parser.add_argument("--files", type=int, default=20000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--million", action="store_true", help="also measure RSS on 1,000,000 tiny files")
+    parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
+    opts = parser.parse_args()
+    if opts.child:
+        child(opts.child[0], opts.child[1:])
+        return 0
+    result = measure(opts.workdir, total_bytes=opts.bytes, files=opts.files, runs=opts.runs, million=opts.million)
+    print(f"archive_vs_tar_zstd={result['ratio']:.3f}")
     return 0
 
 

@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sys
 from typing import List, Optional
 
-from . import __version__
+from . import __version__, signals
 from .errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, CnxBackupError
 from .log import get_logger, setup_console
 from .progress import Progress
@@ -60,20 +59,24 @@ def build_parser() -> argparse.ArgumentParser:
                          help="delete what was moved aside once the whole restore has succeeded")
 
     sub.add_parser("config-reference", help="print the configuration reference (Markdown)")
+    tool = sub.add_parser("_remote-tool", help=argparse.SUPPRESS)  # internal: a DB tool on a remote host
+    tool.add_argument("spec")
+    tool.add_argument("args", nargs=argparse.REMAINDER)
     return parser
-
-
-def _raise_interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     setup_console(args.verbose)
-    signal.signal(signal.SIGTERM, _raise_interrupt)
+    signals.install()
     progress = Progress(plain=True if args.plain else None)
     os.umask(0o077)  # everything this run and its children create is private (sets are 0700/0600)
     try:
+        if args.command == "_remote-tool":
+            from .hosts import run_remote_tool
+
+            tool_args = args.args[1:] if args.args[:1] == ["--"] else args.args
+            return run_remote_tool(args.spec, tool_args)
         if args.command == "config-reference":
             from .config.schema import reference_markdown
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import sys
 from typing import Any, Dict
 
 from .config import Environment
@@ -25,6 +26,7 @@ def _load_helper(relative: str, name: str) -> Any:
     if spec is None or spec.loader is None:
         raise ImportError(f"cannot load {path}")
     module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up while the class is built
     spec.loader.exec_module(module)
     return module
 
@@ -46,6 +48,35 @@ def _filenet_user_is_filebased(fixture: Dict[str, Any]) -> bool:
     return False
 
 
+def _start_demo_hosts(env: Environment, progress: Progress, build_tree: bool) -> None:
+    """One real sshd per ``address: demo`` host (stopped when this process exits), and node trees."""
+    import shutil
+    import tempfile
+
+    demo = env.data["demo"]
+    hosts = [h for h in env.data.get("hosts") or [] if h["address"] == "demo"]
+    sshhosts = _load_helper("tests/sshhosts.py", "cnx_demo_sshhosts")
+    base = tempfile.mkdtemp(prefix="ssh-", dir=demo["root"])
+    started = sshhosts.start_hosts(len(hosts), base)
+    known = sshhosts.write_known_hosts(started, os.path.join(base, "known_hosts"))
+    import atexit
+
+    atexit.register(shutil.rmtree, base, True)
+    for entry, test_host in zip(hosts, started):
+        entry.update({"address": test_host.address, "port": test_host.port, "user": test_host.user,
+                      "key": str(test_host.key), "known_hosts": str(known)})
+    progress.message(f"[demo] {len(started)} sshd hosts on 127.0.0.1 ports "
+                     + ", ".join(f"{h['name']}:{h['port']}" for h in hosts))
+    for entry in hosts:
+        tree = os.path.join(demo["root"], "hosts", entry["name"], "tree")
+        if build_tree and "node" in (entry.get("roles") or []) and not os.path.exists(os.path.join(tree, _MARKER)):
+            from .treegen import build_demo_deployment
+
+            info = build_demo_deployment(tree, scale=demo["scale"], ccm=False, seed=sum(map(ord, entry["name"])))
+            with open(os.path.join(tree, _MARKER), "w", encoding="utf-8") as handle:
+                json.dump({k: v for k, v in info.items() if isinstance(v, (str, list, int))}, handle, indent=1)
+
+
 def prepare_demo(env: Environment, progress: Progress, build_tree: bool = True) -> Dict[str, Any]:
     demo = env.data["demo"]
     root = demo["root"]
@@ -63,6 +94,9 @@ def prepare_demo(env: Environment, progress: Progress, build_tree: bool = True) 
                                      filebased_filenet_admin=_filenet_user_is_filebased(fixture))
         with open(marker, "w", encoding="utf-8") as handle:
             json.dump({k: v for k, v in info.items() if isinstance(v, (str, list, int))}, handle, indent=1)
+
+    if demo.get("ssh_hosts"):
+        _start_demo_hosts(env, progress, build_tree)
 
     mock_dir = os.path.join(root, "mock")
     env_file = os.path.join(mock_dir, "env.json")

@@ -94,40 +94,62 @@ def detect_versions(env: Environment) -> Tuple[ConnectionsVersion, Optional[str]
 
 
 def _base_items(env: Environment, version: ConnectionsVersion) -> List[Item]:
-    paths = env.paths
+    """Items per host, following the roles (one implicit local host with every role otherwise)."""
+    from .hosts import first_with_role, host_paths, hosts_of, is_multi_host
+
     conn = env.section("connections")
-    items = [Item("dmgr-profile", "archive", paths["dmgr_profile"], "Deployment Manager profile (HCL step 5)")]
-    used = {"dmgr-profile"}
-    for profile in paths["profiles"]:
-        name = _unique(f"profile-{os.path.basename(profile.rstrip('/'))}", used)
-        items.append(Item(name, "archive", profile, "WAS profile (HCL step 6.2)"))
-    items.append(Item("profileRegistry", "copy", paths["profile_registry"], "profileRegistry.xml (HCL step 6.3)"))
-    items.append(Item("connections-root", "archive", paths["connections_root"], "connections_root (HCL step 6.1)"))
-    shared = paths["shared_data"]
-    items.append(Item("shared-data", "archive", shared, "shared data, without provision/ (HCL step 6.4)"))
-    items.append(Item("shared-provision", "archive", os.path.join(shared, "provision"),
-                      "shared data provision/ (restores only onto the exact same version)", restore_rule=RESTORE_EXACT,
-                      optional=True))
-    items.append(Item("local-data", "archive", paths["local_data"], "local data (HCL step 6.4)"))
-    if conn["ccm"]:
-        storage = paths["ccm_storage"]
-        if not _is_within(storage, shared):
-            items.append(Item("ccm-storage", "archive", storage, "FileNet storage area (HCL step 2)"))
-        ear_dir = paths["engine_ws_ear"]
-        if ear_dir == "auto":
-            ear_dir = engine_ws_ear_dir(paths["connections_root"], version)
-        items.append(Item("engine-ws-ear", "copy", os.path.join(ear_dir, "Engine-ws.ear"), "Engine-ws.ear (HCL step 2)"))
-    if conn["in_place_upgrade"]:
-        items.append(Item("im-data", "archive", paths["im_data"], "Installation Manager agent data (HCL step 7)"))
-        items.append(Item("im-install", "archive", paths["im_install"], "Installation Manager install directory (HCL step 7)"))
-        items.append(Item("im-shared", "archive", paths["im_shared"], "Installation Manager shared resources, IMShared (HCL step 7)"))
-    for custom in paths["customizations"]:
-        name = _unique(f"custom-{os.path.basename(custom.rstrip('/')) or 'root'}", used)
-        kind = "copy" if os.path.isfile(custom) else "archive"
-        items.append(Item(name, kind, custom, "customization (HCL step 8)"))
-    for extra in paths["extra"]:
-        kind = "copy" if os.path.isfile(extra["path"]) else "archive"
-        items.append(Item(_unique(extra["name"], used), kind, extra["path"], "extra item", host=extra.get("host") or "local"))
+    multi = is_multi_host(env)
+    hosts = hosts_of(env)
+    dmgr_host = first_with_role(env, "dmgr")
+    nfs_host = first_with_role(env, "nfs", "dmgr")
+    items: List[Item] = []
+    used: set = set()
+
+    def add(host: str, name: str, kind: str, source: str, description: str, **extra: Any) -> None:
+        full = _unique(f"{host}-{name}" if multi else name, used)
+        items.append(Item(full, kind, source, description, host=host, **extra))
+
+    for host_name, host in hosts.items():
+        paths = host_paths(env, host_name)
+        roles = set(host.roles)
+        if host_name == dmgr_host:
+            add(host_name, "dmgr-profile", "archive", paths["dmgr_profile"], "Deployment Manager profile (HCL step 5)")
+        if "node" in roles:
+            for profile in paths["profiles"]:
+                add(host_name, f"profile-{os.path.basename(profile.rstrip('/'))}", "archive", profile,
+                    "WAS profile (HCL step 6.2)")
+        if host_name == dmgr_host or "node" in roles:
+            add(host_name, "profileRegistry", "copy", paths["profile_registry"], "profileRegistry.xml (HCL step 6.3)")
+        if host_name == dmgr_host:
+            add(host_name, "connections-root", "archive", paths["connections_root"], "connections_root (HCL step 6.1)")
+        if host_name == nfs_host:
+            shared = paths["shared_data"]
+            add(host_name, "shared-data", "archive", shared, "shared data, without provision/ (HCL step 6.4)")
+            add(host_name, "shared-provision", "archive", os.path.join(shared, "provision"),
+                "shared data provision/ (restores only onto the exact same version)", restore_rule=RESTORE_EXACT,
+                optional=True)
+            if conn["ccm"] and not _is_within(paths["ccm_storage"], shared):
+                add(host_name, "ccm-storage", "archive", paths["ccm_storage"], "FileNet storage area (HCL step 2)")
+        if "node" in roles:
+            add(host_name, "local-data", "archive", paths["local_data"], "local data (HCL step 6.4)")
+        if host_name == dmgr_host and conn["ccm"]:
+            ear_dir = paths["engine_ws_ear"]
+            if ear_dir == "auto":
+                ear_dir = engine_ws_ear_dir(paths["connections_root"], version)
+            add(host_name, "engine-ws-ear", "copy", os.path.join(ear_dir, "Engine-ws.ear"), "Engine-ws.ear (HCL step 2)")
+        if conn["in_place_upgrade"] and (host_name == dmgr_host or "node" in roles):
+            add(host_name, "im-data", "archive", paths["im_data"], "Installation Manager agent data (HCL step 7)")
+            add(host_name, "im-install", "archive", paths["im_install"], "Installation Manager install directory (HCL step 7)")
+            add(host_name, "im-shared", "archive", paths["im_shared"], "Installation Manager shared resources, IMShared (HCL step 7)")
+        if host_name == dmgr_host:
+            for custom in paths["customizations"]:
+                kind = "copy" if not multi and os.path.isfile(custom) else "archive"
+                add(host_name, f"custom-{os.path.basename(custom.rstrip('/')) or 'root'}", kind, custom,
+                    "customization (HCL step 8)")
+    for extra in env.paths["extra"]:
+        host_name = extra.get("host") or dmgr_host
+        kind = "copy" if host_name == "local" and os.path.isfile(extra["path"]) else "archive"
+        items.append(Item(_unique(extra["name"], used), kind, extra["path"], "extra item", host=host_name))
     return items
 
 

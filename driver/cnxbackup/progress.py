@@ -108,8 +108,10 @@ class Progress:
             if self._live:
                 self.stream.write("\r\033[K")
                 self._live = False
-            files = f", {task.files:,} files" if task.files else ""
-            self.stream.write(f"[{task.label}] done: {human_bytes(task.bytes)}{files} in {elapsed:.1f}s{(' ' + note) if note else ''}\n")
+            size = human_bytes(task.bytes) if task.bytes or task.total_bytes else ""
+            files = f"{task.files:,} files" if task.files else ""
+            what = ", ".join(part for part in (size, files) if part)
+            self.stream.write(f"[{task.label}] done: {what} in {elapsed:.1f}s{(' ' + note) if note else ''}\n")
             self.stream.flush()
 
     def message(self, text: str) -> None:

@@ -244,7 +244,7 @@ class SshTransport:
     def __init__(self, *, strict_host_key_checking: str = "yes", known_hosts_file: Optional[str] = None,
                  connect_timeout: int = 10, server_alive_interval: int = 15, server_alive_count_max: int = 3,
                  control_persist: str = "10m", ssh_config: Optional[str] = None, ssh_binary: str = "ssh",
-                 extra_options: Optional[Mapping[str, str]] = None) -> None:
+                 extra_options: Optional[Mapping[str, str]] = None, control_dir: Optional[str] = None) -> None:
         if strict_host_key_checking not in ("yes", "accept-new", "no"):
             raise ValueError(f"strict_host_key_checking must be yes, accept-new or no, not {strict_host_key_checking!r}")
         self.strict_host_key_checking = strict_host_key_checking
@@ -257,8 +257,11 @@ class SshTransport:
         self.ssh_binary = ssh_binary
         self.extra_options = dict(extra_options or {})
         # Short path: unix socket paths are limited to ~104 bytes, %C adds 40 hex digits.
-        self.control_dir = tempfile.mkdtemp(prefix="cnxssh-", dir="/tmp")
-        os.chmod(self.control_dir, 0o700)
+        # A child process (the remote DB tool shim) may share the parent's masters via control_dir.
+        self.owns_control_dir = control_dir is None
+        self.control_dir = control_dir or tempfile.mkdtemp(prefix="cnxssh-", dir="/tmp")
+        if self.owns_control_dir:
+            os.chmod(self.control_dir, 0o700)
         self.local = LocalTransport()
         self._used: dict[str, Host] = {}
         self._lock = threading.Lock()
@@ -489,6 +492,8 @@ class SshTransport:
     # -- teardown -------------------------------------------------------------------------
     def close(self) -> None:
         """Stop every master connection (``ssh -O exit``) and remove the control directory."""
+        if not self.owns_control_dir:
+            return  # a child sharing the parent's masters leaves them to the parent
         with self._lock:
             hosts = list(self._used.values())
             self._used.clear()

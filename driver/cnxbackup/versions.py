@@ -3,6 +3,7 @@
 Connections: Installation Manager's ``installed.xml`` holds the offering ``com.ibm.connections``
 with a ``version`` attribute (single-quoted attributes; element names are not documented, so
 any element with that id is accepted). WAS: ``<was_root>/properties/version/WAS.product``.
+Interim fixes come from installed.xml ``<fix>`` elements and ``<connections_root>/version``.
 HCL's rules: restore only within the same major.minor release line, where 6.0 CR6 and later
 6.0 CRs count as 6.5; never onto a later release; ``provision/`` only onto the exact version
 (CR and interim fixes).
@@ -100,11 +101,58 @@ def read_was_product(was_root: str) -> Optional[str]:
     return node.text.strip() if node is not None and node.text else None
 
 
-def detect_interim_fixes(connections_root: str) -> List[str]:
-    """Interim fix IDs recorded under ``<connections_root>/version`` (``*.efix`` files or fix folders).
+def read_installed_fixes(path: str, connections_root: Optional[str] = None) -> List[str]:
+    """Connections interim fix IDs recorded in IIM's ``installed.xml`` (``<fix id=... offering=...>``).
 
-    The layout of that folder is not documented publicly; we accept ``<ID>.efix`` files and
-    ``efixes/<ID>/`` folders and let ``connections.interim_fixes`` override.
+    The element names are UNCONFIRMED (connections.md 4.1), so any element whose tag ends in
+    ``fix`` counts when its ``offering`` is ``com.ibm.connections``, or when it has no offering
+    and sits in the same ``<location>`` as the Connections package. With ``connections_root``,
+    only fixes of a location whose ``path`` is that folder count (a guessed file must prove
+    it describes this installation). A missing or unreadable file gives no fixes.
+    """
+    try:
+        tree = ET.parse(path)
+    except (OSError, ET.ParseError):
+        return []
+    found: List[str] = []
+    wanted_root = os.path.realpath(connections_root) if connections_root else None
+    for location in tree.iter():
+        children = list(location)
+        has_connections = any(c.get("id") == CONNECTIONS_OFFERING and not _is_fix(c.tag) for c in children)
+        if wanted_root is not None:
+            where = location.get("path")
+            if not where or os.path.realpath(where) != wanted_root:
+                continue
+        for child in children:
+            if not _is_fix(child.tag) or not child.get("id"):
+                continue
+            offering = child.get("offering")
+            if offering == CONNECTIONS_OFFERING or (offering is None and has_connections):
+                found.append(child.get("id"))
+    return sorted(set(found))
+
+
+def _is_fix(tag: str) -> bool:
+    return tag.rsplit("}", 1)[-1].lower().endswith("fix")
+
+
+def _guessed_installed_xml(connections_root: str) -> List[str]:
+    """Where IIM's agent data usually is: /var/ibm/InstallationManager (admin mode), or the same
+    path under the prefix that holds ``opt/`` (a relocated tree such as the demo)."""
+    candidates = ["/var/ibm/InstallationManager/installed.xml"]
+    marker = connections_root.find("/opt/")
+    if marker > 0:
+        candidates.insert(0, os.path.join(connections_root[:marker], "var/ibm/InstallationManager/installed.xml"))
+    return candidates
+
+
+def detect_interim_fixes(connections_root: str, installed_xml: Optional[str] = None) -> List[str]:
+    """Interim fix IDs: IIM's ``installed.xml`` ``<fix>`` elements plus ``<connections_root>/version``.
+
+    The layout of the version folder is not documented publicly; we accept ``<ID>.efix`` files
+    and ``efixes/<ID>/`` folders. ``installed_xml`` is the agent data's file (pass it when known);
+    without it the usual locations are tried, and only a file whose Connections ``<location
+    path=...>`` is ``connections_root`` is used. ``connections.interim_fixes`` overrides all this.
     """
     found: List[str] = []
     base = os.path.join(connections_root, "version")
@@ -118,17 +166,32 @@ def detect_interim_fixes(connections_root: str) -> List[str]:
                 found.append(name[:-5])
             elif folder.endswith("efixes") and os.path.isdir(os.path.join(folder, name)):
                 found.append(name)
+    if installed_xml:
+        found += read_installed_fixes(installed_xml)
+    else:
+        for candidate in _guessed_installed_xml(connections_root):
+            fixes = read_installed_fixes(candidate, connections_root)
+            if fixes:
+                found += fixes
+                break
     return sorted(set(found))
+
+
+def _line_key(version: ConnectionsVersion) -> Tuple[int, int]:
+    major, minor = version.release_line.split(".")
+    return int(major), int(minor)
 
 
 def restore_decision(backup: ConnectionsVersion, current: ConnectionsVersion) -> Tuple[bool, bool, str]:
     """(restore allowed, provision allowed, reason) per HCL's rules."""
     if backup.release_line != current.release_line:
-        later = current.numbers > backup.numbers
-        why = ("the deployment is on a later release" if later else "the deployment is on a different release")
+        later = _line_key(current) > _line_key(backup)
+        why = ("the deployment is on a later release; a backup is never restored onto a later release" if later
+               else "the deployment is on a different (earlier) release")
         return False, False, (f"backup is Connections {backup.raw} (release {backup.release_line}); "
                               f"deployment is {current.raw} (release {current.release_line}): {why}; "
-                              "HCL allows a restore only to the same major/minor release")
+                              "HCL allows a restore only to the same major.minor release "
+                              "(6.0 CR6 and later 6.0 CRs count as 6.5)")
     if backup.exact != current.exact:
         return True, False, (f"provision/ was backed up on {backup.exact} but the deployment is {current.exact}; "
                              "HCL allows provision/ only onto the exact same version (CR and interim fixes)")

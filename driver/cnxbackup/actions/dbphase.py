@@ -37,6 +37,40 @@ def db_settings(env: "Environment") -> Dict[str, Any]:
     return settings
 
 
+TOOL_KEYS = ("db2", "db2ckbkp", "sqlcmd", "rman", "expdp", "impdp")
+SECRET_ENV = ["SQLCMDPASSWORD"]
+
+
+def db_host(env: "Environment") -> Optional[str]:
+    """Name of the host the DB tools run on, or None for this machine."""
+    from ..hosts import hosts_of, is_multi_host, with_role
+
+    if not is_multi_host(env):
+        return None
+    name = env.section("database").get("host") or (with_role(env, "db") or [None])[0]
+    if name is None or hosts_of(env)[name].is_local:
+        return None
+    return name
+
+
+def remote_settings(env: "Environment", settings: Dict[str, Any], transport: Any, spec_dir: str) -> Dict[str, Any]:
+    """The same settings, with every tool wrapped to run on the DB host over the shared ssh master."""
+    from ..hosts import hosts_of, remote_tool_argv
+
+    name = db_host(env)
+    if name is None:
+        return settings
+    host = hosts_of(env)[name]
+    wrapped = dict(settings)
+    commands = dict(settings.get("command") or {})
+    for key in TOOL_KEYS:
+        tool = commands.get(key, key)
+        tool = tool if isinstance(tool, str) else " ".join(tool)
+        commands[key] = remote_tool_argv(transport, host, tool, dict(settings.get("env") or {}), SECRET_ENV, spec_dir)
+    wrapped["command"] = commands
+    return wrapped
+
+
 def _secrets(env: "Environment") -> Dict[str, str]:
     db = env.section("database")
     if db.get("auth") != "password":
@@ -56,7 +90,12 @@ def run(run: "BackupRun") -> None:
         run.progress.message("[databases] all already backed up in this set")
         return
     backup_dir = settings["backup_dir"]
-    os.makedirs(backup_dir, exist_ok=True)
+    remote_host = db_host(env)
+    if remote_host is None:
+        os.makedirs(backup_dir, exist_ok=True)
+    else:
+        settings = remote_settings(env, settings, run.transport, run.layout.private)
+        run.transport.run(run.hosts[remote_host], f"mkdir -p {_quote(backup_dir)}")
     secrets = _secrets(env)
     targets = [t for t in backup_targets(env, run.plan.version.raw) if t.name in pending]
     for target in targets:
@@ -72,9 +111,15 @@ def run(run: "BackupRun") -> None:
     results = base.backup_all(targets, settings, backup_dir, concurrency=settings["concurrency"], dry_run=False,
                               secrets=secrets, log=run.log, progress=on_progress)
     failed: List[str] = []
+    copy_back = remote_host is not None and env.section("database").get("copy_back", True)
     for result in results:
         record = result.to_dict()
-        record["images"] = [_image_record(path) for path in result.images]
+        if remote_host is None:
+            record["images"] = [_image_record(path) for path in result.images]
+        else:
+            record["host"] = remote_host
+            record["images"] = [_remote_image_record(run, remote_host, result.name, path, copy_back)
+                                for path in result.images] if result.ok else []
         if result.ok:
             status = WARNING if result.warnings else DONE
             for warning in result.warnings:
@@ -87,6 +132,24 @@ def run(run: "BackupRun") -> None:
     # A failed database does not stop the file archives: the run ends as partial and
     # --resume redoes only what failed.
     run.failures.extend(f"database {f}" for f in failed)
+
+
+def _quote(text: str) -> str:
+    import shlex
+
+    return shlex.quote(text)
+
+
+def _remote_image_record(run: "BackupRun", host_name: str, name: str, path: str, copy_back: bool) -> Dict[str, Any]:
+    """An image on the DB host; with copy_back it is also fetched into the set (hashed as it lands)."""
+    record: Dict[str, Any] = {"path": path, "host": host_name}
+    if copy_back:
+        local = os.path.join(run.layout.databases, name, os.path.basename(path))
+        os.makedirs(os.path.dirname(local), mode=0o700, exist_ok=True)
+        copied = run.transport.get(run.hosts[host_name], path, local)
+        os.chmod(local, 0o600)
+        record.update({"copy": os.path.relpath(local, run.layout.root), "sha256": copied.sha256, "size": copied.size})
+    return record
 
 
 def _image_record(path: str) -> Dict[str, Any]:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from typing import List
+from typing import Any, List
 
 from ..errors import PreflightError
 from ..lock import RunLock, _pid_alive
@@ -35,10 +35,15 @@ def required_tools(plan: Plan) -> List[str]:
     return tools
 
 
-def preflight(plan: Plan) -> List[str]:
+def preflight(plan: Plan, transport: Any = None) -> List[str]:
     """Raise PreflightError listing every problem; return notes for the plan display."""
+    from ..hosts import hosts_of
+    from .remote_ops import probe_remote_items
+
     env = plan.env
     problems = check_sources(plan)
+    if transport is not None and any(item.host != "local" for item in plan.items):
+        problems += probe_remote_items(plan, transport, hosts_of(env))
     for tool in required_tools(plan):
         if not _tool_present(tool):
             problems.append(f"tool {tool} is not installed or not executable")

@@ -22,10 +22,11 @@ STAGING_SUFFIX = ".cnxrestore-new"
 class RestoreStep:
     step_id: str
     title: str
-    kind: str  # guard | stop | file | db | roles | next
+    kind: str  # guard | check | stop | file | db | roles | next
     commands: List[str] = field(default_factory=list)
     item: Optional[Dict[str, Any]] = None
     skip_reason: Optional[str] = None
+    note: Optional[str] = None  # the decision behind the step (shown by --dry-run, not a command)
     destination: Optional[str] = None
     operations: List[Tuple[str, ...]] = field(default_factory=list)
 
@@ -40,6 +41,10 @@ def _wsadmin(env: Any, script: str, args: Sequence[str]) -> str:
     command = env.section("wsadmin")["command"] if env is not None else "<dmgr_profile>/bin/wsadmin.sh"
     return " ".join([shlex.quote(command), "-lang", "jython", "-f",
                      shlex.quote(os.path.join(wsadmin_dir(), f"{script}.py"))] + [shlex.quote(a) for a in args])
+
+
+def _timeout(env: Any, default: int) -> int:
+    return int(env.section("wsadmin")["stop_timeout"]) if env is not None else default
 
 
 Op = Tuple[str, ...]
@@ -106,37 +111,52 @@ def file_commands(item: Dict[str, Any], set_dir: str, dest: str, stamp: str) -> 
     return [render_operation(op) for op in file_operations(item, set_dir, dest, stamp)]
 
 
+PROVISION_SKIPPED = "provision/ SKIPPED (not restored)"
+
+
 def restore_steps(manifest: Dict[str, Any], set_dir: str, env: Any = None, *, only: Optional[Sequence[str]] = None,
                   target_root: Optional[str] = None, current: Optional[ConnectionsVersion] = None,
                   force_provision: bool = False, stamp: str = "<timestamp>") -> List[RestoreStep]:
+    """Every step of a restore, in order. ``current`` (the deployment's version) decides the
+    guard and provision/; without it (RESTORE.md) the guard is left to the reader."""
     backup_version = ConnectionsVersion.from_dict(manifest["connections"])
     steps: List[RestoreStep] = []
+    im_data = env.paths["im_data"] if env is not None else "/var/ibm/InstallationManager"
     guard = RestoreStep("guard", f"Check the deployment is Connections release {backup_version.release_line} "
-                                 f"(backup taken on {backup_version.exact})", "guard")
+                                 f"(backup taken on {backup_version.exact})", "guard",
+                        [f"grep -E \"id='com.ibm.connections'|<fix \" "
+                         f"{shlex.quote(os.path.join(im_data, 'installed.xml'))}"])
     provision_ok = True
+    provision_reason = ""
     if current is not None:
         allowed, provision_ok, reason = restore_decision(backup_version, current)
-        guard.commands.append(f"# {reason}")
+        guard.note = reason
+        provision_reason = reason
         if not allowed:
             guard.skip_reason = reason
-    else:
-        im_data = env.paths["im_data"] if env is not None else "/var/ibm/InstallationManager"
-        guard.commands.append(f"grep \"id='com.ibm.connections'\" {shlex.quote(os.path.join(im_data, 'installed.xml'))}")
     steps.append(guard)
 
-    steps.append(RestoreStep("stop", "Stop the application servers", "stop",
-                             [_wsadmin(env, "stop_servers", ["--timeout", "600"])]))
     wanted = set(only or [])
-    for item in manifest.get("archives", []):
-        if wanted and item["name"] not in wanted:
-            continue
+    selected = [item for item in manifest.get("archives", []) if not wanted or item["name"] in wanted]
+    check = RestoreStep("check", "Check the archives (size, SHA-256, no entry escaping its folder) before "
+                                 "changing anything", "check")
+    for item in selected:
+        if item.get("status") in ("done", "warning"):
+            line = f"{item['sha256']}  {item['path']}"
+            check.commands.append(f"(cd {shlex.quote(set_dir)} && echo {shlex.quote(line)} | sha256sum -c -)")
+    steps.append(check)
+    steps.append(RestoreStep("stop", "Stop the application servers", "stop",
+                             [_wsadmin(env, "stop_servers", ["--timeout", str(_timeout(env, 600))])]))
+    for item in selected:
         dest = destination_for(item["source"], target_root)
         step = RestoreStep(f"file:{item['name']}", f"Restore {item['name']} to {dest}", "file", item=item, destination=dest)
         if item.get("status") not in ("done", "warning"):
             step.skip_reason = f"not in this set (status {item.get('status')})"
-        elif item.get("restoreRule") == "exact-version" and not provision_ok and not force_provision:
-            step.skip_reason = ("provision/ is restored only onto the exact version it was backed up on "
-                                f"({backup_version.exact}); skipped")
+        elif item.get("restoreRule") == "exact-version" and not provision_ok:
+            if force_provision:
+                step.note = f"FORCED by --force-provision although {provision_reason}"
+            else:
+                step.skip_reason = f"{PROVISION_SKIPPED}: {provision_reason}; use --force-provision to override"
         step.operations = file_operations(item, set_dir, dest, stamp)
         step.commands = [render_operation(op) for op in step.operations]
         steps.append(step)
@@ -155,6 +175,8 @@ def restore_steps(manifest: Dict[str, Any], set_dir: str, env: Any = None, *, on
         steps.append(RestoreStep("roles", "Re-import the security role mappings", "roles",
                                  [_wsadmin(env, "import_role_mappings", ["--in", roles_file])]))
     steps.append(RestoreStep("next", "Synchronize the nodes and start the servers", "next", [
-        _wsadmin(env, "start_servers", ["--timeout", "900"]),
+        "# synchronize the nodes first: <profile_root>/bin/syncNode.sh <dmgr_host> <dmgr_soap_port> (on each node, "
+        "node agent stopped), or AdminNodeManagement.syncActiveNodes() in wsadmin",
+        _wsadmin(env, "start_servers", ["--timeout", str(_timeout(env, 900))]),
     ]))
     return steps

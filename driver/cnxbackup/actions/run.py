@@ -5,6 +5,7 @@ import argparse
 
 from ..config import load_environment
 from ..errors import EXIT_OK
+from ..hosts import make_transport
 from ..plan import build_plan
 from ..progress import Progress
 from .preflight import preflight
@@ -18,15 +19,19 @@ def run_plan_or_backup(args: argparse.Namespace, progress: Progress) -> int:
 
         prepare_demo(env, progress)
     plan = build_plan(env)
-    notes = preflight(plan)
-    progress.message(format_plan(plan, notes))
-    if args.command == "plan":
-        return EXIT_OK
-    if args.dry_run:
-        from .dryrun import show_dry_run
+    transport = make_transport(env)
+    try:
+        notes = preflight(plan, transport)
+        progress.message(format_plan(plan, notes))
+        if args.command == "plan":
+            return EXIT_OK
+        if args.dry_run:
+            from .dryrun import show_dry_run
 
-        show_dry_run(plan, progress)
-        return EXIT_OK
-    from .backup import run_backup
+            show_dry_run(plan, progress)
+            return EXIT_OK
+        from .backup import run_backup
 
-    return run_backup(env, plan, progress=progress, resume=args.resume)
+        return run_backup(env, plan, progress=progress, resume=args.resume, transport=transport)
+    finally:
+        transport.close()

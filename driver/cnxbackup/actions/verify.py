@@ -78,7 +78,8 @@ def _verify_plain(set_dir: str, record: Dict[str, Any]) -> Tuple[bool, str]:
         return False, f"BAD {record['path']} is missing"
     digest, size = hash_file(path)
     if (digest, size) != (record["sha256"], record["size"]):
-        return False, f"BAD {record['path']} differs from the manifest"
+        return False, (f"BAD {record['path']}: {size:,} bytes, SHA-256 {digest[:12]}...; the manifest says "
+                       f"{record['size']:,} bytes, {record['sha256'][:12]}... (changed or truncated)")
     return True, f"OK  {record['path']}"
 
 
@@ -92,19 +93,25 @@ def _verify_database(manifest: Dict[str, Any], db: Dict[str, Any], env: Any) -> 
             continue
         if isinstance(image, dict) and image.get("sha256"):
             digest, size = hash_file(path)
-            if digest != image["sha256"]:
-                checks.append((False, f"BAD database {db['name']}: image {path} SHA-256 differs from the manifest"))
+            if digest != image["sha256"] or size != image.get("size", size):
+                checks.append((False, f"BAD database {db['name']}: image {path} SHA-256 or size differs from the "
+                                      "manifest (changed, truncated or replaced)"))
                 continue
     if any(not good for good, _ in checks):
         return checks
     vendor = manifest.get("databaseVendor")
+    if env is None:
+        checks.append((True, f"OK  database {db['name']}: SHA-256 of the image(s) matches; the native verifier "
+                             "was not run (give --env to run it with that environment's tool paths)"))
+        return checks
     try:
         from .dbphase import verify_database
 
         good, message = verify_database(vendor, db, env)
     except Exception as error:  # a verifier that cannot run is a failed check, not a crash
         good, message = False, f"verifier could not run: {error}"
-    checks.append((good, f"{'OK ' if good else 'BAD'} database {db['name']}: {message}"))
+    names = ", ".join(i["path"] if isinstance(i, dict) else i for i in images)
+    checks.append((good, f"{'OK ' if good else 'BAD'} database {db['name']} ({names}): {message}"))
     return checks
 
 

@@ -131,6 +131,7 @@ SCHEMA: Dict[str, Field] = {
         "root": Field("str", "Where the sample deployment lives.", required=True),
         "scale": Field("float", "Size factor (1.0 = a few hundred MB).", 1.0, minimum=0.001),
         "wsadmin_cell": Field("str", "Mock cell fixture for the mocked wsadmin.", "was905"),
+        "ssh_hosts": Field("bool", "Start one local sshd per host whose address is `demo` (multi-host demo).", False),
     }),
 }
 

@@ -1,0 +1,119 @@
+"""Work on other hosts over ssh: probe sources, stream archives here, copy files both ways.
+
+``tar | zstd`` runs on the host that holds the data; the compressed stream lands in the one
+backup set here, hashed as it is written. Nothing is installed on the hosts: they need a
+POSIX sh, GNU tar, zstd, find, awk and cat.
+"""
+from __future__ import annotations
+
+import os
+import shlex
+import threading
+import time
+from typing import Any, Callable, Dict, List, Optional
+
+from ..archive import ArchiveError, ArchiveResult, create_archive_from_stream, remote_archive_command
+from ..plan import Item, Plan
+from ..remote import Host, HostUnreachable
+from .common import tar_exclude_args
+
+_PROBE = r"""src={src}
+if [ ! -e "$src" ]; then echo "CNXPROBE missing"; exit 0; fi
+if [ ! -r "$src" ]; then echo "CNXPROBE unreadable"; exit 0; fi
+if [ -d "$src" ]; then
+  cd -- "$src" && find . {prunes} -printf '%s\n' 2>/dev/null | awk '{{n++; b+=512+int(($1+511)/512)*512}} END {{print "CNXPROBE ok", n+0, b+0}}'
+else
+  echo "CNXPROBE file 1 $(wc -c < "$src")"
+fi"""
+
+
+def probe_command(item: Item) -> str:
+    prunes = " ".join(f"-path {shlex.quote(e)} -prune -o" for e in item.nested_excludes)
+    return _PROBE.format(src=shlex.quote(item.source), prunes=prunes)
+
+
+def probe_remote_items(plan: Plan, transport: Any, hosts: Dict[str, Host]) -> List[str]:
+    """Check reachability, tools and sources on every remote host; fill the size estimates."""
+    problems: List[str] = []
+    by_host: Dict[str, List[Item]] = {}
+    for item in plan.items:
+        if item.host != "local":
+            by_host.setdefault(item.host, []).append(item)
+    for host_name, items in by_host.items():
+        host = hosts[host_name]
+        try:
+            transport.check(host)
+            tools = transport.run(host, "command -v tar && command -v zstd && command -v find && command -v awk")
+        except HostUnreachable as error:
+            problems.append(f"host {host_name}: {error}")
+            continue
+        if tools.returncode != 0:
+            problems.append(f"host {host_name} ({host.describe()}): tar, zstd, find or awk is missing")
+            continue
+        for item in list(items):
+            try:
+                out = transport.run(host, probe_command(item), timeout=3600).stdout
+            except HostUnreachable as error:
+                problems.append(f"host {host_name}: {error}")
+                break
+            words = next((line.split() for line in out.splitlines() if line.startswith("CNXPROBE")), ["CNXPROBE", "?"])
+            state = words[1]
+            if state == "missing" and item.optional:
+                plan.items.remove(item)
+                plan.notes.append(f"{host_name}:{item.source} does not exist; item {item.name} is skipped")
+            elif state in ("missing", "unreadable"):
+                problems.append(f"item {item.name}: {item.source} on host {host_name} "
+                                f"{'does not exist' if state == 'missing' else 'is not readable'}")
+            elif state in ("ok", "file") and len(words) >= 4:
+                item.est_files, item.est_bytes = int(words[2]), int(words[3])
+            else:
+                problems.append(f"item {item.name}: cannot probe {item.source} on host {host_name}: {out.strip()[-200:]}")
+    return problems
+
+
+def archive_remote(item: Item, dest: str, transport: Any, host: Host, settings: Dict[str, Any],
+                   progress: Optional[Callable[[int, int], None]], cancel: threading.Event) -> ArchiveResult:
+    command = remote_archive_command(item.source, level=settings["level"], threads=settings["threads"],
+                                     extra_tar_args=tar_exclude_args(settings["excludes"], item.nested_excludes)
+                                     + list(settings["tar_options"]))
+    try:
+        return create_archive_from_stream(transport.argv(host, command), dest, source=f"{host.name}:{item.source}",
+                                          progress=progress, cancel=cancel)
+    except ArchiveError as error:
+        failure = transport.explain_failure(host, 255, str(error)) if hasattr(transport, "explain_failure") else None
+        if failure is not None:
+            raise failure from None
+        raise
+
+
+def copy_remote(item: Item, dest: str, transport: Any, host: Host) -> ArchiveResult:
+    started = time.monotonic()
+    copied = transport.get(host, item.source, dest)
+    return ArchiveResult(path=dest, sha256=copied.sha256, size=copied.size, files=1, source=f"{host.name}:{item.source}",
+                         warnings=[], seconds=time.monotonic() - started)
+
+
+def remote_stat(transport: Any, host: Host, path: str) -> Dict[str, Any]:
+    out = transport.run(host, f"stat -c '%a %u %g' {shlex.quote(path)}").stdout.split()
+    if len(out) == 3:
+        return {"mode": f"{int(out[0], 8):04o}", "uid": int(out[1]), "gid": int(out[2])}
+    return {}
+
+
+def extract_remote(archive: str, staging: str, transport: Any, host: Host) -> None:
+    """Stream a local archive into ``zstd -dc | tar -x`` on the host (validated here first)."""
+    import subprocess
+
+    from ..archive import validate_members
+
+    validate_members(archive)
+    command = (f"mkdir -p {shlex.quote(staging)} && zstd -dc | "
+               f"tar -xpf - --same-owner -C {shlex.quote(staging)}")
+    with open(archive, "rb") as handle:
+        proc = subprocess.run(transport.argv(host, command), stdin=handle, capture_output=True)
+    if proc.returncode != 0:
+        failure = transport.explain_failure(host, proc.returncode, proc.stderr)
+        if failure is not None:
+            raise failure
+        raise ArchiveError(f"extracting {os.path.basename(archive)} on {host.name} failed: "
+                           f"{proc.stderr.decode(errors='replace').strip()[-400:]}")
