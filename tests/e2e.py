@@ -104,3 +104,43 @@ def partial_files(root: str) -> List[str]:
     for folder, _dirs, files in os.walk(root):
         found += [os.path.join(folder, f) for f in files if f.endswith(".partial")]
     return found
+
+
+NODE_PATHS = """\
+    paths:
+      profiles: ["{tree}/opt/IBM/WebSphere/AppServer/profiles/AppSrv01"]
+      profile_registry: "{tree}/opt/IBM/WebSphere/AppServer/properties/profileRegistry.xml"
+      local_data: "{tree}/opt/IBM/Connections/data/local"
+      im_data: "{tree}/var/ibm/InstallationManager"
+      im_install: "{tree}/opt/IBM/InstallationManager"
+      im_shared: "{tree}/opt/IBM/IMShared"
+"""
+
+
+def write_multihost_env(tmp: str, hosts: list, nodes: int, known_hosts: str, scale: float = 0.02) -> str:
+    """A multi-host environment: dmgr (+nfs) = hosts[0], nodes = hosts[1..nodes], db = hosts[nodes+1]."""
+    from cnxbackup.treegen import build_demo_deployment
+
+    lines = ["hosts:"]
+    names = ["dmgr"] + [f"node{i}" for i in range(1, nodes + 1)] + ["db"]
+    for name, host in zip(names, hosts):
+        roles = {"dmgr": "[dmgr, nfs]", "db": "[db]"}.get(name, "[node]")
+        lines.append(f"  - name: {name}\n    address: {host.address}\n    port: {host.port}\n    user: {host.user}\n"
+                     f"    key: '{host.key}'\n    roles: {roles}\n    known_hosts: '{known_hosts}'")
+        if name.startswith("node"):
+            tree = os.path.join(tmp, "nodes", name)
+            if not os.path.exists(tree):
+                build_demo_deployment(tree, scale=scale, ccm=False, seed=sum(map(ord, name)))
+            lines.append(NODE_PATHS.format(tree=tree).rstrip("\n"))
+    database = textwrap.dedent("""\
+        database:
+          vendor: db2
+          host: db
+          backup_dir: "{demo_root}/db2-backups"
+          concurrency: 2
+          databases: [OPNACT, FILES]
+          command:
+            db2: "{project}/tests/fakes/db2"
+            db2ckbkp: "{project}/tests/fakes/db2ckbkp"
+        """)
+    return write_env(tmp, scale=scale, database=database, extra="\n".join(lines) + "\n")

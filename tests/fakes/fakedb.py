@@ -192,6 +192,7 @@ class Invocation:
             "pid": os.getpid(),
             "ppid": os.getppid(),
             "time": time.time(),
+            "host": os.environ.get("CNX_TEST_HOST"),  # set by the test sshd hosts (tests/sshhosts.py)
         }
         if extra:
             record.update(extra)

@@ -130,6 +130,16 @@ def _unfinished_restore(set_dir: str) -> str:
     raise CnxBackupError(f"{set_dir}: no unfinished restore to resume")
 
 
+def _new_stamp(set_dir: str) -> str:
+    """A timestamp no earlier restore of this set used (it names the moved-aside copies)."""
+    stamp = base = time.strftime("%Y%m%dT%H%M%S")
+    serial = 1
+    while os.path.exists(os.path.join(set_dir, RESTORE_DIR_PREFIX + stamp)):
+        serial += 1
+        stamp = f"{base}-{serial}"
+    return stamp
+
+
 def _check_only(manifest: Dict[str, Any], only: Optional[List[str]]) -> None:
     if not only:
         return
@@ -211,7 +221,7 @@ def run_restore(args: argparse.Namespace, progress: Progress) -> int:
             progress.message(f"note: --resume continues with the options of the interrupted restore: {recorded}")
         options = recorded
     else:
-        stamp = time.strftime("%Y%m%dT%H%M%S")
+        stamp = _new_stamp(set_dir)
     current, steps = plan_restore(set_dir, manifest, env, options, stamp)
     backup_version = ConnectionsVersion.from_dict(manifest["connections"])
     provision_steps = [s for s in steps if s.kind == "file" and (s.item or {}).get("restoreRule") == EXACT_VERSION]

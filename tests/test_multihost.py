@@ -1,0 +1,108 @@
+"""Multi-host backups over real sshd "hosts" on loopback ports: a Dmgr host, node hosts, a DB host.
+
+The hosts are separate sshd instances (tests/sshhosts.py) with their own trees; one test takes
+a node host down in the middle of a backup and resumes after it comes back.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import pytest
+
+import e2e
+import fakedb
+import mockcell
+import sshhosts
+
+@pytest.fixture()
+def five_hosts(tmp_path):
+    try:
+        hosts = sshhosts.start_hosts(5, str(tmp_path / "ssh"))
+    except sshhosts.SshHostsUnavailable as error:
+        pytest.skip(f"sshd cannot run here: {error}")
+    known = sshhosts.write_known_hosts(hosts, tmp_path / "known_hosts")
+    yield hosts, str(known)
+    sshhosts.stop_all(hosts)
+
+
+def _prepare_db(tmp, delay=0.0):
+    fake = fakedb.prepare(os.path.join(tmp, "demo", "fakedb"), "db2", databases=["OPNACT", "FILES"], delay_seconds=delay)
+    json.dump(fake, open(os.path.join(tmp, "demo", "fakedb", "env.json"), "w"))
+    return fake
+
+
+def test_multihost_backup(tmp_path, five_hosts):
+    hosts, known = five_hosts
+    tmp = str(tmp_path)
+    env_file = e2e.write_multihost_env(tmp, hosts, 3, known)
+    fake = _prepare_db(tmp)
+    proc = e2e.cli("backup", "--env", env_file)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    [set_dir] = e2e.sets(os.path.join(tmp, "backups"))
+    manifest = e2e.manifest(set_dir)
+    assert manifest["status"] == "complete"
+    by_name = {a["name"]: a for a in manifest["archives"]}
+    for node in ("node1", "node2", "node3"):
+        for item in ("profile-AppSrv01", "local-data", "profileRegistry", "im-data"):
+            assert by_name[f"{node}-{item}"]["host"] == node
+            assert f"/nodes/{node}/" in by_name[f"{node}-{item}"]["source"]
+    # shared data once, from the dmgr/nfs host; no node archives it
+    assert [a["host"] for a in manifest["archives"] if a["name"].endswith("shared-data")] == ["dmgr"]
+    for item in manifest["archives"]:
+        path = os.path.join(set_dir, item["path"])
+        assert e2e.sha256(path) == item["sha256"]
+    # DB tools ran on the DB host (the sshd session marks its environment), images copied back
+    calls = fakedb.read_log(fake)
+    backups = [c for c in calls if "backup" in c["argv"]]
+    assert len(backups) == 2
+    assert {c["host"] for c in backups} == {hosts[4].name}  # the DB host's sshd, not this process
+    for db in manifest["databases"]:
+        assert db["host"] == "db" and db["status"] == "done"
+        for image in db["images"]:
+            assert e2e.sha256(os.path.join(set_dir, image["copy"])) == image["sha256"]
+    assert sum(1 for e in mockcell.read_log(e2e.mock_env(tmp)) if e.get("event") == "launch") == 1
+    check = e2e.cli("verify", set_dir)
+    assert check.returncode == 0, check.stdout
+
+
+def _journal(set_dir):
+    try:
+        return json.load(open(os.path.join(set_dir, "journal.json")))
+    except (OSError, ValueError):
+        return {"steps": {}}
+
+
+def test_host_down_midway_then_resume(tmp_path, five_hosts):
+    hosts, known = five_hosts
+    tmp = str(tmp_path)
+    env_file = e2e.write_multihost_env(tmp, hosts, 3, known)
+    _prepare_db(tmp, delay=3)
+    child = e2e.popen("backup", "--env", env_file)
+    target = os.path.join(tmp, "backups")
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        sets = e2e.sets(target)
+        if sets and _journal(sets[-1])["steps"].get("db:OPNACT", {}).get("status") == "running":
+            break
+        time.sleep(0.05)
+    node2 = hosts[2]
+    sshhosts.stop_host(node2)  # after preflight opened its connection: node2 dies mid-backup
+    out, err = child.communicate(timeout=300)
+    assert child.returncode == 1, out + err
+    [set_dir] = e2e.sets(target)
+    manifest = e2e.manifest(set_dir)
+    assert manifest["status"] == "partial"
+    status = {a["name"]: a["status"] for a in manifest["archives"]}
+    failed = sorted(n for n, s in status.items() if s == "failed")
+    assert failed and all(n.startswith("node2-") for n in failed), status
+    assert all(s == "done" for n, s in status.items() if not n.startswith("node2-"))
+    assert "node2" in out and ("unreachable" in out.lower() or "connection" in out.lower())
+
+    sshhosts.restart_host(node2)
+    proc = e2e.cli("backup", "--env", env_file, "--resume")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    manifest = e2e.manifest(set_dir)
+    assert manifest["status"] == "complete"
+    assert all(a["status"] == "done" for a in manifest["archives"])
