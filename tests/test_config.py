@@ -116,3 +116,10 @@ def test_cli_bad_config_exits_2(tmp_path):
                           env={**os.environ, "PYTHONPATH": os.path.join(ROOT, "driver")})
     assert proc.returncode == 2
     assert f"{path}:3: unknown key 'target.bogus'" in proc.stderr
+
+
+def test_readme_carries_the_current_reference():
+    readme = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
+    start = readme.index("<!-- config-reference:start -->\n") + len("<!-- config-reference:start -->\n")
+    end = readme.index("<!-- config-reference:end -->")
+    assert readme[start:end] == reference_markdown(), "README's configuration reference is stale: regenerate it with `cnxbackup config-reference`"

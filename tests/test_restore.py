@@ -314,6 +314,8 @@ def test_provision_skipped_on_other_interim_fix_then_forced(ctx):
     assert now[rel(other)] == ctx.original[rel(other)]
     assert now[rel(provision_jar)] != ctx.original[rel(provision_jar)]
 
+    # the restore put installed.xml back too (im-data): apply the newer fix again
+    set_installed_version(ctx, "8.0.0.0_CR14", extra_fix="8.0.0.0-HCL-IC-Multi-IFLO99999")
     forced = ctx.restore("--force-provision")
     assert forced.returncode == 0, forced.stdout + forced.stderr
     assert "WARNING: --force-provision" in forced.stdout
