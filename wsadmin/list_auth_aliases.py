@@ -1,4 +1,4 @@
-# list_auth_aliases.py - see docs/wsadmin-scripts.md.  Run from the Dmgr's bin folder:
+# list_auth_aliases.py - see README.md, "Running the wsadmin scripts by hand".  Run from the Dmgr's bin folder:
 #   wsadmin.sh -lang jython -f <repo>/wsadmin/list_auth_aliases.py --help
 # Must stay Jython 2.1 compatible (tools/check_jython21.py).
 import os
@@ -14,6 +14,8 @@ def environment(name):
     return ''
 
 
+# The lines up to the import below repeat in every entry script on purpose: they are what
+# finds the shared cnxwas package, so they cannot live in it.
 def findScriptDir():
     """This script's folder: __file__ is undefined under wsadmin, so read -f
     from IBM_JAVA_COMMAND_LINE, then CNXBACKUP_WSADMIN_DIR, then the cwd."""

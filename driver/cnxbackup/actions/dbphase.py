@@ -100,12 +100,9 @@ def run(run: "BackupRun") -> None:
     targets = [t for t in backup_targets(env, run.plan.version.raw) if t.name in pending]
     for target in targets:
         run.journal.set(f"db:{target.name}", RUNNING)
-    task = run.progress.task(f"databases ({settings['vendor']})", None, len(targets))
-    done = {"n": 0}
+    run.progress.message(f"[databases] {len(targets)} {settings['vendor']} backups, {settings['concurrency']} at a time ...")
 
     def on_progress(finished: int, total: int, name: str) -> None:
-        done["n"] = finished
-        task.update(finished, 0)
         run.progress.message(f"[databases] {name} finished ({finished}/{total})")
 
     results = base.backup_all(targets, settings, backup_dir, concurrency=settings["concurrency"], dry_run=False,
@@ -128,7 +125,7 @@ def run(run: "BackupRun") -> None:
         else:
             failed.append(f"{result.name}: {result.error}")
             run.journal.set(f"db:{result.name}", FAILED, result=record, error=result.error)
-    task.finish(f"{len(results) - len(failed)} ok, {len(failed)} failed")
+    run.progress.message(f"[databases] done: {len(results) - len(failed)} ok, {len(failed)} failed")
     # A failed database does not stop the file archives: the run ends as partial and
     # --resume redoes only what failed.
     run.failures.extend(f"database {f}" for f in failed)
