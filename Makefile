@@ -79,7 +79,7 @@ dist: setup
 	rm -rf "$$stage"; mkdir -p "$$stage/driver" "$$out"; \
 	cp -p pyproject.toml "$$stage/"; cp -pR driver/cnxbackup "$$stage/driver/"; \
 	assets="$$stage/driver/cnxbackup/_assets"; rm -rf "$$assets"; mkdir -p "$$assets/tests"; \
-	cp -pR wsadmin templates environments "$$assets/"; cp -pR tests/mock_wsadmin tests/fakes "$$assets/tests/"; \
+	cp -pR wsadmin templates environments "$$assets/"; cp -pR tests/mock_wsadmin tests/fakes tests/sshhosts.py "$$assets/tests/"; \
 	find "$$stage" \( -name __pycache__ -o -name '*$$py.class' -o -name '*.egg-info' \) -prune -exec rm -rf {} +; \
 	printf '\n[tool.setuptools.package-data]\ncnxbackup = ["_assets/**/*"]\n' >> "$$stage/pyproject.toml"; \
 	$(VENV)/bin/shiv -q -o "$$out/cnxbackup.pyz" -c cnxbackup --reproducible -p '/usr/bin/env python3' "$$stage"; \

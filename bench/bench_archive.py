@@ -95,7 +95,8 @@ def measure(workdir: str, *, total_bytes: int = 1 << 30, files: int = 20000, run
             million: bool = False) -> dict:
     """Run the comparison (and optionally the 1M-file check), printing progress; returns the figures.
 
-    Keys: ratio, baseline_seconds, archive_seconds, tree_files, tree_bytes, peak_rss_mb,
+    Keys: ratio, baseline_seconds, archive_seconds, tree_files, tree_bytes, peak_rss_mb (the Python
+    process), children_peak_rss_mb (largest tar/zstd child),
     and with ``million``: million_rss_mb {create, list, validate}, million_seconds {...}.
     """
     work = Path(workdir)
@@ -106,12 +107,13 @@ def measure(workdir: str, *, total_bytes: int = 1 << 30, files: int = 20000, run
 
     run_baseline(tree, baseline_file)  # warm-up (page cache, both pipelines)
     run_child("create", str(tree), str(archive_file))
-    base_times, arch_times, rss = [], [], []
+    base_times, arch_times, rss, child_rss = [], [], [], []
     for run in range(runs):
         base_times.append(run_baseline(tree, baseline_file))
         report = run_child("create", str(tree), str(archive_file))
         arch_times.append(report["seconds"])
         rss.append(report["python_maxrss_mb"])
+        child_rss.append(report["children_maxrss_mb"])
         print(f"run {run + 1}: tar|zstd {base_times[-1]:.2f} s   create_archive {arch_times[-1]:.2f} s "
               f"(python maxrss {report['python_maxrss_mb']:.0f} MB, tar/zstd maxrss {report['children_maxrss_mb']:.0f} MB)")
     base, arch = statistics.median(base_times), statistics.median(arch_times)
@@ -121,7 +123,8 @@ def measure(workdir: str, *, total_bytes: int = 1 << 30, files: int = 20000, run
     print(f"median tar|zstd {base:.2f} s ({mb / base:.0f} MB/s)   create_archive {arch:.2f} s ({mb / arch:.0f} MB/s)")
     print(f"create_archive peak python RSS {max(rss):.0f} MB")
     result = {"ratio": arch / base, "baseline_seconds": base, "archive_seconds": arch, "tree_files": info["files"],
-              "tree_bytes": info["bytes"], "peak_rss_mb": max(rss)}
+              "tree_bytes": info["bytes"], "peak_rss_mb": max(rss),
+              "children_peak_rss_mb": max(child_rss)}
 
     if million:
         million_tree = work / "million"
