@@ -175,7 +175,7 @@ def test_wrong_key_is_an_auth_failure(three_hosts, transport, tmp_path):
 
 
 def _start_stream(transport, host):
-    cmd = "while :; do head -c 65536 /dev/zero; sleep 0.01; done"
+    cmd = "while head -c 65536 /dev/zero; do sleep 0.01; done"  # ends when the reader is gone
     return subprocess.Popen(transport.argv(host, cmd), stdin=subprocess.DEVNULL,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
