@@ -63,8 +63,25 @@ def test_multihost_backup(tmp_path, five_hosts):
         for image in db["images"]:
             assert e2e.sha256(os.path.join(set_dir, image["copy"])) == image["sha256"]
     assert sum(1 for e in mockcell.read_log(e2e.mock_env(tmp)) if e.get("event") == "launch") == 1
-    check = e2e.cli("verify", set_dir)
+    check = e2e.cli("verify", set_dir, "--env", env_file)
     assert check.returncode == 0, check.stdout
+
+    # restore across hosts: a node's local data and the shared data are put back over ssh
+    node2_local = by_name["node2-local-data"]["source"]
+    victim = next(os.path.join(d, f) for d, _, fs in os.walk(node2_local) for f in fs)
+    original = open(victim, "rb").read()
+    with open(victim, "wb") as handle:
+        handle.write(b"changed after the backup")
+    shared = by_name["dmgr-shared-data"]["source"]
+    gone = next(os.path.join(d, f) for d, _, fs in os.walk(shared) for f in fs)
+    os.unlink(gone)
+    before = len(fakedb.read_log(fake))
+    proc = e2e.cli("restore", set_dir, "--env", env_file)
+    assert proc.returncode in (0, 3), proc.stdout + proc.stderr
+    assert open(victim, "rb").read() == original and os.path.exists(gone)
+    assert [p for p in os.listdir(os.path.dirname(node2_local)) if ".cnxbackup-replaced-" in p]
+    restores = [c for c in fakedb.read_log(fake)[before:] if "restore" in c["argv"]]
+    assert len(restores) == 2 and {c["host"] for c in restores} == {hosts[4].name}
 
 
 def _journal(set_dir):

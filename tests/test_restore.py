@@ -363,7 +363,8 @@ def test_failed_restore_resumes_without_redoing_finished_steps(ctx):
     manifest = e2e.manifest(ctx.set_dir)
     victim = [d for d in manifest["databases"] if d["name"] == "FILES"][0]
     image = victim["images"][0]["path"]
-    os.rename(image, image + ".away")
+    away = os.path.join(ctx.base, "image-away")
+    os.rename(image, away)
     shared_file = os.path.join(ctx.shared, "profiles/cache/profiles.cache")
     with open(shared_file, "ab") as handle:
         handle.write(b"changed")
@@ -377,7 +378,7 @@ def test_failed_restore_resumes_without_redoing_finished_steps(ctx):
     inode = os.stat(dmgr).st_ino
     done_dbs = [n[3:] for n, s in journal["steps"].items() if n.startswith("db:") and s["status"] == "done"]
 
-    os.rename(image + ".away", image)
+    os.rename(away, image)
     second = ctx.restore("--resume")
     assert second.returncode == 0, second.stdout + second.stderr
     assert "[file:dmgr-profile] already done" in second.stdout and "[stop] already done" in second.stdout

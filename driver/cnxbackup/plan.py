@@ -84,7 +84,8 @@ def detect_versions(env: Environment) -> Tuple[ConnectionsVersion, Optional[str]
         was_version = was_version or was_from_im
     else:
         raw = conn["version"]
-    fixes = conn["interim_fixes"] if conn["interim_fixes"] is not None else detect_interim_fixes(paths["connections_root"])
+    fixes = conn["interim_fixes"] if conn["interim_fixes"] is not None else detect_interim_fixes(
+        paths["connections_root"], os.path.join(paths["im_data"], "installed.xml"))
     version = ConnectionsVersion(raw=raw, interim_fixes=list(fixes))
     try:
         version.numbers

@@ -194,13 +194,18 @@ def restore_commands(vendor: str, db: Dict[str, Any], env: Optional["Environment
                                         backup_dir=db.get("location") or None))
 
 
-def restore_database(manifest: Dict[str, Any], db: Dict[str, Any], env: "Environment", log: Any) -> None:
+def restore_database(manifest: Dict[str, Any], db: Dict[str, Any], env: "Environment", log: Any,
+                     transport: Any = None, spec_dir: Optional[str] = None) -> None:
+    """Native restore of one database, on the DB host when there is one."""
     from ..databases import base
 
     vendor = manifest.get("databaseVendor", "db2")
     module = base.vendor_module(vendor)
     target = base.DbTarget(vendor=vendor, name=db["name"])
-    result = module.restore(target, _settings_for(vendor, env), _restore_source(db, vendor),
+    settings = _settings_for(vendor, env)
+    if transport is not None and spec_dir and db_host(env) is not None:
+        settings = remote_settings(env, settings, transport, spec_dir)
+    result = module.restore(target, settings, _restore_source(db, vendor),
                             backup_dir=db.get("location") or None, secrets=_secrets(env), log=log)
     if not result.ok:
         raise StepFailed(f"database {db['name']}: restore failed: {result.error}")
@@ -210,7 +215,23 @@ def verify_database(vendor: str, db: Dict[str, Any], env: Optional["Environment"
     from ..databases import base
 
     module = base.vendor_module(vendor)
-    ok, message = module.verify(_result_from_record(db, vendor), _settings_for(vendor, env))
+    settings = _settings_for(vendor, env)
+    if env is not None and db_host(env) is not None:  # the verifier runs where the images are
+        import tempfile
+
+        from ..hosts import make_transport
+
+        transport = make_transport(env)
+        spec_dir = tempfile.mkdtemp(prefix="cnxverify-")
+        try:
+            ok, message = module.verify(_result_from_record(db, vendor), remote_settings(env, settings, transport, spec_dir))
+        finally:
+            transport.close()
+            import shutil
+
+            shutil.rmtree(spec_dir, ignore_errors=True)
+    else:
+        ok, message = module.verify(_result_from_record(db, vendor), settings)
     if ok is None:
         return True, f"{message} (no native verifier for this method; SHA-256 checked)"
     return bool(ok), message

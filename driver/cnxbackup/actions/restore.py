@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import shutil
 import threading
 import time
@@ -109,6 +110,27 @@ def execute_operation(op: Op, progress: Progress, cancel: threading.Event, label
         os.rmdir(op[1])
     else:
         raise ValueError(f"unknown restore operation {kind}")
+
+
+def execute_remote_operation(op: Op, transport: Any, host: Any, expected_sha256: Optional[str] = None) -> None:
+    """The same operation on another host: rendered as shell, except extract and copy, which stream."""
+    from . import remote_ops
+    from .restore_plan import render_operation
+
+    kind = op[0]
+    if kind == "extract":
+        staging = shlex.quote(op[2])
+        transport.run(host, f"if [ -d {staging} ] && [ -n \"$(ls -A {staging})\" ]; then rm -rf {staging}; fi")
+        remote_ops.extract_remote(op[1], op[2], transport, host)
+        return
+    if kind == "copy":
+        copied = transport.put(host, op[1], op[2])
+        if expected_sha256 and copied.sha256 != expected_sha256:
+            raise StepFailed(f"{op[1]} does not match its manifest checksum; {host.name}:{op[2]} not trusted")
+        return
+    proc = transport.run(host, render_operation(op))
+    if proc.returncode != 0:
+        raise StepFailed(f"on host {host.name}: `{render_operation(op)}` failed: {proc.stderr.strip()[-300:]}")
 
 
 def _replaced_paths(step: RestoreStep) -> List[str]:
@@ -272,6 +294,10 @@ def _execute(args: argparse.Namespace, env: Environment, manifest: Dict[str, Any
     replaced: List[str] = list(journal.data.get("replaced", []))
     side_restore = bool(options["target_root"])
     session = None
+    from ..hosts import hosts_of, make_transport
+
+    hosts = hosts_of(env)
+    transport = make_transport(env)
     try:
         for step in steps[1:]:
             if journal.is_finished(step.step_id):
@@ -303,17 +329,23 @@ def _execute(args: argparse.Namespace, env: Environment, manifest: Dict[str, Any
                 _wsadmin_step(session, step, env, journal, manifest)
             elif step.kind == "file":
                 item = step.item or {}
+                host = hosts.get(item.get("host") or "local")
+                remote = host is not None and not host.is_local and item.get("host") != "local"
                 for index in range(ops_done, len(step.operations)):
-                    execute_operation(step.operations[index], progress, cancel, item["name"], item.get("sha256"))
+                    if remote:
+                        execute_remote_operation(step.operations[index], transport, host, item.get("sha256"))
+                    else:
+                        execute_operation(step.operations[index], progress, cancel, item["name"], item.get("sha256"))
                     journal.set(step.step_id, RUNNING, opsDone=index + 1)
-                moved = _replaced_paths(step)
+                moved = ([op[2] for op in step.operations if op[0] in ("aside", "aside_contents")] if remote
+                         else _replaced_paths(step))
                 replaced.extend(p for p in moved if p not in replaced)
                 journal.data["replaced"] = replaced
                 journal.set(step.step_id, DONE, replaced=moved, forced=bool(step.note) or None)
             elif step.kind == "db":
                 from .dbphase import restore_database
 
-                restore_database(manifest, step.item, env, log)
+                restore_database(manifest, step.item, env, log, transport=transport, spec_dir=journal.set_dir)
                 journal.set(step.step_id, DONE)
             progress.message(f"[{step.step_id}] done")
     except KeyboardInterrupt:
@@ -332,6 +364,7 @@ def _execute(args: argparse.Namespace, env: Environment, manifest: Dict[str, Any
     finally:
         if session is not None:
             session.close()
+        transport.close()
     if args.discard_replaced:
         for path in replaced:
             if os.path.isdir(path) and not os.path.islink(path):

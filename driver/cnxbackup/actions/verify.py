@@ -42,7 +42,7 @@ def verify_set(set_dir: str, *, deep: bool = False, env: Any = None,
     for db in manifest.get("databases", []):
         if db.get("status") not in ("done", "warning"):
             continue
-        for good, line in _verify_database(manifest, db, env):
+        for good, line in _verify_database(manifest, db, env, set_dir):
             ok &= good
             lines.append(line)
     return ok, lines
@@ -83,11 +83,18 @@ def _verify_plain(set_dir: str, record: Dict[str, Any]) -> Tuple[bool, str]:
     return True, f"OK  {record['path']}"
 
 
-def _verify_database(manifest: Dict[str, Any], db: Dict[str, Any], env: Any) -> List[Tuple[bool, str]]:
+def _verify_database(manifest: Dict[str, Any], db: Dict[str, Any], env: Any,
+                     set_dir: str = "") -> List[Tuple[bool, str]]:
     checks: List[Tuple[bool, str]] = []
     images = db.get("images") or []
     for image in images:
         path = image["path"] if isinstance(image, dict) else image
+        if isinstance(image, dict) and image.get("copy"):
+            path = os.path.join(set_dir, image["copy"])  # fetched from the DB host into the set
+        elif isinstance(image, dict) and image.get("host"):
+            checks.append((True, f"OK  database {db['name']}: image {path} stays on host {image['host']} "
+                                 "(not copied back); its checksum is checked there by the native verifier only"))
+            continue
         if not os.path.exists(path):
             checks.append((False, f"BAD database {db['name']}: image {path} is missing"))
             continue

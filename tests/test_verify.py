@@ -1,0 +1,141 @@
+"""`cnxbackup verify SET [--deep]`: one detection test per kind of damage, on a real demo set."""
+from __future__ import annotations
+
+import os
+import subprocess
+
+import pytest
+
+import e2e
+from cnxbackup.manifest import write_manifest
+
+
+@pytest.fixture(scope="module")
+def backup(tmp_path_factory):
+    base = str(tmp_path_factory.mktemp("verify"))
+    env_file = e2e.write_env(base)
+    proc = e2e.cli("backup", "--env", env_file)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    [set_dir] = e2e.sets(os.path.join(base, "backups"))
+    return base, env_file, set_dir
+
+
+@pytest.fixture
+def copy(backup, tmp_path):
+    base, env_file, set_dir = backup
+    target = str(tmp_path / "set")
+    subprocess.run(["cp", "-a", set_dir, target], check=True)
+    return target, env_file
+
+
+def verify(set_dir, env_file, *extra):
+    proc = e2e.cli("--plain", "verify", set_dir, "--env", env_file, *extra)
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+def flip_bit(path, offset=None):
+    size = os.path.getsize(path)
+    offset = size // 2 if offset is None else offset
+    with open(path, "r+b") as handle:
+        handle.seek(offset)
+        byte = handle.read(1)
+        handle.seek(offset)
+        handle.write(bytes([byte[0] ^ 0x01]))
+
+
+def reseal(set_dir, change):
+    data = e2e.manifest(set_dir)
+    change(data)
+    write_manifest(set_dir, data)
+
+
+def test_intact_set_passes_plain_and_deep(copy):
+    set_dir, env_file = copy
+    for extra in ((), ("--deep",)):
+        rc, out = verify(set_dir, env_file, *extra)
+        assert rc == 0, out
+        assert "verify passed" in out and "db2ckbkp" in out and "BAD" not in out
+
+
+def test_bit_flip_in_archive(copy):
+    set_dir, env_file = copy
+    flip_bit(os.path.join(set_dir, "archives", "shared-data.tar.zst"))
+    rc, out = verify(set_dir, env_file)
+    assert rc == 1 and "BAD shared-data: archives/shared-data.tar.zst SHA-256 differs" in out
+    assert out.count("BAD") == 1
+
+
+def test_bit_flip_in_copied_file(copy):
+    set_dir, env_file = copy
+    flip_bit(os.path.join(set_dir, "files", "profileRegistry", "profileRegistry.xml"))
+    rc, out = verify(set_dir, env_file)
+    assert rc == 1 and "BAD profileRegistry: files/profileRegistry/profileRegistry.xml SHA-256 differs" in out
+
+
+def test_truncated_archive(copy):
+    set_dir, env_file = copy
+    path = os.path.join(set_dir, "archives", "connections-root.tar.zst")
+    os.truncate(path, os.path.getsize(path) - 100)
+    rc, out = verify(set_dir, env_file)
+    assert rc == 1 and "BAD connections-root: archives/connections-root.tar.zst is" in out and "truncated" in out
+
+
+def test_missing_archive(copy):
+    set_dir, env_file = copy
+    os.unlink(os.path.join(set_dir, "archives", "im-data.tar.zst"))
+    rc, out = verify(set_dir, env_file)
+    assert rc == 1 and "BAD im-data: archives/im-data.tar.zst is missing" in out
+
+
+def test_missing_manifest(copy):
+    set_dir, env_file = copy
+    os.unlink(os.path.join(set_dir, "manifest.json"))
+    rc, out = verify(set_dir, env_file)
+    assert rc == 1 and "manifest.json: missing" in out and "verify passed" not in out
+
+
+def test_edited_manifest(copy):
+    set_dir, env_file = copy
+    path = os.path.join(set_dir, "manifest.json")
+    text = open(path).read()
+    manifest = e2e.manifest(set_dir)
+    size = manifest["archives"][0]["size"]
+    edited = text.replace(f'"size": {size},', f'"size": {size + 1},', 1)
+    assert edited != text
+    open(path, "w").write(edited)
+    rc, out = verify(set_dir, env_file)
+    assert rc == 1 and "manifest.json" in out and "edited or damaged" in out
+
+
+def test_corrupt_database_image_caught_by_db2ckbkp(copy):
+    set_dir, env_file = copy
+    db = e2e.manifest(set_dir)["databases"][0]
+    image = db["images"][0]["path"]
+    original = open(image, "rb").read()
+    try:
+        flip_bit(image, len(original) - 10)
+        rc, out = verify(set_dir, env_file)
+        assert rc == 1 and f"BAD database {db['name']}: image {image} SHA-256" in out
+        # with the manifest agreeing with the damaged file, only the vendor's verifier can tell
+        digest = e2e.sha256(image)
+
+        def agree(m):
+            [d for d in m["databases"] if d["name"] == db["name"]][0]["images"][0]["sha256"] = digest
+        reseal(set_dir, agree)
+        rc, out = verify(set_dir, env_file)
+        assert rc == 1 and f"BAD database {db['name']} ({image}): db2ckbkp" in out
+    finally:
+        with open(image, "wb") as handle:
+            handle.write(original)
+
+
+def test_entry_count_mismatch_only_caught_by_deep(copy):
+    set_dir, env_file = copy
+
+    def miscount(m):
+        [a for a in m["archives"] if a["name"] == "local-data"][0]["files"] += 1
+    reseal(set_dir, miscount)
+    rc, out = verify(set_dir, env_file)
+    assert rc == 0, out
+    rc, out = verify(set_dir, env_file, "--deep")
+    assert rc == 1 and "BAD local-data: archives/local-data.tar.zst lists" in out and "the manifest says" in out
