@@ -11,7 +11,7 @@ import importlib.util
 import json
 import os
 import sys
-from typing import Any, Dict
+from typing import Any, Callable, Dict
 
 from .config import Environment
 from .paths import assets_root
@@ -29,6 +29,22 @@ def _load_helper(relative: str, name: str) -> Any:
     sys.modules[name] = module  # dataclasses look their module up while the class is built
     spec.loader.exec_module(module)
     return module
+
+
+def _cached_env(folder: str, create: Callable[[], Dict[str, str]]) -> Dict[str, str]:
+    """The env vars of a stand-in (mock cell, fake DB), created once and kept in ``folder/env.json``.
+
+    Keeping them makes the demo's state persist across runs, as a real cell's would.
+    """
+    path = os.path.join(folder, "env.json")
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as handle:
+            return json.load(handle)
+    os.makedirs(folder, mode=0o700, exist_ok=True)
+    values = create()
+    with open(path, "w", encoding="utf-8") as handle:
+        json.dump(values, handle)
+    return values
 
 
 def _write_secret(path: str, text: str) -> None:
@@ -99,15 +115,7 @@ def prepare_demo(env: Environment, progress: Progress, build_tree: bool = True) 
         _start_demo_hosts(env, progress, build_tree)
 
     mock_dir = os.path.join(root, "mock")
-    env_file = os.path.join(mock_dir, "env.json")
-    if os.path.exists(env_file):
-        with open(env_file, encoding="utf-8") as handle:
-            mock_env = json.load(handle)
-    else:
-        os.makedirs(mock_dir, mode=0o700, exist_ok=True)
-        mock_env = mockcell.prepare(mock_dir, demo["wsadmin_cell"])
-        with open(env_file, "w", encoding="utf-8") as handle:
-            json.dump(mock_env, handle)
+    mock_env = _cached_env(mock_dir, lambda: mockcell.prepare(mock_dir, demo["wsadmin_cell"]))
     _write_secret(os.path.join(mock_dir, "was-password"), fixture["adminPassword"])
     ws = env.data["wsadmin"]
     ws["env"] = {**mock_env, **(ws.get("env") or {})}
@@ -118,20 +126,17 @@ def prepare_demo(env: Environment, progress: Progress, build_tree: bool = True) 
     db = env.data["database"]
     if db.get("vendor", "none") != "none":
         fake_dir = os.path.join(root, "fakedb")
-        fake_env_file = os.path.join(fake_dir, "env.json")
-        if os.path.exists(fake_env_file):
-            with open(fake_env_file, encoding="utf-8") as handle:
-                fake_env = json.load(handle)
-        else:
+
+        def new_fake_env() -> Dict[str, str]:
             from .databases.defaults import default_databases
             from .plan import detect_versions
 
             fakedb = _load_helper("tests/fakes/fakedb.py", "cnx_demo_fakedb")
             version, _ = detect_versions(env)
             names = db.get("databases") or default_databases(db["vendor"], version.raw, env.section("connections")["ccm"])
-            fake_env = fakedb.prepare(fake_dir, db["vendor"], databases=names, image_size=1 << 20)
-            with open(fake_env_file, "w", encoding="utf-8") as handle:
-                json.dump(fake_env, handle)
+            return fakedb.prepare(fake_dir, db["vendor"], databases=names, image_size=1 << 20)
+
+        fake_env = _cached_env(fake_dir, new_fake_env)
         db["env"] = {**fake_env, **(db.get("env") or {})}
         os.makedirs(db["backup_dir"], exist_ok=True)
     return {"tree": tree, "mock_env": mock_env}

@@ -387,19 +387,10 @@ def _execute(args: argparse.Namespace, env: Environment, manifest: Dict[str, Any
 
 
 def _open_session(env: Environment, journal: Journal, progress: Progress) -> Any:
-    from ..secrets import REDACT, read_password
-    from ..wsadmin_session import WsadminError, WsadminSession
+    from ..wsadmin_session import WsadminError
+    from .wsphase import new_session
 
-    ws = env.section("wsadmin")
-    password = None
-    if ws["credentials"] == "driver":
-        password = read_password(ws, "WAS administrative", env.where("wsadmin"), required=bool(ws.get("user")))
-        REDACT.add(password)
-    session = WsadminSession(ws["command"], os.path.join(journal.set_dir, ".run"), conntype=ws["conntype"],
-                             host=ws["host"], port=ws["port"], user=ws.get("user"), password=password,
-                             credentials="stdin" if ws["credentials"] == "driver" else "profile",
-                             usejython21=ws.get("usejython21"), startup_timeout=ws["startup_timeout"],
-                             env=ws.get("env") or {})
+    session = new_session(env, os.path.join(journal.set_dir, ".run"), os.path.basename(journal.set_dir))
     try:
         session.start()
     except WsadminError as error:

@@ -11,6 +11,7 @@ from ..secrets import REDACT, read_password
 from ..wsadmin_session import WsadminError, WsadminSession
 
 if TYPE_CHECKING:
+    from ..config import Environment
     from .backup import BackupRun
 
 RESULT_FILES = {
@@ -35,17 +36,22 @@ def step_arguments(script: str, ws: Dict[str, Any], out: str) -> List[str]:
     return argv
 
 
-def open_session(run: "BackupRun") -> WsadminSession:
-    ws = run.env.section("wsadmin")
+def new_session(env: "Environment", workdir: str, run_id: str = "") -> WsadminSession:
+    """A WsadminSession configured from the ``wsadmin`` section (not started yet)."""
+    ws = env.section("wsadmin")
     password = None
     if ws["credentials"] == "driver":
-        password = read_password(ws, "WAS administrative", run.env.where("wsadmin"), required=bool(ws.get("user")))
+        password = read_password(ws, "WAS administrative", env.where("wsadmin"), required=bool(ws.get("user")))
         REDACT.add(password)
     return WsadminSession(
-        ws["command"], run.layout.private, conntype=ws["conntype"], host=ws["host"], port=ws["port"],
+        ws["command"], workdir, conntype=ws["conntype"], host=ws["host"], port=ws["port"],
         user=ws.get("user"), password=password, credentials="stdin" if ws["credentials"] == "driver" else "profile",
         usejython21=ws.get("usejython21"), startup_timeout=ws["startup_timeout"], env=ws.get("env") or {},
-        transcript=os.path.join(run.layout.private, "wsadmin-transcript.log"), run_id=os.path.basename(run.layout.root))
+        transcript=os.path.join(workdir, "wsadmin-transcript.log"), run_id=run_id)
+
+
+def open_session(run: "BackupRun") -> WsadminSession:
+    return new_session(run.env, run.layout.private, os.path.basename(run.layout.root))
 
 
 def run(run: "BackupRun") -> None:
