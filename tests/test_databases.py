@@ -174,9 +174,8 @@ def test_db2_restore_uses_the_backup_timestamp(tmp_path):
     fakedb.set_database(env, "FILES", in_use=True)  # WAS reconnected meanwhile
     restored = db2.restore(DbTarget("db2", "FILES"), settings, result.images[0])
     assert restored.status == "ok", restored.error
-    # the server stamps the backup set with its own clock (the file name uses the driver's)
-    written_at = fakedb.check_image(result.images[0])[2]["timestamp"]
-    assert fakedb.read_state(env)["databases"]["FILES"]["restored_from"] == written_at
+    written_at = fakedb.check_image(result.images[0])[2]["timestamp"]  # the image's own timestamp
+    assert fakedb.read_state(env)["databases"]["FILES"]["restored_from"] == written_at == result.timestamp
     missing = db2.restore(DbTarget("db2", "FILES"), settings, "20010101000000", backup_dir=backup_dir)
     assert missing.status == "failed" and missing.error.startswith("SQL2542N")
 

@@ -123,3 +123,20 @@ def test_host_down_midway_then_resume(tmp_path, five_hosts):
     manifest = e2e.manifest(set_dir)
     assert manifest["status"] == "complete"
     assert all(a["status"] == "done" for a in manifest["archives"])
+
+
+def test_unreachable_host_fails_only_its_items(tmp_path, five_hosts):
+    hosts, known = five_hosts
+    tmp = str(tmp_path)
+    env_file = e2e.write_multihost_env(tmp, hosts, 3, known)
+    _prepare_db(tmp)
+    sshhosts.stop_host(hosts[3])  # node3 is down before the run starts
+    proc = e2e.cli("backup", "--env", env_file)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "node3" in proc.stdout and "connection refused" in proc.stdout
+    [set_dir] = e2e.sets(os.path.join(tmp, "backups"))
+    manifest = e2e.manifest(set_dir)
+    assert manifest["status"] == "partial"
+    status = {a["name"]: a["status"] for a in manifest["archives"]}
+    assert {n for n, s in status.items() if s != "done"} == {n for n in status if n.startswith("node3-")}
+    assert all(d["status"] == "done" for d in manifest["databases"])

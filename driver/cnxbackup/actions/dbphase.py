@@ -94,8 +94,17 @@ def run(run: "BackupRun") -> None:
     if remote_host is None:
         os.makedirs(backup_dir, exist_ok=True)
     else:
+        from ..remote import HostUnreachable
+
         settings = remote_settings(env, settings, run.transport, run.layout.private)
-        run.transport.run(run.hosts[remote_host], f"mkdir -p {_quote(backup_dir)}")
+        try:
+            run.transport.check(run.hosts[remote_host])
+            run.transport.run(run.hosts[remote_host], f"mkdir -p {_quote(backup_dir)}")
+        except HostUnreachable as error:  # the DB host's items fail; the file archives go on
+            for name in pending:
+                run.journal.set(f"db:{name}", FAILED, error=str(error))
+            run.failures.append(f"databases: {error}")
+            return
     secrets = _secrets(env)
     targets = [t for t in backup_targets(env, run.plan.version.raw) if t.name in pending]
     for target in targets:

@@ -33,7 +33,11 @@ def probe_command(item: Item) -> str:
 
 
 def probe_remote_items(plan: Plan, transport: Any, hosts: Dict[str, Host]) -> List[str]:
-    """Check reachability, tools and sources on every remote host; fill the size estimates."""
+    """Check reachability, tools and sources on every remote host; fill the size estimates.
+
+    An unreachable host is not a preflight failure: its items will fail with the reason and
+    the other hosts carry on (``--resume`` finishes them later). It is noted in the plan.
+    """
     problems: List[str] = []
     by_host: Dict[str, List[Item]] = {}
     for item in plan.items:
@@ -45,7 +49,7 @@ def probe_remote_items(plan: Plan, transport: Any, hosts: Dict[str, Host]) -> Li
             transport.check(host)
             tools = transport.run(host, "command -v tar && command -v zstd && command -v find && command -v awk")
         except HostUnreachable as error:
-            problems.append(f"host {host_name}: {error}")
+            plan.notes.append(f"UNREACHABLE {error}: its {len(items)} items will fail, the other hosts go on")
             continue
         if tools.returncode != 0:
             problems.append(f"host {host_name} ({host.describe()}): tar, zstd, find or awk is missing")
