@@ -107,6 +107,28 @@ def render_operation(op: Op) -> str:
     raise ValueError(f"unknown restore operation {kind}")
 
 
+def _ssh_prefix(env: Any, host_name: Optional[str]) -> Optional[str]:
+    """``ssh -p PORT USER@ADDRESS`` for an item on another host, None for this machine."""
+    if env is None or not host_name or host_name == "local":
+        return None
+    for host in env.data.get("hosts") or []:
+        if host["name"] == host_name and host["address"] != "local":
+            user = f"{host['user']}@" if host.get("user") else ""
+            key = f" -i {shlex.quote(host['key'])}" if host.get("key") else ""
+            return f"ssh -p {host.get('port', 22)}{key} {user}{host['address']}"
+    return None
+
+
+def render_remote_operation(op: Op, ssh: str) -> str:
+    """An operation as run on another host: the archive is streamed from here over ssh."""
+    q = shlex.quote
+    if op[0] == "extract":
+        return f"{ssh} {q(f'zstd -dc | tar -xpf - --same-owner -C {q(op[2])}')} < {q(op[1])}"
+    if op[0] == "copy":
+        return f"{ssh} {q(f'cat > {q(op[2])}')} < {q(op[1])}"
+    return f"{ssh} {q(render_operation(op))}"
+
+
 def file_commands(item: Dict[str, Any], set_dir: str, dest: str, stamp: str) -> List[str]:
     return [render_operation(op) for op in file_operations(item, set_dir, dest, stamp)]
 
@@ -158,7 +180,12 @@ def restore_steps(manifest: Dict[str, Any], set_dir: str, env: Any = None, *, on
             else:
                 step.skip_reason = f"{PROVISION_SKIPPED}: {provision_reason}; use --force-provision to override"
         step.operations = file_operations(item, set_dir, dest, stamp)
-        step.commands = [render_operation(op) for op in step.operations]
+        ssh = _ssh_prefix(env, item.get("host"))
+        if ssh:
+            step.title += f" on host {item['host']}"
+            step.commands = [render_remote_operation(op, ssh) for op in step.operations]
+        else:
+            step.commands = [render_operation(op) for op in step.operations]
         steps.append(step)
     if not wanted or "databases" in wanted:
         from . import dbphase
