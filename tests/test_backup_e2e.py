@@ -66,7 +66,10 @@ def test_full_demo_backup(tmp_path):
 
     # wsadmin: one JVM launch; role export before the first server stop; results recorded
     log = mockcell.read_log(e2e.mock_env(tmp))
-    assert sum(1 for e in log if e.get("event") == "launch") == 1
+    launches = [e for e in log if e.get("event") == "launch"]
+    assert len(launches) == 1
+    assert launches[0].get("credentialSource") == "prompt"  # typed at wsadmin's login prompt, not argv
+    assert not any(PASSWORD in a for a in launches[0]["argv"])
     views = [i for i, e in enumerate(log) if e.get("event") == "call" and e["object"] == "AdminApp" and e["method"] == "view"]
     stops = _stop_events(log)
     assert views and stops and max(views) < min(stops)
