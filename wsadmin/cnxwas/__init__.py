@@ -18,4 +18,4 @@
 #   servers  - stop/start application servers with polling
 #   commands - one function per script
 #   cli      - run(name, argv, adminGlobals) -> exit code; main() for scripts
-#   jobs     - how the driver calls cli.run inside one wsadmin session
+#   (the driver calls cli.run inside one wsadmin session: templates/wsadmin/job_step.py.j2)
