@@ -9,7 +9,7 @@ import getpass
 import os
 import stat
 import sys
-from typing import Dict, Iterable, List, Optional
+from typing import Dict, List, Optional
 
 from .errors import ConfigError
 
@@ -65,9 +65,6 @@ class Redactor:
         for secret in self._secrets:
             text = text.replace(secret, MASK)
         return text
-
-    def argv(self, argv: Iterable[str]) -> List[str]:
-        return [self(str(a)) for a in argv]
 
 
 REDACT = Redactor()
