@@ -59,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
                          help="delete what was moved aside once the whole restore has succeeded")
 
     sub.add_parser("config-reference", help="print the configuration reference (Markdown)")
-    tool = sub.add_parser("_remote-tool", help=argparse.SUPPRESS)  # internal: a DB tool on a remote host
+    tool = sub.add_parser("_remote-tool")  # internal (no help: not listed): a DB tool on a remote host
     tool.add_argument("spec")
     tool.add_argument("args", nargs=argparse.REMAINDER)
     return parser
