@@ -70,6 +70,15 @@ def popen(*args: str, env: Optional[Dict[str, str]] = None) -> subprocess.Popen:
                             stderr=subprocess.PIPE, text=True, env=full_env)
 
 
+def backup_demo(base: str) -> tuple:
+    """Back up a fresh small demo environment under ``base``: (env file, set folder)."""
+    env_file = write_env(base)
+    proc = cli("backup", "--env", env_file)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    [set_dir] = sets(os.path.join(base, "backups"))
+    return env_file, set_dir
+
+
 def sets(target: str) -> List[str]:
     if not os.path.isdir(target):
         return []

@@ -32,6 +32,12 @@ STAMP_RE = re.compile(r"\d{8}T\d{6}(?:-\d+)?")
 # --------------------------------------------------------------------------- helpers
 
 
+def provision_jar(ctx) -> str:
+    """A file inside the shared data's provision/ folder of the demo tree."""
+    return next(os.path.join(folder, name) for folder, _, names in os.walk(os.path.join(ctx.shared, "provision"))
+                for name in names if name.endswith(".jar"))
+
+
 def snapshot(root: str) -> dict:
     """path -> (type, mode, size, sha256, link target, hardlink group); moved-aside copies ignored."""
     out = {}
@@ -118,9 +124,7 @@ class Ctx:
 @pytest.fixture(scope="module")
 def shared_backup(tmp_path_factory):
     base = str(tmp_path_factory.mktemp("restore"))
-    env_file = e2e.write_env(base)
-    proc = e2e.cli("backup", "--env", env_file)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    e2e.backup_demo(base)
     pristine = base + ".pristine"
     os.makedirs(pristine)
     for name in ("demo", "backups"):
@@ -230,8 +234,7 @@ def test_dry_run_prints_the_runbook_commands_and_changes_nothing(ctx):
 
 def test_only_shared_data_keeps_provision_and_the_rest(ctx):
     shared_file = os.path.join(ctx.shared, "profiles/cache/profiles.cache")
-    provision_file = next(os.path.join(f, n) for f, _, ns in os.walk(os.path.join(ctx.shared, "provision"))
-                          for n in ns if n.endswith(".jar"))
+    provision_file = provision_jar(ctx)
     root_file = os.path.join(ctx.cnx, "only-test.txt")
     for path in (shared_file, provision_file):
         with open(path, "ab") as handle:
@@ -300,10 +303,9 @@ def test_6_0_cr6_counts_as_6_5_and_cr5_does_not(ctx):
 
 def test_provision_skipped_on_other_interim_fix_then_forced(ctx):
     set_installed_version(ctx, "8.0.0.0_CR14", extra_fix="8.0.0.0-HCL-IC-Multi-IFLO99999")
-    provision_jar = next(os.path.join(f, n) for f, _, ns in os.walk(os.path.join(ctx.shared, "provision"))
-                         for n in ns if n.endswith(".jar"))
+    provision_file = provision_jar(ctx)
     other = os.path.join(ctx.shared, "profiles/cache/profiles.cache")
-    for path in (provision_jar, other):
+    for path in (provision_file, other):
         with open(path, "ab") as handle:
             handle.write(b"changed")
     rel = lambda p: os.path.relpath(p, ctx.tree)  # noqa: E731
@@ -312,14 +314,14 @@ def test_provision_skipped_on_other_interim_fix_then_forced(ctx):
     assert "provision/ SKIPPED" in proc.stdout and "IFLO99999" in proc.stdout and "exact same version" in proc.stdout
     now = snapshot(ctx.tree)
     assert now[rel(other)] == ctx.original[rel(other)]
-    assert now[rel(provision_jar)] != ctx.original[rel(provision_jar)]
+    assert now[rel(provision_file)] != ctx.original[rel(provision_file)]
 
     # the restore put installed.xml back too (im-data): apply the newer fix again
     set_installed_version(ctx, "8.0.0.0_CR14", extra_fix="8.0.0.0-HCL-IC-Multi-IFLO99999")
     forced = ctx.restore("--force-provision")
     assert forced.returncode == 0, forced.stdout + forced.stderr
     assert "WARNING: --force-provision" in forced.stdout
-    assert snapshot(ctx.tree)[rel(provision_jar)] == ctx.original[rel(provision_jar)]
+    assert snapshot(ctx.tree)[rel(provision_file)] == ctx.original[rel(provision_file)]
     newest = sorted(n for n in os.listdir(ctx.set_dir) if n.startswith("restore-"))[-1]
     journal = json.load(open(os.path.join(ctx.set_dir, newest, "journal.json")))
     assert journal["forcedProvision"] is True and "IFLO99999" in journal["forcedProvisionReason"]

@@ -13,10 +13,7 @@ from cnxbackup.manifest import write_manifest
 @pytest.fixture(scope="module")
 def backup(tmp_path_factory):
     base = str(tmp_path_factory.mktemp("verify"))
-    env_file = e2e.write_env(base)
-    proc = e2e.cli("backup", "--env", env_file)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    [set_dir] = e2e.sets(os.path.join(base, "backups"))
+    env_file, set_dir = e2e.backup_demo(base)
     return base, env_file, set_dir
 
 

@@ -3,8 +3,12 @@ from __future__ import annotations
 
 import os
 import time
-from typing import List, Sequence
+from typing import TYPE_CHECKING, List, Sequence
 
+if TYPE_CHECKING:
+    from ..progress import Progress
+
+from ..config import Environment, load_environment
 from ..errors import CnxBackupError
 from ..manifest import MANIFEST
 
@@ -76,3 +80,13 @@ def tar_exclude_args(user_excludes: Sequence[str], nested: Sequence[str]) -> Lis
     if nested:
         args += ["--anchored"] + [f"--exclude={p}" for p in nested] + ["--no-anchored"]
     return args
+
+
+def load_env(name: str, progress: "Progress", build_tree: bool = False) -> Environment:
+    """The environment for an action; a demo environment also gets its stand-ins ready."""
+    env = load_environment(name)
+    if env.data.get("demo"):
+        from ..demo import prepare_demo
+
+        prepare_demo(env, progress, build_tree=build_tree)
+    return env

@@ -22,7 +22,7 @@ import time
 from typing import Any, Dict, List, Optional, Tuple
 
 from ..archive import ArchiveError, copy_back_file, extract_archive, hash_file, validate_members
-from ..config import Environment, load_environment
+from ..config import Environment
 from ..errors import EXIT_FAILED, EXIT_OK, EXIT_WARNINGS, CnxBackupError, ConfigError, StepFailed
 from ..journal import DONE, FAILED, RUNNING, SKIPPED, Journal
 from ..lock import RunLock
@@ -31,6 +31,7 @@ from ..manifest import load_manifest
 from ..plan import detect_versions
 from ..progress import Progress
 from ..versions import ConnectionsVersion
+from .common import load_env
 from .restore_plan import STAGING_SUFFIX, Op, RestoreStep, restore_steps
 
 RESTORE_DIR_PREFIX = "restore-"
@@ -225,11 +226,7 @@ def check_archives(set_dir: str, steps: List[RestoreStep], journal: Optional[Jou
 
 
 def run_restore(args: argparse.Namespace, progress: Progress) -> int:
-    env = load_environment(args.env)
-    if env.data.get("demo"):
-        from ..demo import prepare_demo
-
-        prepare_demo(env, progress, build_tree=False)
+    env = load_env(args.env, progress)
     set_dir = os.path.abspath(args.set_dir)
     manifest = load_manifest(set_dir)
     options = {"only": args.only, "target_root": os.path.abspath(args.target_root) if args.target_root else None,

@@ -3,21 +3,17 @@ from __future__ import annotations
 
 import argparse
 
-from ..config import load_environment
 from ..errors import EXIT_OK
 from ..hosts import make_transport
 from ..plan import build_plan
 from ..progress import Progress
+from .common import load_env
 from .preflight import preflight
 from .show_plan import format_plan
 
 
 def run_plan_or_backup(args: argparse.Namespace, progress: Progress) -> int:
-    env = load_environment(args.env)
-    if env.data.get("demo"):
-        from ..demo import prepare_demo
-
-        prepare_demo(env, progress)
+    env = load_env(args.env, progress, build_tree=True)
     plan = build_plan(env)
     transport = make_transport(env)
     try:

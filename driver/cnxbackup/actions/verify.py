@@ -125,13 +125,9 @@ def _verify_database(manifest: Dict[str, Any], db: Dict[str, Any], env: Any,
 def run_verify(args: argparse.Namespace, progress: Progress) -> int:
     env = None
     if getattr(args, "env", None):
-        from ..config import load_environment
+        from .common import load_env
 
-        env = load_environment(args.env)
-        if env.data.get("demo"):
-            from ..demo import prepare_demo
-
-            prepare_demo(env, progress, build_tree=False)
+        env = load_env(args.env, progress)
     ok, lines = verify_set(args.set_dir, deep=args.deep, env=env, progress=progress)
     for line in lines:
         progress.message(line)
