@@ -12,11 +12,11 @@ SET ?=
 ARGS ?=
 SYSTEM_TOOLS := jython java tar zstd ssh sshd
 
-.PHONY: help setup system-deps test check-jython21 vermin plan backup verify restore bench dist clean
+.PHONY: help setup system-deps test lint check-jython21 vermin plan backup verify restore bench dist clean
 
 help:
 	@echo "make setup            install system tools (jython, zstd, ssh) and the Python venv"
-	@echo "make test             run the whole test suite (what CI runs)"
+	@echo "make test             the layer contract (lint) and the whole test suite (what CI runs)"
 	@echo "make plan ENV=prod    preflight + plan, changes nothing"
 	@echo "make backup ENV=prod  back up the environment described in environments/prod.yaml"
 	@echo "make verify SET=DIR   verify a backup set (ARGS=--deep for a full read)"
@@ -46,8 +46,11 @@ $(STAMP): pyproject.toml
 
 setup: system-deps $(STAMP)
 
-test: setup
+test: setup lint
 	$(VPY) -m pytest -q -ra $(ARGS)
+
+lint: setup
+	$(VENV)/bin/lint-imports --no-cache
 
 check-jython21: setup
 	jython tools/check_jython21.py wsadmin
@@ -78,10 +81,10 @@ dist: setup
 	@set -e; out="$(or $(DIST_DIR),dist)"; stage="$(or $(DIST_STAGE),build/dist-stage)"; \
 	rm -rf "$$stage"; mkdir -p "$$stage/driver" "$$out"; \
 	cp -p pyproject.toml "$$stage/"; cp -pR driver/cnxbackup "$$stage/driver/"; \
-	assets="$$stage/driver/cnxbackup/_assets"; rm -rf "$$assets"; mkdir -p "$$assets/tests"; \
-	cp -pR wsadmin templates environments "$$assets/"; cp -pR tests/mock_wsadmin tests/fakes tests/sshhosts.py "$$assets/tests/"; \
+	assets="$$stage/driver/cnxbackup/_assets"; rm -rf "$$assets"; mkdir -p "$$assets"; \
+	cp -pR wsadmin templates environments "$$assets/"; \
 	find "$$stage" \( -name __pycache__ -o -name '*$$py.class' -o -name '*.egg-info' \) -prune -exec rm -rf {} +; \
-	printf '\n[tool.setuptools.package-data]\ncnxbackup = ["_assets/**/*"]\n' >> "$$stage/pyproject.toml"; \
+	printf '\n[tool.setuptools.package-data]\ncnxbackup = ["_assets/**/*", "demo/mock_wsadmin/**/*", "demo/fakes/**/*"]\n' >> "$$stage/pyproject.toml"; \
 	$(VENV)/bin/shiv -q -o "$$out/cnxbackup.pyz" -c cnxbackup --reproducible -p '/usr/bin/env python3' "$$stage"; \
 	echo "built $$out/cnxbackup.pyz ($$(du -k "$$out/cnxbackup.pyz" | cut -f1) KB)"
 

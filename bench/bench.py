@@ -22,14 +22,13 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-for extra in (ROOT / "driver", ROOT / "tests", ROOT / "tests" / "mock_wsadmin", ROOT / "tests" / "fakes", HERE):
+for extra in (ROOT / "driver", ROOT / "tests", HERE):
     sys.path.insert(0, str(extra))
 
 import bench_archive  # noqa: E402
 import e2e  # noqa: E402
-import fakedb  # noqa: E402
-import mockcell  # noqa: E402
 from cnxbackup.databases import backup_all, targets_from_settings  # noqa: E402
+from cnxbackup.demo import fakedb, mockcell  # noqa: E402
 
 MAX_RATIO = 1.10
 MAX_RSS_MB = 200.0

@@ -14,11 +14,11 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-for sub in ("driver", "tests", os.path.join("tests", "fakes"), os.path.join("tests", "mock_wsadmin")):
+for sub in ("driver", "tests"):
     sys.path.insert(0, os.path.join(ROOT, sub))
 
 import e2e  # noqa: E402
-import sshhosts  # noqa: E402
+from cnxbackup.demo import sshhosts  # noqa: E402
 
 
 def _one_run(base: str, nodes: int, scale: float) -> float:

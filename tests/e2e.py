@@ -23,8 +23,8 @@ def write_env(tmp: str, *, name: str = "demo", cell: str = "was905", scale: floa
           backup_dir: "{demo_root}/db2-backups"
           concurrency: 4
           command:
-            db2: "{project}/tests/fakes/db2"
-            db2ckbkp: "{project}/tests/fakes/db2ckbkp"
+            db2: "{demo_kit}/fakes/db2"
+            db2ckbkp: "{demo_kit}/fakes/db2ckbkp"
         """)
     text = textwrap.dedent(f"""\
         demo:
@@ -43,7 +43,7 @@ def write_env(tmp: str, *, name: str = "demo", cell: str = "was905", scale: floa
           im_install: "{{demo_root}}/tree/opt/IBM/InstallationManager"
           im_shared: "{{demo_root}}/tree/opt/IBM/IMShared"
         wsadmin:
-          command: "{wsadmin_command or '{project}/tests/mock_wsadmin/wsadmin.sh'}"
+          command: "{wsadmin_command or '{demo_kit}/mock_wsadmin/wsadmin.sh'}"
           user: wasadmin
           password_file: "{{demo_root}}/mock/was-password"
           stop_timeout: {stop_timeout}
@@ -149,7 +149,7 @@ def write_multihost_env(tmp: str, hosts: list, nodes: int, known_hosts: str, sca
           concurrency: 2
           databases: [OPNACT, FILES]
           command:
-            db2: "{project}/tests/fakes/db2"
-            db2ckbkp: "{project}/tests/fakes/db2ckbkp"
+            db2: "{demo_kit}/fakes/db2"
+            db2ckbkp: "{demo_kit}/fakes/db2ckbkp"
         """)
     return write_env(tmp, scale=scale, database=database, extra="\n".join(lines) + "\n")

@@ -10,14 +10,12 @@ import os
 import signal
 import stat
 import subprocess
-import sys
 import time
 
 import pytest
 
 import e2e
-import fakedb
-import mockcell
+from cnxbackup.demo import fakedb, mockcell
 
 PASSWORD = "Adm1n-Secret"
 
@@ -277,7 +275,7 @@ def test_ctrl_c_then_resume(tmp_path):
     # no fake db2 left running
     time.sleep(0.5)
     ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
-    assert fake["FAKEDB_STATE"] not in ps and "tests/fakes/db2 backup" not in ps
+    assert fake["FAKEDB_STATE"] not in ps and "demo/fakes/db2 backup" not in ps
 
     proc = e2e.cli("backup", "--env", env_file, "--resume")
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -116,7 +116,7 @@ def verdicts(tmp_path_factory) -> dict:
     )
     proc = subprocess.run(["jython", str(driver)], capture_output=True, text=True, timeout=240)
     assert proc.returncode == 0, proc.stderr
-    line = next(l for l in proc.stdout.splitlines() if l.startswith("JSON:"))
+    line = next(ln for ln in proc.stdout.splitlines() if ln.startswith("JSON:"))
     return json.loads(line[len("JSON:"):])
 
 
@@ -158,11 +158,11 @@ def test_cli_on_wsadmin_and_on_a_bad_tree(tmp_path):
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout.splitlines()
     assert "RC1=0" in out and "RC2=1" in out
-    assert any(l.startswith("OK: ") and "file(s)" in l for l in out)
+    assert any(ln.startswith("OK: ") and "file(s)" in ln for ln in out)
     bad_file = str(bad / "sub" / "b.py")
     assert f"{bad_file}:1: 'True' does not exist in Jython 2.1" in out
-    assert any(l.startswith(f"{bad_file}:2: ") for l in out)
-    assert not any("notes.txt" in l or "ok.py:" in l for l in out)
+    assert any(ln.startswith(f"{bad_file}:2: ") for ln in out)
+    assert not any("notes.txt" in ln or "ok.py:" in ln for ln in out)
 
 
 def test_script_exit_codes(tmp_path):

@@ -122,4 +122,5 @@ def test_readme_carries_the_current_reference():
     readme = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
     start = readme.index("<!-- config-reference:start -->\n") + len("<!-- config-reference:start -->\n")
     end = readme.index("<!-- config-reference:end -->")
-    assert readme[start:end] == reference_markdown(), "README's configuration reference is stale: regenerate it with `cnxbackup config-reference`"
+    assert readme[start:end] == reference_markdown(), (
+        "README's configuration reference is stale: regenerate it with `cnxbackup config-reference`")

@@ -1,4 +1,4 @@
-"""Database hooks (driver/cnxbackup/databases) against the fake vendor tools in tests/fakes."""
+"""Database hooks (driver/cnxbackup/databases) against the fake vendor tools in driver/cnxbackup/demo/fakes."""
 from __future__ import annotations
 
 import os
@@ -11,14 +11,19 @@ import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "driver"))
-sys.path.insert(0, os.path.join(HERE, "fakes"))
-
-import fakedb  # noqa: E402
 
 from cnxbackup.databases import (  # noqa: E402
-    DbTarget, DbTimeout, backup_all, db2, mssql, oracle, run_tool, targets_from_settings,
+    DbTarget,
+    DbTimeout,
+    backup_all,
+    db2,
+    mssql,
+    oracle,
+    run_tool,
+    targets_from_settings,
 )
 from cnxbackup.databases.defaults import default_databases  # noqa: E402
+from cnxbackup.demo import fakedb  # noqa: E402
 
 PASSWORD = "Sup3r$ecret-pw"
 

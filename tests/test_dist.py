@@ -18,7 +18,7 @@ import zipfile
 import pytest
 
 import e2e
-import mockcell
+from cnxbackup.demo import mockcell
 from test_python39 import find_python39
 
 ROOT = e2e.ROOT
@@ -52,12 +52,15 @@ def test_zipapp_contents(pyz):
     tops = {n.split("/")[1] for n in names if n.startswith("site-packages/") and n.count("/") > 1}
     assert {"cnxbackup", "pexpect", "ptyprocess", "jinja2", "markupsafe", "yaml"} <= tops
     assets = "site-packages/cnxbackup/_assets/"
-    for required in ("templates/", "wsadmin/", "environments/demo.yaml", "tests/mock_wsadmin/wsadmin.sh",
-                     "tests/fakes/db2", "tests/fakes/fakedb.py"):
+    for required in ("templates/", "wsadmin/", "environments/demo.yaml"):
         assert any(n.startswith(assets + required) for n in names), required
+    demo = "site-packages/cnxbackup/demo/"
+    for required in ("mock_wsadmin/wsadmin.sh", "mock_wsadmin/jy/wsadmin_main.py", "mock_wsadmin/cells/was905.json",
+                     "fakes/db2", "fakedb.py", "sshhosts.py"):
+        assert demo + required in names, required
     assert not any("__pycache__" in n or n.endswith("$py.class") for n in names)
     # the fakes and the mock are started as programs: they must stay executable
-    info = zipfile.ZipFile(pyz).getinfo(assets + "tests/fakes/db2")
+    info = zipfile.ZipFile(pyz).getinfo(demo + "fakes/db2")
     assert (info.external_attr >> 16) & 0o111
 
 

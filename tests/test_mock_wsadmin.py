@@ -1,18 +1,16 @@
-"""Tests of the mocked wsadmin.sh (tests/mock_wsadmin). Each launch costs ~2.5 s of JVM start,
+"""Tests of the mocked wsadmin.sh (driver/cnxbackup/demo/mock_wsadmin). Each launch costs ~2.5 s of JVM start,
 so every test combines several checks per launch."""
 from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pexpect
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent / "mock_wsadmin"))
-import mockcell  # noqa: E402
+from cnxbackup.demo import mockcell  # noqa: E402
 
 ADMIN = ["-user", "wasadmin", "-password", "Adm1n-Secret"]
 
@@ -74,9 +72,9 @@ AdminApp.view('NoSuchApp', '-MapRolesToUsers')
     assert "CELL u'CNXCell' unicode" in lines
     assert "ROLELINE 13" in lines
     assert "CHANGES 1" in lines
-    assert any(l == f'WASX7017E: Exception received while running file "{script}"; exception information: '
+    assert any(ln == f'WASX7017E: Exception received while running file "{script}"; exception information: '
                'com.ibm.ws.scripting.ScriptingException: WASX7280E: An application with name "NoSuchApp" does not exist.'
-               for l in lines)
+               for ln in lines)
     assert lines[-1].startswith('WASX7309W: No "save" was performed before the script')
     assert res.returncode == 105 and res.stderr == ""
     log = mockcell.read_log(env)

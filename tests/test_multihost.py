@@ -12,9 +12,9 @@ import time
 import pytest
 
 import e2e
-import fakedb
-import mockcell
 import sshhosts
+from cnxbackup.demo import fakedb, mockcell
+
 
 @pytest.fixture()
 def five_hosts(tmp_path):

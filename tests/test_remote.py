@@ -1,4 +1,4 @@
-"""OpenSSH transport against real sshd hosts on loopback (tests/sshhosts.py)."""
+"""OpenSSH transport against real sshd hosts on loopback (cnxbackup.demo.sshhosts)."""
 from __future__ import annotations
 
 import hashlib
@@ -14,10 +14,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "driver"))
 
-from cnxbackup.remote import (  # noqa: E402
-    Cancelled, Host, HostUnreachable, LocalTransport, SshTransport, TransferError, run_per_host)
-from sshhosts import (  # noqa: E402,F401
-    TestHost, freeze_host, restart_host, ssh_hosts_factory, stop_host, thaw_host)
+from cnxbackup.transport import Cancelled, Host, HostUnreachable, LocalTransport, SshTransport, TransferError, run_per_host  # noqa: E402
+from sshhosts import TestHost, freeze_host, restart_host, stop_host, thaw_host  # noqa: E402
 
 
 def as_host(h: TestHost) -> Host:

@@ -21,8 +21,7 @@ import time
 import pytest
 
 import e2e
-import fakedb
-import mockcell
+from cnxbackup.demo import fakedb, mockcell
 from cnxbackup.manifest import write_manifest
 
 REPLACED = ".cnxbackup-replaced-"

@@ -6,11 +6,9 @@ results against the fixture cells (never hard-coded data).
 """
 from __future__ import annotations
 
-import copy
 import json
 import os
 import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -19,8 +17,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 WSADMIN_DIR = REPO / "wsadmin"
-sys.path.insert(0, str(REPO / "tests" / "mock_wsadmin"))
-import mockcell  # noqa: E402
+from cnxbackup.demo import mockcell  # noqa: E402
 
 # mode -> fixture cell: WAS 8.5.5 runs Jython 2.1, WAS 9 runs Jython 2.7
 MODES = {"jython21": "was855", "jython27": "was905"}

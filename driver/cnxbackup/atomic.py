@@ -39,7 +39,7 @@ def _remove_quietly(path: str) -> None:
         pass
 
 
-def _open_new(path: str, mode: int) -> int:
+def open_new(path: str, mode: int) -> int:
     """Create/truncate ``path`` without following a symlink; set ``mode`` exactly (umask ignored)."""
     flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
     fd = os.open(path, flags, mode)
@@ -66,7 +66,7 @@ def open_partial(path: str, mode: int = 0o600) -> Iterator[BinaryIO]:
     file is removed and the exception propagates.
     """
     partial = partial_path(path)
-    fd = _open_new(partial, mode)
+    fd = open_new(partial, mode)
     fileobj = os.fdopen(fd, "wb", buffering=0)
     try:
         yield fileobj  # type: ignore[misc]

@@ -10,9 +10,16 @@ import sys
 from typing import List, Optional
 
 from . import __version__, signals
+from .actions.restore import run_restore
+from .actions.run import run_plan_or_backup
+from .actions.verify import run_verify
+from .config import Environment, load_environment
+from .config.schema import reference_markdown
+from .demo.prepare import prepare_demo
 from .errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, CnxBackupError
 from .log import get_logger, setup_console
 from .progress import Progress
+from .transport.remote_tool import run_remote_tool
 
 
 class _ArgumentParser(argparse.ArgumentParser):
@@ -65,6 +72,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def load_env(name: str, progress: Progress, build_tree: bool = False) -> Environment:
+    """The environment for a command. A demo environment first gets its stand-ins ready
+    (``prepare_demo``), then is loaded again with the overlay they need; nothing validated is changed."""
+    env = load_environment(name)
+    if not env.data.get("demo"):
+        return env
+    return load_environment(name, overlay=prepare_demo(env, progress, build_tree=build_tree))
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     setup_console(args.verbose)
@@ -73,27 +89,17 @@ def main(argv: Optional[List[str]] = None) -> int:
     os.umask(0o077)  # everything this run and its children create is private (sets are 0700/0600)
     try:
         if args.command == "_remote-tool":
-            from .hosts import run_remote_tool
-
             tool_args = args.args[1:] if args.args[:1] == ["--"] else args.args
             return run_remote_tool(args.spec, tool_args)
         if args.command == "config-reference":
-            from .config.schema import reference_markdown
-
             sys.stdout.write(reference_markdown())
             return EXIT_OK
         if args.command in ("plan", "backup"):
-            from .actions.run import run_plan_or_backup
-
-            return run_plan_or_backup(args, progress)
+            return run_plan_or_backup(args, load_env(args.env, progress, build_tree=True), progress)
         if args.command == "verify":
-            from .actions.verify import run_verify
-
-            return run_verify(args, progress)
+            return run_verify(args, load_env(args.env, progress) if args.env else None, progress)
         if args.command == "restore":
-            from .actions.restore import run_restore
-
-            return run_restore(args, progress)
+            return run_restore(args, load_env(args.env, progress), progress)
     except KeyboardInterrupt:
         sys.stderr.write("cnxbackup: interrupted; partial files were removed and nothing unfinished is marked done\n")
         return EXIT_INTERRUPTED

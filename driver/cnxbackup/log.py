@@ -5,7 +5,7 @@ import logging
 import os
 from typing import Optional
 
-from .secrets import REDACT
+from .redact import REDACT
 
 LOGGER_NAME = "cnxbackup"
 

@@ -18,6 +18,11 @@ def assets_root() -> str:
     return os.path.join(_PACKAGE_DIR, "_assets")
 
 
+def demo_dir() -> str:
+    """The demo's stand-ins (``mock_wsadmin/``, ``fakes/``): the ``cnxbackup.demo`` package folder."""
+    return os.path.join(_PACKAGE_DIR, "demo")
+
+
 def templates_dir() -> str:
     return os.path.join(assets_root(), "templates")
 

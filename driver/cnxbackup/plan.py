@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
 from .config import Environment
+from .databases import backup_targets
 from .errors import PreflightError
+from .hosts import first_with_role, host_paths, hosts_of, is_multi_host
 from .versions import ConnectionsVersion, detect_interim_fixes, read_installed_xml, read_was_product
 
 RESTORE_RELEASE = "release"       # same major.minor release
@@ -96,8 +98,6 @@ def detect_versions(env: Environment) -> Tuple[ConnectionsVersion, Optional[str]
 
 def _base_items(env: Environment, version: ConnectionsVersion) -> List[Item]:
     """Items per host, following the roles (one implicit local host with every role otherwise)."""
-    from .hosts import first_with_role, host_paths, hosts_of, is_multi_host
-
     conn = env.section("connections")
     multi = is_multi_host(env)
     hosts = hosts_of(env)
@@ -210,8 +210,6 @@ def scan_tree(path: str, excludes: List[str]) -> Tuple[int, int]:
 
 def default_database_list(env: Environment, version: ConnectionsVersion) -> List[str]:
     """Names of the backup units (databases; for Oracle RMAN the SID, for Data Pump the schemas)."""
-    from .actions.dbphase import backup_targets
-
     return [target.name for target in backup_targets(env, version.raw)]
 
 

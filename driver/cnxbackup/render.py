@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shlex
 from typing import Any
 
@@ -28,6 +29,11 @@ def jython_repr(value: Any) -> str:
     raise TypeError(f"cannot render {type(value).__name__} for Jython")
 
 
+def dquote(text: str) -> str:
+    """Quote for a POSIX shell in double quotes (keeps N'...' SQL literals readable)."""
+    return '"' + re.sub(r'([\\"$`])', r"\\\1", text) + '"'
+
+
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(templates_dir()),
@@ -38,6 +44,7 @@ def _environment() -> jinja2.Environment:
     )
     env.filters["pyrepr"] = jython_repr
     env.filters["shquote"] = lambda v: shlex.quote(str(v))
+    env.filters["dquote"] = dquote
     env.filters["tojson_pretty"] = lambda v: json.dumps(v, indent=2, sort_keys=True)
     return env
 

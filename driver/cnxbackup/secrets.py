@@ -9,11 +9,12 @@ import getpass
 import os
 import stat
 import sys
-from typing import Dict, List, Optional
+from typing import Dict, Optional
 
 from .errors import ConfigError
+from .redact import MASK, REDACT, Redactor
 
-MASK = "*****"
+__all__ = ["MASK", "REDACT", "Redactor", "read_password"]
 
 
 def read_password(section: Dict[str, object], what: str, where: str, required: bool = True) -> Optional[str]:
@@ -48,23 +49,3 @@ def _read_password_file(path: str, what: str, where: str) -> str:
     if not line:
         raise ConfigError(f"{where}: {what} password file {path} is empty")
     return line
-
-
-class Redactor:
-    """Replaces every known secret in text that is about to be logged or written."""
-
-    def __init__(self) -> None:
-        self._secrets: List[str] = []
-
-    def add(self, secret: Optional[str]) -> None:
-        if secret and secret not in self._secrets:
-            self._secrets.append(secret)
-            self._secrets.sort(key=len, reverse=True)
-
-    def __call__(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, MASK)
-        return text
-
-
-REDACT = Redactor()

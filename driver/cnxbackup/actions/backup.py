@@ -12,152 +12,26 @@ import os
 import socket
 import threading
 import time
-from typing import Any, Dict, List, Optional
+from typing import Optional
 
-from .. import __version__
-from ..archive import ArchiveCancelled, ArchiveError, ArchiveResult, DiskFullError, copy_file, create_archive, hash_file
+from .. import __version__, signals
 from ..config import Environment
-from ..errors import EXIT_FAILED, EXIT_OK, EXIT_WARNINGS, CnxBackupError, Interrupted, StepFailed
-from ..journal import DONE, FAILED, RUNNING, SKIPPED, WARNING, Journal
+from ..errors import EXIT_FAILED, EXIT_OK, EXIT_WARNINGS, Interrupted, StepFailed
+from ..journal import DONE, FAILED, RUNNING, Journal
 from ..lock import RunLock
 from ..log import add_log_file, get_logger, remove_handler
 from ..manifest import write_manifest
-from ..plan import Item, Plan
+from ..plan import Plan
 from ..progress import Progress
-from . import dbphase, reports, wsphase
-from .common import SetLayout, find_resumable_set, new_set_dir, tar_exclude_args
-
-
-class BackupRun:
-    """State shared by the phases of one backup run."""
-
-    def __init__(self, plan: Plan, layout: SetLayout, journal: Journal, progress: Progress,
-                 cancel: threading.Event, transport: Any = None) -> None:
-        self.plan = plan
-        self.env: Environment = plan.env
-        self.layout = layout
-        self.journal = journal
-        self.progress = progress
-        self.cancel = cancel
-        self.log = get_logger()
-        # Warnings live in the journal so that a resumed run still reports the earlier ones.
-        self.warnings: List[str] = journal.data.setdefault("warnings", [])
-        self.failures: List[str] = []
-        from ..hosts import hosts_of, make_transport
-
-        self.hosts = hosts_of(self.env)
-        self.transport = transport if transport is not None else make_transport(self.env)
-
-    # ---- files -------------------------------------------------------------------------
-    def archive_items(self, items: List[Item]) -> None:
-        """Archive items, hosts in parallel (per-host limit); one host's failure spares the others."""
-        from ..hosts import host_config
-        from ..remote import run_per_host
-
-        by_host: Dict[str, List[Item]] = {}
-        for item in items:
-            if self._already_done(f"item:{item.name}", item):
-                self.progress.message(f"[{item.name}] already done in this set, verified, skipped")
-                continue
-            by_host.setdefault(item.host, []).append(item)
-        if not by_host:
-            return
-        limits = [host_config(self.env, name).get("parallel") or 1 for name in by_host]
-        per_host = max(limits) if len(by_host) > 1 else self.env.section("archive")["parallel"]
-        results = run_per_host(by_host, lambda _host, item: self._archive_one(item), per_host_limit=per_host,
-                               total_limit=max(1, per_host * len(by_host)), cancel=self.cancel)
-        disk_full = None
-        for outcome in results:
-            error = outcome.error
-            if error is None:
-                continue
-            item = outcome.item
-            step = f"item:{item.name}"
-            if isinstance(error, (ArchiveCancelled, KeyboardInterrupt)) or self.cancel.is_set():
-                self.journal.set(step, FAILED, error="interrupted")
-                continue
-            if self.journal.status(step) != FAILED:
-                self.journal.set(step, FAILED, error=str(error))
-            self.failures.append(f"{item.name} (host {item.host}): {error}")
-            self.log.error("item %s failed: %s", item.name, error)
-            if isinstance(error, DiskFullError):
-                disk_full = error
-        if self.cancel.is_set():
-            raise Interrupted("interrupted while archiving")
-        if disk_full is not None:
-            raise StepFailed(f"the target is full: {disk_full}")
-
-    def _archive_one(self, item: Item) -> ArchiveResult:
-        """One item, local or on its host; journaled. Raises on failure (run_per_host records it)."""
-        from . import remote_ops
-
-        settings = self.env.section("archive")
-        step = f"item:{item.name}"
-        dest = os.path.join(self.layout.root, item.relpath)
-        os.makedirs(os.path.dirname(dest), mode=0o700, exist_ok=True)
-        self.journal.set(step, RUNNING, source=item.source, kind=item.kind, host=item.host)
-        task = self.progress.task(item.name, item.est_bytes or None, item.est_files or None)
-        extra: Dict[str, Any] = {}
-        try:
-            if item.host != "local":
-                host = self.hosts[item.host]
-                if item.kind == "copy":
-                    extra = remote_ops.remote_stat(self.transport, host, item.source)
-                    result = remote_ops.copy_remote(item, dest, self.transport, host)
-                else:
-                    result = remote_ops.archive_remote(item, dest, self.transport, host, settings, task.update, self.cancel)
-            elif item.kind == "copy":
-                info = os.stat(item.source)
-                extra = {"mode": f"{info.st_mode & 0o7777:04o}", "uid": info.st_uid, "gid": info.st_gid}
-                result = copy_file(item.source, dest, progress=task.update, cancel=self.cancel)
-            else:
-                result = create_archive(
-                    item.source, dest, level=settings["level"], threads=settings["threads"],
-                    extra_tar_args=tar_exclude_args(settings["excludes"], item.nested_excludes) + list(settings["tar_options"]),
-                    progress=task.update, cancel=self.cancel)
-            if item.kind == "copy":
-                os.chmod(dest, 0o600)  # the set is private; the source's mode is recorded instead
-        except BaseException as error:
-            self.journal.set(step, FAILED, error="interrupted" if isinstance(error, (ArchiveCancelled, KeyboardInterrupt))
-                             else str(error))
-            task.finish("FAILED")
-            raise
-        status = WARNING if result.warnings else DONE
-        for warning in result.warnings:
-            self.warnings.append(f"{item.name}: {warning}")
-        record = self._archive_record(item, result)
-        record.update(extra)
-        self.journal.set(step, status, result=record)
-        task.update(result.files, item.est_bytes or result.size)
-        task.finish(f"-> {item.relpath} ({result.size:,} bytes, sha256 {result.sha256[:12]}...)")
-        return result
-
-    def _archive_record(self, item: Item, result: ArchiveResult) -> Dict[str, Any]:
-        record = item.to_dict()
-        record.update({"sha256": result.sha256, "size": result.size, "files": result.files,
-                       "warnings": list(result.warnings), "seconds": round(result.seconds, 3)})
-        return record
-
-    def _already_done(self, step: str, item: Item) -> bool:
-        """On resume: trust a finished item only if its file is there and hashes as recorded."""
-        if not self.journal.is_finished(step):
-            return False
-        record = self.journal.result(step) or {}
-        path = os.path.join(self.layout.root, item.relpath)
-        if not os.path.exists(path) or "sha256" not in record:
-            return False
-        digest, size = hash_file(path)
-        if digest != record["sha256"] or size != record["size"]:
-            self.log.warning("item %s: %s no longer matches the journal; redoing it", item.name, path)
-            return False
-        return True
+from ..transport import Transport
+from . import dbphase, filephase, reports, wsphase
+from .common import find_resumable_set, new_set_dir
+from .state import BackupRun, SetLayout
 
 
 def run_backup(env: Environment, plan: Plan, *, progress: Progress, resume: Optional[str] = None,
-               cancel: Optional[threading.Event] = None, transport: Any = None) -> int:
+               cancel: Optional[threading.Event] = None, transport: Optional[Transport] = None) -> int:
     """Run a backup; returns the exit code (0, 1 or 3). Raises Interrupted on Ctrl-C."""
-    from .. import signals
-
     cancel = cancel or signals.CANCEL
     target = env.section("target")["dir"]
     os.makedirs(target, mode=0o700, exist_ok=True)
@@ -223,11 +97,11 @@ def _run_phases(run: BackupRun, plan: Plan, set_dir: str, env: Environment, jour
     wsphase.run(run)
     if plan.databases:
         dbphase.run(run)
-    run.archive_items(plan.items)
+    filephase.archive_items(run, plan.items)
     extra = wsphase.file_registry_item(run)
     if extra is not None:
         plan.items.append(extra)
-        run.archive_items([extra])
+        filephase.archive_items(run, [extra])
     reports.write_generated_files(run)
     manifest = reports.build_manifest(run)
     reports.write_report(run, manifest)

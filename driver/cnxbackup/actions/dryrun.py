@@ -4,9 +4,10 @@ from __future__ import annotations
 import os
 import shlex
 
+from ..archive import tar_exclude_args
+from ..databases import dry_run_commands
 from ..plan import Plan
 from ..progress import Progress
-from .common import tar_exclude_args
 from .wsphase import RESULT_FILES, step_arguments
 
 
@@ -20,10 +21,8 @@ def show_dry_run(plan: Plan, progress: Progress) -> None:
         argv = step_arguments(script, ws, os.path.join("<set>", "wsadmin", RESULT_FILES[script]))
         out.append(f"  wsadmin> cnxwas.cli.run({script!r}, {argv!r})")
     if plan.databases:
-        from .dbphase import dry_run_commands
-
         out.append("")
-        out.extend(dry_run_commands(plan))
+        out.extend(dry_run_commands(env, plan.version.raw))
     out.append("")
     level, threads = settings["level"], settings["threads"]
     for item in plan.items:

@@ -3,12 +3,15 @@ from __future__ import annotations
 
 import os
 import shutil
-from typing import Any, List
+from typing import List, Optional
 
 from ..errors import PreflightError
+from ..hosts import hosts_of
 from ..lock import RunLock, _pid_alive
 from ..plan import Plan, check_sources, check_space, estimate_sizes
 from ..progress import human_bytes
+from ..transport import Transport
+from .remote_ops import probe_remote_items
 
 DB_TOOLS = {"db2": ["db2"], "mssql": ["sqlcmd"], "oracle": []}
 
@@ -35,11 +38,8 @@ def required_tools(plan: Plan) -> List[str]:
     return tools
 
 
-def preflight(plan: Plan, transport: Any = None) -> List[str]:
+def preflight(plan: Plan, transport: Optional[Transport] = None) -> List[str]:
     """Raise PreflightError listing every problem; return notes for the plan display."""
-    from ..hosts import hosts_of
-    from .remote_ops import probe_remote_items
-
     env = plan.env
     problems = check_sources(plan)
     if transport is not None and any(item.host != "local" for item in plan.items):

@@ -8,14 +8,18 @@ from __future__ import annotations
 
 import os
 import shlex
+import subprocess
 import threading
 import time
 from typing import Any, Callable, Dict, List, Optional
 
-from ..archive import ArchiveError, ArchiveResult, create_archive_from_stream, remote_archive_command
+from ..archive import (
+    ArchiveError, ArchiveResult, create_archive_from_stream, remote_archive_command, tar_exclude_args,
+    validate_members,
+)
+from ..hosts import Host
 from ..plan import Item, Plan
-from ..remote import Host, HostUnreachable
-from .common import tar_exclude_args
+from ..transport import HostUnreachable, Transport
 
 _PROBE = r"""src={src}
 if [ ! -e "$src" ]; then echo "CNXPROBE missing"; exit 0; fi
@@ -32,7 +36,7 @@ def probe_command(item: Item) -> str:
     return _PROBE.format(src=shlex.quote(item.source), prunes=prunes)
 
 
-def probe_remote_items(plan: Plan, transport: Any, hosts: Dict[str, Host]) -> List[str]:
+def probe_remote_items(plan: Plan, transport: Transport, hosts: Dict[str, Host]) -> List[str]:
     """Check reachability, tools and sources on every remote host; fill the size estimates.
 
     An unreachable host is not a preflight failure: its items will fail with the reason and
@@ -75,7 +79,7 @@ def probe_remote_items(plan: Plan, transport: Any, hosts: Dict[str, Host]) -> Li
     return problems
 
 
-def archive_remote(item: Item, dest: str, transport: Any, host: Host, settings: Dict[str, Any],
+def archive_remote(item: Item, dest: str, transport: Transport, host: Host, settings: Dict[str, Any],
                    progress: Optional[Callable[[int, int], None]], cancel: threading.Event) -> ArchiveResult:
     command = remote_archive_command(item.source, level=settings["level"], threads=settings["threads"],
                                      extra_tar_args=tar_exclude_args(settings["excludes"], item.nested_excludes)
@@ -84,32 +88,28 @@ def archive_remote(item: Item, dest: str, transport: Any, host: Host, settings: 
         return create_archive_from_stream(transport.argv(host, command), dest, source=f"{host.name}:{item.source}",
                                           progress=progress, cancel=cancel)
     except ArchiveError as error:
-        failure = transport.explain_failure(host, 255, str(error)) if hasattr(transport, "explain_failure") else None
+        failure = transport.explain_failure(host, 255, str(error))
         if failure is not None:
             raise failure from None
         raise
 
 
-def copy_remote(item: Item, dest: str, transport: Any, host: Host) -> ArchiveResult:
+def copy_remote(item: Item, dest: str, transport: Transport, host: Host) -> ArchiveResult:
     started = time.monotonic()
     copied = transport.get(host, item.source, dest)
     return ArchiveResult(path=dest, sha256=copied.sha256, size=copied.size, files=1, source=f"{host.name}:{item.source}",
                          warnings=[], seconds=time.monotonic() - started)
 
 
-def remote_stat(transport: Any, host: Host, path: str) -> Dict[str, Any]:
+def remote_stat(transport: Transport, host: Host, path: str) -> Dict[str, Any]:
     out = transport.run(host, f"stat -c '%a %u %g' {shlex.quote(path)}").stdout.split()
     if len(out) == 3:
         return {"mode": f"{int(out[0], 8):04o}", "uid": int(out[1]), "gid": int(out[2])}
     return {}
 
 
-def extract_remote(archive: str, staging: str, transport: Any, host: Host) -> None:
+def extract_remote(archive: str, staging: str, transport: Transport, host: Host) -> None:
     """Stream a local archive into ``zstd -dc | tar -x`` on the host (validated here first)."""
-    import subprocess
-
-    from ..archive import validate_members
-
     validate_members(archive)
     command = (f"mkdir -p {shlex.quote(staging)} && zstd -dc | "
                f"tar -xpf - --same-owner -C {shlex.quote(staging)}")

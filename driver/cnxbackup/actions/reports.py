@@ -4,27 +4,25 @@ from __future__ import annotations
 import os
 import socket
 import time
-from typing import TYPE_CHECKING, Any, Dict, List
+from typing import Any, Dict, List
 
 from .. import __version__
 from ..archive import hash_file
 from ..atomic import write_file_atomic
 from ..journal import FINISHED
 from ..render import render_template
-from . import restore_plan
-
-if TYPE_CHECKING:
-    from .backup import BackupRun
+from . import dbphase, restore_plan
+from .state import BackupRun
 
 
-def _hosts(run: "BackupRun") -> List[Dict[str, Any]]:
+def _hosts(run: BackupRun) -> List[Dict[str, Any]]:
     hosts = run.env.data.get("hosts") or []
     if not hosts:
         return [{"name": "local", "address": socket.gethostname(), "roles": ["dmgr", "node", "db", "nfs"]}]
     return [{"name": h["name"], "address": h["address"], "roles": h["roles"]} for h in hosts]
 
 
-def build_manifest(run: "BackupRun") -> Dict[str, Any]:
+def build_manifest(run: BackupRun) -> Dict[str, Any]:
     journal = run.journal
     steps = {sid: {k: v for k, v in entry.items() if k != "result"} for sid, entry in journal.data["steps"].items()}
     archives = []
@@ -84,16 +82,14 @@ def build_manifest(run: "BackupRun") -> Dict[str, Any]:
     }
 
 
-def write_generated_files(run: "BackupRun") -> None:
+def write_generated_files(run: BackupRun) -> None:
     """Native DB backup and restore scripts for this set (no secrets: they read env vars)."""
-    from . import dbphase
-
-    for name, text in dbphase.generated_scripts(run).items():
+    for name, text in dbphase.set_scripts(run).items():
         path = os.path.join(run.layout.scripts, name)
         write_file_atomic(path, text.encode("utf-8"), mode=0o700)
 
 
-def write_report(run: "BackupRun", manifest: Dict[str, Any]) -> None:
+def write_report(run: BackupRun, manifest: Dict[str, Any]) -> None:
     steps = restore_plan.restore_steps(manifest, run.layout.root, run.env)
     report = render_template("report/REPORT.md.j2", m=manifest, set_dir=run.layout.root)
     runbook = render_template("report/RESTORE.md.j2", m=manifest, set_dir=run.layout.root, steps=steps,

@@ -23,16 +23,21 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from ..archive import ArchiveError, copy_back_file, extract_archive, hash_file, validate_members
 from ..config import Environment
+from ..databases import restore_database
 from ..errors import EXIT_FAILED, EXIT_OK, EXIT_WARNINGS, CnxBackupError, ConfigError, StepFailed
+from ..hosts import Host, hosts_of
 from ..journal import DONE, FAILED, RUNNING, SKIPPED, Journal
 from ..lock import RunLock
 from ..log import add_log_file, get_logger, remove_handler
 from ..manifest import load_manifest
 from ..plan import detect_versions
 from ..progress import Progress
+from ..transport import Transport, make_transport
 from ..versions import ConnectionsVersion
-from .common import load_env
-from .restore_plan import STAGING_SUFFIX, Op, RestoreStep, restore_steps
+from ..wsadmin_session import WsadminError, WsadminSession
+from . import remote_ops
+from .restore_plan import STAGING_SUFFIX, Op, RestoreStep, render_operation, restore_steps
+from .wsphase import new_session
 
 RESTORE_DIR_PREFIX = "restore-"
 EXACT_VERSION = "exact-version"
@@ -113,11 +118,8 @@ def execute_operation(op: Op, progress: Progress, cancel: threading.Event, label
         raise ValueError(f"unknown restore operation {kind}")
 
 
-def execute_remote_operation(op: Op, transport: Any, host: Any, expected_sha256: Optional[str] = None) -> None:
+def execute_remote_operation(op: Op, transport: Transport, host: Host, expected_sha256: Optional[str] = None) -> None:
     """The same operation on another host: rendered as shell, except extract and copy, which stream."""
-    from . import remote_ops
-    from .restore_plan import render_operation
-
     kind = op[0]
     if kind == "extract":
         staging = shlex.quote(op[2])
@@ -225,8 +227,7 @@ def check_archives(set_dir: str, steps: List[RestoreStep], journal: Optional[Jou
 # --------------------------------------------------------------------------- running
 
 
-def run_restore(args: argparse.Namespace, progress: Progress) -> int:
-    env = load_env(args.env, progress)
+def run_restore(args: argparse.Namespace, env: Environment, progress: Progress) -> int:
     set_dir = os.path.abspath(args.set_dir)
     manifest = load_manifest(set_dir)
     options = {"only": args.only, "target_root": os.path.abspath(args.target_root) if args.target_root else None,
@@ -290,9 +291,7 @@ def _execute(args: argparse.Namespace, env: Environment, manifest: Dict[str, Any
     warnings: List[str] = []
     replaced: List[str] = list(journal.data.get("replaced", []))
     side_restore = bool(options["target_root"])
-    session = None
-    from ..hosts import hosts_of, make_transport
-
+    session: Optional[WsadminSession] = None
     hosts = hosts_of(env)
     transport = make_transport(env)
     try:
@@ -340,9 +339,8 @@ def _execute(args: argparse.Namespace, env: Environment, manifest: Dict[str, Any
                 journal.data["replaced"] = replaced
                 journal.set(step.step_id, DONE, replaced=moved, forced=bool(step.note) or None)
             elif step.kind == "db":
-                from .dbphase import restore_database
-
-                restore_database(manifest, step.item, env, log, transport=transport, spec_dir=journal.set_dir)
+                restore_database(manifest.get("databaseVendor", "db2"), step.item or {}, env, log, transport=transport,
+                                 spec_dir=journal.set_dir)
                 journal.set(step.step_id, DONE)
             progress.message(f"[{step.step_id}] done")
     except KeyboardInterrupt:
@@ -383,10 +381,7 @@ def _execute(args: argparse.Namespace, env: Environment, manifest: Dict[str, Any
     return EXIT_WARNINGS if warnings else EXIT_OK
 
 
-def _open_session(env: Environment, journal: Journal, progress: Progress) -> Any:
-    from ..wsadmin_session import WsadminError
-    from .wsphase import new_session
-
+def _open_session(env: Environment, journal: Journal, progress: Progress) -> WsadminSession:
     session = new_session(env, os.path.join(journal.set_dir, ".run"), os.path.basename(journal.set_dir))
     try:
         session.start()
@@ -395,7 +390,7 @@ def _open_session(env: Environment, journal: Journal, progress: Progress) -> Any
     return session
 
 
-def _wsadmin_step(session: Any, step: RestoreStep, env: Environment, journal: Journal,
+def _wsadmin_step(session: WsadminSession, step: RestoreStep, env: Environment, journal: Journal,
                   manifest: Dict[str, Any]) -> None:
     ws = env.section("wsadmin")
     script = {"stop": "stop_servers", "roles": "import_role_mappings", "next": "start_servers"}[step.kind]
@@ -407,8 +402,6 @@ def _wsadmin_step(session: Any, step: RestoreStep, env: Environment, journal: Jo
     else:
         argv = ["--timeout", str(ws["stop_timeout"]), "--out", out]
         timeout = ws["step_timeout"] + ws["stop_timeout"]
-    from ..wsadmin_session import WsadminError
-
     try:
         result = session.run_step(script, argv, timeout=timeout, result_file=out)
     except WsadminError as error:

@@ -11,6 +11,8 @@ import shlex
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+from ..config import Environment
+from ..databases import restore_commands
 from ..paths import wsadmin_dir
 from ..versions import ConnectionsVersion, restore_decision
 
@@ -37,13 +39,13 @@ def destination_for(source: str, target_root: Optional[str]) -> str:
     return os.path.join(target_root, source.lstrip("/"))
 
 
-def _wsadmin(env: Any, script: str, args: Sequence[str]) -> str:
+def _wsadmin(env: Optional[Environment], script: str, args: Sequence[str]) -> str:
     command = env.section("wsadmin")["command"] if env is not None else "<dmgr_profile>/bin/wsadmin.sh"
     return " ".join([shlex.quote(command), "-lang", "jython", "-f",
                      shlex.quote(os.path.join(wsadmin_dir(), f"{script}.py"))] + [shlex.quote(a) for a in args])
 
 
-def _timeout(env: Any, default: int) -> int:
+def _timeout(env: Optional[Environment], default: int) -> int:
     return int(env.section("wsadmin")["stop_timeout"]) if env is not None else default
 
 
@@ -107,7 +109,7 @@ def render_operation(op: Op) -> str:
     raise ValueError(f"unknown restore operation {kind}")
 
 
-def _ssh_prefix(env: Any, host_name: Optional[str]) -> Optional[str]:
+def _ssh_prefix(env: Optional[Environment], host_name: Optional[str]) -> Optional[str]:
     """``ssh -p PORT USER@ADDRESS`` for an item on another host, None for this machine."""
     if env is None or not host_name or host_name == "local":
         return None
@@ -136,7 +138,7 @@ def file_commands(item: Dict[str, Any], set_dir: str, dest: str, stamp: str) -> 
 PROVISION_SKIPPED = "provision/ SKIPPED (not restored)"
 
 
-def restore_steps(manifest: Dict[str, Any], set_dir: str, env: Any = None, *, only: Optional[Sequence[str]] = None,
+def restore_steps(manifest: Dict[str, Any], set_dir: str, env: Optional[Environment] = None, *, only: Optional[Sequence[str]] = None,
                   target_root: Optional[str] = None, current: Optional[ConnectionsVersion] = None,
                   force_provision: bool = False, stamp: str = "<timestamp>") -> List[RestoreStep]:
     """Every step of a restore, in order. ``current`` (the deployment's version) decides the
@@ -188,14 +190,12 @@ def restore_steps(manifest: Dict[str, Any], set_dir: str, env: Any = None, *, on
             step.commands = [render_operation(op) for op in step.operations]
         steps.append(step)
     if not wanted or "databases" in wanted:
-        from . import dbphase
-
         for db in manifest.get("databases", []):
             step = RestoreStep(f"db:{db.get('name')}", f"Restore database {db.get('name')}", "db", item=db)
             if db.get("status") not in ("done", "warning"):
                 step.skip_reason = f"no backup of this database in the set (status {db.get('status')})"
             else:
-                step.commands = dbphase.restore_commands(manifest.get("databaseVendor", "db2"), db, env)
+                step.commands = restore_commands(manifest.get("databaseVendor", "db2"), db, env)
             steps.append(step)
     roles_file = os.path.join(set_dir, "wsadmin", "role_mappings.json")
     if (not wanted or "roles" in wanted) and manifest.get("wsadmin", {}).get("roleMappings"):

@@ -1,19 +1,20 @@
-"""``cnxbackup plan`` and ``cnxbackup backup``: load, preflight, show the plan, then act."""
+"""``cnxbackup plan`` and ``cnxbackup backup``: preflight, show the plan, then act."""
 from __future__ import annotations
 
 import argparse
 
+from ..config import Environment
 from ..errors import EXIT_OK
-from ..hosts import make_transport
 from ..plan import build_plan
 from ..progress import Progress
-from .common import load_env
+from ..transport import make_transport
+from .backup import run_backup
+from .dryrun import show_dry_run
 from .preflight import preflight
 from .show_plan import format_plan
 
 
-def run_plan_or_backup(args: argparse.Namespace, progress: Progress) -> int:
-    env = load_env(args.env, progress, build_tree=True)
+def run_plan_or_backup(args: argparse.Namespace, env: Environment, progress: Progress) -> int:
     plan = build_plan(env)
     transport = make_transport(env)
     try:
@@ -22,12 +23,8 @@ def run_plan_or_backup(args: argparse.Namespace, progress: Progress) -> int:
         if args.command == "plan":
             return EXIT_OK
         if args.dry_run:
-            from .dryrun import show_dry_run
-
             show_dry_run(plan, progress)
             return EXIT_OK
-        from .backup import run_backup
-
         return run_backup(env, plan, progress=progress, resume=args.resume, transport=transport)
     finally:
         transport.close()

@@ -11,12 +11,14 @@ import os
 from typing import Any, Dict, List, Optional, Tuple
 
 from ..archive import ArchiveError, hash_file, list_archive
+from ..config import Environment
+from ..databases import verify_database
 from ..errors import EXIT_FAILED, EXIT_OK
 from ..manifest import ManifestError, load_manifest
 from ..progress import Progress
 
 
-def verify_set(set_dir: str, *, deep: bool = False, env: Any = None,
+def verify_set(set_dir: str, *, deep: bool = False, env: Optional[Environment] = None,
                progress: Optional[Progress] = None) -> Tuple[bool, List[str]]:
     """(ok, lines): one line per check, 'OK ...' or 'BAD ...'."""
     lines: List[str] = []
@@ -83,7 +85,7 @@ def _verify_plain(set_dir: str, record: Dict[str, Any]) -> Tuple[bool, str]:
     return True, f"OK  {record['path']}"
 
 
-def _verify_database(manifest: Dict[str, Any], db: Dict[str, Any], env: Any,
+def _verify_database(manifest: Dict[str, Any], db: Dict[str, Any], env: Optional[Environment],
                      set_dir: str = "") -> List[Tuple[bool, str]]:
     checks: List[Tuple[bool, str]] = []
     images = db.get("images") or []
@@ -112,8 +114,6 @@ def _verify_database(manifest: Dict[str, Any], db: Dict[str, Any], env: Any,
                              "was not run (give --env to run it with that environment's tool paths)"))
         return checks
     try:
-        from .dbphase import verify_database
-
         good, message = verify_database(vendor, db, env)
     except Exception as error:  # a verifier that cannot run is a failed check, not a crash
         good, message = False, f"verifier could not run: {error}"
@@ -122,12 +122,7 @@ def _verify_database(manifest: Dict[str, Any], db: Dict[str, Any], env: Any,
     return checks
 
 
-def run_verify(args: argparse.Namespace, progress: Progress) -> int:
-    env = None
-    if getattr(args, "env", None):
-        from .common import load_env
-
-        env = load_env(args.env, progress)
+def run_verify(args: argparse.Namespace, env: Optional[Environment], progress: Progress) -> int:
     ok, lines = verify_set(args.set_dir, deep=args.deep, env=env, progress=progress)
     for line in lines:
         progress.message(line)

@@ -2,17 +2,15 @@
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional
 
+from ..config import Environment
 from ..errors import StepFailed
 from ..journal import DONE, FAILED, RUNNING, WARNING
 from ..plan import Item
 from ..secrets import REDACT, read_password
 from ..wsadmin_session import WsadminError, WsadminSession
-
-if TYPE_CHECKING:
-    from ..config import Environment
-    from .backup import BackupRun
+from .state import BackupRun
 
 RESULT_FILES = {
     "list_auth_aliases": "auth_aliases.json",
@@ -36,7 +34,7 @@ def step_arguments(script: str, ws: Dict[str, Any], out: str) -> List[str]:
     return argv
 
 
-def new_session(env: "Environment", workdir: str, run_id: str = "") -> WsadminSession:
+def new_session(env: Environment, workdir: str, run_id: str = "") -> WsadminSession:
     """A WsadminSession configured from the ``wsadmin`` section (not started yet)."""
     ws = env.section("wsadmin")
     password = None
@@ -50,11 +48,11 @@ def new_session(env: "Environment", workdir: str, run_id: str = "") -> WsadminSe
         transcript=os.path.join(workdir, "wsadmin-transcript.log"), run_id=run_id)
 
 
-def open_session(run: "BackupRun") -> WsadminSession:
+def open_session(run: BackupRun) -> WsadminSession:
     return new_session(run.env, run.layout.private, os.path.basename(run.layout.root))
 
 
-def run(run: "BackupRun") -> None:
+def run(run: BackupRun) -> None:
     """Run the planned wsadmin steps that are not finished yet, in order, in one session."""
     ws = run.env.section("wsadmin")
     pending = [s for s in run.plan.wsadmin_steps if not run.journal.is_finished(f"wsadmin:{s}")]
@@ -81,7 +79,7 @@ def run(run: "BackupRun") -> None:
         run.journal.save()
 
 
-def _run_step(run: "BackupRun", session: WsadminSession, script: str, ws: Dict[str, Any]) -> None:
+def _run_step(run: BackupRun, session: WsadminSession, script: str, ws: Dict[str, Any]) -> None:
     step = f"wsadmin:{script}"
     out = os.path.join(run.layout.wsadmin, RESULT_FILES[script])
     timeout = ws["step_timeout"] + (ws["stop_timeout"] if script == "stop_servers" else 0)
@@ -135,7 +133,7 @@ def _last_line(text: str) -> str:
     return lines[-1] if lines else ""
 
 
-def file_registry_item(run: "BackupRun") -> Optional[Item]:
+def file_registry_item(run: BackupRun) -> Optional[Item]:
     """fileRegistry.xml of the Dmgr profile, when the filenetAdmin user is in the file-based realm."""
     result = run.journal.result("wsadmin:check_filenet_admin") or {}
     if not result.get("fileBased") or not result.get("fileRegistry"):

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any, Dict, List, Optional
 
 from ..errors import ConfigError
-from ..paths import assets_root
+from ..paths import assets_root, demo_dir
 from .loader import LineMap, load_yaml_with_lines
 from .schema import validate
 
@@ -76,7 +76,7 @@ def _substitute(value: str, names: Dict[str, str], where: str, key: str) -> str:
 
 def _resolve_placeholders(env: Environment) -> None:
     here = os.path.dirname(os.path.abspath(env.file))
-    names: Dict[str, str] = {"here": here, "project": assets_root()}
+    names: Dict[str, str] = {"here": here, "project": assets_root(), "demo_kit": demo_dir()}
     demo = env.data.get("demo")
     if demo:
         demo["root"] = os.path.abspath(_substitute(demo["root"], names, env.where("demo.root"), "demo.root"))
@@ -125,12 +125,29 @@ def _cross_checks(env: Environment) -> None:
         raise ConfigError(f"{env.where('database.auth')}: key 'database.user' is required when database.auth is password")
 
 
-def load_environment(env: str, directory: Optional[str] = None) -> Environment:
-    """Load, validate and resolve an environment by name or path."""
+def apply_overlay(raw: Dict[str, Any], overlay: Dict[str, Any]) -> Dict[str, Any]:
+    """A copy of ``raw`` with ``overlay`` laid over it: per section, keys replace keys; ``hosts``
+    is keyed by host name. Used for values only the running program knows (the demo's stand-ins)."""
+    data = dict(raw)
+    for section, values in overlay.items():
+        if section == "hosts":
+            data["hosts"] = [{**host, **values.get(host.get("name"), {})} if isinstance(host, dict) else host
+                             for host in raw.get("hosts") or []]
+        else:
+            current = raw.get(section)
+            data[section] = {**(current if isinstance(current, dict) else {}), **values}
+    return data
+
+
+def load_environment(env: str, directory: Optional[str] = None,
+                     overlay: Optional[Dict[str, Any]] = None) -> Environment:
+    """Load, validate and resolve an environment by name or path (with ``overlay`` laid over the file)."""
     path = find_environment_file(env, directory)
     raw, lines = load_yaml_with_lines(path)
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}:1: the environment file must be a mapping of sections")
+    if overlay:
+        raw = apply_overlay(raw, overlay)
     data = validate(raw, path, lines)
     name = data.get("environment") or os.path.splitext(os.path.basename(path))[0]
     environment = Environment(name=name, file=path, data=data, lines=lines)

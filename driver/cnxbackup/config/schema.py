@@ -5,7 +5,7 @@ line and the dotted key. ``reference_markdown`` renders the README's configurati
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Sequence
 
 from ..errors import ConfigError

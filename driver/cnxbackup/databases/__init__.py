@@ -1,13 +1,10 @@
 """Native database backup/restore hooks, one module per vendor (db2, mssql, oracle).
 
-Every vendor module offers the same duck-typed functions, each taking ``dry_run``:
-``backup(target, settings, backup_dir, *, dry_run, secrets, log) -> DbBackupResult``,
-``verify(result_or_image, settings, *, dry_run) -> (ok: bool | None, message)`` (None = no verifier),
-``restore(target, settings, source, *, dry_run, secrets, log) -> DbBackupResult``,
-``restore_commands(target, settings, source) -> list[str]``,
-``render_backup_script(targets, settings, backup_dir)``, ``render_restore_script(results, settings)``.
+Every vendor module fulfils one contract, ``hooks.VendorHooks`` (each operation takes
+``dry_run``); the rest of the program goes through the front door, :mod:`.operations`
+(targets, restore, verify, dry-run commands, the set's DB scripts) and :mod:`.parallel`.
 
-Settings (a dict produced by the config loader)::
+Settings (a dict produced by :func:`.settings.db_settings`)::
 
     vendor: db2 | mssql | oracle
     command: {db2: db2, db2ckbkp: db2ckbkp, sqlcmd: sqlcmd, rman: rman, expdp: expdp, impdp: impdp}
@@ -31,19 +28,19 @@ Secrets are passed in memory as ``{'db_password': ...}`` and only ever reach a c
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
-
-from cnxbackup.databases.base import (  # noqa: F401  (re-exported interface)
-    DbBackupResult, DbError, DbTarget, DbTimeout, backup_all, run_tool, vendor_module,
+from .base import DbBackupResult, DbError, DbTarget, DbTimeout, RestoreSource, run_tool
+from .hooks import HOOKS, VENDORS, VendorHooks, vendor_module
+from .operations import (
+    backup_targets, db_host, db_secrets, dry_run_commands, generated_scripts, image_record, remote_settings,
+    restore_commands, restore_database, result_from_record, targets_from_settings, verify_database,
 )
-from cnxbackup.databases.defaults import default_databases
+from .parallel import backup_all
+from .settings import db_settings, settings_for
+from . import db2, mssql, oracle
 
-
-def targets_from_settings(settings: Mapping[str, Any], connections_version: str, ccm: bool) -> list[DbTarget]:
-    """The backup units for these settings; database names from config or the release defaults."""
-    vendor = settings.get("vendor")
-    module = vendor_module(str(vendor))
-    names = settings.get("databases") or default_databases(str(vendor), connections_version, ccm)
-    if vendor == "oracle":
-        return module.targets(names, settings)
-    return module.targets(names)
+__all__ = [
+    "HOOKS", "VENDORS", "DbBackupResult", "DbError", "DbTarget", "DbTimeout", "RestoreSource", "VendorHooks",
+    "backup_all", "backup_targets", "db2", "db_host", "db_secrets", "db_settings", "dry_run_commands",
+    "generated_scripts", "image_record", "mssql", "oracle", "remote_settings", "restore_commands", "restore_database",
+    "result_from_record", "run_tool", "settings_for", "targets_from_settings", "vendor_module", "verify_database",
+]

@@ -1,14 +1,11 @@
 """Shared pieces of the database hooks: data classes, secret-safe tool runner, parallel backup.
 
-A vendor module (db2, mssql, oracle) provides the same duck-typed functions:
-``backup``, ``verify``, ``restore``, ``restore_commands``, ``render_backup_script``,
-``render_restore_script`` and ``targets``; everything here is vendor-neutral.
+A vendor module (db2, mssql, oracle) provides the functions of the ``VendorHooks`` Protocol
+(:mod:`.hooks`); everything here is vendor-neutral.
 """
 from __future__ import annotations
 
-import concurrent.futures
 import dataclasses
-import importlib
 import logging
 import os
 import re
@@ -17,13 +14,13 @@ import signal
 import subprocess
 import threading
 import time
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence, Union
 
+from cnxbackup import render
 from cnxbackup.errors import StepFailed
 
 MASK = "********"
 OUTPUT_TAIL_LINES = 25  # like borgmatic's ERROR_OUTPUT_MAX_LINE_COUNT
-VENDORS = ("db2", "mssql", "oracle")
 
 
 class DbError(StepFailed):
@@ -67,6 +64,18 @@ class DbBackupResult:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+RestoreSource = Union[DbBackupResult, str]
+"""What a restore starts from: the backup's result (as recorded in the manifest), or an image
+path / 14-digit timestamp given by hand."""
+
+
+def image_or_timestamp(source: RestoreSource) -> str:
+    """The first image path of a result (else its timestamp), or the text given by hand."""
+    if isinstance(source, DbBackupResult):
+        return source.images[0] if source.images else str(source.timestamp or "")
+    return source
 
 
 @dataclasses.dataclass
@@ -160,7 +169,7 @@ def run_tool(
     finally:
         with _LIVE_LOCK:
             _LIVE.discard(process)
-    if _CANCELLED.is_set():
+    if TOOLS_CANCELLED.is_set():
         raise DbError("interrupted: %s was stopped" % display)
     seconds = time.monotonic() - started
     run = ToolRun(display, process.returncode, mask_text(stdout, secrets), mask_text(stderr, secrets), seconds)
@@ -173,12 +182,12 @@ def run_tool(
 # driver keeps track of them and stops them itself when the run is interrupted.
 _LIVE: set = set()
 _LIVE_LOCK = threading.Lock()
-_CANCELLED = threading.Event()
+TOOLS_CANCELLED = threading.Event()
 
 
 def stop_all_tools() -> None:
     """Stop every running tool's process group (Ctrl-C / SIGTERM of the driver)."""
-    _CANCELLED.set()
+    TOOLS_CANCELLED.set()
     with _LIVE_LOCK:
         processes = list(_LIVE)
     for process in processes:
@@ -239,79 +248,6 @@ def failed_result(target: DbTarget, location: str, command: str, error: str, out
                           error, seconds)
 
 
-def vendor_module(vendor: str) -> Any:
-    if vendor not in VENDORS:
-        raise DbError("unknown database vendor %r (expected one of %s)" % (vendor, ", ".join(VENDORS)))
-    return importlib.import_module("cnxbackup.databases." + vendor)
-
-
-ProgressCallback = Callable[[int, int, str], None]
-
-
-def backup_all(
-    targets: Sequence[DbTarget],
-    settings: Mapping[str, Any],
-    backup_dir: str,
-    *,
-    concurrency: int | None = None,
-    dry_run: bool = False,
-    secrets: Mapping[str, str] | None = None,
-    log: logging.Logger | None = None,
-    progress: ProgressCallback | None = None,
-) -> list[DbBackupResult]:
-    """Back up every target with up to ``concurrency`` tools at once; results in target order.
-
-    A target that raises is reported as a failed result, never aborts the others.
-    ``progress(done, total, name)`` is called once per finished target (from worker threads, serialised).
-    """
-    workers = max(1, int(concurrency or settings.get("concurrency") or 1))
-    total = len(targets)
-    done = 0
-    lock = threading.Lock()
-
-    def one(target: DbTarget) -> DbBackupResult:
-        nonlocal done
-        if _CANCELLED.is_set():
-            return failed_result(target, backup_dir, "", "interrupted before it started")
-        module = vendor_module(target.vendor)
-        started = time.monotonic()
-        try:
-            result = module.backup(target, settings, backup_dir, dry_run=dry_run, secrets=secrets, log=log)
-        except DbError as error:
-            result = failed_result(target, backup_dir, "", str(error), seconds=time.monotonic() - started)
-        with lock:
-            done += 1
-            if progress:
-                progress(done, total, target.name)
-        return result
-
-    if not targets:
-        return []
-    _CANCELLED.clear()
-    pool = concurrent.futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="db-backup")
-    try:
-        return list(pool.map(one, targets))
-    except BaseException:
-        stop_all_tools()  # KeyboardInterrupt: stop the running tools, start no more
-        raise
-    finally:
-        pool.shutdown(wait=True)
-
-
-def dquote(text: str) -> str:
-    """Quote for a POSIX shell in double quotes (keeps N'...' SQL literals readable)."""
-    return '"' + re.sub(r'([\\"$`])', r"\\\1", text) + '"'
-
-
 def render_template(name: str, **context: Any) -> str:
-    import jinja2
-
-    from cnxbackup import paths
-
-    environment = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(os.path.join(paths.templates_dir(), "db")),
-        undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False,
-    )
-    environment.filters["shquote"] = shlex.quote
-    environment.filters["dquote"] = dquote
-    return environment.get_template(name).render(**context)
+    """A DB script template (``templates/db/NAME``) through the project's one Jinja environment."""
+    return render.render_template("db/" + name, **context)

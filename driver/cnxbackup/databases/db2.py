@@ -14,7 +14,7 @@ import time
 from typing import Any, Mapping, Sequence
 
 from cnxbackup.databases.base import (
-    DbBackupResult, DbTarget, ToolRun, command_text, dry_run_result, failed_result, render_template,
+    DbBackupResult, DbTarget, RestoreSource, ToolRun, command_text, dry_run_result, failed_result, image_or_timestamp, render_template,
     run_tool, tail, tool_command, tool_env,
 )
 
@@ -25,7 +25,7 @@ IN_USE = "SQL1035N"
 RC_OK, RC_WARNING = 0, 2
 
 
-def targets(names: Sequence[str]) -> list[DbTarget]:
+def targets(names: Sequence[str], settings: Mapping[str, Any] | None = None) -> list[DbTarget]:
     return [DbTarget(VENDOR, name.upper()) for name in names]
 
 
@@ -115,7 +115,7 @@ def image_paths(name: str, backup_dir: str, stamp: str, settings: Mapping[str, A
 
 
 def verify(result_or_image: DbBackupResult | str, settings: Mapping[str, Any], *, dry_run: bool = False,
-           log: logging.Logger | None = None) -> tuple[bool | None, str]:
+           secrets: Mapping[str, str] | None = None, log: logging.Logger | None = None) -> tuple[bool | None, str]:
     """Run ``db2ckbkp`` on the image(s); (ok, message)."""
     images = [result_or_image] if isinstance(result_or_image, str) else list(result_or_image.images)
     if not images:
@@ -142,9 +142,9 @@ def _source(source: str, backup_dir: str | None) -> tuple[str, str]:
     return os.path.dirname(source) or ".", match.group(1)
 
 
-def restore_argvs(target: DbTarget, settings: Mapping[str, Any], source: str,
+def restore_argvs(target: DbTarget, settings: Mapping[str, Any], source: RestoreSource,
                   backup_dir: str | None = None, online: bool | None = None) -> list[list[str]]:
-    directory, stamp = _source(source, backup_dir)
+    directory, stamp = _source(image_or_timestamp(source), backup_dir)
     db2 = _db2(settings)
     online = bool(settings.get("online")) if online is None else online
     argvs = [db2 + ["deactivate", "database", target.name],
@@ -157,18 +157,18 @@ def restore_argvs(target: DbTarget, settings: Mapping[str, Any], source: str,
     return argvs
 
 
-def restore_commands(target: DbTarget, settings: Mapping[str, Any], source: str, *,
+def restore_commands(target: DbTarget, settings: Mapping[str, Any], source: RestoreSource, *,
                      backup_dir: str | None = None, online: bool | None = None) -> list[str]:
     """Exact shell lines for RESTORE.md (DB2 needs no secrets: run as the instance owner)."""
     return [shlex.join(argv) for argv in restore_argvs(target, settings, source, backup_dir, online)]
 
 
-def restore(target: DbTarget, settings: Mapping[str, Any], source: str, *, backup_dir: str | None = None,
+def restore(target: DbTarget, settings: Mapping[str, Any], source: RestoreSource, *, backup_dir: str | None = None,
             online: bool | None = None, dry_run: bool = False, secrets: Mapping[str, str] | None = None,
             log: logging.Logger | None = None) -> DbBackupResult:
     """Restore one database from an image path or timestamp (deactivate, restore, [rollforward], activate)."""
     argvs = restore_argvs(target, settings, source, backup_dir, online)
-    directory, stamp = _source(source, backup_dir)
+    directory, stamp = _source(image_or_timestamp(source), backup_dir)
     display = " && ".join(command_text(argv) for argv in argvs)
     if dry_run:
         return dry_run_result(target, directory, display, log)

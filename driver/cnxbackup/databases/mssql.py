@@ -15,9 +15,10 @@ import shlex
 import time
 from typing import Any, Mapping, Sequence
 
+from cnxbackup.render import dquote
 from cnxbackup.databases.base import (
-    DbBackupResult, DbError, DbTarget, ToolRun, command_text, dquote, dry_run_result, failed_result,
-    lookup_password, now_stamp, render_template, run_tool, tail, tool_command, tool_env,
+    DbBackupResult, DbError, DbTarget, RestoreSource, ToolRun, command_text, dry_run_result, failed_result,
+    image_or_timestamp, lookup_password, now_stamp, render_template, run_tool, tail, tool_command, tool_env,
 )
 
 VENDOR = "mssql"
@@ -27,7 +28,7 @@ COMPRESSION_REFUSED = 1844  # "BACKUP DATABASE WITH COMPRESSION is not supported
 GENERIC_TERMINATING = 3013  # "... is terminating abnormally." follows the real cause
 
 
-def targets(names: Sequence[str]) -> list[DbTarget]:
+def targets(names: Sequence[str], settings: Mapping[str, Any] | None = None) -> list[DbTarget]:
     return [DbTarget(VENDOR, name) for name in names]
 
 
@@ -165,10 +166,10 @@ def _image(source: str, backup_dir: str | None, name: str) -> str:
     return source
 
 
-def restore_commands(target: DbTarget, settings: Mapping[str, Any], source: str, *,
+def restore_commands(target: DbTarget, settings: Mapping[str, Any], source: RestoreSource, *,
                      backup_dir: str | None = None) -> list[str]:
     """Shell lines for RESTORE.md; the password is a placeholder env var, never the value."""
-    image = _image(source, backup_dir, target.name)
+    image = _image(image_or_timestamp(source), backup_dir, target.name)
     if settings.get("auth", "os") == "os":
         prefix, words = "", ["-E"]
     else:
@@ -179,11 +180,11 @@ def restore_commands(target: DbTarget, settings: Mapping[str, Any], source: str,
             for statement in restore_statements(target.name, image)]
 
 
-def restore(target: DbTarget, settings: Mapping[str, Any], source: str, *, backup_dir: str | None = None,
+def restore(target: DbTarget, settings: Mapping[str, Any], source: RestoreSource, *, backup_dir: str | None = None,
             dry_run: bool = False, secrets: Mapping[str, str] | None = None,
             log: logging.Logger | None = None) -> DbBackupResult:
     """SINGLE_USER WITH ROLLBACK IMMEDIATE; RESTORE ... WITH REPLACE, RECOVERY; always back to MULTI_USER."""
-    image = _image(source, backup_dir, target.name)
+    image = _image(image_or_timestamp(source), backup_dir, target.name)
     single, restore_sql, multi = restore_statements(target.name, image)
     words, _, _ = _auth(settings, secrets, need_password=not dry_run)
     display = command_text(sqlcmd_argv(settings, words, restore_sql))

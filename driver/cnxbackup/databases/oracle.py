@@ -49,8 +49,9 @@ def sid(settings: Mapping[str, Any]) -> str:
     return str(_oracle(settings).get("sid") or ORACLE_DEFAULT_SID)
 
 
-def targets(names: Sequence[str], settings: Mapping[str, Any]) -> list[DbTarget]:
+def targets(names: Sequence[str], settings: Mapping[str, Any] | None = None) -> list[DbTarget]:
     """RMAN: one target (the SID). Data Pump: one job per schema, or one job for all (per_schema: false)."""
+    settings = settings or {}
     schemas = [name.upper() for name in (_oracle(settings).get("schemas") or names)]
     if method(settings) == "rman":
         return [DbTarget(VENDOR, sid(settings), schemas)]

@@ -10,21 +10,10 @@ Keys only: BatchMode=yes, ssh never prompts. Every remote command runs as
 ``exec sh -c '<command>'`` so remote and local (``LocalTransport``: ``sh -c``) behave alike
 whatever the login shell is.
 
-Secrets (``env_secrets``) never appear on any command line: they are written to ssh's stdin as
-``NAME=value`` lines followed by one empty line; the remote prologue
-
-    while IFS= read -r l && [ -n "$l" ]; do export "$l"; done; <command>
-
-reads and exports them (``read`` takes a pipe byte by byte, so any further stdin is left
-intact for the command). The command itself must then reference ``"$NAME"`` in a way that does
-not put the value into some other process's argv (e.g. pass it on that tool's stdin).
-
-sshd's default ``MaxSessions 10`` limits concurrent sessions per master: keep per-host
-parallelism below 10.
+How secrets travel: :mod:`cnxbackup.transport.base`.
 """
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import re
@@ -33,19 +22,20 @@ import shutil
 import subprocess
 import tempfile
 import threading
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping, Optional, Sequence, Union
+from typing import Any, List, Mapping, Optional, Union
 
-from cnxbackup.errors import CnxBackupError
+from ..archive import CopyResult, open_source, pump, receive
+from ..hosts import Host
+from .base import SECRETS_PROLOGUE, HostUnreachable, TransferError, as_bytes, decoded, secrets_stdin
+from .local import LocalTransport
 
 log = logging.getLogger(__name__)
 
 SSH_FAILURE_RC = 255  # ssh's own exit status for connection/auth failures
-COPY_CHUNK = 1024 * 1024
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
 _OPTION_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]*$")
-_SECRETS_PROLOGUE = 'while IFS= read -r __cnx_kv && [ -n "$__cnx_kv" ]; do export "$__cnx_kv"; done; unset __cnx_kv; '
+
 
 # (pattern in ssh's stderr, short reason); first match wins.
 _FAILURE_REASONS = [
@@ -67,58 +57,6 @@ _FAILURE_REASONS = [
 ]
 
 
-class HostUnreachable(CnxBackupError):
-    """A host cannot be reached or logged in to; names the host, its address and why."""
-
-    def __init__(self, host: "Host", reason: str, detail: str = "") -> None:
-        self.host = host
-        self.reason = reason
-        self.detail = detail.strip()
-        msg = f"host {host.name} ({host.describe()}) unreachable: {reason}"
-        if self.detail:
-            msg += f" [{self.detail}]"
-        super().__init__(msg)
-
-
-class Cancelled(CnxBackupError):
-    """The work item was not started because the run was cancelled."""
-
-
-class TransferError(CnxBackupError):
-    """A put/get did not complete (short stream, remote error); the destination is untouched."""
-
-
-@dataclass
-class Host:
-    """One machine of the deployment. address None or 'local' means this machine."""
-
-    name: str
-    address: Optional[str]
-    user: Optional[str] = None
-    port: int = 22
-    key: Optional[str] = None
-    roles: Sequence[str] = ()
-    options: dict = field(default_factory=dict)  # extra ssh -o NAME=VALUE for this host
-
-    @property
-    def is_local(self) -> bool:
-        return self.address is None or self.address == "local"
-
-    def describe(self) -> str:
-        if self.is_local:
-            return "local"
-        who = f"{self.user}@" if self.user else ""
-        return f"{who}{self.address}:{self.port}"
-
-
-@dataclass
-class CopyResult:
-    """What landed: byte count and SHA-256 computed while streaming."""
-
-    size: int
-    sha256: str
-
-
 def classify_ssh_failure(host: Host, returncode: int, stderr: Union[str, bytes]) -> Optional[HostUnreachable]:
     """HostUnreachable if (rc, stderr) is ssh's own connection failure, else None (remote command failed)."""
     if returncode != SSH_FAILURE_RC:
@@ -129,25 +67,6 @@ def classify_ssh_failure(host: Host, returncode: int, stderr: Union[str, bytes])
             lines = [ln for ln in text.strip().splitlines() if pattern in ln]
             return HostUnreachable(host, reason, lines[-1] if lines else "")
     return None
-
-
-def _secrets_stdin(env_secrets: Optional[Mapping[str, str]]) -> bytes:
-    if not env_secrets:
-        return b""
-    lines = []
-    for name, value in env_secrets.items():
-        if not _ENV_NAME.match(name):
-            raise ValueError(f"secret name {name!r} is not a valid environment variable name")
-        if "\n" in value or "\0" in value:
-            raise ValueError(f"secret {name} contains a newline or NUL, which cannot be sent")
-        lines.append(f"{name}={value}\n")
-    return ("".join(lines) + "\n").encode()
-
-
-def _as_bytes(data: Union[str, bytes, None]) -> bytes:
-    if data is None:
-        return b""
-    return data.encode() if isinstance(data, str) else data
 
 
 def _mode_from_ls(mode_field: str) -> int:
@@ -166,72 +85,19 @@ def _mode_from_ls(mode_field: str) -> int:
     return mode
 
 
-def _publish(tmp_path: str, final_path: str, mode: int) -> None:
-    os.chmod(tmp_path, mode)
-    os.replace(tmp_path, final_path)
-    dir_fd = os.open(os.path.dirname(os.path.abspath(final_path)) or ".", os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+class _StderrReader:
+    """Collects a child's stderr in a thread, so that a full stderr pipe never stalls it."""
 
+    def __init__(self, proc: "subprocess.Popen[bytes]") -> None:
+        self._chunks: List[bytes] = []
+        stream = proc.stderr
+        assert stream is not None
+        self._thread = threading.Thread(target=lambda: self._chunks.append(stream.read()), daemon=True)
+        self._thread.start()
 
-class LocalTransport:
-    """Same interface as SshTransport, for hosts that are this machine (runs ``sh -c``)."""
-
-    def argv(self, host: Host, remote_command: str) -> list[str]:
-        return ["sh", "-c", remote_command]
-
-    def run(self, host: Host, remote_command: str, *, input: Union[str, bytes, None] = None,
-            timeout: Optional[float] = None, env_secrets: Optional[Mapping[str, str]] = None,
-            text: bool = True) -> subprocess.CompletedProcess:
-        env = None
-        if env_secrets:
-            _secrets_stdin(env_secrets)  # same validation as remote
-            env = dict(os.environ)
-            env.update(env_secrets)
-        log.debug("local: %s", remote_command)
-        proc = subprocess.run(self.argv(host, remote_command), input=_as_bytes(input),
-                              capture_output=True, timeout=timeout, env=env)
-        return _decoded(proc, text)
-
-    def check(self, host: Host) -> None:
-        return None
-
-    def put(self, host: Host, local_path: str, remote_path: str) -> CopyResult:
-        return _copy_local(local_path, remote_path)
-
-    def get(self, host: Host, remote_path: str, local_path: str) -> CopyResult:
-        return _copy_local(remote_path, local_path)
-
-    def close(self) -> None:
-        return None
-
-
-def _decoded(proc: subprocess.CompletedProcess, text: bool) -> subprocess.CompletedProcess:
-    if text:
-        proc.stdout = proc.stdout.decode(errors="replace")
-        proc.stderr = proc.stderr.decode(errors="replace")
-    return proc
-
-
-def _copy_local(src: str, dest: str) -> CopyResult:
-    st = os.stat(src)
-    digest = hashlib.sha256()
-    tmp = dest + ".partial"
-    size = 0
-    with open(src, "rb") as fin, open(tmp, "wb") as fout:
-        while True:
-            chunk = fin.read(COPY_CHUNK)
-            if not chunk:
-                break
-            digest.update(chunk)
-            fout.write(chunk)
-            size += len(chunk)
-        fout.flush()
-        os.fsync(fout.fileno())
-    _publish(tmp, dest, st.st_mode & 0o7777)
-    return CopyResult(size, digest.hexdigest())
+    def join(self) -> bytes:
+        self._thread.join()
+        return b"".join(self._chunks)
 
 
 class SshTransport:
@@ -338,14 +204,14 @@ class SshTransport:
         if host.is_local:
             return self.local.run(host, remote_command, input=input, timeout=timeout,
                                   env_secrets=env_secrets, text=text)
-        stdin = _secrets_stdin(env_secrets) + _as_bytes(input)
-        command = (_SECRETS_PROLOGUE + remote_command) if env_secrets else remote_command
+        stdin = secrets_stdin(env_secrets) + as_bytes(input)
+        command = (SECRETS_PROLOGUE + remote_command) if env_secrets else remote_command
         log.debug("ssh %s: %s", host.name, remote_command)
         proc = subprocess.run(self.argv(host, command), input=stdin, capture_output=True, timeout=timeout)
         failure = self.explain_failure(host, proc.returncode, proc.stderr)
         if failure is not None:
             raise failure
-        return _decoded(proc, text)
+        return decoded(proc, text)
 
     def check(self, host: Host) -> None:
         """Open (or verify) the master connection; raises HostUnreachable naming host and reason."""
@@ -396,42 +262,33 @@ class SshTransport:
         mode preserved, then renamed; a broken transfer leaves the destination untouched."""
         if host.is_local:
             return self.local.put(host, local_path, remote_path)
-        st = os.stat(local_path)
-        mode = st.st_mode & 0o7777
-        tmp = shlex.quote(remote_path + ".partial")
-        final = shlex.quote(remote_path)
-        command = (f"umask 077; cat > {tmp} && n=$(wc -c < {tmp}) && [ $n -eq {st.st_size} ] "
-                   f"&& chmod {mode:o} {tmp} && mv -f {tmp} {final} "
-                   f"|| {{ rc=$?; rm -f {tmp}; echo \"cnxbackup: put failed (exit $rc)\" >&2; exit 1; }}")
-        digest = hashlib.sha256()
-        size = 0
-        proc = subprocess.Popen(self.argv(host, command), stdin=subprocess.PIPE,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        err_chunks: list[bytes] = []
-        err_reader = threading.Thread(target=lambda: err_chunks.append(proc.stderr.read()), daemon=True)
-        err_reader.start()
-        try:
-            with open(local_path, "rb") as fin:
-                while True:
-                    chunk = fin.read(COPY_CHUNK)
-                    if not chunk:
-                        break
-                    digest.update(chunk)
-                    size += len(chunk)
-                    proc.stdin.write(chunk)
-            proc.stdin.close()
-        except BrokenPipeError:
-            pass
+        with open_source(local_path) as source:
+            st = os.fstat(source.fileno())
+            mode = st.st_mode & 0o7777
+            tmp = shlex.quote(remote_path + ".partial")
+            final = shlex.quote(remote_path)
+            command = (f"umask 077; cat > {tmp} && n=$(wc -c < {tmp}) && [ $n -eq {st.st_size} ] "
+                       f"&& chmod {mode:o} {tmp} && mv -f {tmp} {final} "
+                       f"|| {{ rc=$?; rm -f {tmp}; echo \"cnxbackup: put failed (exit $rc)\" >&2; exit 1; }}")
+            proc = subprocess.Popen(self.argv(host, command), stdin=subprocess.PIPE,
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            assert proc.stdin is not None
+            stderr = _StderrReader(proc)
+            digest, size = "", -1
+            try:
+                digest, size = pump(source, proc.stdin.write)
+                proc.stdin.close()
+            except BrokenPipeError:
+                pass
         rc = proc.wait()
-        err_reader.join()
-        stderr = b"".join(err_chunks)
+        err = stderr.join()
         if rc != 0 or size != st.st_size:
-            failure = self.explain_failure(host, rc, stderr)
+            failure = self.explain_failure(host, rc, err)
             if failure is not None:
                 raise failure
             raise TransferError(f"put {local_path} -> {host.name}:{remote_path} failed (exit {rc}): "
-                                f"{stderr.decode(errors='replace').strip()}")
-        return CopyResult(size, digest.hexdigest())
+                                f"{err.decode(errors='replace').strip()}")
+        return CopyResult(size, digest)
 
     def get(self, host: Host, remote_path: str, local_path: str) -> CopyResult:
         """Copy a regular file from host: ``ls -ln`` (mode, size) then ``cat`` in one session,
@@ -442,52 +299,40 @@ class SshTransport:
             raise ValueError(f"remote path with a newline cannot be fetched: {remote_path!r}")
         q = shlex.quote(remote_path)
         command = f"LC_ALL=C ls -ldn -- {q} && exec cat -- {q}"
-        tmp = local_path + ".partial"
         proc = subprocess.Popen(self.argv(host, command), stdin=subprocess.DEVNULL,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        err_chunks: list[bytes] = []
-        err_reader = threading.Thread(target=lambda: err_chunks.append(proc.stderr.read()), daemon=True)
-        err_reader.start()
-        digest = hashlib.sha256()
-        size = 0
-        expected = -1
-        mode = 0o600
-        problem = ""
+        assert proc.stdout is not None
+        stderr = _StderrReader(proc)
+
+        def failed(why: str) -> Exception:
+            rc = proc.wait()
+            err = stderr.join()
+            failure = self.explain_failure(host, rc, err)
+            if failure is not None:
+                return failure
+            return TransferError(f"get {host.name}:{remote_path} -> {local_path} failed ({why or f'exit {rc}'}): "
+                                 f"{err.decode(errors='replace').strip()}")
+
         try:
-            header = proc.stdout.readline().decode(errors="replace")
-            fields = header.split()
-            if len(fields) >= 5:
-                if not fields[0].startswith("-"):
-                    problem = f"{remote_path} is not a regular file"
-                else:
-                    mode = _mode_from_ls(fields[0])
-                    expected = int(fields[4])
-            if not problem and expected >= 0:
-                with open(tmp, "wb") as fout:
-                    while True:
-                        chunk = proc.stdout.read(COPY_CHUNK)
-                        if not chunk:
-                            break
-                        digest.update(chunk)
-                        fout.write(chunk)
-                        size += len(chunk)
-                    fout.flush()
-                    os.fsync(fout.fileno())
+            fields = proc.stdout.readline().decode(errors="replace").split()
+            if len(fields) < 5:
+                raise failed("")
+            if not fields[0].startswith("-"):
+                raise failed(f"{remote_path} is not a regular file")
+            mode, expected = _mode_from_ls(fields[0]), int(fields[4])
+
+            def complete(result: CopyResult, fd: int) -> None:
+                proc.stdout.close()  # type: ignore[union-attr]
+                if proc.wait() != 0 or result.size != expected:
+                    raise failed(f"exit {proc.returncode}, {result.size} of {expected} bytes")
+                stderr.join()
+                os.fchmod(fd, mode)
+
+            return receive(proc.stdout, local_path, before_publish=complete)
         finally:
             proc.stdout.close()
-            rc = proc.wait()
-            err_reader.join()
-        stderr = b"".join(err_chunks)
-        if rc != 0 or problem or expected < 0 or size != expected:
-            _remove_quietly(tmp)
-            failure = self.explain_failure(host, rc, stderr)
-            if failure is not None:
-                raise failure
-            why = problem or f"exit {rc}, {size} of {expected} bytes"
-            raise TransferError(f"get {host.name}:{remote_path} -> {local_path} failed ({why}): "
-                                f"{stderr.decode(errors='replace').strip()}")
-        _publish(tmp, local_path, mode)
-        return CopyResult(size, digest.hexdigest())
+            proc.wait()
+            stderr.join()
 
     # -- teardown -------------------------------------------------------------------------
     def close(self) -> None:
@@ -504,95 +349,3 @@ class SshTransport:
             except (OSError, subprocess.TimeoutExpired) as e:
                 log.warning("could not stop ssh master for %s: %s", host.name, e)
         shutil.rmtree(self.control_dir, ignore_errors=True)
-
-
-def _remove_quietly(path: str) -> None:
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
-
-
-# -- parallelism ------------------------------------------------------------------------------
-@dataclass
-class ItemResult:
-    """Outcome of one work item: value when it succeeded, error (the exception) when not."""
-
-    host: str
-    item: Any
-    value: Any = None
-    error: Optional[BaseException] = None
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None
-
-
-def run_per_host(items_by_host: Mapping[str, Iterable[Any]], worker: Callable[[str, Any], Any], *,
-                 per_host_limit: int, total_limit: int, cancel: threading.Event) -> list[ItemResult]:
-    """Run worker(host_name, item) for every item, hosts in parallel.
-
-    At most per_host_limit items run at once on one host and total_limit overall. An exception
-    fails only that item. Once a worker raises HostUnreachable for a host, that host's items not
-    yet started fail at once with the same error; other hosts carry on. When ``cancel`` is set,
-    items not yet started fail with Cancelled. Results come back in input order (host by host).
-    """
-    if per_host_limit < 1 or total_limit < 1:
-        raise ValueError("per_host_limit and total_limit must be >= 1")
-    slots = threading.BoundedSemaphore(total_limit)
-    results: list[ItemResult] = []
-    queues: dict[str, list[int]] = {}
-    for host_name, items in items_by_host.items():
-        for item in items:
-            queues.setdefault(host_name, []).append(len(results))
-            results.append(ItemResult(host_name, item))
-    lock = threading.Lock()
-    down: dict[str, HostUnreachable] = {}
-
-    def next_index(host_name: str) -> Optional[int]:
-        with lock:
-            queue = queues[host_name]
-            return queue.pop(0) if queue else None
-
-    def host_lane(host_name: str) -> None:
-        while True:
-            index = next_index(host_name)
-            if index is None:
-                return
-            result = results[index]
-            acquired = False
-            while not acquired and not cancel.is_set():
-                acquired = slots.acquire(timeout=0.1)
-            if not acquired:
-                result.error = Cancelled(f"{host_name}: cancelled before start")
-                continue
-            try:
-                with lock:
-                    unreachable = down.get(host_name)
-                if unreachable is not None:
-                    result.error = unreachable
-                    continue
-                if cancel.is_set():
-                    result.error = Cancelled(f"{host_name}: cancelled before start")
-                    continue
-                try:
-                    result.value = worker(host_name, result.item)
-                except HostUnreachable as e:
-                    with lock:
-                        down.setdefault(host_name, e)
-                    result.error = e
-                except Exception as e:  # one item's failure must not stop the others
-                    log.debug("item on %s failed: %s", host_name, e)
-                    result.error = e
-            finally:
-                slots.release()
-
-    lanes = [(name, min(per_host_limit, len(q))) for name, q in queues.items()]
-    n_threads = sum(n for _, n in lanes)
-    if n_threads == 0:
-        return results
-    with ThreadPoolExecutor(max_workers=n_threads, thread_name_prefix="cnx-host") as pool:
-        futures = [pool.submit(host_lane, name) for name, n in lanes for _ in range(n)]
-        for f in futures:
-            f.result()
-    return results

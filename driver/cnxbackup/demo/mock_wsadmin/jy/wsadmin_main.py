@@ -14,7 +14,21 @@ import java
 
 MOCK_DIR = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, MOCK_DIR)
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(MOCK_DIR)))
+
+
+def _find_repo_root(start):
+    """The checkout holding tools/check_jython21.py; inside the zipapp there is none (no check)."""
+    path = start
+    while 1:
+        if os.path.isfile(os.path.join(path, 'tools', 'check_jython21.py')):
+            return path
+        parent = os.path.dirname(path)
+        if parent == path:
+            return start
+        path = parent
+
+
+REPO_ROOT = _find_repo_root(MOCK_DIR)
 
 import mock_state
 import mock_admin

@@ -8,7 +8,7 @@ import shlex
 import sys
 from typing import Any
 
-import fakedb
+from cnxbackup.demo import fakedb
 
 RMAN_STACK = ("RMAN-00571: ===========================================================\n"
               "RMAN-00569: =============== ERROR MESSAGE STACK FOLLOWS ===============\n"

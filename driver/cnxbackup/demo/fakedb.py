@@ -18,7 +18,7 @@ import sys
 import time
 from typing import Any, Iterator
 
-FAKES_DIR = os.path.dirname(os.path.abspath(__file__))
+FAKES_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fakes")
 IMAGE_MAGIC = b"FAKEDBIMG1 "
 DEFAULT_IMAGE_SIZE = 64 * 1024
 FAILURE_KEYS = ("in_use", "disk_full", "no_permission", "missing")
@@ -150,7 +150,7 @@ class Invocation:
         state_path = os.environ.get("FAKEDB_STATE")
         if not state_path or not os.path.isfile(state_path):
             sys.stderr.write("%s (fake): FAKEDB_STATE is not set or does not name a state file; "
-                             "create one with tests/fakes/fakedb.prepare()\n" % tool)
+                             "create one with cnxbackup.demo.fakedb.prepare()\n" % tool)
             sys.exit(99)
         self.state_path = state_path
 
@@ -192,7 +192,7 @@ class Invocation:
             "pid": os.getpid(),
             "ppid": os.getppid(),
             "time": time.time(),
-            "host": os.environ.get("CNX_TEST_HOST"),  # set by the test sshd hosts (tests/sshhosts.py)
+            "host": os.environ.get("CNX_TEST_HOST"),  # set by the test sshd hosts (cnxbackup.demo.sshhosts)
         }
         if extra:
             record.update(extra)

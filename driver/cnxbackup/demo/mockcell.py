@@ -1,4 +1,4 @@
-"""CPython helpers for tests that drive the mock wsadmin (tests/mock_wsadmin/wsadmin.sh).
+"""CPython helpers for tests that drive the mock wsadmin (cnxbackup/demo/mock_wsadmin/wsadmin.sh).
 
     env = prepare(tmp_path, "was905", dmgrRunning=False)
     subprocess.run([WSADMIN_SH, "-lang", "jython", ...], env={**os.environ, **env})
@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
-MOCK_DIR = Path(__file__).resolve().parent
+MOCK_DIR = Path(__file__).resolve().parent / "mock_wsadmin"
 WSADMIN_SH = str(MOCK_DIR / "wsadmin.sh")
 CELLS_DIR = MOCK_DIR / "cells"
 

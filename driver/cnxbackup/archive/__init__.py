@@ -1,0 +1,26 @@
+"""The archive engine: ``tar | zstd`` archives and single-file copies, hashed in the stream.
+
+- :mod:`.common`: errors, results, progress throttling, cancellation;
+- :mod:`.process`: child-process plumbing and the parser of ``tar -v`` stderr;
+- :mod:`.create`: archives here or from another host's stream, the remote command, excludes;
+- :mod:`.copy`: the one hash-while-copy loop (files into and out of the set, every transport);
+- :mod:`.extract`: list, validate members, extract.
+"""
+from __future__ import annotations
+
+from .common import (
+    ArchiveCancelled, ArchiveError, ArchiveResult, DiskFullError, ListResult, ProgressFn, UnsafeArchiveError,
+)
+from .copy import CopyResult, copy_back_file, copy_file, hash_file, open_source, pump, receive
+from .create import (
+    create_archive, create_archive_from_stream, remote_archive_command, tar_create_args, tar_exclude_args,
+    zstd_compress_args,
+)
+from .extract import extract_archive, list_archive, validate_members
+
+__all__ = [
+    "ArchiveCancelled", "ArchiveError", "ArchiveResult", "CopyResult", "DiskFullError", "ListResult", "ProgressFn",
+    "UnsafeArchiveError", "copy_back_file", "copy_file", "create_archive", "create_archive_from_stream",
+    "extract_archive", "hash_file", "list_archive", "open_source", "pump", "receive", "remote_archive_command",
+    "tar_create_args", "tar_exclude_args", "validate_members", "zstd_compress_args",
+]

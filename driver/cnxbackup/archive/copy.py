@@ -1,0 +1,122 @@
+"""Single files with the SHA-256 computed in the stream: the one copy loop of the tool.
+
+Every copy goes through :func:`pump`: files into the set (:func:`copy_file`), files back out
+(:func:`copy_back_file`), hashing (:func:`hash_file`) and both directions of every transport
+(local and over ssh). Sources are opened with ``O_NOFOLLOW``, so a symlink planted where a
+file was is refused, never followed; destinations are written as ``NAME.partial`` through
+:mod:`cnxbackup.atomic` and published only when complete and checked.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+import threading
+import time
+from typing import BinaryIO, Callable, Optional, Tuple
+
+from ..atomic import open_partial
+from .common import CHUNK, ArchiveError, ArchiveResult, DiskFullError, ProgressFn, Throttle, check_cancel, is_disk_full
+from .process import write_all
+
+Writer = Callable[[memoryview], object]
+
+
+@dataclasses.dataclass
+class CopyResult:
+    """What landed: byte count and SHA-256 computed while streaming."""
+
+    size: int
+    sha256: str
+
+
+def open_source(path: str) -> BinaryIO:
+    """Open ``path`` for reading without following a symlink at its last component."""
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    return os.fdopen(os.open(path, flags), "rb", buffering=0)
+
+
+def pump(reader: BinaryIO, write: Optional[Writer], *, progress: Optional[ProgressFn] = None,
+         cancel: Optional[threading.Event] = None) -> Tuple[str, int]:
+    """Copy ``reader`` to ``write`` (or nowhere) in 1 MiB chunks; returns (sha256 hex, size).
+
+    One reused buffer: memory stays flat whatever the size. ``write`` must take the whole chunk.
+    """
+    hasher = hashlib.sha256()
+    size = 0
+    throttle = Throttle(progress)
+    buf = memoryview(bytearray(CHUNK))
+    while True:
+        check_cancel(cancel)
+        count = reader.readinto(buf)  # type: ignore[attr-defined]
+        if not count:
+            break
+        chunk = buf[:count]
+        hasher.update(chunk)
+        if write is not None:
+            write(chunk)
+        size += count
+        throttle(0, size)
+    throttle(1, size, force=True)
+    return hasher.hexdigest(), size
+
+
+def hash_file(path: str, progress: Optional[ProgressFn] = None) -> Tuple[str, int]:
+    """(sha256 hex, size) of a file, read in 1 MiB chunks (a symlink is refused)."""
+    with open_source(path) as source:
+        return pump(source, None, progress=progress)
+
+
+def receive(reader: BinaryIO, dest: str, *, mode: int = 0o600,
+            before_publish: Optional[Callable[[CopyResult, int], None]] = None,
+            progress: Optional[ProgressFn] = None, cancel: Optional[threading.Event] = None) -> CopyResult:
+    """Write a stream to ``dest`` atomically: partial, hashed while written, fsynced, published.
+
+    ``before_publish(result, fd)`` runs once everything is written and may raise to discard the
+    partial file (a wrong size or checksum, a failed sender) or adjust the file through ``fd``.
+    """
+    with open_partial(dest, mode) as out:
+        digest, size = pump(reader, lambda chunk: write_all(out.fileno(), chunk), progress=progress, cancel=cancel)
+        result = CopyResult(size, digest)
+        if before_publish is not None:
+            before_publish(result, out.fileno())
+    return result
+
+
+def _copy_with_hash(source: str, dest: str, expected_sha256: Optional[str], progress: Optional[ProgressFn],
+                    cancel: Optional[threading.Event]) -> ArchiveResult:
+    started = time.monotonic()
+    try:
+        with open_source(source) as src:
+            info = os.fstat(src.fileno())
+
+            def finish(result: CopyResult, fd: int) -> None:
+                if expected_sha256 is not None and result.sha256 != expected_sha256.lower():
+                    raise ArchiveError(f"sha256 mismatch for {source}: expected {expected_sha256}, got {result.sha256}")
+                if os.geteuid() == 0:
+                    try:
+                        os.fchown(fd, info.st_uid, info.st_gid)
+                    except OSError:
+                        pass
+                os.fchmod(fd, info.st_mode & 0o7777)
+                os.utime(fd, ns=(info.st_atime_ns, info.st_mtime_ns))
+
+            copied = receive(src, dest, before_publish=finish, progress=progress, cancel=cancel)
+    except OSError as exc:
+        if is_disk_full(exc):
+            raise DiskFullError(dest, str(exc)) from exc
+        raise ArchiveError(f"copy {source} -> {dest} failed: {exc}") from exc
+    return ArchiveResult(dest, copied.sha256, copied.size, 1, source, [], round(time.monotonic() - started, 3),
+                         copied.size)
+
+
+def copy_file(source: str, dest: str, *, progress: Optional[ProgressFn] = None,
+              cancel: Optional[threading.Event] = None) -> ArchiveResult:
+    """Copy one file with in-stream SHA-256, keeping mode, mtime (and owner when root); atomic publish."""
+    return _copy_with_hash(source, dest, None, progress, cancel)
+
+
+def copy_back_file(source: str, dest: str, *, expected_sha256: Optional[str] = None,
+                   progress: Optional[ProgressFn] = None, cancel: Optional[threading.Event] = None) -> ArchiveResult:
+    """Restore a copied file: like copy_file, but refuses to publish if the hash differs."""
+    return _copy_with_hash(source, dest, expected_sha256, progress, cancel)

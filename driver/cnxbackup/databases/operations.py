@@ -1,0 +1,162 @@
+"""The front door of the database hooks for every command: targets, restore, verify, dry runs.
+
+Callers (backup, verify, restore, RESTORE.md) never pick a vendor module or build settings
+themselves: they give the environment and a manifest record, and this module routes the
+call to the vendor's hooks, on the DB host when there is one (through a local shim that
+reuses the ssh master, :mod:`cnxbackup.transport.remote_tool`).
+"""
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+from typing import Any, Dict, List, Mapping, Optional, Tuple
+
+from ..archive import hash_file
+from ..config import Environment
+from ..errors import StepFailed
+from ..hosts import hosts_of, is_multi_host, with_role
+from ..secrets import REDACT, read_password
+from ..transport import SshTransport, Transport, make_transport
+from ..transport.remote_tool import remote_tool_argv
+from .base import DbBackupResult, DbError, DbTarget
+from .defaults import default_databases
+from .hooks import vendor_module
+from .parallel import backup_all
+from .settings import SECRET_ENV, TOOL_KEYS, db_settings, settings_for
+
+
+def db_host(env: Environment) -> Optional[str]:
+    """Name of the host the DB tools run on, or None for this machine."""
+    if not is_multi_host(env):
+        return None
+    name = env.section("database").get("host") or (with_role(env, "db") or [None])[0]
+    if name is None or hosts_of(env)[name].is_local:
+        return None
+    return str(name)
+
+
+def remote_settings(env: Environment, settings: Dict[str, Any], transport: Transport,
+                    spec_dir: str) -> Dict[str, Any]:
+    """The same settings, with every tool wrapped to run on the DB host over the shared ssh master."""
+    name = db_host(env)
+    if name is None:
+        return settings
+    if not isinstance(transport, SshTransport):
+        raise DbError(f"database host {name} is another machine but the transport is not ssh")
+    host = hosts_of(env)[name]
+    wrapped = dict(settings)
+    commands = dict(settings.get("command") or {})
+    for key in TOOL_KEYS:
+        tool = commands.get(key, key)
+        tool = tool if isinstance(tool, str) else " ".join(tool)
+        commands[key] = remote_tool_argv(transport, host, tool, dict(settings.get("env") or {}), SECRET_ENV, spec_dir)
+    wrapped["command"] = commands
+    return wrapped
+
+
+def db_secrets(env: Environment) -> Dict[str, str]:
+    """``{'db_password': ...}`` when the database section authenticates by password (masked in logs)."""
+    db = env.section("database")
+    if db.get("auth") != "password":
+        return {}
+    password = read_password(db, "database", env.where("database"))
+    REDACT.add(password)
+    return {"db_password": password} if password else {}
+
+
+def targets_from_settings(settings: Mapping[str, Any], connections_version: str, ccm: bool) -> List[DbTarget]:
+    """The backup units for these settings; database names from config or the release defaults."""
+    vendor = str(settings.get("vendor"))
+    names = settings.get("databases") or default_databases(vendor, connections_version, ccm)
+    return vendor_module(vendor).targets(names, settings)
+
+
+def backup_targets(env: Environment, version: str) -> List[DbTarget]:
+    """The environment's backup units for a Connections version (none for vendor none)."""
+    settings = db_settings(env)
+    if settings.get("vendor") in (None, "none"):
+        return []
+    return targets_from_settings(settings, version, bool(env.section("connections")["ccm"]))
+
+
+def image_record(path: str) -> Dict[str, Any]:
+    """A local image as the manifest records it: path, and SHA-256 and size when it exists."""
+    record: Dict[str, Any] = {"path": path}
+    if os.path.isfile(path):
+        record["sha256"], record["size"] = hash_file(path)
+    return record
+
+
+def result_from_record(db: Mapping[str, Any], vendor: str) -> DbBackupResult:
+    """A DbBackupResult rebuilt from a manifest/journal record (images as plain paths)."""
+    images = [i["path"] if isinstance(i, dict) else i for i in (db.get("images") or [])]
+    return DbBackupResult(vendor=db.get("vendor") or vendor, name=db["name"], images=images,
+                          timestamp=db.get("timestamp"), location=db.get("location") or "",
+                          command=db.get("command") or "", output_tail="", status="ok", error=None,
+                          seconds=0.0, online=bool(db.get("online")))
+
+
+def restore_commands(vendor: str, db: Mapping[str, Any], env: Optional[Environment]) -> List[str]:
+    """Exact native restore command lines for one database record of a manifest."""
+    if vendor in (None, "none"):
+        return []
+    hooks = vendor_module(vendor)
+    return list(hooks.restore_commands(DbTarget(vendor=vendor, name=db["name"]), settings_for(vendor, env),
+                                       result_from_record(db, vendor), backup_dir=db.get("location") or None))
+
+
+def restore_database(vendor: str, db: Mapping[str, Any], env: Environment, log: logging.Logger,
+                     transport: Optional[Transport] = None, spec_dir: Optional[str] = None,
+                     dry_run: bool = False) -> None:
+    """Native restore of one database, on the DB host when there is one; StepFailed when it fails."""
+    hooks = vendor_module(vendor)
+    settings = settings_for(vendor, env)
+    if transport is not None and spec_dir and db_host(env) is not None:
+        settings = remote_settings(env, settings, transport, spec_dir)
+    result = hooks.restore(DbTarget(vendor=vendor, name=db["name"]), settings, result_from_record(db, vendor),
+                           backup_dir=db.get("location") or None, dry_run=dry_run, secrets=db_secrets(env), log=log)
+    if not result.ok:
+        raise StepFailed(f"database {db['name']}: restore failed: {result.error}")
+
+
+def verify_database(vendor: str, db: Mapping[str, Any], env: Optional[Environment],
+                    dry_run: bool = False) -> Tuple[bool, str]:
+    """The vendor's own verifier on one recorded database, where its images are."""
+    hooks = vendor_module(vendor)
+    settings = settings_for(vendor, env)
+    result = result_from_record(db, vendor)
+    if env is not None and db_host(env) is not None:
+        transport = make_transport(env)
+        spec_dir = tempfile.mkdtemp(prefix="cnxverify-")
+        try:
+            ok, message = hooks.verify(result, remote_settings(env, settings, transport, spec_dir), dry_run=dry_run)
+        finally:
+            transport.close()
+            shutil.rmtree(spec_dir, ignore_errors=True)
+    else:
+        ok, message = hooks.verify(result, settings, dry_run=dry_run)
+    if ok is None:
+        return True, f"{message} (no native verifier for this method; SHA-256 checked)"
+    return bool(ok), message
+
+
+def generated_scripts(env: Environment, version: str, results: List[DbBackupResult]) -> Dict[str, str]:
+    """``db-backup-<vendor>.sh`` and ``db-restore-<vendor>.sh`` for a set (no secrets inside)."""
+    settings = db_settings(env)
+    vendor = str(settings.get("vendor"))
+    hooks = vendor_module(vendor)
+    return {
+        f"db-backup-{vendor}.sh": hooks.render_backup_script(backup_targets(env, version), settings,
+                                                             settings["backup_dir"]),
+        f"db-restore-{vendor}.sh": hooks.render_restore_script(results, settings),
+    }
+
+
+def dry_run_commands(env: Environment, version: str) -> List[str]:
+    """One line per database: the command a backup would run."""
+    settings = db_settings(env)
+    results = backup_all(backup_targets(env, version), settings, settings["backup_dir"], concurrency=1,
+                         dry_run=True, secrets={}, log=None, progress=None)
+    return [f"database {r.name}: {r.command}" for r in results]

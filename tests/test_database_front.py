@@ -1,0 +1,47 @@
+"""The database front door: one hook contract for every vendor, and the settings adapter."""
+from __future__ import annotations
+
+import inspect
+
+import pytest
+
+from cnxbackup.databases import HOOKS, VendorHooks, vendor_module
+from cnxbackup.databases.base import DbError
+
+OPERATIONS = [name for name, member in vars(VendorHooks).items()
+              if inspect.isfunction(member) and not name.startswith("_")]
+
+
+def _parameters(function: object, drop_self: bool) -> list:
+    params = list(inspect.signature(function).parameters.values())  # type: ignore[arg-type]
+    return [(p.name, p.kind) for p in (params[1:] if drop_self else params)]
+
+
+def test_the_contract_names_every_operation() -> None:
+    assert sorted(OPERATIONS) == sorted(["targets", "backup", "verify", "restore", "restore_commands",
+                                         "render_backup_script", "render_restore_script"])
+
+
+@pytest.mark.parametrize("vendor", sorted(HOOKS))
+@pytest.mark.parametrize("operation", sorted(OPERATIONS))
+def test_every_vendor_module_has_the_contract_signatures(vendor: str, operation: str) -> None:
+    module = vendor_module(vendor)
+    assert module.VENDOR == vendor
+    expected = _parameters(getattr(VendorHooks, operation), drop_self=True)
+    actual = _parameters(getattr(module, operation), drop_self=False)
+    keyword = inspect.Parameter.KEYWORD_ONLY
+    # positional parameters in the same order; the contract's keywords all there (more may follow)
+    assert [p for p in actual if p[1] != keyword] == [p for p in expected if p[1] != keyword], f"{vendor}.{operation}"
+    assert {p for p in expected if p[1] == keyword} <= {p for p in actual if p[1] == keyword}, f"{vendor}.{operation}"
+
+
+@pytest.mark.parametrize("vendor", sorted(HOOKS))
+def test_operations_that_run_a_tool_take_dry_run(vendor: str) -> None:
+    for operation in ("backup", "verify", "restore"):
+        parameter = inspect.signature(getattr(vendor_module(vendor), operation)).parameters["dry_run"]
+        assert parameter.kind == inspect.Parameter.KEYWORD_ONLY and parameter.default is False
+
+
+def test_unknown_vendor_is_a_clear_error() -> None:
+    with pytest.raises(DbError, match="unknown database vendor 'informix'.*db2, mssql, oracle"):
+        vendor_module("informix")
