@@ -51,6 +51,8 @@ test: setup lint
 
 lint: setup
 	$(VENV)/bin/lint-imports --no-cache
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
 check-jython21: setup
 	jython tools/check_jython21.py wsadmin

@@ -124,3 +124,12 @@ def test_readme_carries_the_current_reference():
     end = readme.index("<!-- config-reference:end -->")
     assert readme[start:end] == reference_markdown(), (
         "README's configuration reference is stale: regenerate it with `cnxbackup config-reference`")
+
+
+def test_no_database_section_means_vendor_none(tmp_path):
+    env = load_environment(write(tmp_path, """
+        target:
+          dir: /backup
+    """))
+    assert env.section("database")["vendor"] == "none"
+    assert env.section("database")["concurrency"] == 2  # the schema's defaults still apply

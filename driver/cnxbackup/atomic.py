@@ -7,9 +7,10 @@ either exists complete under its final name or not at all.
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
-from typing import Any, BinaryIO, Iterator
+from typing import Any, Iterator
 
 PARTIAL_SUFFIX = ".partial"
 
@@ -58,7 +59,7 @@ def publish(partial: str, path: str) -> None:
 
 
 @contextlib.contextmanager
-def open_partial(path: str, mode: int = 0o600) -> Iterator[BinaryIO]:
+def open_partial(path: str, mode: int = 0o600) -> Iterator[io.FileIO]:
     """Yield a binary file at ``path + '.partial'``.
 
     On normal exit the file is flushed, fsynced, renamed to ``path`` and the
@@ -69,7 +70,7 @@ def open_partial(path: str, mode: int = 0o600) -> Iterator[BinaryIO]:
     fd = open_new(partial, mode)
     fileobj = os.fdopen(fd, "wb", buffering=0)
     try:
-        yield fileobj  # type: ignore[misc]
+        yield fileobj
         fileobj.flush()
         os.fsync(fileobj.fileno())
         fileobj.close()

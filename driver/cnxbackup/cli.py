@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import List, Optional
+from typing import List, NoReturn, Optional
 
 from . import __version__, signals
 from .actions.restore import run_restore
@@ -23,7 +23,7 @@ from .transport.remote_tool import run_remote_tool
 
 
 class _ArgumentParser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # usage errors exit 2 with one clear line
+    def error(self, message: str) -> NoReturn:  # usage errors exit 2 with one clear line
         self.print_usage(sys.stderr)
         sys.stderr.write(f"cnxbackup: error: {message}\n")
         raise SystemExit(EXIT_USAGE)

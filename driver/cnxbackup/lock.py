@@ -52,9 +52,9 @@ class RunLock:
                 if holder and holder.get("host") == socket.gethostname() and not _pid_alive(int(holder.get("pid", 0))):
                     os.unlink(self.path)  # stale: its process is gone
                     continue
-                who = (f"pid {holder.get('pid')} on {holder.get('host')} (user {holder.get('user')}, run {holder.get('run_id')}, since {holder.get('started')})"
-                       if holder else "an unreadable lock file")
-                raise LockHeld(f"another cnxbackup run holds {self.path}: {who}; if that run is gone, remove the file")
+                who = (f"pid {holder.get('pid')} on {holder.get('host')} (user {holder.get('user')}, "
+                       f"run {holder.get('run_id')}, since {holder.get('started')})" if holder else "an unreadable lock file")
+                raise LockHeld(f"another cnxbackup run holds {self.path}: {who}; if that run is gone, remove the file") from None
             with os.fdopen(fd, "w") as handle:
                 json.dump(info, handle)
                 handle.flush()

@@ -12,14 +12,20 @@ import os
 from typing import Any, Dict
 
 from .atomic import write_file_atomic
-from .errors import CnxBackupError
+from .errors import EXIT_USAGE, CnxBackupError
 
 MANIFEST = "manifest.json"
 FORMAT = 1
 
 
 class ManifestError(CnxBackupError):
-    pass
+    """The manifest is missing, damaged or edited."""
+
+
+class ManifestFormatError(ManifestError):
+    """A manifest written by a newer cnxbackup, in a format this one cannot read safely (exit 2)."""
+
+    exit_code = EXIT_USAGE
 
 
 def _canonical(data: Dict[str, Any]) -> bytes:
@@ -54,6 +60,12 @@ def load_manifest(set_dir: str, check: bool = True) -> Dict[str, Any]:
         data = json.loads(raw)
     except ValueError as error:
         raise ManifestError(f"{path}: not valid JSON ({error}); the manifest is damaged") from None
+    if not isinstance(data, dict):
+        raise ManifestError(f"{path}: not a manifest (a JSON object is expected); the manifest is damaged")
+    written = data.get("format", FORMAT)
+    if not isinstance(written, int) or isinstance(written, bool) or written > FORMAT or written < 1:
+        raise ManifestFormatError(f"{path}: manifest format {written!r} is not one this cnxbackup reads "
+                                  f"(it reads formats 1 to {FORMAT}); use the cnxbackup release that wrote the set")
     if check:
         recorded = data.get("manifestSha256")
         body = {k: v for k, v in data.items() if k != "manifestSha256"}

@@ -90,7 +90,7 @@ def detect_versions(env: Environment) -> Tuple[ConnectionsVersion, Optional[str]
         paths["connections_root"], os.path.join(paths["im_data"], "installed.xml"))
     version = ConnectionsVersion(raw=raw, interim_fixes=list(fixes))
     try:
-        version.numbers
+        _ = version.numbers  # parses the text: a bad version fails here, before anything runs
     except ValueError:
         raise PreflightError(f"{env.where('connections.version')}: '{raw}' is not a Connections version (e.g. 8.0.0.0_CR14)") from None
     return version, was_version

@@ -43,7 +43,8 @@ def _read_password_file(path: str, what: str, where: str) -> str:
     except OSError as error:
         raise ConfigError(f"{where}: {what} password file {path}: {error.strerror}") from None
     if info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise ConfigError(f"{where}: {what} password file {path} is readable by others (mode {stat.S_IMODE(info.st_mode):04o}); chmod 600 it")
+        raise ConfigError(f"{where}: {what} password file {path} is readable by others "
+                          f"(mode {stat.S_IMODE(info.st_mode):04o}); chmod 600 it")
     with open(path, encoding="utf-8") as handle:
         line = handle.readline().rstrip("\r\n")
     if not line:

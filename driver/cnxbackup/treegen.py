@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 import random
 import uuid
-from typing import Dict, List, Optional
+from typing import Any, Dict, List, Optional
 
 _WORDS = (
     "websphere connections profile cell node server config security alias deployment "
@@ -163,18 +163,18 @@ def _variables_xml(variables: Dict[str, str]) -> str:
     return "\n".join(out) + "\n"
 
 
-def _installed_xml(locations: List[Dict[str, object]]) -> str:
+def _installed_xml(locations: List[Dict[str, Any]]) -> str:
     out = ["<?xml version='1.0' encoding='UTF-8'?>", "<installInfo>"]
     for loc in locations:
         out.append(f"  <location id='{loc['id']}' kind='product' path='{loc['path']}'>")
-        for pkg in loc["packages"]:  # type: ignore[union-attr]
+        for pkg in loc["packages"]:
             out.append(
                 f"    <package id='{pkg['id']}' name='{pkg['name']}' version='{pkg['version']}'"
                 f" profile='{loc['id']}' installDate='2024-03-01T10:00:00.000Z'>"
             )
             out.append(f"      <property name='installLocation' value='{loc['path']}'/>")
             out.append("    </package>")
-        for fix in loc.get("fixes", []):  # type: ignore[union-attr]
+        for fix in loc.get("fixes", []):
             out.append(f"    <fix id='{fix['id']}' offering='{fix['offering']}' version='{fix['version']}'/>")
         out.append("  </location>")
     out.append("</installInfo>")
@@ -209,7 +209,8 @@ def build_demo_deployment(
     was = f"{root}/opt/IBM/WebSphere/AppServer"
     cnx = f"{root}/opt/IBM/Connections"
     shared, local = f"{cnx}/data/shared", f"{cnx}/data/local"
-    im_install, im_data, im_shared = f"{root}/opt/IBM/InstallationManager", f"{root}/var/ibm/InstallationManager", f"{root}/opt/IBM/IMShared"
+    im_install, im_data = f"{root}/opt/IBM/InstallationManager", f"{root}/var/ibm/InstallationManager"
+    im_shared = f"{root}/opt/IBM/IMShared"
     dmgr, app = f"{was}/profiles/Dmgr01", f"{was}/profiles/AppSrv01"
     apps = ["Activities", "Blogs", "Common", "Communities", "Files", "Homepage", "News", "Profiles", "Search", "Wikis"]
     if ccm:

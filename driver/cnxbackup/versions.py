@@ -86,7 +86,8 @@ def read_installed_xml(path: str) -> Tuple[str, Optional[str]]:
         elif ident.startswith("com.ibm.websphere.ND") and was is None:
             was = version
     if connections is None:
-        raise PreflightError(f"{path}: no package with id '{CONNECTIONS_OFFERING}' (is Connections installed by this Installation Manager?)")
+        raise PreflightError(f"{path}: no package with id '{CONNECTIONS_OFFERING}' "
+                             "(is Connections installed by this Installation Manager?)")
     return connections, was
 
 
@@ -127,8 +128,9 @@ def read_installed_fixes(path: str, connections_root: Optional[str] = None) -> L
             if not _is_fix(child.tag) or not child.get("id"):
                 continue
             offering = child.get("offering")
-            if offering == CONNECTIONS_OFFERING or (offering is None and has_connections):
-                found.append(child.get("id"))
+            fix_id = child.get("id")
+            if fix_id and (offering == CONNECTIONS_OFFERING or (offering is None and has_connections)):
+                found.append(fix_id)
     return sorted(set(found))
 
 

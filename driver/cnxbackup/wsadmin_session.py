@@ -19,7 +19,7 @@ import secrets as pysecrets
 import signal
 import time
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, TextIO
 
 import pexpect
 
@@ -84,7 +84,7 @@ class WsadminSession:
         self.transcript_path = transcript
         self.run_id = run_id
         self.child: Optional[pexpect.spawn] = None
-        self._transcript = None
+        self._transcript: Optional[TextIO] = None
         self._step = 0
         self.launches = 0
         self.log = get_logger()

@@ -6,8 +6,16 @@ import shlex
 from typing import Any, Dict, List
 
 from ..databases import (
-    DbBackupResult, backup_all, backup_targets, db_host, db_secrets, db_settings, generated_scripts, image_record,
-    remote_settings, result_from_record,
+    DbBackupResult,
+    backup_all,
+    backup_targets,
+    db_host,
+    db_secrets,
+    db_settings,
+    generated_scripts,
+    image_record,
+    remote_settings,
+    result_from_record,
 )
 from ..journal import DONE, FAILED, RUNNING, WARNING
 from ..transport import HostUnreachable

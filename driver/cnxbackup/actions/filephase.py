@@ -4,8 +4,7 @@ from __future__ import annotations
 import os
 from typing import Any, Dict, List
 
-from ..archive import ArchiveCancelled, ArchiveResult, DiskFullError, copy_file, create_archive, hash_file
-from ..archive import tar_exclude_args
+from ..archive import ArchiveCancelled, ArchiveResult, DiskFullError, copy_file, create_archive, hash_file, tar_exclude_args
 from ..errors import Interrupted, StepFailed
 from ..hosts import host_config
 from ..journal import DONE, FAILED, RUNNING, WARNING

@@ -14,7 +14,11 @@ import time
 from typing import Any, Callable, Dict, List, Optional
 
 from ..archive import (
-    ArchiveError, ArchiveResult, create_archive_from_stream, remote_archive_command, tar_exclude_args,
+    ArchiveError,
+    ArchiveResult,
+    create_archive_from_stream,
+    remote_archive_command,
+    tar_exclude_args,
     validate_members,
 )
 from ..hosts import Host
@@ -25,7 +29,8 @@ _PROBE = r"""src={src}
 if [ ! -e "$src" ]; then echo "CNXPROBE missing"; exit 0; fi
 if [ ! -r "$src" ]; then echo "CNXPROBE unreadable"; exit 0; fi
 if [ -d "$src" ]; then
-  cd -- "$src" && find . {prunes} -printf '%s\n' 2>/dev/null | awk '{{n++; b+=512+int(($1+511)/512)*512}} END {{print "CNXPROBE ok", n+0, b+0}}'
+  cd -- "$src" && find . {prunes} -printf '%s\n' 2>/dev/null | \
+    awk '{{n++; b+=512+int(($1+511)/512)*512}} END {{print "CNXPROBE ok", n+0, b+0}}'
 else
   echo "CNXPROBE file 1 $(wc -c < "$src")"
 fi"""

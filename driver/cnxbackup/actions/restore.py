@@ -248,7 +248,7 @@ def run_restore(args: argparse.Namespace, env: Environment, progress: Progress) 
     forced = [s for s in provision_steps if s.note and not s.skip_reason]
     for step in provision_steps:
         if step.skip_reason:
-            progress.message(f"NOTE: {step.item['name']}: {step.skip_reason}")
+            progress.message(f"NOTE: {(step.item or {}).get('name')}: {step.skip_reason}")
     if forced:
         progress.message("!" * 72 + "\nWARNING: --force-provision: provision/ WILL be restored although HCL allows it only "
                          f"onto the exact version it was backed up on ({backup_version.exact}); the deployment is "
@@ -328,7 +328,7 @@ def _execute(args: argparse.Namespace, env: Environment, manifest: Dict[str, Any
                 host = hosts.get(item.get("host") or "local")
                 remote = host is not None and not host.is_local and item.get("host") != "local"
                 for index in range(ops_done, len(step.operations)):
-                    if remote:
+                    if remote and host is not None:
                         execute_remote_operation(step.operations[index], transport, host, item.get("sha256"))
                     else:
                         execute_operation(step.operations[index], progress, cancel, item["name"], item.get("sha256"))

@@ -60,13 +60,13 @@ def file_operations(item: Dict[str, Any], set_dir: str, dest: str, stamp: str) -
     """
     archive = os.path.join(set_dir, item["path"])
     if item["kind"] == "copy":
-        ops: List[Op] = [("aside", dest, dest + REPLACED_SUFFIX + "-" + stamp), ("mkdir", os.path.dirname(dest)),
-                         ("copy", archive, dest)]
+        copy_ops: List[Op] = [("aside", dest, dest + REPLACED_SUFFIX + "-" + stamp), ("mkdir", os.path.dirname(dest)),
+                              ("copy", archive, dest)]
         if item.get("mode"):
-            ops.append(("chmod", item["mode"], dest))
+            copy_ops.append(("chmod", item["mode"], dest))
         if item.get("uid") is not None:
-            ops.append(("chown", f"{item['uid']}:{item['gid']}", dest))
-        return ops
+            copy_ops.append(("chown", f"{item['uid']}:{item['gid']}", dest))
+        return copy_ops
     mounted = os.path.ismount(dest)
     staging = os.path.join(dest, STAGING_SUFFIX.lstrip(".")) if mounted else dest + STAGING_SUFFIX
     replaced = (os.path.join(dest, REPLACED_SUFFIX.lstrip(".") + "-" + stamp) if mounted

@@ -14,7 +14,7 @@ from ..archive import ArchiveError, hash_file, list_archive
 from ..config import Environment
 from ..databases import verify_database
 from ..errors import EXIT_FAILED, EXIT_OK
-from ..manifest import ManifestError, load_manifest
+from ..manifest import ManifestError, ManifestFormatError, load_manifest
 from ..progress import Progress
 
 
@@ -24,6 +24,8 @@ def verify_set(set_dir: str, *, deep: bool = False, env: Optional[Environment] =
     lines: List[str] = []
     try:
         manifest = load_manifest(set_dir)
+    except ManifestFormatError:
+        raise  # not damage: a newer format, refused as a usage error (exit 2)
     except ManifestError as error:
         return False, [f"BAD manifest: {error}"]
     ok = True
@@ -114,7 +116,7 @@ def _verify_database(manifest: Dict[str, Any], db: Dict[str, Any], env: Optional
                              "was not run (give --env to run it with that environment's tool paths)"))
         return checks
     try:
-        good, message = verify_database(vendor, db, env)
+        good, message = verify_database(str(vendor), db, env)
     except Exception as error:  # a verifier that cannot run is a failed check, not a crash
         good, message = False, f"verifier could not run: {error}"
     names = ", ".join(i["path"] if isinstance(i, dict) else i for i in images)

@@ -9,11 +9,21 @@
 from __future__ import annotations
 
 from .common import (
-    ArchiveCancelled, ArchiveError, ArchiveResult, DiskFullError, ListResult, ProgressFn, UnsafeArchiveError,
+    ArchiveCancelled,
+    ArchiveError,
+    ArchiveResult,
+    DiskFullError,
+    ListResult,
+    ProgressFn,
+    UnsafeArchiveError,
 )
 from .copy import CopyResult, copy_back_file, copy_file, hash_file, open_source, pump, receive
 from .create import (
-    create_archive, create_archive_from_stream, remote_archive_command, tar_create_args, tar_exclude_args,
+    create_archive,
+    create_archive_from_stream,
+    remote_archive_command,
+    tar_create_args,
+    tar_exclude_args,
     zstd_compress_args,
 )
 from .extract import extract_archive, list_archive, validate_members

@@ -13,7 +13,7 @@ import hashlib
 import os
 import threading
 import time
-from typing import BinaryIO, Callable, Optional, Tuple
+from typing import IO, BinaryIO, Callable, Optional, Tuple
 
 from ..atomic import open_partial
 from .common import CHUNK, ArchiveError, ArchiveResult, DiskFullError, ProgressFn, Throttle, check_cancel, is_disk_full
@@ -36,7 +36,7 @@ def open_source(path: str) -> BinaryIO:
     return os.fdopen(os.open(path, flags), "rb", buffering=0)
 
 
-def pump(reader: BinaryIO, write: Optional[Writer], *, progress: Optional[ProgressFn] = None,
+def pump(reader: IO[bytes], write: Optional[Writer], *, progress: Optional[ProgressFn] = None,
          cancel: Optional[threading.Event] = None) -> Tuple[str, int]:
     """Copy ``reader`` to ``write`` (or nowhere) in 1 MiB chunks; returns (sha256 hex, size).
 
@@ -67,7 +67,7 @@ def hash_file(path: str, progress: Optional[ProgressFn] = None) -> Tuple[str, in
         return pump(source, None, progress=progress)
 
 
-def receive(reader: BinaryIO, dest: str, *, mode: int = 0o600,
+def receive(reader: IO[bytes], dest: str, *, mode: int = 0o600,
             before_publish: Optional[Callable[[CopyResult, int], None]] = None,
             progress: Optional[ProgressFn] = None, cancel: Optional[threading.Event] = None) -> CopyResult:
     """Write a stream to ``dest`` atomically: partial, hashed while written, fsynced, published.

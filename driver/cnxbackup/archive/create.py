@@ -24,11 +24,26 @@ from typing import Callable, List, Optional, Sequence, Tuple
 
 from ..atomic import open_new, partial_path, publish
 from .common import (
-    CHUNK, PROGRESS_INTERVAL, ArchiveError, ArchiveResult, DiskFullError, ProgressFn, Throttle, check_cancel,
+    CHUNK,
+    PROGRESS_INTERVAL,
+    ArchiveError,
+    ArchiveResult,
+    DiskFullError,
+    ProgressFn,
+    Throttle,
+    check_cancel,
     is_disk_full,
 )
 from .process import (
-    TarStderr, c_locale_env, close_std, grow_pipe, judge_tar, rc_text, stop_processes, tail_of, write_all,
+    TarStderr,
+    c_locale_env,
+    close_std,
+    grow_pipe,
+    judge_tar,
+    rc_text,
+    stop_processes,
+    tail_of,
+    write_all,
 )
 
 CHECKPOINT_RECORDS = 256  # one "Write checkpoint" line per 2.5 MiB of tar stream
@@ -62,12 +77,12 @@ def _pump_to_partial(
                     write_all(out_fd, chunk)
                     size += count
                 else:
-                    chunk = os.read(stderr_fd, 1 << 16)
-                    if not chunk:
+                    text = os.read(stderr_fd, 1 << 16)
+                    if not text:
                         sel.unregister(stderr_fd)
                         parser.close()
                         continue
-                    parser.feed(chunk)
+                    parser.feed(text)
             progress(parser.entries, parser.bytes_done)
     finally:
         sel.close()

@@ -15,6 +15,7 @@ from typing import IO, List, Optional, Sequence, Tuple
 from .common import CHUNK, ArchiveError, ListResult, ProgressFn, Throttle, UnsafeArchiveError, check_cancel
 from .process import c_locale_env, close_std, grow_pipe, rc_text, stop_processes, tail_of
 
+
 class LineCounter(threading.Thread):
     """Counts newline-terminated lines of a pipe (tar -t / tar -xv listing) in constant memory."""
 
@@ -170,7 +171,7 @@ def validate_members(path: str, *, cancel: Optional[threading.Event] = None) -> 
                     member = archive.next()
                     if member is None:
                         break
-                    archive.members = []  # tarfile keeps every TarInfo otherwise
+                    archive.members = []  # type: ignore[attr-defined]  # tarfile keeps every TarInfo otherwise
                     name = member.name
                     norm = _check_path(name, name, symlinks, "name")
                     if member.islnk():

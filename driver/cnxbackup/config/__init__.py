@@ -113,9 +113,11 @@ def _cross_checks(env: Environment) -> None:
         seen.add(name)
     for index, item in enumerate(data["paths"]["extra"]):
         if not re.fullmatch(r"[A-Za-z0-9_.-]+", item["name"]):
-            raise ConfigError(f"{env.where(f'paths.extra[{index}].name')}: item name '{item['name']}' may only use letters, digits, '.', '-' and '_'")
+            raise ConfigError(f"{env.where(f'paths.extra[{index}].name')}: item name '{item['name']}' "
+                              "may only use letters, digits, '.', '-' and '_'")
         if item.get("host") and item["host"] not in seen:
-            raise ConfigError(f"{env.where(f'paths.extra[{index}].host')}: unknown host '{item['host']}' (hosts: {', '.join(host_names) or 'none'})")
+            raise ConfigError(f"{env.where(f'paths.extra[{index}].host')}: unknown host '{item['host']}' "
+                              f"(hosts: {', '.join(host_names) or 'none'})")
     db = data["database"]
     if db and db.get("host") and db["host"] not in seen:
         raise ConfigError(f"{env.where('database.host')}: unknown host '{db['host']}' (hosts: {', '.join(host_names) or 'none'})")
@@ -146,13 +148,13 @@ def load_environment(env: str, directory: Optional[str] = None,
     raw, lines = load_yaml_with_lines(path)
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}:1: the environment file must be a mapping of sections")
+    if raw.get("database") is None:
+        raw = {**raw, "database": {"vendor": "none"}}  # no database section: nothing to back up there
     if overlay:
         raw = apply_overlay(raw, overlay)
     data = validate(raw, path, lines)
     name = data.get("environment") or os.path.splitext(os.path.basename(path))[0]
     environment = Environment(name=name, file=path, data=data, lines=lines)
-    if data["database"] is None:
-        data["database"] = {"vendor": "none"}
     _resolve_placeholders(environment)
     _cross_checks(environment)
     return environment

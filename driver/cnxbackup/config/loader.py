@@ -36,6 +36,7 @@ def _node_to_python(node: yaml.Node, path: str, lines: LineMap, filename: str) -
             _node_to_python(item, f"{path}[{index}]", lines, filename)
             for index, item in enumerate(node.value)
         ]
+    assert isinstance(node, yaml.ScalarNode)
     return _scalar(node)
 
 

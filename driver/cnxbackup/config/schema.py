@@ -5,7 +5,7 @@ line and the dotted key. ``reference_markdown`` renders the README's configurati
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence
 
 from ..errors import ConfigError
@@ -23,7 +23,7 @@ class Field:
     default: Any = None
     required: bool = False
     choices: Optional[Sequence[Any]] = None
-    section: Optional[Dict[str, "Field"]] = None  # for kind 'section' and 'records'
+    section: Dict[str, "Field"] = field(default_factory=dict)  # for kind 'section' and 'records'
     minimum: Optional[float] = None
     maximum: Optional[float] = None
 
@@ -85,7 +85,7 @@ SCHEMA: Dict[str, Field] = {
         "port": Field("int", "Dmgr SOAP/RMI port.", 8879, minimum=1, maximum=65535),
         "user": Field("str", "WAS administrative user."),
         **_secret_fields("WAS administrative"),
-        "credentials": Field("str", "`driver`: pass user and password through a private soap.client.props that is deleted once connected; `profile`: rely on the profile's own soap.client.props.", "driver", choices=["driver", "profile"]),
+        "credentials": Field("str", "`driver`: type the user and password at wsadmin's own console login prompt (never on a command line or in a file); `profile`: rely on the profile's own soap.client.props.", "driver", choices=["driver", "profile"]),
         "usejython21": Field("bool", "Pass `-usejython21 true` (WAS 9 only)."),
         "filenet_alias": Field("str", "J2C alias that Connections uses to reach FileNet.", "filenetAdmin"),
         "stop_servers": Field("bool", "Stop the application servers after the role export (HCL step 1).", True),

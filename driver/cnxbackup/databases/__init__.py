@@ -28,15 +28,25 @@ Secrets are passed in memory as ``{'db_password': ...}`` and only ever reach a c
 """
 from __future__ import annotations
 
+from . import db2, mssql, oracle
 from .base import DbBackupResult, DbError, DbTarget, DbTimeout, RestoreSource, run_tool
 from .hooks import HOOKS, VENDORS, VendorHooks, vendor_module
 from .operations import (
-    backup_targets, db_host, db_secrets, dry_run_commands, generated_scripts, image_record, remote_settings,
-    restore_commands, restore_database, result_from_record, targets_from_settings, verify_database,
+    backup_targets,
+    db_host,
+    db_secrets,
+    dry_run_commands,
+    generated_scripts,
+    image_record,
+    remote_settings,
+    restore_commands,
+    restore_database,
+    result_from_record,
+    targets_from_settings,
+    verify_database,
 )
 from .parallel import backup_all
 from .settings import db_settings, settings_for
-from . import db2, mssql, oracle
 
 __all__ = [
     "HOOKS", "VENDORS", "DbBackupResult", "DbError", "DbTarget", "DbTimeout", "RestoreSource", "VendorHooks",

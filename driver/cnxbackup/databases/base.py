@@ -18,8 +18,8 @@ from typing import Any, Iterable, Mapping, Sequence, Union
 
 from cnxbackup import render
 from cnxbackup.errors import StepFailed
+from cnxbackup.redact import MASK
 
-MASK = "********"
 OUTPUT_TAIL_LINES = 25  # like borgmatic's ERROR_OUTPUT_MAX_LINE_COUNT
 
 

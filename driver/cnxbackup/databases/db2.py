@@ -14,8 +14,19 @@ import time
 from typing import Any, Mapping, Sequence
 
 from cnxbackup.databases.base import (
-    DbBackupResult, DbTarget, RestoreSource, ToolRun, command_text, dry_run_result, failed_result, image_or_timestamp, render_template,
-    run_tool, tail, tool_command, tool_env,
+    DbBackupResult,
+    DbTarget,
+    RestoreSource,
+    ToolRun,
+    command_text,
+    dry_run_result,
+    failed_result,
+    image_or_timestamp,
+    render_template,
+    run_tool,
+    tail,
+    tool_command,
+    tool_env,
 )
 
 VENDOR = "db2"

@@ -15,11 +15,25 @@ import shlex
 import time
 from typing import Any, Mapping, Sequence
 
-from cnxbackup.render import dquote
 from cnxbackup.databases.base import (
-    DbBackupResult, DbError, DbTarget, RestoreSource, ToolRun, command_text, dry_run_result, failed_result,
-    image_or_timestamp, lookup_password, now_stamp, render_template, run_tool, tail, tool_command, tool_env,
+    DbBackupResult,
+    DbError,
+    DbTarget,
+    RestoreSource,
+    ToolRun,
+    command_text,
+    dry_run_result,
+    failed_result,
+    image_or_timestamp,
+    lookup_password,
+    now_stamp,
+    render_template,
+    run_tool,
+    tail,
+    tool_command,
+    tool_env,
 )
+from cnxbackup.render import dquote
 
 VENDOR = "mssql"
 MSG_RE = re.compile(r"^Msg (\d+), Level (\d+), State \d+[^\n]*\n([^\n]*)", re.MULTILINE)

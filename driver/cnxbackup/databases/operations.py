@@ -31,7 +31,8 @@ def db_host(env: Environment) -> Optional[str]:
     """Name of the host the DB tools run on, or None for this machine."""
     if not is_multi_host(env):
         return None
-    name = env.section("database").get("host") or (with_role(env, "db") or [None])[0]
+    db_hosts = with_role(env, "db")
+    name = env.section("database").get("host") or (db_hosts[0] if db_hosts else None)
     if name is None or hosts_of(env)[name].is_local:
         return None
     return str(name)

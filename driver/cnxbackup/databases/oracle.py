@@ -20,8 +20,20 @@ import time
 from typing import Any, Iterator, Mapping, Sequence
 
 from cnxbackup.databases.base import (
-    DbBackupResult, DbError, DbTarget, ToolRun, command_text, dry_run_result, failed_result, lookup_password,
-    now_stamp, render_template, run_tool, tail, tool_command, tool_env,
+    DbBackupResult,
+    DbError,
+    DbTarget,
+    ToolRun,
+    command_text,
+    dry_run_result,
+    failed_result,
+    lookup_password,
+    now_stamp,
+    render_template,
+    run_tool,
+    tail,
+    tool_command,
+    tool_env,
 )
 from cnxbackup.databases.defaults import ORACLE_DEFAULT_SID
 
@@ -209,8 +221,8 @@ def _datapump_backup(target: DbTarget, settings: Mapping[str, Any], dry_run: boo
     started = time.monotonic()
     run, _ = _run_datapump("expdp", settings, secrets, parameters, log)
     seconds = time.monotonic() - started
-    files = [line.strip() for line in (DP_FILES_RE.search(run.output).group(1).splitlines()
-                                       if DP_FILES_RE.search(run.output) else []) if line.strip()]
+    listing = DP_FILES_RE.search(run.output)
+    files = [line.strip() for line in (listing.group(1).splitlines() if listing else []) if line.strip()]
     if run.rc == RC_OK and DP_SUCCESS_RE.search(run.output):
         warnings: list[str] = []
     elif run.rc == RC_WARNING_DP and DP_WARN_RE.search(run.output):

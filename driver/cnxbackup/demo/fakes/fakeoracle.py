@@ -4,7 +4,6 @@ from __future__ import annotations
 import datetime
 import os
 import re
-import shlex
 import sys
 from typing import Any
 
@@ -336,7 +335,7 @@ def parse_parameters(tokens: list[str], invocation: fakedb.Invocation) -> dict[s
                 with open(value) as handle:
                     content = handle.read()
             except OSError:
-                raise OracleFailure('LRM-00109: could not open parameter file \'%s\'' % value)
+                raise OracleFailure('LRM-00109: could not open parameter file \'%s\'' % value) from None
             lines = [line.split("#")[0].strip() for line in content.splitlines()]
             params.update(parse_parameters([line for line in lines if line], invocation))
             params.pop("__positional", None)
@@ -385,7 +384,7 @@ def run_datapump(tool: str, params: dict[str, str], invocation: fakedb.Invocatio
     except OracleFailure as error:
         code = re.search(r"ORA-0*(\d+)", str(error))
         raise OracleFailure("UDE-%05d: operation generated ORACLE error %s\n%s"
-                            % (int(code.group(1)) if code else 0, code.group(1) if code else "0", error))
+                            % (int(code.group(1)) if code else 0, code.group(1) if code else "0", error)) from None
     out.append("Connected to: Oracle Database 19c Enterprise Edition Release 19.0.0.0.0 - Production")
     directory_name = params.get("directory", "DATA_PUMP_DIR").upper()
     directory = state["directories"].get(directory_name)
