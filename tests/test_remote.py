@@ -249,6 +249,16 @@ def test_get_missing_file_fails_and_leaves_nothing(three_hosts, transport, tmp_p
     assert not dest.exists() and not Path(str(dest) + ".partial").exists()
 
 
+@pytest.mark.timeout(60)
+def test_get_of_an_endless_device_is_refused_without_hanging(three_hosts, transport, tmp_path):
+    """/dev/zero is no regular file: refused at its ls line, and the cat already streaming is cut off."""
+    host = as_host(three_hosts[0])
+    dest = tmp_path / "out"
+    with pytest.raises(TransferError, match="is not a regular file"):
+        transport.get(host, "/dev/zero", str(dest))
+    assert not dest.exists() and not Path(str(dest) + ".partial").exists()
+
+
 def test_put_into_missing_directory_fails(three_hosts, transport, tmp_path):
     host = as_host(three_hosts[0])
     src = tmp_path / "f"

@@ -305,6 +305,7 @@ class SshTransport:
         stderr = _StderrReader(proc)
 
         def failed(why: str) -> Exception:
+            proc.stdout.close()  # type: ignore[union-attr]  # a sender still writing gets SIGPIPE, not a deadlock
             rc = proc.wait()
             err = stderr.join()
             failure = self.explain_failure(host, rc, err)
@@ -322,10 +323,8 @@ class SshTransport:
             mode, expected = _mode_from_ls(fields[0]), int(fields[4])
 
             def complete(result: CopyResult, fd: int) -> None:
-                proc.stdout.close()  # type: ignore[union-attr]
                 if proc.wait() != 0 or result.size != expected:
                     raise failed(f"exit {proc.returncode}, {result.size} of {expected} bytes")
-                stderr.join()
                 os.fchmod(fd, mode)
 
             return receive(proc.stdout, local_path, before_publish=complete)
