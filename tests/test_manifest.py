@@ -4,14 +4,25 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 
 import pytest
 
+import e2e
 from cnxbackup.errors import EXIT_USAGE
 from cnxbackup.journal import DONE, FAILED, PENDING, RUNNING, SKIPPED, Journal
-from cnxbackup.manifest import FORMAT, MANIFEST, ManifestError, ManifestFormatError, load_manifest, write_manifest
+from cnxbackup.manifest import (
+    FORMAT,
+    MANIFEST,
+    ManifestError,
+    ManifestFormatError,
+    load_manifest,
+    load_manifest_data,
+    write_manifest,
+    write_manifest_data,
+)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -25,27 +36,27 @@ def _write_raw(set_dir: str, body: dict) -> None:
 
 
 def test_round_trip_seals_and_checks(tmp_path) -> None:
-    sealed = write_manifest(str(tmp_path), {"environment": "prod", "status": "complete", "archives": []})
+    sealed = write_manifest_data(str(tmp_path), {"environment": "prod", "status": "complete", "archives": []})
     assert sealed["format"] == FORMAT and len(sealed["manifestSha256"]) == 64
-    assert load_manifest(str(tmp_path)) == sealed
+    assert load_manifest_data(str(tmp_path)) == sealed
     sidecar = (tmp_path / (MANIFEST + ".sha256")).read_text()
     assert sidecar.split()[0] == hashlib.sha256((tmp_path / MANIFEST).read_bytes()).hexdigest()
 
 
 def test_an_edited_manifest_is_refused(tmp_path) -> None:
-    write_manifest(str(tmp_path), {"environment": "prod", "status": "complete"})
+    write_manifest_data(str(tmp_path), {"environment": "prod", "status": "complete"})
     data = json.loads((tmp_path / MANIFEST).read_text())
     data["status"] = "partial"
     (tmp_path / MANIFEST).write_text(json.dumps(data))
     with pytest.raises(ManifestError, match="checksum does not match"):
-        load_manifest(str(tmp_path))
+        load_manifest_data(str(tmp_path))
 
 
 @pytest.mark.parametrize("written", [FORMAT + 1, 99, 0, "1", True, None])
 def test_a_format_this_reader_does_not_know_is_refused_as_usage(tmp_path, written) -> None:
     _write_raw(str(tmp_path), {"format": written, "environment": "prod", "status": "complete"})
     with pytest.raises(ManifestFormatError, match="manifest format .* is not one this cnxbackup reads") as info:
-        load_manifest(str(tmp_path))
+        load_manifest_data(str(tmp_path))
     assert info.value.exit_code == EXIT_USAGE
 
 
@@ -71,3 +82,100 @@ def test_journal_records_steps_in_order_and_reloads(tmp_path) -> None:
     loaded.set("item:b", SKIPPED)
     assert Journal.load(str(tmp_path)).is_finished("item:b")
     assert oct(os.stat(loaded.path).st_mode & 0o777) == "0o600"
+
+
+# --------------------------------------------------------------------------- the typed model
+
+FIXTURE = os.path.join(ROOT, "tests", "fixtures", "format1")
+FIXTURE_ROOT = "/tmp/cnxbackup-format1-fixture"  # where the fixture's DB images were recorded
+
+
+def test_a_format1_manifest_written_before_the_model_loads_typed_and_writes_back_key_for_key() -> None:
+    raw = json.loads(open(os.path.join(FIXTURE, "set", MANIFEST), encoding="utf-8").read())
+    manifest = load_manifest(os.path.join(FIXTURE, "set"))
+    assert manifest.to_json() == raw
+    assert manifest.format == 1 and manifest.environment == "demo" and manifest.database_vendor == "db2"
+    provision = manifest.archive("shared-provision")
+    assert provision is not None and provision.restore_rule == "exact-version" and provision.is_archive
+    copied = manifest.archive("profileRegistry")
+    assert copied is not None and not copied.is_archive and copied.mode and copied.uid is not None
+    assert all(db.in_set and db.images and db.images[0].sha256 for db in manifest.databases)
+    assert manifest.wsadmin.role_mappings is not None and manifest.wsadmin.role_mappings.applications
+
+
+def test_keys_this_release_does_not_know_are_kept_through_a_load_and_a_write(tmp_path) -> None:
+    data = json.loads(open(os.path.join(FIXTURE, "set", MANIFEST), encoding="utf-8").read())
+    data["laterOptional"] = {"x": 1}
+    data["archives"][0]["laterNote"] = "kept"
+    data["databases"][0]["images"][0]["laterDigest"] = "abc"
+    write_manifest_data(str(tmp_path), data)
+    manifest = load_manifest(str(tmp_path))
+    assert manifest.extra == {"laterOptional": {"x": 1}} and manifest.archives[0].extra == {"laterNote": "kept"}
+    again = tmp_path / "again"
+    again.mkdir()
+    write_manifest(str(again), manifest)
+    written = json.loads((again / MANIFEST).read_text())
+    assert written == json.loads((tmp_path / MANIFEST).read_text())
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda m: m["archives"][3].update(size="12"), "archives[3].size: expected an integer, found '12'"),
+    (lambda m: m["archives"][0].update(size=True), "archives[0].size: expected an integer, found True"),
+    (lambda m: m["archives"][1].pop("source"), "archives[1].source: missing"),
+    (lambda m: m["databases"][2]["images"][0].update(path=7), "databases[2].images[0].path: expected a string"),
+    (lambda m: m.update(archives={"a": 1}), "archives: expected a list"),
+    (lambda m: m["wsadmin"].update(roleMappings=[]), "wsadmin.roleMappings: expected an object"),
+    (lambda m: m.update(ccm="yes"), "ccm: expected true or false"),
+])
+def test_a_sealed_manifest_with_content_cnxbackup_never_writes_is_refused_naming_the_key(tmp_path, change, message) -> None:
+    data = json.loads(open(os.path.join(FIXTURE, "set", MANIFEST), encoding="utf-8").read())
+    change(data)
+    write_manifest_data(str(tmp_path), data)
+    with pytest.raises(ManifestError) as info:
+        load_manifest(str(tmp_path))
+    assert message in str(info.value) and str(tmp_path) in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_a_written_model_loads_back_equal(tmp_path) -> None:
+    manifest = load_manifest(os.path.join(FIXTURE, "set"))
+    manifest.status = "complete-with-warnings"
+    manifest.warnings.append("a warning")
+    sealed = write_manifest(str(tmp_path), manifest)
+    assert load_manifest(str(tmp_path)) == sealed and sealed.manifest_sha256 != manifest.manifest_sha256
+
+
+@pytest.fixture
+def format1_set(tmp_path):
+    """The fixture set copied into a temp folder, its DB images where its manifest says."""
+    if os.path.exists(FIXTURE_ROOT):
+        shutil.rmtree(FIXTURE_ROOT)
+    os.makedirs(os.path.join(FIXTURE_ROOT, "demo"))
+    shutil.copytree(os.path.join(FIXTURE, "db2-backups"), os.path.join(FIXTURE_ROOT, "demo", "db2-backups"))
+    set_dir = str(tmp_path / "demo-20261201T194147")
+    shutil.copytree(os.path.join(FIXTURE, "set"), set_dir)
+    yield set_dir
+    shutil.rmtree(FIXTURE_ROOT, ignore_errors=True)
+
+
+def test_the_format1_fixture_verifies_deep_and_restores_with_the_model(format1_set, tmp_path) -> None:
+    proc = e2e.cli("verify", format1_set, "--deep")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "BAD" not in proc.stdout and proc.stdout.count("OK  database ") == 16
+    (tmp_path / "deployment").mkdir()
+    env_file = e2e.write_env(str(tmp_path / "deployment"), scale=0.001)
+    assert e2e.cli("plan", "--env", env_file).returncode == 0  # builds the demo deployment restored onto
+    target = str(tmp_path / "restored")
+    proc = e2e.cli("restore", format1_set, "--env", env_file, "--target-root", target)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    manifest = load_manifest(format1_set)
+    for item in manifest.archives:
+        dest = os.path.join(target, item.source.lstrip("/"))
+        if item.is_archive:
+            assert os.path.isdir(dest) and os.listdir(dest), item.name
+        else:
+            with open(dest, "rb") as handle:
+                assert hashlib.sha256(handle.read()).hexdigest() == item.sha256, item.name
+    shared = manifest.archive("shared-data")
+    assert shared is not None
+    assert os.path.isdir(os.path.join(target, shared.source.lstrip("/"), "provision"))  # nested item put back too

@@ -22,7 +22,7 @@ import pytest
 
 import e2e
 from cnxbackup.demo import fakedb, mockcell
-from cnxbackup.manifest import write_manifest
+from cnxbackup.manifest import write_manifest_data
 
 REPLACED = ".cnxbackup-replaced-"
 STAMP_RE = re.compile(r"\d{8}T\d{6}(?:-\d+)?")
@@ -92,7 +92,7 @@ def set_installed_version(ctx: "Ctx", version: str, extra_fix: str = "") -> None
 def reseal(set_dir: str, change) -> None:
     data = e2e.manifest(set_dir)
     change(data)
-    write_manifest(set_dir, data)
+    write_manifest_data(set_dir, data)
 
 
 class Ctx:

@@ -7,7 +7,7 @@ import subprocess
 import pytest
 
 import e2e
-from cnxbackup.manifest import write_manifest
+from cnxbackup.manifest import write_manifest_data
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +43,7 @@ def flip_bit(path, offset=None):
 def reseal(set_dir, change):
     data = e2e.manifest(set_dir)
     change(data)
-    write_manifest(set_dir, data)
+    write_manifest_data(set_dir, data)
 
 
 def test_intact_set_passes_plain_and_deep(copy):

@@ -42,6 +42,10 @@ class RunLock:
             "pid": os.getpid(), "host": socket.gethostname(), "user": getpass.getuser(),
             "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "run_id": self.run_id,
         }
+        try:  # a restore onto a fresh machine may come before any backup made the target folder
+            os.makedirs(os.path.dirname(self.path), mode=0o700, exist_ok=True)
+        except OSError as error:
+            raise LockHeld(f"cannot create lock {self.path}: {error.strerror}") from None
         for _ in range(2):
             try:
                 fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

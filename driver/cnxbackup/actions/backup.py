@@ -106,5 +106,5 @@ def _run_phases(run: BackupRun, plan: Plan, set_dir: str, env: Environment, jour
     manifest = reports.build_manifest(run)
     reports.write_report(run, manifest)
     write_manifest(set_dir, manifest)  # last: only now is the set complete (or recorded as partial)
-    journal.data["status"] = manifest["status"]
+    journal.data["status"] = manifest.status
     journal.set("manifest", DONE)

@@ -18,6 +18,7 @@ from ..databases import (
     result_from_record,
 )
 from ..journal import DONE, FAILED, RUNNING, WARNING
+from ..manifest import DatabaseRecord
 from ..transport import HostUnreachable
 from .state import BackupRun
 
@@ -97,6 +98,7 @@ def set_scripts(run: BackupRun) -> Dict[str, str]:
         return {}
     version = run.plan.version.raw
     results: List[DbBackupResult] = [
-        result_from_record(run.journal.result(f"db:{t.name}") or {"name": t.name}, vendor)
+        result_from_record(DatabaseRecord.from_json(run.journal.result(f"db:{t.name}") or {}, f"journal db:{t.name}"),
+                           vendor)
         for t in backup_targets(run.env, version) if run.journal.status(f"db:{t.name}") in (DONE, WARNING)]
     return generated_scripts(run.env, version, results)

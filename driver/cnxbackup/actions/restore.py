@@ -15,129 +15,40 @@ from __future__ import annotations
 
 import argparse
 import os
-import shlex
 import shutil
 import threading
 import time
 from typing import Any, Dict, List, Optional, Tuple
 
-from ..archive import ArchiveError, copy_back_file, extract_archive, hash_file, validate_members
+from ..archive import ArchiveError, hash_file, validate_members
 from ..config import Environment
 from ..databases import restore_database
 from ..errors import EXIT_FAILED, EXIT_OK, EXIT_WARNINGS, CnxBackupError, ConfigError, StepFailed
-from ..hosts import Host, hosts_of
+from ..hosts import LOCAL, hosts_of
 from ..journal import DONE, FAILED, RUNNING, SKIPPED, Journal
 from ..lock import RunLock
 from ..log import add_log_file, get_logger, remove_handler
-from ..manifest import load_manifest
+from ..manifest import Manifest, load_manifest
 from ..plan import detect_versions
 from ..progress import Progress
-from ..transport import Transport, make_transport
+from ..transport import make_transport
 from ..versions import ConnectionsVersion
 from ..wsadmin_session import WsadminError, WsadminSession
-from . import remote_ops
-from .restore_plan import STAGING_SUFFIX, Op, RestoreStep, render_operation, restore_steps
+from .restore_ops import LocalRun, RemoteRun
+from .restore_plan import EXACT_VERSION, RestoreStep, restore_steps
 from .wsphase import new_session
 
 RESTORE_DIR_PREFIX = "restore-"
-EXACT_VERSION = "exact-version"
 
 
 class RestoreRefused(CnxBackupError):
     """The restore may not start; nothing was stopped or changed."""
 
 
-# --------------------------------------------------------------------------- operations
-
-
-def _is_staging(path: str) -> bool:
-    return path.endswith(STAGING_SUFFIX) or os.path.basename(path) == STAGING_SUFFIX.lstrip(".")
-
-
-def execute_operation(op: Op, progress: Progress, cancel: threading.Event, label: str,
-                      expected_sha256: Optional[str] = None) -> None:
-    """Run one operation of ``restore_plan.file_operations``.
-
-    Each is safe to run again after a crash right after it (the journal counts finished
-    operations, so only the one that was running can repeat); none deletes anything that is
-    not its own partial output.
-    """
-    kind = op[0]
-    if kind == "mkdir":
-        os.makedirs(op[1], exist_ok=True)
-    elif kind == "extract":
-        staging = op[2]
-        if os.path.isdir(staging) and os.listdir(staging):
-            # a previous extraction into our own staging folder was cut short: it holds only
-            # archive content (carried live data comes after extraction), so start it afresh
-            if not _is_staging(staging):
-                raise StepFailed(f"{staging} is not empty and not a staging folder; not touching it")
-            shutil.rmtree(staging)
-            os.makedirs(staging)
-        task = progress.task(label)
-        count = extract_archive(op[1], staging, progress=task.update, cancel=cancel, expected_sha256=expected_sha256)
-        task.finish(f"{count:,} entries")
-    elif kind == "carry":
-        if os.path.lexists(op[1]):
-            if os.path.lexists(op[2]):
-                raise StepFailed(f"cannot carry {op[1]} over: {op[2]} already exists in the restored tree")
-            os.makedirs(os.path.dirname(op[2]), exist_ok=True)
-            os.rename(op[1], op[2])
-    elif kind == "aside":
-        if os.path.lexists(op[2]):
-            return  # already moved aside by this restore (the stamp is unique to it)
-        if os.path.lexists(op[1]):
-            os.rename(op[1], op[2])
-    elif kind == "move":
-        if not os.path.lexists(op[1]) and os.path.lexists(op[2]):
-            return  # already moved into place
-        if os.path.lexists(op[2]):
-            raise StepFailed(f"cannot move {op[1]} into place: {op[2]} exists (it should have been moved aside)")
-        os.rename(op[1], op[2])
-    elif kind == "copy":
-        copy_back_file(op[1], op[2], expected_sha256=expected_sha256, cancel=cancel)
-    elif kind == "chmod":
-        os.chmod(op[2], int(op[1], 8))
-    elif kind == "chown":
-        uid, gid = op[1].split(":")
-        if os.geteuid() == 0:
-            os.chown(op[2], int(uid), int(gid))
-    elif kind == "aside_contents":
-        os.makedirs(op[2], exist_ok=True)
-        keep = {os.path.basename(op[2]), os.path.basename(op[3])}
-        for name in os.listdir(op[1]):
-            if name not in keep:
-                os.rename(os.path.join(op[1], name), os.path.join(op[2], name))
-    elif kind == "move_contents":
-        if not os.path.isdir(op[1]):
-            return  # already done (the staging folder is removed last)
-        for name in os.listdir(op[1]):
-            os.rename(os.path.join(op[1], name), os.path.join(op[2], name))
-        os.rmdir(op[1])
-    else:
-        raise ValueError(f"unknown restore operation {kind}")
-
-
-def execute_remote_operation(op: Op, transport: Transport, host: Host, expected_sha256: Optional[str] = None) -> None:
-    """The same operation on another host: rendered as shell, except extract and copy, which stream."""
-    kind = op[0]
-    if kind == "extract":
-        staging = shlex.quote(op[2])
-        transport.run(host, f"if [ -d {staging} ] && [ -n \"$(ls -A {staging})\" ]; then rm -rf {staging}; fi")
-        remote_ops.extract_remote(op[1], op[2], transport, host)
-        return
-    if kind == "copy":
-        copied = transport.put(host, op[1], op[2])
-        if expected_sha256 and copied.sha256 != expected_sha256:
-            raise StepFailed(f"{op[1]} does not match its manifest checksum; {host.name}:{op[2]} not trusted")
-        return
-    proc = transport.run(host, render_operation(op))
-    if proc.returncode != 0:
-        raise StepFailed(f"on host {host.name}: `{render_operation(op)}` failed: {proc.stderr.strip()[-300:]}")
-
-
-def _replaced_paths(step: RestoreStep) -> List[str]:
-    return [op[2] for op in step.operations if op[0] in ("aside", "aside_contents") and os.path.lexists(op[2])]
+def _replaced_paths(step: RestoreStep, remote: bool) -> List[str]:
+    """What the step moved aside (on another host: what it would have, unchecked)."""
+    moved = [op.replaced for op in step.operations if op.replaced is not None]
+    return moved if remote else [p for p in moved if os.path.lexists(p)]
 
 
 # --------------------------------------------------------------------------- planning
@@ -165,20 +76,20 @@ def _new_stamp(set_dir: str) -> str:
     return stamp
 
 
-def _check_only(manifest: Dict[str, Any], only: Optional[List[str]]) -> None:
+def _check_only(manifest: Manifest, only: Optional[List[str]]) -> None:
     if not only:
         return
-    known = {item["name"] for item in manifest.get("archives", [])} | {"databases", "roles"}
+    known = set(manifest.item_names) | {"databases", "roles"}
     unknown = sorted(set(only) - known)
     if unknown:
         raise ConfigError(f"--only: unknown item(s) {', '.join(unknown)}; this set has: {', '.join(sorted(known))}")
 
 
-def plan_restore(set_dir: str, manifest: Dict[str, Any], env: Environment, options: Dict[str, Any],
+def plan_restore(set_dir: str, manifest: Manifest, env: Environment, options: Dict[str, Any],
                  stamp: str) -> Tuple[ConnectionsVersion, List[RestoreStep]]:
     """The deployment's version and the steps; raises RestoreRefused when the guard says no."""
-    if manifest.get("status") == "partial" and not options["only"]:
-        raise RestoreRefused(f"{set_dir} is a partial backup ({'; '.join(manifest.get('failures') or [])}); "
+    if manifest.status == "partial" and not options["only"]:
+        raise RestoreRefused(f"{set_dir} is a partial backup ({'; '.join(manifest.failures)}); "
                              "finish it with backup --resume, or restore chosen items with --only")
     _check_only(manifest, options["only"])
     current, _ = detect_versions(env)
@@ -205,22 +116,24 @@ def check_archives(set_dir: str, steps: List[RestoreStep], journal: Optional[Jou
     for step in steps:
         if step.kind != "file" or step.skip_reason or (journal is not None and journal.is_finished(step.step_id)):
             continue
-        item = step.item or {}
-        path = os.path.join(set_dir, item["path"])
+        item = step.archive
+        if item is None:
+            continue
+        path = os.path.join(set_dir, item.path)
         if not os.path.isfile(path):
-            raise RestoreRefused(f"{item['name']}: {path} is missing; nothing was stopped or changed")
+            raise RestoreRefused(f"{item.name}: {path} is missing; nothing was stopped or changed")
         size = os.path.getsize(path)
-        if size != item.get("size"):
-            raise RestoreRefused(f"{item['name']}: {path} is {size:,} bytes, the manifest says {item.get('size')}; "
+        if size != item.size:
+            raise RestoreRefused(f"{item.name}: {path} is {size:,} bytes, the manifest says {item.size}; "
                                  "nothing was stopped or changed")
         digest, _ = hash_file(path)
-        if digest != item.get("sha256"):
-            raise RestoreRefused(f"{item['name']}: {path} SHA-256 differs from the manifest; nothing was stopped or changed")
-        if item.get("kind") == "archive":
+        if digest != item.sha256:
+            raise RestoreRefused(f"{item.name}: {path} SHA-256 differs from the manifest; nothing was stopped or changed")
+        if item.is_archive:
             try:
                 validate_members(path, cancel=cancel)
             except ArchiveError as error:
-                raise RestoreRefused(f"{item['name']}: {path} refused: {error}; nothing was stopped or changed") from None
+                raise RestoreRefused(f"{item.name}: {path} refused: {error}; nothing was stopped or changed") from None
     progress.message("[check] archives checked: sizes, SHA-256 and entries are safe")
 
 
@@ -243,12 +156,12 @@ def run_restore(args: argparse.Namespace, env: Environment, progress: Progress) 
     else:
         stamp = _new_stamp(set_dir)
     current, steps = plan_restore(set_dir, manifest, env, options, stamp)
-    backup_version = ConnectionsVersion.from_dict(manifest["connections"])
-    provision_steps = [s for s in steps if s.kind == "file" and (s.item or {}).get("restoreRule") == EXACT_VERSION]
+    backup_version = ConnectionsVersion.from_dict(manifest.connections)
+    provision_steps = [s for s in steps if s.archive is not None and s.archive.restore_rule == EXACT_VERSION]
     forced = [s for s in provision_steps if s.note and not s.skip_reason]
     for step in provision_steps:
         if step.skip_reason:
-            progress.message(f"NOTE: {(step.item or {}).get('name')}: {step.skip_reason}")
+            progress.message(f"NOTE: {step.label}: {step.skip_reason}")
     if forced:
         progress.message("!" * 72 + "\nWARNING: --force-provision: provision/ WILL be restored although HCL allows it only "
                          f"onto the exact version it was backed up on ({backup_version.exact}); the deployment is "
@@ -284,7 +197,7 @@ def run_restore(args: argparse.Namespace, env: Environment, progress: Progress) 
             remove_handler(handler)
 
 
-def _execute(args: argparse.Namespace, env: Environment, manifest: Dict[str, Any], steps: List[RestoreStep],
+def _execute(args: argparse.Namespace, env: Environment, manifest: Manifest, steps: List[RestoreStep],
              journal: Journal, progress: Progress, options: Dict[str, Any]) -> int:
     log = get_logger()
     cancel = threading.Event()
@@ -302,8 +215,8 @@ def _execute(args: argparse.Namespace, env: Environment, manifest: Dict[str, Any
             if step.skip_reason:
                 journal.set(step.step_id, SKIPPED, error=step.skip_reason)
                 progress.message(f"[{step.step_id}] SKIPPED: {step.skip_reason}")
-                if step.item and step.item.get("restoreRule") == EXACT_VERSION:
-                    warnings.append(f"{step.item['name']}: {step.skip_reason}")
+                if step.archive is not None and step.archive.restore_rule == EXACT_VERSION:
+                    warnings.append(f"{step.archive.name}: {step.skip_reason}")
                 continue
             if step.kind == "check":
                 journal.set(step.step_id, DONE)  # done by check_archives before the lock
@@ -323,23 +236,24 @@ def _execute(args: argparse.Namespace, env: Environment, manifest: Dict[str, Any
             if step.kind in ("stop", "roles", "next"):
                 session = session or _open_session(env, journal, progress)
                 _wsadmin_step(session, step, env, journal, manifest)
-            elif step.kind == "file":
-                item = step.item or {}
-                host = hosts.get(item.get("host") or "local")
-                remote = host is not None and not host.is_local and item.get("host") != "local"
+            elif step.archive is not None:
+                item = step.archive
+                host = hosts.get(item.host)
+                remote_run = (RemoteRun(transport, host, item.sha256)
+                              if host is not None and not host.is_local and item.host != LOCAL else None)
+                local_run = LocalRun(progress, cancel, item.name, item.sha256)
                 for index in range(ops_done, len(step.operations)):
-                    if remote and host is not None:
-                        execute_remote_operation(step.operations[index], transport, host, item.get("sha256"))
+                    if remote_run is not None:
+                        step.operations[index].run_remote(remote_run)
                     else:
-                        execute_operation(step.operations[index], progress, cancel, item["name"], item.get("sha256"))
+                        step.operations[index].run_local(local_run)
                     journal.set(step.step_id, RUNNING, opsDone=index + 1)
-                moved = ([op[2] for op in step.operations if op[0] in ("aside", "aside_contents")] if remote
-                         else _replaced_paths(step))
+                moved = _replaced_paths(step, remote=remote_run is not None)
                 replaced.extend(p for p in moved if p not in replaced)
                 journal.data["replaced"] = replaced
                 journal.set(step.step_id, DONE, replaced=moved, forced=bool(step.note) or None)
-            elif step.kind == "db":
-                restore_database(manifest.get("databaseVendor", "db2"), step.item or {}, env, log, transport=transport,
+            elif step.database is not None:
+                restore_database(manifest.database_vendor, step.database, env, log, transport=transport,
                                  spec_dir=journal.set_dir)
                 journal.set(step.step_id, DONE)
             progress.message(f"[{step.step_id}] done")
@@ -391,12 +305,13 @@ def _open_session(env: Environment, journal: Journal, progress: Progress) -> Wsa
 
 
 def _wsadmin_step(session: WsadminSession, step: RestoreStep, env: Environment, journal: Journal,
-                  manifest: Dict[str, Any]) -> None:
+                  manifest: Manifest) -> None:
     ws = env.section("wsadmin")
     script = {"stop": "stop_servers", "roles": "import_role_mappings", "next": "start_servers"}[step.kind]
     out = os.path.join(journal.set_dir, f"{script}.json")
     if script == "import_role_mappings":
-        roles_file = manifest.get("wsadmin", {}).get("roleMappings", {}).get("file") or "wsadmin/role_mappings.json"
+        roles = manifest.wsadmin.role_mappings
+        roles_file = roles.file if roles is not None else "wsadmin/role_mappings.json"
         argv = ["--in", os.path.join(journal.data["set"], roles_file), "--out", out]
         timeout = ws["step_timeout"]
     else:

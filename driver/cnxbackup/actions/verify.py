@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import argparse
 import os
-from typing import Any, Dict, List, Optional, Tuple
+from typing import List, Optional, Tuple
 
 from ..archive import ArchiveError, hash_file, list_archive
 from ..config import Environment
 from ..databases import verify_database
 from ..errors import EXIT_FAILED, EXIT_OK
-from ..manifest import ManifestError, ManifestFormatError, load_manifest
+from ..manifest import ArchiveRecord, DatabaseRecord, FileRecord, Manifest, ManifestError, ManifestFormatError, load_manifest
 from ..progress import Progress
 
 
@@ -29,22 +29,22 @@ def verify_set(set_dir: str, *, deep: bool = False, env: Optional[Environment] =
     except ManifestError as error:
         return False, [f"BAD manifest: {error}"]
     ok = True
-    lines.append(f"OK  manifest.json (checksum matches; status {manifest.get('status')})")
-    if manifest.get("status") == "partial":
+    lines.append(f"OK  manifest.json (checksum matches; status {manifest.status})")
+    if manifest.status == "partial":
         ok = False
-        lines.append("BAD the set is partial: " + "; ".join(manifest.get("failures") or ["unfinished steps"]))
-    for item in manifest.get("archives", []):
-        if item.get("status") not in ("done", "warning"):
+        lines.append("BAD the set is partial: " + "; ".join(manifest.failures or ["unfinished steps"]))
+    for item in manifest.archives:
+        if not item.in_set:
             continue
         good, line = _verify_item(set_dir, item, deep, progress)
         ok &= good
         lines.append(line)
-    for record in manifest.get("files", []):
+    for record in manifest.files:
         good, line = _verify_plain(set_dir, record)
         ok &= good
         lines.append(line)
-    for db in manifest.get("databases", []):
-        if db.get("status") not in ("done", "warning"):
+    for db in manifest.databases:
+        if not db.in_set:
             continue
         for good, line in _verify_database(manifest, db, env, set_dir):
             ok &= good
@@ -52,75 +52,77 @@ def verify_set(set_dir: str, *, deep: bool = False, env: Optional[Environment] =
     return ok, lines
 
 
-def _verify_item(set_dir: str, item: Dict[str, Any], deep: bool, progress: Optional[Progress]) -> Tuple[bool, str]:
-    path = os.path.join(set_dir, item["path"])
-    name = item["name"]
+def _count(value: Optional[int]) -> str:
+    return "no" if value is None else f"{value:,}"
+
+
+def _verify_item(set_dir: str, item: ArchiveRecord, deep: bool, progress: Optional[Progress]) -> Tuple[bool, str]:
+    path = os.path.join(set_dir, item.path)
+    name = item.name
     if not os.path.exists(path):
-        return False, f"BAD {name}: {item['path']} is missing"
+        return False, f"BAD {name}: {item.path} is missing"
     size = os.path.getsize(path)
-    if size != item.get("size"):
-        return False, f"BAD {name}: {item['path']} is {size:,} bytes, the manifest says {item.get('size'):,} (truncated or replaced)"
-    if deep and item["kind"] == "archive":
+    if size != item.size:
+        return False, f"BAD {name}: {item.path} is {size:,} bytes, the manifest says {_count(item.size)} (truncated or replaced)"
+    if deep and item.is_archive:
         try:
             listing = list_archive(path)
         except ArchiveError as error:
-            return False, f"BAD {name}: {item['path']} does not decompress/list completely: {error}"
-        if listing.sha256 != item.get("sha256"):
-            return False, f"BAD {name}: {item['path']} SHA-256 differs from the manifest (content changed)"
-        if listing.files != item.get("files"):
-            return False, f"BAD {name}: {item['path']} lists {listing.files:,} entries, the manifest says {item.get('files'):,}"
+            return False, f"BAD {name}: {item.path} does not decompress/list completely: {error}"
+        if listing.sha256 != item.sha256:
+            return False, f"BAD {name}: {item.path} SHA-256 differs from the manifest (content changed)"
+        if listing.files != item.files:
+            return False, f"BAD {name}: {item.path} lists {listing.files:,} entries, the manifest says {_count(item.files)}"
         return True, f"OK  {name}: sha256, size and {listing.files:,} entries"
     digest, _ = hash_file(path)
-    if digest != item.get("sha256"):
-        return False, f"BAD {name}: {item['path']} SHA-256 differs from the manifest (content changed)"
+    if digest != item.sha256:
+        return False, f"BAD {name}: {item.path} SHA-256 differs from the manifest (content changed)"
     return True, f"OK  {name}: sha256 and size"
 
 
-def _verify_plain(set_dir: str, record: Dict[str, Any]) -> Tuple[bool, str]:
-    path = os.path.join(set_dir, record["path"])
+def _verify_plain(set_dir: str, record: FileRecord) -> Tuple[bool, str]:
+    path = os.path.join(set_dir, record.path)
     if not os.path.exists(path):
-        return False, f"BAD {record['path']} is missing"
+        return False, f"BAD {record.path} is missing"
     digest, size = hash_file(path)
-    if (digest, size) != (record["sha256"], record["size"]):
-        return False, (f"BAD {record['path']}: {size:,} bytes, SHA-256 {digest[:12]}...; the manifest says "
-                       f"{record['size']:,} bytes, {record['sha256'][:12]}... (changed or truncated)")
-    return True, f"OK  {record['path']}"
+    if (digest, size) != (record.sha256, record.size):
+        return False, (f"BAD {record.path}: {size:,} bytes, SHA-256 {digest[:12]}...; the manifest says "
+                       f"{record.size:,} bytes, {record.sha256[:12]}... (changed or truncated)")
+    return True, f"OK  {record.path}"
 
 
-def _verify_database(manifest: Dict[str, Any], db: Dict[str, Any], env: Optional[Environment],
+def _verify_database(manifest: Manifest, db: DatabaseRecord, env: Optional[Environment],
                      set_dir: str = "") -> List[Tuple[bool, str]]:
     checks: List[Tuple[bool, str]] = []
-    images = db.get("images") or []
-    for image in images:
-        path = image["path"] if isinstance(image, dict) else image
-        if isinstance(image, dict) and image.get("copy"):
-            path = os.path.join(set_dir, image["copy"])  # fetched from the DB host into the set
-        elif isinstance(image, dict) and image.get("host"):
-            checks.append((True, f"OK  database {db['name']}: image {path} stays on host {image['host']} "
+    for image in db.images:
+        path = image.path
+        if image.copy:
+            path = os.path.join(set_dir, image.copy)  # fetched from the DB host into the set
+        elif image.host:
+            checks.append((True, f"OK  database {db.name}: image {path} stays on host {image.host} "
                                  "(not copied back); its checksum is checked there by the native verifier only"))
             continue
         if not os.path.exists(path):
-            checks.append((False, f"BAD database {db['name']}: image {path} is missing"))
+            checks.append((False, f"BAD database {db.name}: image {path} is missing"))
             continue
-        if isinstance(image, dict) and image.get("sha256"):
+        if image.sha256:
             digest, size = hash_file(path)
-            if digest != image["sha256"] or size != image.get("size", size):
-                checks.append((False, f"BAD database {db['name']}: image {path} SHA-256 or size differs from the "
+            if digest != image.sha256 or size != (size if image.size is None else image.size):
+                checks.append((False, f"BAD database {db.name}: image {path} SHA-256 or size differs from the "
                                       "manifest (changed, truncated or replaced)"))
                 continue
     if any(not good for good, _ in checks):
         return checks
-    vendor = manifest.get("databaseVendor")
     if env is None:
-        checks.append((True, f"OK  database {db['name']}: SHA-256 of the image(s) matches; the native verifier "
+        checks.append((True, f"OK  database {db.name}: SHA-256 of the image(s) matches; the native verifier "
                              "was not run (give --env to run it with that environment's tool paths)"))
         return checks
     try:
-        good, message = verify_database(str(vendor), db, env)
+        good, message = verify_database(manifest.database_vendor, db, env)
     except Exception as error:  # a verifier that cannot run is a failed check, not a crash
         good, message = False, f"verifier could not run: {error}"
-    names = ", ".join(i["path"] if isinstance(i, dict) else i for i in images)
-    checks.append((good, f"{'OK ' if good else 'BAD'} database {db['name']} ({names}): {message}"))
+    names = ", ".join(i.path for i in db.images)
+    checks.append((good, f"{'OK ' if good else 'BAD'} database {db.name} ({names}): {message}"))
     return checks
 
 

@@ -17,6 +17,7 @@ from ..archive import hash_file
 from ..config import Environment
 from ..errors import StepFailed
 from ..hosts import hosts_of, is_multi_host, with_role
+from ..manifest import DatabaseRecord
 from ..secrets import REDACT, read_password
 from ..transport import SshTransport, Transport, make_transport
 from ..transport.remote_tool import remote_tool_argv
@@ -90,25 +91,23 @@ def image_record(path: str) -> Dict[str, Any]:
     return record
 
 
-def result_from_record(db: Mapping[str, Any], vendor: str) -> DbBackupResult:
-    """A DbBackupResult rebuilt from a manifest/journal record (images as plain paths)."""
-    images = [i["path"] if isinstance(i, dict) else i for i in (db.get("images") or [])]
-    return DbBackupResult(vendor=db.get("vendor") or vendor, name=db["name"], images=images,
-                          timestamp=db.get("timestamp"), location=db.get("location") or "",
-                          command=db.get("command") or "", output_tail="", status="ok", error=None,
-                          seconds=0.0, online=bool(db.get("online")))
+def result_from_record(db: DatabaseRecord, vendor: str) -> DbBackupResult:
+    """A DbBackupResult rebuilt from a manifest record (images as plain paths)."""
+    return DbBackupResult(vendor=db.vendor or vendor, name=db.name, images=[i.path for i in db.images],
+                          timestamp=db.timestamp, location=db.location, command=db.command, output_tail="",
+                          status="ok", error=None, seconds=0.0, online=db.online)
 
 
-def restore_commands(vendor: str, db: Mapping[str, Any], env: Optional[Environment]) -> List[str]:
+def restore_commands(vendor: str, db: DatabaseRecord, env: Optional[Environment]) -> List[str]:
     """Exact native restore command lines for one database record of a manifest."""
     if vendor in (None, "none"):
         return []
     hooks = vendor_module(vendor)
-    return list(hooks.restore_commands(DbTarget(vendor=vendor, name=db["name"]), settings_for(vendor, env),
-                                       result_from_record(db, vendor), backup_dir=db.get("location") or None))
+    return list(hooks.restore_commands(DbTarget(vendor=vendor, name=db.name), settings_for(vendor, env),
+                                       result_from_record(db, vendor), backup_dir=db.location or None))
 
 
-def restore_database(vendor: str, db: Mapping[str, Any], env: Environment, log: logging.Logger,
+def restore_database(vendor: str, db: DatabaseRecord, env: Environment, log: logging.Logger,
                      transport: Optional[Transport] = None, spec_dir: Optional[str] = None,
                      dry_run: bool = False) -> None:
     """Native restore of one database, on the DB host when there is one; StepFailed when it fails."""
@@ -116,13 +115,13 @@ def restore_database(vendor: str, db: Mapping[str, Any], env: Environment, log: 
     settings = settings_for(vendor, env)
     if transport is not None and spec_dir and db_host(env) is not None:
         settings = remote_settings(env, settings, transport, spec_dir)
-    result = hooks.restore(DbTarget(vendor=vendor, name=db["name"]), settings, result_from_record(db, vendor),
-                           backup_dir=db.get("location") or None, dry_run=dry_run, secrets=db_secrets(env), log=log)
+    result = hooks.restore(DbTarget(vendor=vendor, name=db.name), settings, result_from_record(db, vendor),
+                           backup_dir=db.location or None, dry_run=dry_run, secrets=db_secrets(env), log=log)
     if not result.ok:
-        raise StepFailed(f"database {db['name']}: restore failed: {result.error}")
+        raise StepFailed(f"database {db.name}: restore failed: {result.error}")
 
 
-def verify_database(vendor: str, db: Mapping[str, Any], env: Optional[Environment],
+def verify_database(vendor: str, db: DatabaseRecord, env: Optional[Environment],
                     dry_run: bool = False) -> Tuple[bool, str]:
     """The vendor's own verifier on one recorded database, where its images are."""
     hooks = vendor_module(vendor)

@@ -1,4 +1,4 @@
-"""``manifest.json``: the self-describing record of a backup set, written last.
+"""``manifest.json`` on disk: sealed, written last, checked on load.
 
 It carries its own SHA-256 (over the canonical JSON of everything else, pgBackRest style),
 so an edited manifest is detected; ``manifest.json.sha256`` repeats it for ``sha256sum -c``.
@@ -11,15 +11,12 @@ import json
 import os
 from typing import Any, Dict
 
-from .atomic import write_file_atomic
-from .errors import EXIT_USAGE, CnxBackupError
+from ..atomic import write_file_atomic
+from ..errors import EXIT_USAGE
+from .model import Manifest, ManifestError
 
 MANIFEST = "manifest.json"
 FORMAT = 1
-
-
-class ManifestError(CnxBackupError):
-    """The manifest is missing, damaged or edited."""
 
 
 class ManifestFormatError(ManifestError):
@@ -39,7 +36,13 @@ def seal(data: Dict[str, Any]) -> Dict[str, Any]:
     return body
 
 
-def write_manifest(set_dir: str, data: Dict[str, Any]) -> Dict[str, Any]:
+def write_manifest(set_dir: str, manifest: Manifest) -> Manifest:
+    """Seal and write a manifest (atomically, its ``.sha256`` beside it); the sealed record."""
+    return Manifest.from_json(write_manifest_data(set_dir, manifest.to_json()))
+
+
+def write_manifest_data(set_dir: str, data: Dict[str, Any]) -> Dict[str, Any]:
+    """Seal and write a manifest given as its JSON object (tests use it to craft sets)."""
     sealed = seal(data)
     text = json.dumps(sealed, indent=2, sort_keys=True).encode("utf-8") + b"\n"
     path = os.path.join(set_dir, MANIFEST)
@@ -49,7 +52,18 @@ def write_manifest(set_dir: str, data: Dict[str, Any]) -> Dict[str, Any]:
     return sealed
 
 
-def load_manifest(set_dir: str, check: bool = True) -> Dict[str, Any]:
+def load_manifest(set_dir: str, check: bool = True) -> Manifest:
+    """The manifest of a set, its seal and format checked and every known key typed."""
+    data = load_manifest_data(set_dir, check)
+    try:
+        return Manifest.from_json(data, "")
+    except ManifestError as error:
+        raise ManifestError(f"{os.path.join(set_dir, MANIFEST)}: {error}; this is not a manifest cnxbackup "
+                            "wrote") from None
+
+
+def load_manifest_data(set_dir: str, check: bool = True) -> Dict[str, Any]:
+    """The manifest as its JSON object, seal and format checked, content not typed."""
     path = os.path.join(set_dir, MANIFEST)
     try:
         with open(path, "rb") as handle:

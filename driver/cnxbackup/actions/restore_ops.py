@@ -1,0 +1,270 @@
+"""The operations that put one item of a set back, one class each.
+
+Every operation holds, side by side, the three forms it takes: its shell text (RESTORE.md and
+``restore --dry-run``), its execution here, and its execution on another host (through the
+transport). The restore step list is built from them (``restore_plan.file_operations``), so
+what the runbook says and what the tool does cannot drift apart.
+
+Each operation is safe to run again after a crash right after it (the restore journal counts
+finished operations, so only the one that was running can repeat), and none deletes anything
+that is not its own partial output: what is replaced is moved aside.
+"""
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import threading
+from dataclasses import dataclass
+from typing import Optional
+
+from ..archive import copy_back_file, extract_archive
+from ..errors import StepFailed
+from ..hosts import Host
+from ..progress import Progress
+from ..transport import Transport
+from . import remote_ops
+
+REPLACED_SUFFIX = ".cnxbackup-replaced"
+STAGING_SUFFIX = ".cnxrestore-new"
+
+q = shlex.quote
+
+
+@dataclass
+class LocalRun:
+    """What an operation needs to run on this machine."""
+
+    progress: Progress
+    cancel: threading.Event
+    label: str
+    expected_sha256: Optional[str] = None
+
+
+@dataclass
+class RemoteRun:
+    """What an operation needs to run on another host."""
+
+    transport: Transport
+    host: Host
+    expected_sha256: Optional[str] = None
+
+
+class Operation:
+    """One idempotent step of putting an item back."""
+
+    def shell(self) -> str:
+        """The command line an administrator would run by hand, on the host of the item."""
+        raise NotImplementedError
+
+    def remote_shell(self, ssh: str) -> str:
+        """The command line run from here when the item lives on another host (``ssh`` prefix)."""
+        return f"{ssh} {q(self.shell())}"
+
+    def run_local(self, ctx: LocalRun) -> None:
+        raise NotImplementedError
+
+    def run_remote(self, ctx: RemoteRun) -> None:
+        """On another host most operations are their shell text; those that move data override this."""
+        proc = ctx.transport.run(ctx.host, self.shell())
+        if proc.returncode != 0:
+            raise StepFailed(f"on host {ctx.host.name}: `{self.shell()}` failed: {proc.stderr.strip()[-300:]}")
+
+    @property
+    def replaced(self) -> Optional[str]:
+        """Where this operation keeps what it replaces (None when it replaces nothing)."""
+        return None
+
+
+def is_staging(path: str) -> bool:
+    return path.endswith(STAGING_SUFFIX) or os.path.basename(path) == STAGING_SUFFIX.lstrip(".")
+
+
+@dataclass(frozen=True)
+class MakeDir(Operation):
+    path: str
+
+    def shell(self) -> str:
+        return f"mkdir -p {q(self.path)}"
+
+    def run_local(self, ctx: LocalRun) -> None:
+        os.makedirs(self.path, exist_ok=True)
+
+
+@dataclass(frozen=True)
+class Extract(Operation):
+    """Unpack an archive of the set into the (empty) staging folder, owners and modes kept."""
+
+    archive: str
+    staging: str
+
+    def shell(self) -> str:
+        return f"zstd -dc {q(self.archive)} | tar -xpf - --same-owner -C {q(self.staging)}"
+
+    def remote_shell(self, ssh: str) -> str:
+        return f"{ssh} {q(f'zstd -dc | tar -xpf - --same-owner -C {q(self.staging)}')} < {q(self.archive)}"
+
+    def run_local(self, ctx: LocalRun) -> None:
+        if os.path.isdir(self.staging) and os.listdir(self.staging):
+            # a previous extraction into our own staging folder was cut short: it holds only
+            # archive content (carried live data comes after extraction), so start it afresh
+            if not is_staging(self.staging):
+                raise StepFailed(f"{self.staging} is not empty and not a staging folder; not touching it")
+            shutil.rmtree(self.staging)
+            os.makedirs(self.staging)
+        task = ctx.progress.task(ctx.label)
+        count = extract_archive(self.archive, self.staging, progress=task.update, cancel=ctx.cancel,
+                                expected_sha256=ctx.expected_sha256)
+        task.finish(f"{count:,} entries")
+
+    def run_remote(self, ctx: RemoteRun) -> None:
+        staging = q(self.staging)
+        ctx.transport.run(ctx.host, f"if [ -d {staging} ] && [ -n \"$(ls -A {staging})\" ]; then rm -rf {staging}; fi")
+        remote_ops.extract_remote(self.archive, self.staging, ctx.transport, ctx.host)
+
+
+@dataclass(frozen=True)
+class Carry(Operation):
+    """Move a live nested item (one archived on its own, e.g. data/shared) into the staged tree."""
+
+    live: str
+    into: str
+
+    def shell(self) -> str:
+        return (f"test ! -e {q(self.live)} || {{ mkdir -p {q(os.path.dirname(self.into))} && "
+                f"mv {q(self.live)} {q(self.into)}; }}")
+
+    def run_local(self, ctx: LocalRun) -> None:
+        if os.path.lexists(self.live):
+            if os.path.lexists(self.into):
+                raise StepFailed(f"cannot carry {self.live} over: {self.into} already exists in the restored tree")
+            os.makedirs(os.path.dirname(self.into), exist_ok=True)
+            os.rename(self.live, self.into)
+
+
+@dataclass(frozen=True)
+class MoveAside(Operation):
+    """Keep what is there under a name stamped with this restore."""
+
+    path: str
+    aside: str
+
+    def shell(self) -> str:
+        return f"test ! -e {q(self.path)} || mv {q(self.path)} {q(self.aside)}"
+
+    def run_local(self, ctx: LocalRun) -> None:
+        if os.path.lexists(self.aside):
+            return  # already moved aside by this restore (the stamp is unique to it)
+        if os.path.lexists(self.path):
+            os.rename(self.path, self.aside)
+
+    @property
+    def replaced(self) -> Optional[str]:
+        return self.aside
+
+
+@dataclass(frozen=True)
+class MoveIntoPlace(Operation):
+    staging: str
+    dest: str
+
+    def shell(self) -> str:
+        return f"mv {q(self.staging)} {q(self.dest)}"
+
+    def run_local(self, ctx: LocalRun) -> None:
+        if not os.path.lexists(self.staging) and os.path.lexists(self.dest):
+            return  # already moved into place
+        if os.path.lexists(self.dest):
+            raise StepFailed(f"cannot move {self.staging} into place: {self.dest} exists (it should have been moved aside)")
+        os.rename(self.staging, self.dest)
+
+
+@dataclass(frozen=True)
+class CopyFile(Operation):
+    """Copy a file of the set back (checked against its manifest digest as it is written)."""
+
+    source: str
+    dest: str
+
+    def shell(self) -> str:
+        return f"cp -p {q(self.source)} {q(self.dest)}"
+
+    def remote_shell(self, ssh: str) -> str:
+        return f"{ssh} {q(f'cat > {q(self.dest)}')} < {q(self.source)}"
+
+    def run_local(self, ctx: LocalRun) -> None:
+        copy_back_file(self.source, self.dest, expected_sha256=ctx.expected_sha256, cancel=ctx.cancel)
+
+    def run_remote(self, ctx: RemoteRun) -> None:
+        copied = ctx.transport.put(ctx.host, self.source, self.dest)
+        if ctx.expected_sha256 and copied.sha256 != ctx.expected_sha256:
+            raise StepFailed(f"{self.source} does not match its manifest checksum; {ctx.host.name}:{self.dest} not trusted")
+
+
+@dataclass(frozen=True)
+class SetMode(Operation):
+    mode: str  # octal digits, as the manifest records them
+    path: str
+
+    def shell(self) -> str:
+        return f"chmod {self.mode} {q(self.path)}"
+
+    def run_local(self, ctx: LocalRun) -> None:
+        os.chmod(self.path, int(self.mode, 8))
+
+
+@dataclass(frozen=True)
+class SetOwner(Operation):
+    uid: int
+    gid: int
+    path: str
+
+    def shell(self) -> str:
+        return f"chown {self.uid}:{self.gid} {q(self.path)}"
+
+    def run_local(self, ctx: LocalRun) -> None:
+        if os.geteuid() == 0:  # only root can give a file away; others keep their own
+            os.chown(self.path, self.uid, self.gid)
+
+
+@dataclass(frozen=True)
+class MoveContentsAside(Operation):
+    """For a mount point (NFS shared data), which cannot be renamed: move its contents aside,
+    inside it, leaving the staging folder and the aside folder themselves."""
+
+    folder: str
+    aside: str
+    staging: str
+
+    def shell(self) -> str:
+        return (f"mkdir -p {q(self.aside)} && find {q(self.folder)} -mindepth 1 -maxdepth 1 "
+                f"! -name {q(os.path.basename(self.staging))} ! -name {q(os.path.basename(self.aside))} "
+                f"-exec mv -t {q(self.aside)} {{}} +")
+
+    def run_local(self, ctx: LocalRun) -> None:
+        os.makedirs(self.aside, exist_ok=True)
+        keep = {os.path.basename(self.aside), os.path.basename(self.staging)}
+        for name in os.listdir(self.folder):
+            if name not in keep:
+                os.rename(os.path.join(self.folder, name), os.path.join(self.aside, name))
+
+    @property
+    def replaced(self) -> Optional[str]:
+        return self.aside
+
+
+@dataclass(frozen=True)
+class MoveContentsIn(Operation):
+    staging: str
+    dest: str
+
+    def shell(self) -> str:
+        return (f"find {q(self.staging)} -mindepth 1 -maxdepth 1 -exec mv -t {q(self.dest)} {{}} + && "
+                f"rmdir {q(self.staging)}")
+
+    def run_local(self, ctx: LocalRun) -> None:
+        if not os.path.isdir(self.staging):
+            return  # already done (the staging folder is removed last)
+        for name in os.listdir(self.staging):
+            os.rename(os.path.join(self.staging, name), os.path.join(self.dest, name))
+        os.rmdir(self.staging)

@@ -1,0 +1,302 @@
+"""The manifest as typed records: what backup writes, and what verify and restore read.
+
+The JSON is format 1, key for key: ``to_json`` of a loaded format-1 manifest gives back the
+dict it was loaded from. Each record is a dataclass whose fields map to JSON keys (camelCase
+unless a field says otherwise). A field with ``omit_none`` is left out of the JSON while it
+is None (the key is optional in format 1); every other field is always written. Keys this
+release does not know are kept in ``extra`` and written back unchanged, so a set written by
+a later release with optional additions survives a load and save here.
+
+Loading checks every known key's type and names the key at fault
+(``archives[3].size: expected an integer, found 'x'``): a manifest whose checksum is right
+but whose content is not what cnxbackup writes is refused, not half-read.
+"""
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Mapping, Optional, Type, TypeVar
+
+from ..errors import CnxBackupError
+
+R = TypeVar("R")
+
+DONE_STATUSES = ("done", "warning")
+"""Statuses of an archive or database record whose content is in the set."""
+
+
+class ManifestError(CnxBackupError):
+    """The manifest is missing, damaged, edited, or not what cnxbackup writes."""
+
+
+def key(name: Optional[str] = None, *, omit_none: bool = False) -> Dict[str, Any]:
+    """Field metadata: the JSON key (when not the camelCase of the field name) and whether
+    the key is left out while the value is None."""
+    return {"key": name, "omit_none": omit_none}
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
+def _json_key(f: dataclasses.Field) -> str:
+    return f.metadata.get("key") or _camel(f.name)
+
+
+def _fields(cls: type) -> List[dataclasses.Field]:
+    return [f for f in dataclasses.fields(cls) if f.name != "extra"]
+
+
+_HINTS: Dict[type, Dict[str, Any]] = {}
+
+
+def _hints(cls: type) -> Dict[str, Any]:
+    if cls not in _HINTS:
+        _HINTS[cls] = typing.get_type_hints(cls)
+    return _HINTS[cls]
+
+
+_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false", list: "a list", dict: "an object"}
+
+
+def _convert(value: Any, hint: Any, where: str) -> Any:
+    """``value`` checked against the type ``hint`` (records built from their dicts)."""
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if hint is Any:
+        return value
+    if origin is typing.Union:
+        if value is None and type(None) in args:
+            return None
+        [inner] = [a for a in args if a is not type(None)]
+        return _convert(value, inner, where)
+    if dataclasses.is_dataclass(hint):
+        if not isinstance(value, dict):
+            raise ManifestError(f"{where}: expected an object, found {_short(value)}")
+        return from_json(typing.cast(Type[Any], hint), value, where)
+    if origin is list:
+        if not isinstance(value, list):
+            raise ManifestError(f"{where}: expected a list, found {_short(value)}")
+        return [_convert(v, args[0], f"{where}[{i}]") for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ManifestError(f"{where}: expected an object, found {_short(value)}")
+        return {str(k): _convert(v, args[1], f"{where}.{k}") for k, v in value.items()}
+    ok = (isinstance(value, bool) if hint is bool else
+          isinstance(value, (int, float)) and not isinstance(value, bool) if hint is float else
+          isinstance(value, hint) and not isinstance(value, bool))
+    if not ok:
+        raise ManifestError(f"{where}: expected {_NAMES.get(hint, hint)}, found {_short(value)}")
+    return value
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def from_json(cls: Type[R], data: Mapping[str, Any], where: str = "manifest") -> R:
+    """A record of type ``cls`` from its JSON object; ManifestError names the key at fault."""
+    hints = _hints(cls)
+    values: Dict[str, Any] = {}
+    known = set()
+    for f in _fields(cls):
+        name = _json_key(f)
+        known.add(name)
+        path = f"{where}.{name}" if where else name
+        if name in data:
+            values[f.name] = _convert(data[name], hints[f.name], path)
+        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            raise ManifestError(f"{path}: missing")
+    values["extra"] = {k: v for k, v in data.items() if k not in known}
+    return cls(**values)
+
+
+def to_json(record: Any) -> Any:
+    """The JSON form of a record (or of a list or dict of them), keys as format 1 has them."""
+    if dataclasses.is_dataclass(record) and not isinstance(record, type):
+        out: Dict[str, Any] = {}
+        for f in _fields(type(record)):
+            value = getattr(record, f.name)
+            if value is None and f.metadata.get("omit_none"):
+                continue
+            out[_json_key(f)] = to_json(value)
+        out.update(getattr(record, "extra", {}))
+        return out
+    if isinstance(record, list):
+        return [to_json(v) for v in record]
+    if isinstance(record, dict):
+        return {k: to_json(v) for k, v in record.items()}
+    return record
+
+
+class Record:
+    """Mixin of the manifest records: ``from_json`` / ``to_json``."""
+
+    @classmethod
+    def from_json(cls: Type[R], data: Mapping[str, Any], where: str = "manifest") -> R:
+        return from_json(cls, data, where)
+
+    def to_json(self) -> Dict[str, Any]:
+        return typing.cast(Dict[str, Any], to_json(self))
+
+
+# --------------------------------------------------------------------------- records
+
+
+@dataclass
+class ToolRecord(Record):
+    name: str
+    version: str
+    extra: Dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class HostRecord(Record):
+    name: str
+    address: str
+    roles: List[str] = field(default_factory=list)
+    extra: Dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ArchiveRecord(Record):
+    """One item of the set: a tar.zst of a folder (``kind`` archive) or a copied file (copy).
+
+    ``source`` is where it was read on ``host``; ``path`` is relative to the set. The counts,
+    digest and timing are there once the item was backed up; ``mode``/``uid``/``gid`` only for
+    a copied file (the set keeps its own 0600 copy, the source's attributes are recorded).
+    """
+
+    name: str
+    kind: str
+    source: str
+    path: str
+    status: str
+    host: str = "local"
+    description: str = ""
+    restore_rule: str = "release"
+    excluded: List[str] = field(default_factory=list)
+    sha256: Optional[str] = field(default=None, metadata=key(omit_none=True))
+    size: Optional[int] = field(default=None, metadata=key(omit_none=True))
+    files: Optional[int] = field(default=None, metadata=key(omit_none=True))
+    warnings: Optional[List[str]] = field(default=None, metadata=key(omit_none=True))
+    seconds: Optional[float] = field(default=None, metadata=key(omit_none=True))
+    error: Optional[str] = field(default=None, metadata=key(omit_none=True))
+    mode: Optional[str] = field(default=None, metadata=key(omit_none=True))
+    uid: Optional[int] = field(default=None, metadata=key(omit_none=True))
+    gid: Optional[int] = field(default=None, metadata=key(omit_none=True))
+    extra: Dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def in_set(self) -> bool:
+        return self.status in DONE_STATUSES
+
+    @property
+    def is_archive(self) -> bool:
+        return self.kind == "archive"
+
+
+@dataclass
+class ImageRecord(Record):
+    """A database backup image: ``path`` as the DB server sees it; ``host`` when that is
+    another host; ``copy`` (relative to the set) when it was also fetched into the set."""
+
+    path: str
+    sha256: Optional[str] = field(default=None, metadata=key(omit_none=True))
+    size: Optional[int] = field(default=None, metadata=key(omit_none=True))
+    host: Optional[str] = field(default=None, metadata=key(omit_none=True))
+    copy: Optional[str] = field(default=None, metadata=key(omit_none=True))
+    extra: Dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class DatabaseRecord(Record):
+    """One database (DB2/SQL Server), SID (RMAN) or schema job (Data Pump) and its images."""
+
+    name: str
+    vendor: str
+    status: str
+    images: List[ImageRecord] = field(default_factory=list)
+    timestamp: Optional[str] = None
+    location: str = ""
+    command: str = ""
+    output_tail: str = field(default="", metadata=key("output_tail"))
+    error: Optional[str] = None
+    seconds: float = 0.0
+    warnings: List[str] = field(default_factory=list)
+    online: bool = False
+    dry_run: bool = field(default=False, metadata=key("dry_run"))
+    host: Optional[str] = field(default=None, metadata=key(omit_none=True))
+    extra: Dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def in_set(self) -> bool:
+        return self.status in DONE_STATUSES
+
+
+@dataclass
+class FileRecord(Record):
+    """A small file of the set (wsadmin results, generated scripts), relative to the set."""
+
+    path: str
+    sha256: str
+    size: int
+    extra: Dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class RoleMappingsRecord(Record):
+    cell: Optional[str]
+    applications: List[str]
+    file: str = "wsadmin/role_mappings.json"
+    extra: Dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class WsadminRecord(Record):
+    """What the wsadmin steps found; their results as the Jython scripts wrote them."""
+
+    auth_aliases: Optional[Dict[str, Any]] = None
+    filenet_admin: Optional[Dict[str, Any]] = None
+    stop_servers: Optional[Dict[str, Any]] = None
+    launches: int = 0
+    role_mappings: Optional[RoleMappingsRecord] = field(default=None, metadata=key(omit_none=True))
+    extra: Dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Manifest(Record):
+    """The whole record of a set. ``format`` and ``manifest_sha256`` are set by sealing."""
+
+    tool: ToolRecord
+    environment: str
+    run_id: str
+    connections: Dict[str, Any]
+    status: str
+    hosts: List[HostRecord] = field(default_factory=list)
+    was: Dict[str, Any] = field(default_factory=dict)
+    ccm: bool = False
+    paths: Dict[str, Any] = field(default_factory=dict)
+    started: Optional[str] = None
+    ended: Optional[str] = None
+    warnings: List[str] = field(default_factory=list)
+    failures: List[str] = field(default_factory=list)
+    steps: Dict[str, Dict[str, Any]] = field(default_factory=dict)
+    archives: List[ArchiveRecord] = field(default_factory=list)
+    databases: List[DatabaseRecord] = field(default_factory=list)
+    database_vendor: str = "none"
+    wsadmin: WsadminRecord = field(default_factory=WsadminRecord)
+    files: List[FileRecord] = field(default_factory=list)
+    format: Optional[int] = field(default=None, metadata=key(omit_none=True))
+    manifest_sha256: Optional[str] = field(default=None, metadata=key("manifestSha256", omit_none=True))
+    extra: Dict[str, Any] = field(default_factory=dict)
+
+    def archive(self, name: str) -> Optional[ArchiveRecord]:
+        return next((a for a in self.archives if a.name == name), None)
+
+    @property
+    def item_names(self) -> List[str]:
+        return [a.name for a in self.archives]

@@ -1,0 +1,252 @@
+"""The restore operations: their shell text, their execution here and on another host agree.
+
+Each item's operations are run three ways on three copies of the same live tree -- executed
+here (``run_local``), executed "on another host" through the local transport (``run_remote``,
+the code path ssh hosts take), and as the shell text RESTORE.md prints, run by ``sh`` -- and
+the three trees must come out identical. Then every operation is shown to be safe to repeat
+after a crash (the journal reruns the one that was running).
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import shutil
+import subprocess
+import threading
+
+import pytest
+
+from cnxbackup.actions.restore_ops import (
+    Carry,
+    CopyFile,
+    Extract,
+    LocalRun,
+    MakeDir,
+    MoveAside,
+    MoveContentsAside,
+    MoveContentsIn,
+    MoveIntoPlace,
+    RemoteRun,
+    SetMode,
+    SetOwner,
+)
+from cnxbackup.actions.restore_plan import file_operations
+from cnxbackup.archive import create_archive, hash_file
+from cnxbackup.errors import StepFailed
+from cnxbackup.hosts import Host
+from cnxbackup.manifest import ArchiveRecord
+from cnxbackup.progress import Progress
+from cnxbackup.transport.local import LocalTransport
+
+STAMP = "20261201T120000"
+
+
+def tree_state(root: str) -> dict:
+    """Every path under root: type, mode and content (or link target)."""
+    state = {}
+    for folder, dirs, files in os.walk(root):
+        for name in dirs + files:
+            path = os.path.join(folder, name)
+            rel = os.path.relpath(path, root)
+            info = os.lstat(path)
+            if os.path.islink(path):
+                state[rel] = ("link", os.readlink(path))
+            elif os.path.isdir(path):
+                state[rel] = ("dir", oct(info.st_mode & 0o7777))
+            else:
+                with open(path, "rb") as handle:
+                    state[rel] = ("file", oct(info.st_mode & 0o7777), hashlib.sha256(handle.read()).hexdigest())
+    return state
+
+
+def write(path: str, text: str, mode: int = 0o644) -> None:
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.chmod(path, mode)
+
+
+@pytest.fixture
+def backed_up(tmp_path):
+    """A folder item with a nested, separately archived folder, and a copied file: archived."""
+    source = tmp_path / "source"
+    write(str(source / "app" / "config.xml"), "<restored/>")
+    write(str(source / "app" / "bin" / "run.sh"), "#!/bin/sh\n", 0o755)
+    os.symlink("bin/run.sh", source / "app" / "run")
+    set_dir = tmp_path / "set"
+    (set_dir / "archives").mkdir(parents=True)
+    (set_dir / "files" / "reg").mkdir(parents=True)
+    result = create_archive(str(source / "app"), str(set_dir / "archives" / "app.tar.zst"))
+    write(str(set_dir / "files" / "reg" / "registry.xml"), "<registry/>", 0o600)
+    digest, size = hash_file(str(set_dir / "files" / "reg" / "registry.xml"))
+    folder = ArchiveRecord(name="app", kind="archive", source="/opt/app", path="archives/app.tar.zst", status="done",
+                           sha256=result.sha256, size=result.size, excluded=["./data"])
+    copied = ArchiveRecord(name="reg", kind="copy", source="/opt/registry.xml", path="files/reg/registry.xml",
+                           status="done", sha256=digest, size=size, mode="0640", uid=os.getuid(), gid=os.getgid())
+    return str(set_dir), folder, copied
+
+
+def live_tree(root: str) -> None:
+    """The deployment as it is before the restore: edited config, live nested data."""
+    write(os.path.join(root, "app", "config.xml"), "<edited by the failed upgrade/>")
+    write(os.path.join(root, "app", "new-in-upgrade.txt"), "x")
+    write(os.path.join(root, "app", "data", "live.db"), "live data, not in the archive")
+    write(os.path.join(root, "registry.xml"), "<registry edited/>")
+
+
+def operations(set_dir: str, root: str, folder: ArchiveRecord, copied: ArchiveRecord):
+    return (file_operations(folder, set_dir, os.path.join(root, "app"), STAMP)
+            + file_operations(copied, set_dir, os.path.join(root, "registry.xml"), STAMP))
+
+
+def run_three_ways(tmp_path, backed_up):
+    set_dir, folder, copied = backed_up
+    roots = {how: str(tmp_path / how) for how in ("local", "remote", "shell")}
+    for root in roots.values():
+        live_tree(root)
+    progress = Progress(io.StringIO(), plain=True)
+    transport, host = LocalTransport(), Host("node1", "node1.example.com")
+    for record, ops in ((folder, file_operations(folder, set_dir, os.path.join(roots["local"], "app"), STAMP)),
+                        (copied, file_operations(copied, set_dir, os.path.join(roots["local"], "registry.xml"), STAMP))):
+        for op in ops:
+            op.run_local(LocalRun(progress, threading.Event(), record.name, record.sha256))
+    for record, ops in ((folder, file_operations(folder, set_dir, os.path.join(roots["remote"], "app"), STAMP)),
+                        (copied, file_operations(copied, set_dir, os.path.join(roots["remote"], "registry.xml"), STAMP))):
+        for op in ops:
+            op.run_remote(RemoteRun(transport, host, record.sha256))
+    script = "set -e\n" + "\n".join(op.shell() for op in operations(set_dir, roots["shell"], folder, copied))
+    proc = subprocess.run(["sh", "-c", script], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    return roots
+
+
+def test_shell_text_local_and_remote_execution_give_the_same_tree(tmp_path, backed_up) -> None:
+    roots = run_three_ways(tmp_path, backed_up)
+    local = tree_state(roots["local"])
+    assert local == tree_state(roots["remote"]) == tree_state(roots["shell"])
+    assert local["app/config.xml"][2] == hashlib.sha256(b"<restored/>").hexdigest()
+    assert local["app/run"] == ("link", "bin/run.sh") and local["app/bin/run.sh"][1] == "0o755"
+    assert local["app/data/live.db"][0] == "file"  # the nested live item was carried over
+    assert f"app.cnxbackup-replaced-{STAMP}/new-in-upgrade.txt" in local  # replaced, kept beside
+    assert local["registry.xml"][1:] == ("0o640", hashlib.sha256(b"<registry/>").hexdigest())
+    assert f"registry.xml.cnxbackup-replaced-{STAMP}" in local
+    assert not [path for path in local if ".cnxrestore-new" in path]
+
+
+def test_the_shell_text_is_what_restore_md_prints() -> None:
+    assert MakeDir("/opt/a b").shell() == "mkdir -p '/opt/a b'"
+    assert Extract("/set/x.tar.zst", "/opt/a.new").shell() == "zstd -dc /set/x.tar.zst | tar -xpf - --same-owner -C /opt/a.new"
+    assert (Extract("/set/x.tar.zst", "/opt/a.new").remote_shell("ssh -p 22 n1")
+            == "ssh -p 22 n1 'zstd -dc | tar -xpf - --same-owner -C /opt/a.new' < /set/x.tar.zst")
+    assert Carry("/opt/a/d", "/opt/a.new/d").shell() == "test ! -e /opt/a/d || { mkdir -p /opt/a.new && mv /opt/a/d /opt/a.new/d; }"
+    assert MoveAside("/opt/a", "/opt/a.old").shell() == "test ! -e /opt/a || mv /opt/a /opt/a.old"
+    assert MoveIntoPlace("/opt/a.new", "/opt/a").shell() == "mv /opt/a.new /opt/a"
+    assert CopyFile("/set/f", "/opt/f").shell() == "cp -p /set/f /opt/f"
+    assert CopyFile("/set/f", "/opt/f").remote_shell("ssh n1") == "ssh n1 'cat > /opt/f' < /set/f"
+    assert SetMode("0640", "/opt/f").shell() == "chmod 0640 /opt/f"
+    assert SetOwner(1000, 1001, "/opt/f").shell() == "chown 1000:1001 /opt/f"
+    assert MakeDir("/opt/x").remote_shell("ssh n1") == "ssh n1 'mkdir -p /opt/x'"
+    assert (MoveContentsAside("/nfs", "/nfs/old", "/nfs/new").shell()
+            == "mkdir -p /nfs/old && find /nfs -mindepth 1 -maxdepth 1 ! -name new ! -name old -exec mv -t /nfs/old {} +")
+    assert MoveContentsIn("/nfs/new", "/nfs").shell() == "find /nfs/new -mindepth 1 -maxdepth 1 -exec mv -t /nfs {} + && rmdir /nfs/new"
+    assert MoveAside("/a", "/b").replaced == "/b" and MoveContentsAside("/a", "/b", "/c").replaced == "/b"
+    assert MakeDir("/a").replaced is None and MoveIntoPlace("/a", "/b").replaced is None
+
+
+@pytest.mark.parametrize("crash_after", range(1, 9))
+def test_rerunning_the_operation_that_was_running_at_a_crash_ends_in_the_same_tree(tmp_path, backed_up, crash_after) -> None:
+    set_dir, folder, copied = backed_up
+    expected_root, crashed_root = str(tmp_path / "expected"), str(tmp_path / "crashed")
+    for root in (expected_root, crashed_root):
+        live_tree(root)
+    ctx = {"app": folder.sha256, "reg": copied.sha256}
+    progress = Progress(io.StringIO(), plain=True)
+
+    def run(op, name):
+        op.run_local(LocalRun(progress, threading.Event(), name, ctx[name]))
+
+    def named(root):
+        return ([(op, "app") for op in file_operations(folder, set_dir, os.path.join(root, "app"), STAMP)]
+                + [(op, "reg") for op in file_operations(copied, set_dir, os.path.join(root, "registry.xml"), STAMP)])
+
+    for op, name in named(expected_root):
+        run(op, name)
+    ops = named(crashed_root)
+    assert crash_after <= len(ops)
+    for op, name in ops[:crash_after]:
+        run(op, name)
+    for op, name in ops[crash_after - 1:]:  # the journal had not yet counted the last one
+        run(op, name)
+    assert tree_state(crashed_root) == tree_state(expected_root)
+
+
+def test_an_interrupted_extraction_into_the_staging_folder_starts_afresh(tmp_path, backed_up) -> None:
+    set_dir, folder, _ = backed_up
+    staging = str(tmp_path / "app.cnxrestore-new")
+    write(os.path.join(staging, "half-written"), "partial")
+    Extract(os.path.join(set_dir, folder.path), staging).run_local(
+        LocalRun(Progress(io.StringIO(), plain=True), threading.Event(), "app", folder.sha256))
+    assert sorted(os.listdir(staging)) == ["bin", "config.xml", "run"]
+
+
+def test_extraction_never_empties_a_folder_that_is_not_its_staging_folder(tmp_path, backed_up) -> None:
+    set_dir, folder, _ = backed_up
+    live = str(tmp_path / "live")
+    write(os.path.join(live, "precious"), "keep")
+    with pytest.raises(StepFailed, match="not empty and not a staging folder"):
+        Extract(os.path.join(set_dir, folder.path), live).run_local(
+            LocalRun(Progress(io.StringIO(), plain=True), threading.Event(), "app", folder.sha256))
+    assert os.listdir(live) == ["precious"]
+
+
+def test_moving_into_place_refuses_to_overwrite_what_was_not_moved_aside(tmp_path) -> None:
+    write(str(tmp_path / "new" / "a"), "new")
+    write(str(tmp_path / "dest" / "b"), "old")
+    with pytest.raises(StepFailed, match="should have been moved aside"):
+        MoveIntoPlace(str(tmp_path / "new"), str(tmp_path / "dest")).run_local(
+            LocalRun(Progress(io.StringIO(), plain=True), threading.Event(), "x"))
+    assert os.listdir(tmp_path / "dest") == ["b"]
+
+
+def test_a_copied_file_that_does_not_match_its_digest_is_refused(tmp_path, backed_up) -> None:
+    set_dir, _, copied = backed_up
+    dest = str(tmp_path / "registry.xml")
+    with pytest.raises(Exception, match="(?i)sha-?256|checksum|digest"):
+        CopyFile(os.path.join(set_dir, copied.path), dest).run_local(
+            LocalRun(Progress(io.StringIO(), plain=True), threading.Event(), "reg", "0" * 64))
+    with pytest.raises(StepFailed, match="does not match its manifest checksum"):
+        CopyFile(os.path.join(set_dir, copied.path), dest + ".remote").run_remote(
+            RemoteRun(LocalTransport(), Host("n1", "n1"), "0" * 64))
+
+
+def test_contents_of_a_mount_point_are_moved_aside_inside_it_and_the_staged_tree_moved_in(tmp_path) -> None:
+    mount = str(tmp_path / "shared")
+    write(os.path.join(mount, "old.txt"), "old")
+    staging, aside = os.path.join(mount, "cnxrestore-new"), os.path.join(mount, f"cnxbackup-replaced-{STAMP}")
+    write(os.path.join(staging, "restored.txt"), "restored")
+    ctx = LocalRun(Progress(io.StringIO(), plain=True), threading.Event(), "shared")
+    for op in (MoveContentsAside(mount, aside, staging), MoveContentsIn(staging, mount)):
+        op.run_local(ctx)
+        op.run_local(ctx)  # again, as after a crash
+    assert sorted(os.listdir(mount)) == [f"cnxbackup-replaced-{STAMP}", "restored.txt"]
+    assert os.listdir(aside) == ["old.txt"]
+
+
+def test_a_failing_remote_operation_names_the_host_and_the_command(tmp_path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(StepFailed, match=r"on host n1: `mkdir -p .*file/sub` failed"):
+        MakeDir(str(blocker / "sub")).run_remote(RemoteRun(LocalTransport(), Host("n1", "n1")))
+
+
+def test_file_operations_follow_the_record(tmp_path, backed_up) -> None:
+    set_dir, folder, copied = backed_up
+    ops = file_operations(folder, set_dir, "/opt/app", STAMP)
+    assert [type(op).__name__ for op in ops] == ["MakeDir", "Extract", "Carry", "MoveAside", "MoveIntoPlace"]
+    assert ops[2] == Carry("/opt/app/data", "/opt/app.cnxrestore-new/data")
+    copy_ops = file_operations(copied, set_dir, "/opt/registry.xml", STAMP)
+    assert [type(op).__name__ for op in copy_ops] == ["MoveAside", "MakeDir", "CopyFile", "SetMode", "SetOwner"]
+    bare = ArchiveRecord(name="f", kind="copy", source="/x", path="files/f/x", status="done")
+    assert [type(op).__name__ for op in file_operations(bare, set_dir, "/x", STAMP)] == ["MoveAside", "MakeDir", "CopyFile"]
+    shutil.rmtree(set_dir)
