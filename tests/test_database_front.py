@@ -50,9 +50,10 @@ def test_unknown_vendor_is_a_clear_error() -> None:
 def test_db_scripts_keep_their_lines_under_the_one_jinja_environment() -> None:
     """The DB templates mark every tag with + so trim_blocks/lstrip_blocks leave their lines as written."""
     from cnxbackup.databases import DbBackupResult, mssql
+    from cnxbackup.databases.settings import hook_settings
 
     image = DbBackupResult("mssql", "FILES", ["/b/FILES_20240101000000.bak"], "20240101000000", "/b", "", "", "ok",
                            None, 1.0)
-    script = mssql.render_restore_script([image], {"auth": "os"})
+    script = mssql.render_restore_script([image], hook_settings({"vendor": "mssql", "auth": "os"}))
     assert "# Stop every Connections server first.\nset -u\n\n# --- FILES" in script
     assert script.endswith("\n\necho \"all SQL Server restores completed\"\n")

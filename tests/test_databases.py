@@ -23,6 +23,7 @@ from cnxbackup.databases import (  # noqa: E402
     targets_from_settings,
 )
 from cnxbackup.databases.defaults import default_databases  # noqa: E402
+from cnxbackup.databases.settings import hook_settings  # noqa: E402
 from cnxbackup.demo import fakedb  # noqa: E402
 
 PASSWORD = "Sup3r$ecret-pw"
@@ -38,7 +39,7 @@ def make(tmp_path, vendor, databases, settings=None, **fake_options):
     backup_dir.mkdir()
     base = {"vendor": vendor, "command": commands(), "env": env, "timeout": 60, "concurrency": 1}
     base.update(settings or {})
-    return env, base, str(backup_dir)
+    return env, hook_settings(base), str(backup_dir)
 
 
 def logged(env, tool=None):

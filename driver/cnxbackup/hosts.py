@@ -45,8 +45,8 @@ def hosts_of(env: Environment) -> Dict[str, Host]:
     configured = env.data.get("hosts") or []
     if not configured:
         return {LOCAL: Host(LOCAL, LOCAL, roles=("dmgr", "node", "db", "nfs"))}
-    return {h["name"]: Host(h["name"], h["address"], user=h.get("user"), port=h.get("port", 22), key=h.get("key"),
-                            roles=tuple(h.get("roles") or ())) for h in configured}
+    return {h["name"]: Host(h["name"], h["address"], user=h["user"], port=h["port"], key=h["key"],
+                            roles=tuple(h["roles"])) for h in configured}
 
 
 def is_multi_host(env: Environment) -> bool:
@@ -54,10 +54,17 @@ def is_multi_host(env: Environment) -> bool:
 
 
 def host_config(env: Environment, name: str) -> Dict[str, Any]:
+    """The ``hosts`` entry of ``name``; for the implicit local host, one with no settings of its own."""
     for entry in env.data.get("hosts") or []:
         if entry["name"] == name:
             return entry
-    return {"name": name, "parallel": env.section("archive")["parallel"], "paths": {}}
+    return {"name": name, "parallel": None, "paths": {}}
+
+
+def host_parallel(env: Environment, name: str) -> int:
+    """How many items run at once on the host: its own ``parallel``, else ``archive.parallel``."""
+    own = host_config(env, name)["parallel"]
+    return int(own if own is not None else env.section("archive")["parallel"])
 
 
 def with_role(env: Environment, role: str) -> List[str]:
@@ -77,5 +84,5 @@ def first_with_role(env: Environment, *roles: str) -> str:
 def host_paths(env: Environment, name: str) -> Dict[str, Any]:
     """The global ``paths`` overlaid with this host's own ``paths``."""
     merged = dict(env.paths)
-    merged.update(host_config(env, name).get("paths") or {})
+    merged.update(host_config(env, name)["paths"])
     return merged

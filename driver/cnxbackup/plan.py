@@ -221,7 +221,7 @@ def build_plan(env: Environment) -> Plan:
     if env.section("wsadmin")["stop_servers"]:
         steps.append("stop_servers")
     plan = Plan(env=env, version=version, was_version=was_version, items=items,
-                databases=default_database_list(env, version), db_vendor=env.section("database").get("vendor", "none"),
+                databases=default_database_list(env, version), db_vendor=env.section("database")["vendor"],
                 wsadmin_steps=steps)
     plan.notes.append("fileRegistry.xml is added after the filenetAdmin check, when that user is file-based")
     if env.section("connections")["ccm"] and _is_within(env.paths["ccm_storage"], env.paths["shared_data"]):

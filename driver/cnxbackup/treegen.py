@@ -181,10 +181,6 @@ def _installed_xml(locations: List[Dict[str, Any]]) -> str:
     return "\n".join(out) + "\n"
 
 
-def _ccm_version(connections_version: str) -> str:
-    return "5.5.8.0" if connections_version.startswith(("7", "8")) else "5.5.4.0"
-
-
 def build_demo_deployment(
     root: str,
     *,

@@ -56,7 +56,7 @@ def run(run: BackupRun) -> None:
     results = backup_all(targets, settings, backup_dir, concurrency=settings["concurrency"], dry_run=False,
                          secrets=secrets, log=run.log, progress=on_progress)
     failed: List[str] = []
-    copy_back = remote_host is not None and env.section("database").get("copy_back", True)
+    copy_back = remote_host is not None and env.section("database")["copy_back"]
     for result in results:
         record = result.to_dict()
         if remote_host is None:

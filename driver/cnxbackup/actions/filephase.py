@@ -6,7 +6,7 @@ from typing import Any, Dict, List
 
 from ..archive import ArchiveCancelled, ArchiveResult, DiskFullError, copy_file, create_archive, hash_file, tar_exclude_args
 from ..errors import Interrupted, StepFailed
-from ..hosts import host_config
+from ..hosts import host_parallel
 from ..journal import DONE, FAILED, RUNNING, WARNING
 from ..plan import Item
 from ..transport import run_per_host
@@ -24,10 +24,9 @@ def archive_items(run: BackupRun, items: List[Item]) -> None:
         by_host.setdefault(item.host, []).append(item)
     if not by_host:
         return
-    limits = [host_config(run.env, name).get("parallel") or 1 for name in by_host]
-    per_host = max(limits) if len(by_host) > 1 else run.env.section("archive")["parallel"]
-    results = run_per_host(by_host, lambda _host, item: _archive_one(run, item), per_host_limit=per_host,
-                           total_limit=max(1, per_host * len(by_host)), cancel=run.cancel)
+    limits = {name: host_parallel(run.env, name) for name in by_host}
+    results = run_per_host(by_host, lambda _host, item: _archive_one(run, item), per_host_limit=limits,
+                           total_limit=sum(limits.values()), cancel=run.cancel)
     disk_full = None
     for outcome in results:
         error = outcome.error

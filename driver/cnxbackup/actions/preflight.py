@@ -28,13 +28,12 @@ def required_tools(plan: Plan) -> List[str]:
     if plan.wsadmin_steps:
         tools.append(env.section("wsadmin")["command"])
     db = env.section("database")
-    vendor = db.get("vendor", "none")
-    if vendor != "none" and plan.databases and not db.get("host"):
+    vendor = db["vendor"]
+    if vendor != "none" and plan.databases and not db["host"]:
         names = list(DB_TOOLS.get(vendor, []))
         if vendor == "oracle":
-            names = ["rman"] if (db.get("oracle") or {}).get("method", "rman") == "rman" else ["expdp"]
-        commands = db.get("command") or {}
-        tools += [commands.get(name, name) for name in names]
+            names = ["rman"] if db["oracle"]["method"] == "rman" else ["expdp"]
+        tools += [db["command"][name] for name in names]
     return tools
 
 

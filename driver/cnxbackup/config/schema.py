@@ -6,7 +6,7 @@ line and the dotted key. ``reference_markdown`` renders the README's configurati
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 from ..errors import ConfigError
 from .loader import LineMap
@@ -43,7 +43,7 @@ HOST_FIELDS: Dict[str, Field] = {
     "port": Field("int", "SSH port.", 22, minimum=1, maximum=65535),
     "key": Field("str", "SSH private key file (keys only: the driver never types SSH passwords)."),
     "roles": Field("list", "Any of dmgr, node, db, nfs.", []),
-    "parallel": Field("int", "How many items run at once on this host.", 2, minimum=1),
+    "parallel": Field("int", "How many items run at once on this host (default: `archive.parallel`).", minimum=1, maximum=16),
     "known_hosts": Field("str", "known_hosts file to use (default: the user's)."),
     "paths": Field("map", "Per-host path overrides (same keys as `paths`), e.g. its own `profiles`.", {}),
 }
@@ -105,12 +105,26 @@ SCHEMA: Dict[str, Field] = {
         "concurrency": Field("int", "Databases backed up at once.", 2, minimum=1, maximum=64),
         "online": Field("bool", "DB2 online backup (needs archive logging).", False),
         "force_applications": Field("bool", "DB2: allow the instance-wide `force applications all` (never by default).", False),
-        "command": Field("map", "Tool paths, e.g. {db2: /home/db2inst1/sqllib/bin/db2, db2ckbkp: ..., sqlcmd: ..., rman: ..., expdp: ..., impdp: ...}.", {}),
-        "server": Field("str", "SQL Server instance (`host\\\\inst`)."),
+        "command": Field("section", "The native tools: a path, or a command line (text), for each; by default each is found on the PATH of the user that runs it.", section={
+            "db2": Field("str", "DB2 command line processor, e.g. `/home/db2inst1/sqllib/bin/db2`.", "db2"),
+            "db2ckbkp": Field("str", "DB2 backup image checker.", "db2ckbkp"),
+            "sqlcmd": Field("str", "SQL Server command line tool, e.g. `/opt/mssql-tools18/bin/sqlcmd`.", "sqlcmd"),
+            "rman": Field("str", "Oracle Recovery Manager.", "rman"),
+            "expdp": Field("str", "Oracle Data Pump export.", "expdp"),
+            "impdp": Field("str", "Oracle Data Pump import.", "impdp"),
+        }),
+        "server": Field("str", "SQL Server instance (`host\\\\inst`).", "localhost"),
         "auth": Field("str", "`os` (DB2 instance owner, sqlcmd -E, Oracle `/ as sysdba`) or `password`.", "os", choices=["os", "password"]),
         "user": Field("str", "Database user when auth is password."),
         **_secret_fields("database"),
-        "oracle": Field("map", "Oracle: {method: rman|datapump, sid, directory, schemas}.", {}),
+        "oracle": Field("section", "Oracle only.", section={
+            "method": Field("str", "`rman`: one whole-database backup of the SID (every schema, and anything else in that database); `datapump`: expdp exports of the Connections schemas.", "datapump", choices=["rman", "datapump"]),
+            "sid": Field("str", "ORACLE_SID of the Connections database.", "LSCONN"),
+            "directory": Field("str", "Data Pump DIRECTORY object the dump files are written to.", "DATA_PUMP_DIR"),
+            "directory_path": Field("str", "The folder that DIRECTORY object points to on the DB server (recorded so the dump files can be found; default: not known)."),
+            "schemas": Field("list", "Schemas to export (default: the Connections schemas of the version).", None),
+            "per_schema": Field("bool", "One Data Pump job per schema (false: one job for all schemas).", True),
+        }),
         "timeout": Field("int", "Seconds one database backup may take.", 14400, minimum=1),
         "verify_after_backup": Field("bool", "Run the vendor's verifier (db2ckbkp, RESTORE VERIFYONLY) right after each backup.", True),
         "env": Field("map", "Extra environment for the DB tools (e.g. DB2INSTANCE).", {}),
@@ -224,6 +238,12 @@ def _validate_section(data: Any, fields: Dict[str, Field], filename: str, lines:
 def validate(data: Any, filename: str, lines: LineMap) -> Dict[str, Any]:
     """Validate a loaded environment file against SCHEMA and fill in defaults."""
     return _validate_section(data, SCHEMA, filename, lines, "")
+
+
+def with_defaults(section: str, values: Mapping[str, Any]) -> Dict[str, Any]:
+    """One section's ``values`` checked as in a file and laid over the schema's defaults
+    (for code that builds settings without a file: the DB hooks' adapter, tests)."""
+    return _validate_section(dict(values), SCHEMA[section].section, f"<{section} settings>", {}, section)
 
 
 def reference_markdown() -> str:

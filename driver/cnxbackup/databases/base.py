@@ -211,14 +211,14 @@ def _kill_group(process: subprocess.Popen) -> None:
             continue
 
 
-def tool_command(settings: Mapping[str, Any], key: str, default: str) -> list[str]:
-    """The argv prefix of a tool: ``settings['command'][key]`` (string or list) or ``default``."""
-    value = (settings.get("command") or {}).get(key, default)
+def tool_command(settings: Mapping[str, Any], key: str) -> list[str]:
+    """The argv prefix of a tool: ``settings['command'][key]``, a command line (text) or an argv (list)."""
+    value = settings["command"][key]
     return shlex.split(value) if isinstance(value, str) else [str(part) for part in value]
 
 
 def tool_env(settings: Mapping[str, Any], extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    env = {key: str(value) for key, value in (settings.get("env") or {}).items()}
+    env = {key: str(value) for key, value in settings["env"].items()}
     env.update(extra or {})
     return env
 

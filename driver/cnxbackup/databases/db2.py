@@ -50,7 +50,7 @@ def first_error(output: str) -> str | None:
 
 
 def _db2(settings: Mapping[str, Any]) -> list[str]:
-    return tool_command(settings, "db2", "db2")
+    return tool_command(settings, "db2")
 
 
 def _path_word(path: str) -> str:
@@ -59,18 +59,18 @@ def _path_word(path: str) -> str:
 
 
 def backup_argv(name: str, settings: Mapping[str, Any], backup_dir: str) -> list[str]:
-    online = bool(settings.get("online"))
+    online = bool(settings["online"])
     return (_db2(settings) + ["backup", "database", name] + (["online"] if online else [])
             + ["to", _path_word(backup_dir), "compress"] + (["include", "logs"] if online else []))
 
 
 def _run(argv: list[str], settings: Mapping[str, Any], log: logging.Logger | None) -> ToolRun:
-    return run_tool(argv, tool_env(settings), settings.get("timeout"), log)
+    return run_tool(argv, tool_env(settings), settings["timeout"], log)
 
 
 def _free_database(name: str, settings: Mapping[str, Any], log: logging.Logger | None) -> tuple[bool, str]:
     """Make an in-use database usable for an offline operation: deactivate only it, or force all if allowed."""
-    if settings.get("force_applications"):
+    if settings["force_applications"]:
         run = _run(_db2(settings) + ["force", "applications", "all"], settings, log)
         what = "db2 force applications all (instance-wide)"
     else:
@@ -86,7 +86,7 @@ def backup(target: DbTarget, settings: Mapping[str, Any], backup_dir: str, *, dr
     """Back up one database; on SQL1035N free it (deactivate that database only) and retry once."""
     argv = backup_argv(target.name, settings, backup_dir)
     display = command_text(argv)
-    online = bool(settings.get("online"))
+    online = bool(settings["online"])
     if dry_run:
         return dry_run_result(target, backup_dir, display, log)
     started = time.monotonic()
@@ -109,7 +109,7 @@ def backup(target: DbTarget, settings: Mapping[str, Any], backup_dir: str, *, dr
     stamp = match.group(1)
     result = DbBackupResult(VENDOR, target.name, image_paths(target.name, backup_dir, stamp, settings), stamp,
                             backup_dir, display, tail(run.output), "ok", None, seconds, warnings, online)
-    if settings.get("verify_after_backup", True):
+    if settings["verify_after_backup"]:
         ok, message = verify(result, settings, log=log)
         if ok is False:
             result.status, result.error = "failed", "image verification failed: %s" % message
@@ -121,7 +121,7 @@ def image_paths(name: str, backup_dir: str, stamp: str, settings: Mapping[str, A
     found = sorted(glob.glob(os.path.join(glob.escape(backup_dir), "%s.0.*%s*" % (name, stamp))))
     if found:
         return found
-    instance = (settings.get("env") or {}).get("DB2INSTANCE") or os.environ.get("DB2INSTANCE", "db2inst1")
+    instance = settings["env"].get("DB2INSTANCE") or os.environ.get("DB2INSTANCE", "db2inst1")
     return [os.path.join(backup_dir, "%s.0.%s.DBPART000.%s.001" % (name, instance, stamp))]
 
 
@@ -131,7 +131,7 @@ def verify(result_or_image: DbBackupResult | str, settings: Mapping[str, Any], *
     images = [result_or_image] if isinstance(result_or_image, str) else list(result_or_image.images)
     if not images:
         return False, "no image to verify"
-    argv = tool_command(settings, "db2ckbkp", "db2ckbkp") + images
+    argv = tool_command(settings, "db2ckbkp") + images
     if dry_run:
         return True, "dry run: would run %s" % command_text(argv)
     run = _run(argv, settings, log)
@@ -157,7 +157,7 @@ def restore_argvs(target: DbTarget, settings: Mapping[str, Any], source: Restore
                   backup_dir: str | None = None, online: bool | None = None) -> list[list[str]]:
     directory, stamp = _source(image_or_timestamp(source), backup_dir)
     db2 = _db2(settings)
-    online = bool(settings.get("online")) if online is None else online
+    online = bool(settings["online"]) if online is None else online
     argvs = [db2 + ["deactivate", "database", target.name],
              db2 + ["restore", "database", target.name, "from", _path_word(directory), "taken", "at", stamp,
                     "replace", "existing", "without", "prompting"]]
@@ -207,10 +207,10 @@ def restore(target: DbTarget, settings: Mapping[str, Any], source: RestoreSource
 def render_backup_script(targets_: Sequence[DbTarget], settings: Mapping[str, Any], backup_dir: str) -> str:
     """A shell script an admin can run by hand as the instance owner (same commands, same retry rule)."""
     return render_template("db2_backup.sh.j2", databases=[target.name for target in targets_],
-                           backup_dir=backup_dir, online=bool(settings.get("online")),
-                           force_applications=bool(settings.get("force_applications")),
-                           env=settings.get("env") or {}, db2=shlex.join(_db2(settings)),
-                           db2ckbkp=shlex.join(tool_command(settings, "db2ckbkp", "db2ckbkp")))
+                           backup_dir=backup_dir, online=bool(settings["online"]),
+                           force_applications=bool(settings["force_applications"]),
+                           env=settings["env"], db2=shlex.join(_db2(settings)),
+                           db2ckbkp=shlex.join(tool_command(settings, "db2ckbkp")))
 
 
 def render_restore_script(results: Sequence[DbBackupResult], settings: Mapping[str, Any]) -> str:
@@ -218,4 +218,4 @@ def render_restore_script(results: Sequence[DbBackupResult], settings: Mapping[s
                                             result.images[0] if result.images else str(result.timestamp),
                                             backup_dir=result.location, online=result.online))
              for result in results if result.ok]
-    return render_template("db2_restore.sh.j2", steps=steps, env=settings.get("env") or {})
+    return render_template("db2_restore.sh.j2", steps=steps, env=settings["env"])

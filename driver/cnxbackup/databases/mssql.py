@@ -92,7 +92,7 @@ def restore_statements(name: str, path: str) -> list[str]:
 def _auth(settings: Mapping[str, Any], secrets: Mapping[str, str] | None,
           need_password: bool = True) -> tuple[list[str], dict[str, str], list[str]]:
     """(argv words, env, secret values). Password goes to SQLCMDPASSWORD only."""
-    if settings.get("auth", "os") == "os":
+    if settings["auth"] == "os":
         return ["-E"], {}, []
     user = settings.get("user")
     if not user:
@@ -105,14 +105,14 @@ def _auth(settings: Mapping[str, Any], secrets: Mapping[str, str] | None,
 
 
 def sqlcmd_argv(settings: Mapping[str, Any], auth_words: list[str], statement: str) -> list[str]:
-    server = settings.get("server") or "localhost"
-    return tool_command(settings, "sqlcmd", "sqlcmd") + ["-S", str(server), "-b"] + auth_words + ["-Q", statement]
+    server = settings["server"]
+    return tool_command(settings, "sqlcmd") + ["-S", str(server), "-b"] + auth_words + ["-Q", statement]
 
 
 def _run(settings: Mapping[str, Any], secrets: Mapping[str, str] | None, statement: str,
          log: logging.Logger | None) -> ToolRun:
     words, env, values = _auth(settings, secrets)
-    return run_tool(sqlcmd_argv(settings, words, statement), tool_env(settings, env), settings.get("timeout"), log,
+    return run_tool(sqlcmd_argv(settings, words, statement), tool_env(settings, env), settings["timeout"], log,
                     secret_values=values)
 
 
@@ -147,7 +147,7 @@ def backup(target: DbTarget, settings: Mapping[str, Any], backup_dir: str, *, dr
         return failed_result(target, backup_dir, display, error, run.output, seconds)
     result = DbBackupResult(VENDOR, target.name, [path], stamp, backup_dir, display, tail(run.output), "ok", None,
                             seconds, warnings)
-    if settings.get("verify_after_backup", True):
+    if settings["verify_after_backup"]:
         ok, message = verify(result, settings, secrets=secrets, log=log)
         if not ok:
             result.status, result.error = "failed", "RESTORE VERIFYONLY failed: %s" % message
@@ -184,12 +184,12 @@ def restore_commands(target: DbTarget, settings: Mapping[str, Any], source: Rest
                      backup_dir: str | None = None) -> list[str]:
     """Shell lines for RESTORE.md; the password is a placeholder env var, never the value."""
     image = _image(image_or_timestamp(source), backup_dir, target.name)
-    if settings.get("auth", "os") == "os":
+    if settings["auth"] == "os":
         prefix, words = "", ["-E"]
     else:
         variable = settings.get("password_env") or "CNX_DB_PASSWORD"
         prefix, words = 'SQLCMDPASSWORD="${%s}" ' % variable, ["-U", str(settings.get("user"))]
-    base = tool_command(settings, "sqlcmd", "sqlcmd") + ["-S", str(settings.get("server") or "localhost"), "-b"]
+    base = tool_command(settings, "sqlcmd") + ["-S", str(settings["server"]), "-b"]
     return ["%s%s -Q %s" % (prefix, shlex.join(base + words), dquote(statement))
             for statement in restore_statements(target.name, image)]
 
@@ -220,10 +220,10 @@ def restore(target: DbTarget, settings: Mapping[str, Any], source: RestoreSource
 
 def _auth_context(settings: Mapping[str, Any]) -> dict[str, Any]:
     variable = settings.get("password_env") or "CNX_DB_PASSWORD"
-    return {"auth": settings.get("auth", "os"), "user": settings.get("user"), "password_env": variable,
+    return {"auth": settings["auth"], "user": settings.get("user"), "password_env": variable,
             "password_ref": "${%s}" % variable, "password_ref_check": "${%s:?set %s}" % (variable, variable),
-            "server": settings.get("server") or "localhost",
-            "sqlcmd": shlex.join(tool_command(settings, "sqlcmd", "sqlcmd")), "env": settings.get("env") or {}}
+            "server": settings["server"],
+            "sqlcmd": shlex.join(tool_command(settings, "sqlcmd")), "env": settings["env"]}
 
 
 def render_backup_script(targets_: Sequence[DbTarget], settings: Mapping[str, Any], backup_dir: str) -> str:

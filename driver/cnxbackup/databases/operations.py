@@ -49,11 +49,11 @@ def remote_settings(env: Environment, settings: Dict[str, Any], transport: Trans
         raise DbError(f"database host {name} is another machine but the transport is not ssh")
     host = hosts_of(env)[name]
     wrapped = dict(settings)
-    commands = dict(settings.get("command") or {})
+    commands = dict(settings["command"])
     for key in TOOL_KEYS:
-        tool = commands.get(key, key)
+        tool = commands[key]
         tool = tool if isinstance(tool, str) else " ".join(tool)
-        commands[key] = remote_tool_argv(transport, host, tool, dict(settings.get("env") or {}), SECRET_ENV, spec_dir)
+        commands[key] = remote_tool_argv(transport, host, tool, dict(settings["env"]), SECRET_ENV, spec_dir)
     wrapped["command"] = commands
     return wrapped
 

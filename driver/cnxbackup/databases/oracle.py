@@ -17,6 +17,7 @@ import shlex
 import shutil
 import tempfile
 import time
+import typing
 from typing import Any, Iterator, Mapping, Sequence
 
 from cnxbackup.databases.base import (
@@ -35,7 +36,7 @@ from cnxbackup.databases.base import (
     tool_command,
     tool_env,
 )
-from cnxbackup.databases.defaults import ORACLE_DEFAULT_SID
+from cnxbackup.databases.settings import hook_settings
 
 VENDOR = "oracle"
 RC_OK, RC_WARNING_DP, RC_FAIL = 0, 5, 1
@@ -47,27 +48,27 @@ RMAN_STACK_MARK = "RMAN-00569"
 
 
 def _oracle(settings: Mapping[str, Any]) -> Mapping[str, Any]:
-    return settings.get("oracle") or {}
+    return typing.cast(Mapping[str, Any], settings["oracle"])
 
 
 def method(settings: Mapping[str, Any]) -> str:
-    value = _oracle(settings).get("method", "datapump")
+    value = _oracle(settings)["method"]
     if value not in ("rman", "datapump"):
         raise DbError("oracle.method must be 'rman' or 'datapump', not %r" % value)
     return value
 
 
 def sid(settings: Mapping[str, Any]) -> str:
-    return str(_oracle(settings).get("sid") or ORACLE_DEFAULT_SID)
+    return str(_oracle(settings)["sid"])
 
 
 def targets(names: Sequence[str], settings: Mapping[str, Any] | None = None) -> list[DbTarget]:
     """RMAN: one target (the SID). Data Pump: one job per schema, or one job for all (per_schema: false)."""
-    settings = settings or {}
-    schemas = [name.upper() for name in (_oracle(settings).get("schemas") or names)]
+    settings = settings if settings is not None else hook_settings({"vendor": VENDOR})
+    schemas = [name.upper() for name in (_oracle(settings)["schemas"] or names)]
     if method(settings) == "rman":
         return [DbTarget(VENDOR, sid(settings), schemas)]
-    if _oracle(settings).get("per_schema", True):
+    if _oracle(settings)["per_schema"]:
         return [DbTarget(VENDOR, schema, [schema]) for schema in schemas]
     return [DbTarget(VENDOR, sid(settings), schemas)]
 
@@ -105,7 +106,7 @@ def _write_private(directory: str, name: str, text: str) -> str:
 
 def rman_backup_script(settings: Mapping[str, Any], backup_dir: str, tag: str) -> str:
     piece = os.path.join(backup_dir, "%d_%T_%U.bkp")
-    if settings.get("online"):  # needs ARCHIVELOG mode; the database stays open
+    if settings["online"]:  # needs ARCHIVELOG mode; the database stays open
         return ("BACKUP AS COMPRESSED BACKUPSET DATABASE PLUS ARCHIVELOG FORMAT '%s' TAG '%s';\n"
                 "BACKUP CURRENT CONTROLFILE FORMAT '%s' TAG '%s';\n"
                 % (piece, tag, os.path.join(backup_dir, "%d_%T_ctl_%U.bkp"), tag))
@@ -124,8 +125,8 @@ def rman_restore_script(settings: Mapping[str, Any], online: bool) -> str:
 def _run_rman(settings: Mapping[str, Any], script: str, log: logging.Logger | None) -> tuple[ToolRun, str]:
     with private_dir() as directory:
         cmdfile = _write_private(directory, "cnxbackup.rcv", script)
-        argv = tool_command(settings, "rman", "rman") + ["target", "/", "cmdfile=%s" % cmdfile]
-        run = run_tool(argv, _env(settings), settings.get("timeout"), log)
+        argv = tool_command(settings, "rman") + ["target", "/", "cmdfile=%s" % cmdfile]
+        run = run_tool(argv, _env(settings), settings["timeout"], log)
     return run, command_text(argv)
 
 
@@ -139,7 +140,7 @@ def _rman_backup(target: DbTarget, settings: Mapping[str, Any], backup_dir: str,
     stamp = now_stamp()
     tag = "CNX%s" % stamp
     script = rman_backup_script(settings, backup_dir, tag)
-    display = shlex.join(tool_command(settings, "rman", "rman") + ["target", "/", "cmdfile=<generated>"])
+    display = shlex.join(tool_command(settings, "rman") + ["target", "/", "cmdfile=<generated>"])
     if dry_run:
         return dry_run_result(target, backup_dir, "%s with:\n%s" % (display, script), log)
     started = time.monotonic()
@@ -148,7 +149,7 @@ def _rman_backup(target: DbTarget, settings: Mapping[str, Any], backup_dir: str,
     ok = run.rc == 0 and RMAN_STACK_MARK not in run.output and "Finished backup at" in run.output
     if not ok:
         error = _rman_error(run.output)
-        if not settings.get("online") and "ALTER DATABASE OPEN" not in run.output.split(RMAN_STACK_MARK)[0]:
+        if not settings["online"] and "ALTER DATABASE OPEN" not in run.output.split(RMAN_STACK_MARK)[0]:
             reopen, _ = _run_rman(settings, "STARTUP;\n" if "shut down" in run.output and
                                   "database mounted" not in run.output else "ALTER DATABASE OPEN;\n", log)
             if reopen.rc != 0:
@@ -156,14 +157,14 @@ def _rman_backup(target: DbTarget, settings: Mapping[str, Any], backup_dir: str,
         return failed_result(target, backup_dir, display, error, run.output, seconds)
     pieces = re.findall(r"piece handle=(\S+)", run.output)
     return DbBackupResult(VENDOR, target.name, pieces, stamp, backup_dir, display, tail(run.output), "ok", None,
-                          seconds, online=bool(settings.get("online")))
+                          seconds, online=bool(settings["online"]))
 
 
 # --------------------------------------------------------------------------- Data Pump
 
 
 def _userid(settings: Mapping[str, Any], secrets: Mapping[str, str] | None, placeholder: bool = False) -> tuple[str, list[str]]:
-    if settings.get("auth", "os") == "os":
+    if settings["auth"] == "os":
         return '"/ as sysdba"', []
     user = settings.get("user")
     if not user:
@@ -184,7 +185,7 @@ def parfile_text(userid: str, parameters: Sequence[tuple[str, str]]) -> str:
 def export_parameters(target: DbTarget, settings: Mapping[str, Any], stamp: str) -> list[tuple[str, str]]:
     label = target.name.lower()
     return [("schemas", ",".join(target.schemas or [target.name])),
-            ("directory", str(_oracle(settings).get("directory") or "DATA_PUMP_DIR")),
+            ("directory", str(_oracle(settings)["directory"])),
             ("dumpfile", "cnx_%s_%s_%%U.dmp" % (label, stamp)),
             ("logfile", "cnx_%s_%s.log" % (label, stamp))]
 
@@ -192,7 +193,7 @@ def export_parameters(target: DbTarget, settings: Mapping[str, Any], stamp: str)
 def import_parameters(target: DbTarget, settings: Mapping[str, Any], dumpfiles: Sequence[str],
                       stamp: str) -> list[tuple[str, str]]:
     return [("schemas", ",".join(target.schemas or [target.name])),
-            ("directory", str(_oracle(settings).get("directory") or "DATA_PUMP_DIR")),
+            ("directory", str(_oracle(settings)["directory"])),
             ("dumpfile", ",".join(os.path.basename(name) for name in dumpfiles)),
             ("logfile", "imp_%s_%s.log" % (target.name.lower(), stamp)),
             ("table_exists_action", "replace")]
@@ -203,8 +204,8 @@ def _run_datapump(tool: str, settings: Mapping[str, Any], secrets: Mapping[str, 
     userid, values = _userid(settings, secrets)
     with private_dir() as directory:
         parfile = _write_private(directory, "%s.par" % tool, parfile_text(userid, parameters))
-        argv = tool_command(settings, tool, tool) + ["parfile=%s" % parfile]
-        run = run_tool(argv, _env(settings), settings.get("timeout"), log, secret_values=values)
+        argv = tool_command(settings, tool) + ["parfile=%s" % parfile]
+        run = run_tool(argv, _env(settings), settings["timeout"], log, secret_values=values)
     return run, command_text(argv)
 
 
@@ -212,8 +213,8 @@ def _datapump_backup(target: DbTarget, settings: Mapping[str, Any], dry_run: boo
                      secrets: Mapping[str, str] | None, log: logging.Logger | None) -> DbBackupResult:
     stamp = now_stamp()
     parameters = export_parameters(target, settings, stamp)
-    location = str(_oracle(settings).get("directory_path") or "DIRECTORY " + parameters[1][1])
-    display = "%s parfile=<%s>" % (shlex.join(tool_command(settings, "expdp", "expdp")),
+    location = str(_oracle(settings)["directory_path"] or "DIRECTORY " + parameters[1][1])
+    display = "%s parfile=<%s>" % (shlex.join(tool_command(settings, "expdp")),
                                    " ".join("%s=%s" % item for item in parameters))
     if dry_run:
         _userid(settings, secrets, placeholder=True)
@@ -261,9 +262,9 @@ def restore_commands(target: DbTarget, settings: Mapping[str, Any], source: DbBa
                      backup_dir: str | None = None) -> list[str]:
     """Lines for RESTORE.md. The password appears only as ${PASSWORD_ENV} inside a 0600 parfile."""
     if method(settings) == "rman":
-        online = bool(source.online) if isinstance(source, DbBackupResult) else bool(settings.get("online"))
+        online = bool(source.online) if isinstance(source, DbBackupResult) else bool(settings["online"])
         return ["export ORACLE_SID=%s" % shlex.quote(sid(settings)),
-                "%s target / <<'EOF'\n%sEOF" % (shlex.join(tool_command(settings, "rman", "rman")),
+                "%s target / <<'EOF'\n%sEOF" % (shlex.join(tool_command(settings, "rman")),
                                                rman_restore_script(settings, online))]
     images = source.images if isinstance(source, DbBackupResult) else [source]
     stamp = source.timestamp if isinstance(source, DbBackupResult) else now_stamp()
@@ -272,7 +273,7 @@ def restore_commands(target: DbTarget, settings: Mapping[str, Any], source: DbBa
     return ["export ORACLE_SID=%s" % shlex.quote(sid(settings)),
             "umask 077; PARDIR=$(mktemp -d); trap 'rm -rf \"$PARDIR\"' EXIT",
             "cat > \"$PARDIR/impdp.par\" <<EOF\n%sEOF" % text,
-            "%s parfile=\"$PARDIR/impdp.par\"" % shlex.join(tool_command(settings, "impdp", "impdp"))]
+            "%s parfile=\"$PARDIR/impdp.par\"" % shlex.join(tool_command(settings, "impdp"))]
 
 
 def restore(target: DbTarget, settings: Mapping[str, Any], source: DbBackupResult | str, *,
@@ -281,7 +282,7 @@ def restore(target: DbTarget, settings: Mapping[str, Any], source: DbBackupResul
     """RMAN: restore + recover the whole database (every schema in it!). Data Pump: impdp the schemas."""
     stamp = now_stamp()
     if method(settings) == "rman":
-        online = bool(source.online) if isinstance(source, DbBackupResult) else bool(settings.get("online"))
+        online = bool(source.online) if isinstance(source, DbBackupResult) else bool(settings["online"])
         script = rman_restore_script(settings, online)
         if dry_run:
             return dry_run_result(target, backup_dir or "", "rman target / with:\n" + script, log)
@@ -315,20 +316,20 @@ def render_backup_script(targets_: Sequence[DbTarget], settings: Mapping[str, An
     userid, _ = _userid(settings, None, placeholder=True)
     return render_template("oracle_backup.sh.j2", method=method(settings), sid=sid(settings), jobs=jobs,
                            userid=userid, rman_script=rman_backup_script(settings, backup_dir, "CNX${STAMP}"),
-                           rman=shlex.join(tool_command(settings, "rman", "rman")),
-                           expdp=shlex.join(tool_command(settings, "expdp", "expdp")),
-                           env=settings.get("env") or {}, backup_dir=backup_dir)
+                           rman=shlex.join(tool_command(settings, "rman")),
+                           expdp=shlex.join(tool_command(settings, "expdp")),
+                           env=settings["env"], backup_dir=backup_dir)
 
 
 def render_restore_script(results: Sequence[DbBackupResult], settings: Mapping[str, Any]) -> str:
     steps = [(result.name, restore_commands(DbTarget(VENDOR, result.name, _schemas_of(result, settings)),
                                             settings, result))
              for result in results if result.ok]
-    return render_template("oracle_restore.sh.j2", steps=steps, env=settings.get("env") or {},
+    return render_template("oracle_restore.sh.j2", steps=steps, env=settings["env"],
                            method=method(settings))
 
 
 def _schemas_of(result: DbBackupResult, settings: Mapping[str, Any]) -> list[str]:
     if result.name.upper() == sid(settings).upper():
-        return [name.upper() for name in (_oracle(settings).get("schemas") or [])]
+        return [name.upper() for name in (_oracle(settings)["schemas"] or [])]
     return [result.name]

@@ -29,7 +29,7 @@ def backup_all(
     A target that raises is reported as a failed result, never aborts the others.
     ``progress(done, total, name)`` is called once per finished target (from worker threads, serialised).
     """
-    workers = max(1, int(concurrency or settings.get("concurrency") or 1))
+    workers = max(1, int(concurrency or settings["concurrency"]))
     total = len(targets)
     done = 0
     lock = threading.Lock()

@@ -1,39 +1,36 @@
-"""From the environment's ``database`` section to the settings mapping the vendor hooks read."""
+"""From the environment's ``database`` section to the settings mapping the vendor hooks read.
+
+The schema (``config.schema``) is the one source of the defaults: the hooks read every key by
+index, never with a fallback of their own, so a default is written once and a missing key
+is a bug that shows, not a value that differs from the documented one.
+"""
 from __future__ import annotations
 
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Mapping, Optional
 
 from ..config import Environment
+from ..config.schema import SCHEMA, with_defaults
 
-TOOL_KEYS = ("db2", "db2ckbkp", "sqlcmd", "rman", "expdp", "impdp")
+TOOL_KEYS = tuple(SCHEMA["database"].section["command"].section)
 SECRET_ENV = ["SQLCMDPASSWORD"]  # passwords a remote tool gets on stdin, never on a command line
 
 
-def db_settings(env: Environment) -> Dict[str, Any]:
-    """The hooks' settings dict, built from the ``database`` section."""
-    db = dict(env.section("database"))
-    settings: Dict[str, Any] = {
-        "vendor": db.get("vendor"),
-        "command": dict(db.get("command") or {}),
-        "backup_dir": db.get("backup_dir"),
-        "databases": db.get("databases"),
-        "concurrency": db.get("concurrency", 1),
-        "online": db.get("online", False),
-        "force_applications": db.get("force_applications", False),
-        "server": db.get("server"),
-        "auth": db.get("auth", "os"),
-        "user": db.get("user"),
-        "password_env": db.get("password_env"),
-        "oracle": dict(db.get("oracle") or {}),
-        "timeout": db.get("timeout", 14400),
-        "verify_after_backup": db.get("verify_after_backup", True),
-        "env": {k: str(v) for k, v in (db.get("env") or {}).items()},
-    }
+def hook_settings(section: Mapping[str, Any]) -> Dict[str, Any]:
+    """The hooks' settings from (part of) a ``database`` section: checked like an environment
+    file's, the schema's defaults filled in, the tool environment as text."""
+    settings = with_defaults("database", section)
+    settings["env"] = {key: str(value) for key, value in settings["env"].items()}
     return settings
 
 
+def db_settings(env: Environment) -> Dict[str, Any]:
+    """The hooks' settings for an environment."""
+    return hook_settings(env.section("database"))
+
+
 def settings_for(vendor: str, env: Optional[Environment]) -> Dict[str, Any]:
-    """The environment's settings when it is of ``vendor``; bare defaults otherwise (RESTORE.md of a set)."""
+    """The environment's settings when it is of ``vendor``; the schema's defaults otherwise
+    (the runbook of a set read without its environment)."""
     if env is not None and env.section("database").get("vendor") == vendor:
         return db_settings(env)
-    return {"vendor": vendor, "command": {}, "env": {}, "oracle": {}}
+    return hook_settings({"vendor": vendor})

@@ -5,7 +5,7 @@ import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Mapping, Optional
+from typing import Any, Callable, Iterable, Mapping, Optional, Union
 
 from .base import Cancelled, HostUnreachable
 
@@ -28,15 +28,20 @@ class ItemResult:
 
 
 def run_per_host(items_by_host: Mapping[str, Iterable[Any]], worker: Callable[[str, Any], Any], *,
-                 per_host_limit: int, total_limit: int, cancel: threading.Event) -> list[ItemResult]:
+                 per_host_limit: Union[int, Mapping[str, int]], total_limit: int,
+                 cancel: threading.Event) -> list[ItemResult]:
     """Run worker(host_name, item) for every item, hosts in parallel.
 
-    At most per_host_limit items run at once on one host and total_limit overall. An exception
+    At most per_host_limit items (one number, or one per host name) run at once on one host
+    and total_limit overall. An exception
     fails only that item. Once a worker raises HostUnreachable for a host, that host's items not
     yet started fail at once with the same error; other hosts carry on. When ``cancel`` is set,
     items not yet started fail with Cancelled. Results come back in input order (host by host).
     """
-    if per_host_limit < 1 or total_limit < 1:
+    def limit_of(host_name: str) -> int:
+        return per_host_limit if isinstance(per_host_limit, int) else per_host_limit[host_name]
+
+    if total_limit < 1 or any(limit_of(name) < 1 for name in items_by_host):
         raise ValueError("per_host_limit and total_limit must be >= 1")
     slots = threading.BoundedSemaphore(total_limit)
     results: list[ItemResult] = []
@@ -86,7 +91,7 @@ def run_per_host(items_by_host: Mapping[str, Iterable[Any]], worker: Callable[[s
             finally:
                 slots.release()
 
-    lanes = [(name, min(per_host_limit, len(q))) for name, q in queues.items()]
+    lanes = [(name, min(limit_of(name), len(q))) for name, q in queues.items()]
     n_threads = sum(n for _, n in lanes)
     if n_threads == 0:
         return results
