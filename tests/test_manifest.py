@@ -11,6 +11,8 @@ import sys
 import pytest
 
 import e2e
+from cnxbackup.actions.restore_plan import restore_steps
+from cnxbackup.config import load_environment
 from cnxbackup.errors import EXIT_USAGE
 from cnxbackup.journal import DONE, FAILED, PENDING, RUNNING, SKIPPED, Journal
 from cnxbackup.manifest import (
@@ -23,6 +25,7 @@ from cnxbackup.manifest import (
     write_manifest,
     write_manifest_data,
 )
+from cnxbackup.render import render_template
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -179,3 +182,22 @@ def test_the_format1_fixture_verifies_deep_and_restores_with_the_model(format1_s
     shared = manifest.archive("shared-data")
     assert shared is not None
     assert os.path.isdir(os.path.join(target, shared.source.lstrip("/"), "provision"))  # nested item put back too
+
+
+def test_the_fixture_s_restore_md_and_report_md_render_byte_identical_from_the_model(format1_set) -> None:
+    """The runbook and report of a format-1 set, rendered again by the model and the typed
+    operations, are the pre-model code's own bytes (the project then lived at /tmp/old)."""
+    set_dir = os.path.join(FIXTURE_ROOT, "backups", os.path.basename(format1_set))
+    shutil.copytree(format1_set, set_dir)
+    env = load_environment(e2e.write_env(FIXTURE_ROOT, scale=0.001))
+    manifest = load_manifest(set_dir)
+    data = {k: v for k, v in manifest.to_json().items() if k not in ("format", "manifestSha256")}  # as before sealing
+    runbook = render_template("report/RESTORE.md.j2", m=data, set_dir=set_dir, steps=restore_steps(manifest, set_dir, env),
+                              env_name=env.name)
+    old = open(os.path.join(set_dir, "RESTORE.md"), encoding="utf-8").read()
+    old = old.replace("/tmp/old/tests/mock_wsadmin", os.path.join(ROOT, "driver", "cnxbackup", "demo", "mock_wsadmin"))
+    old = old.replace("/tmp/old/tests/fakes", os.path.join(ROOT, "driver", "cnxbackup", "demo", "fakes"))
+    old = old.replace("/tmp/old/wsadmin", os.path.join(ROOT, "wsadmin"))
+    assert runbook == old
+    report = render_template("report/REPORT.md.j2", m=data, set_dir=set_dir)
+    assert report == open(os.path.join(set_dir, "REPORT.md"), encoding="utf-8").read()
