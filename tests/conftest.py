@@ -7,4 +7,5 @@ for path in (os.path.join(ROOT, "driver"), os.path.join(ROOT, "tests")):
     if path not in sys.path:
         sys.path.insert(0, path)
 
+from restorekit import ctx, shared_backup  # noqa: E402,F401  (a demo backup per module, a pristine copy per test)
 from sshhosts import ssh_hosts_factory  # noqa: E402,F401  (the session fixture of the ssh test hosts)

@@ -49,6 +49,9 @@ def write_env(tmp: str, *, name: str = "demo", cell: str = "was905", scale: floa
           stop_timeout: {stop_timeout}
           step_timeout: {step_timeout}
           startup_timeout: 120
+        signing:
+          key: "{tmp}/keys/signing-key.pem"
+          trusted_keys: "{tmp}/keys/trusted-keys"
         target:
           dir: "{target or tmp + '/backups'}"
         """) + database + extra
@@ -58,10 +61,16 @@ def write_env(tmp: str, *, name: str = "demo", cell: str = "was905", scale: floa
     return path
 
 
+def cli_argv(*args: str) -> List[str]:
+    return [sys.executable, "-m", "cnxbackup", *args]
+
+
+def cli_env(env: Optional[Dict[str, str]] = None) -> Dict[str, str]:
+    return {**os.environ, "PYTHONPATH": DRIVER, "CI": "1", **(env or {})}
+
+
 def cli(*args: str, env: Optional[Dict[str, str]] = None, timeout: int = 600, **kwargs: Any) -> subprocess.CompletedProcess:
-    full_env = {**os.environ, "PYTHONPATH": DRIVER, "CI": "1", **(env or {})}
-    return subprocess.run([sys.executable, "-m", "cnxbackup", *args], capture_output=True, text=True,
-                          env=full_env, timeout=timeout, **kwargs)
+    return subprocess.run(cli_argv(*args), capture_output=True, text=True, env=cli_env(env), timeout=timeout, **kwargs)
 
 
 def popen(*args: str, env: Optional[Dict[str, str]] = None) -> subprocess.Popen:
@@ -96,6 +105,33 @@ def sha256(path: str) -> str:
 def manifest(set_dir: str) -> Dict[str, Any]:
     with open(os.path.join(set_dir, "manifest.json"), encoding="utf-8") as handle:
         return json.load(handle)
+
+
+def signing_key_of(set_dir: str) -> str:
+    """The signing key of the environment that wrote the set (its journal names the file)."""
+    import yaml
+
+    with open(os.path.join(set_dir, "journal.json"), encoding="utf-8") as handle:
+        config = json.load(handle)["config"]
+    with open(config, encoding="utf-8") as handle:
+        return str(yaml.safe_load(handle)["signing"]["key"])
+
+
+def trusted_keys_of(set_dir: str) -> str:
+    """The test environment's trusted-keys file (beside its signing key)."""
+    return os.path.join(os.path.dirname(signing_key_of(set_dir)), "trusted-keys")
+
+
+def reseal(set_dir: str, change, key: Optional[str] = None) -> None:
+    """Edit a set's manifest, then seal and sign it again (by default with the test environment's
+    own trusted key, so that the checks behind the signature are what is tested)."""
+    from cnxbackup.manifest import write_manifest_data
+    from cnxbackup.signing import sign
+
+    data = manifest(set_dir)
+    change(data)
+    signer = key or signing_key_of(set_dir)
+    write_manifest_data(set_dir, data, lambda text: sign(signer, text))
 
 
 def mock_env(tmp: str) -> Dict[str, str]:

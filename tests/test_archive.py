@@ -370,7 +370,7 @@ UNSAFE_CASES = {
 def test_validate_members_rejects_unsafe_archives(case, tmp_path):
     path = make_tar_zst(tmp_path / f"{case}.tar.zst", UNSAFE_CASES[case])
     with pytest.raises(UnsafeArchiveError):
-        archive.validate_members(str(path))
+        archive.scan_archive(str(path), allow_special=False)
     staging = tmp_path / "staging"
     staging.mkdir()
     with pytest.raises(UnsafeArchiveError):
@@ -387,7 +387,7 @@ def test_validate_members_accepts_absolute_symlinks_and_safe_hardlinks(tmp_path)
         (tinfo("./rel", tarfile.SYMTYPE, "../outside/is/fine/for/a/link"), None),
         (tinfo("./java/hard", tarfile.LNKTYPE, "./java/bin"), None),
     ])
-    archive.validate_members(str(path))
+    archive.scan_archive(str(path), allow_special=False)
     staging = tmp_path / "staging"
     staging.mkdir()
     assert archive.extract_archive(str(path), str(staging)) == 6

@@ -163,7 +163,7 @@ def test_db_failure_then_resume(tmp_path):
     argv = [" ".join(c["argv"]) for c in calls]
     assert any("deactivate database HOMEPAGE" in a.replace("  ", " ") for a in argv)
     assert not any("force applications" in a for a in argv)
-    verify = e2e.cli("verify", set_dir)
+    verify = e2e.cli("verify", set_dir, "--trusted-keys", e2e.trusted_keys_of(set_dir))
     assert verify.returncode == 1 and "partial" in verify.stdout
 
     # fix the disk, resume: only FILES is redone, archives are not rewritten

@@ -77,11 +77,12 @@ def backed_up(tmp_path):
     set_dir = tmp_path / "set"
     (set_dir / "archives").mkdir(parents=True)
     (set_dir / "files" / "reg").mkdir(parents=True)
-    result = create_archive(str(source / "app"), str(set_dir / "archives" / "app.tar.zst"))
+    result = create_archive(str(source / "app"), str(set_dir / "archives" / "app.tar.zst"),
+                            extra_tar_args=["--exclude=./data"])
     write(str(set_dir / "files" / "reg" / "registry.xml"), "<registry/>", 0o600)
     digest, size = hash_file(str(set_dir / "files" / "reg" / "registry.xml"))
     folder = ArchiveRecord(name="app", kind="archive", source="/opt/app", path="archives/app.tar.zst", status="done",
-                           sha256=result.sha256, size=result.size, excluded=["./data"])
+                           sha256=result.sha256, size=result.size, files=result.files, excluded=["./data"])
     copied = ArchiveRecord(name="reg", kind="copy", source="/opt/registry.xml", path="files/reg/registry.xml",
                            status="done", sha256=digest, size=size, mode="0640", uid=os.getuid(), gid=os.getgid())
     return str(set_dir), folder, copied
@@ -95,9 +96,24 @@ def live_tree(root: str) -> None:
     write(os.path.join(root, "registry.xml"), "<registry edited/>")
 
 
+def ops_of(record: ArchiveRecord, set_dir: str, dest: str):
+    """An item's operations in the order a restore runs them: staging, then the swap."""
+    both = file_operations(record, set_dir, dest, STAMP)
+    return both.stage + both.swap
+
+
 def operations(set_dir: str, root: str, folder: ArchiveRecord, copied: ArchiveRecord):
-    return (file_operations(folder, set_dir, os.path.join(root, "app"), STAMP)
-            + file_operations(copied, set_dir, os.path.join(root, "registry.xml"), STAMP))
+    return ops_of(folder, set_dir, os.path.join(root, "app")) + ops_of(copied, set_dir, os.path.join(root, "registry.xml"))
+
+
+def local_run(set_dir: str, record: ArchiveRecord) -> LocalRun:
+    return LocalRun(Progress(io.StringIO(), plain=True), threading.Event(), record.name, record.sha256,
+                    set_dir=set_dir, expected_members=record.files if record.is_archive else None)
+
+
+def remote_run(set_dir: str, record: ArchiveRecord) -> RemoteRun:
+    return RemoteRun(LocalTransport(), Host("node1", "node1.example.com"), record.sha256, set_dir=set_dir,
+                     expected_members=record.files if record.is_archive else None)
 
 
 def run_three_ways(tmp_path, backed_up):
@@ -105,16 +121,11 @@ def run_three_ways(tmp_path, backed_up):
     roots = {how: str(tmp_path / how) for how in ("local", "remote", "shell")}
     for root in roots.values():
         live_tree(root)
-    progress = Progress(io.StringIO(), plain=True)
-    transport, host = LocalTransport(), Host("node1", "node1.example.com")
-    for record, ops in ((folder, file_operations(folder, set_dir, os.path.join(roots["local"], "app"), STAMP)),
-                        (copied, file_operations(copied, set_dir, os.path.join(roots["local"], "registry.xml"), STAMP))):
-        for op in ops:
-            op.run_local(LocalRun(progress, threading.Event(), record.name, record.sha256))
-    for record, ops in ((folder, file_operations(folder, set_dir, os.path.join(roots["remote"], "app"), STAMP)),
-                        (copied, file_operations(copied, set_dir, os.path.join(roots["remote"], "registry.xml"), STAMP))):
-        for op in ops:
-            op.run_remote(RemoteRun(transport, host, record.sha256))
+    for record, dest in ((folder, "app"), (copied, "registry.xml")):
+        for op in ops_of(record, set_dir, os.path.join(roots["local"], dest)):
+            op.run_local(local_run(set_dir, record))
+        for op in ops_of(record, set_dir, os.path.join(roots["remote"], dest)):
+            op.run_remote(remote_run(set_dir, record))
     script = "set -e\n" + "\n".join(op.shell() for op in operations(set_dir, roots["shell"], folder, copied))
     proc = subprocess.run(["sh", "-c", script], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
@@ -139,7 +150,10 @@ def test_the_shell_text_is_what_restore_md_prints() -> None:
     assert Extract("/set/x.tar.zst", "/opt/a.new").shell() == "zstd -dc /set/x.tar.zst | tar -xpf - --same-owner -C /opt/a.new"
     assert (Extract("/set/x.tar.zst", "/opt/a.new").remote_shell("ssh -p 22 n1")
             == "ssh -p 22 n1 'zstd -dc | tar -xpf - --same-owner -C /opt/a.new' < /set/x.tar.zst")
-    assert Carry("/opt/a/d", "/opt/a.new/d").shell() == "test ! -e /opt/a/d || { mkdir -p /opt/a.new && mv /opt/a/d /opt/a.new/d; }"
+    assert (Carry("/opt/a/d", "/opt/a.new/d", "/opt/a.new").shell()
+            == "test ! -e /opt/a/d || { mkdir -p /opt/a.new && mv /opt/a/d /opt/a.new/d; }")
+    assert (Carry("/opt/a/x/d", "/opt/a.new/x/d", "/opt/a.new").shell()
+            == "test ! -e /opt/a/x/d || { test ! -h /opt/a.new/x && mkdir -p /opt/a.new/x && mv /opt/a/x/d /opt/a.new/x/d; }")
     assert MoveAside("/opt/a", "/opt/a.old").shell() == "test ! -e /opt/a || mv /opt/a /opt/a.old"
     assert MoveIntoPlace("/opt/a.new", "/opt/a").shell() == "mv /opt/a.new /opt/a"
     assert CopyFile("/set/f", "/opt/f").shell() == "cp -p /set/f /opt/f"
@@ -154,21 +168,20 @@ def test_the_shell_text_is_what_restore_md_prints() -> None:
     assert MakeDir("/a").replaced is None and MoveIntoPlace("/a", "/b").replaced is None
 
 
-@pytest.mark.parametrize("crash_after", range(1, 9))
+@pytest.mark.parametrize("crash_after", range(1, 10))
 def test_rerunning_the_operation_that_was_running_at_a_crash_ends_in_the_same_tree(tmp_path, backed_up, crash_after) -> None:
     set_dir, folder, copied = backed_up
     expected_root, crashed_root = str(tmp_path / "expected"), str(tmp_path / "crashed")
     for root in (expected_root, crashed_root):
         live_tree(root)
-    ctx = {"app": folder.sha256, "reg": copied.sha256}
-    progress = Progress(io.StringIO(), plain=True)
+    records = {"app": folder, "reg": copied}
 
     def run(op, name):
-        op.run_local(LocalRun(progress, threading.Event(), name, ctx[name]))
+        op.run_local(local_run(set_dir, records[name]))
 
     def named(root):
-        return ([(op, "app") for op in file_operations(folder, set_dir, os.path.join(root, "app"), STAMP)]
-                + [(op, "reg") for op in file_operations(copied, set_dir, os.path.join(root, "registry.xml"), STAMP)])
+        return ([(op, "app") for op in ops_of(folder, set_dir, os.path.join(root, "app"))]
+                + [(op, "reg") for op in ops_of(copied, set_dir, os.path.join(root, "registry.xml"))])
 
     for op, name in named(expected_root):
         run(op, name)
@@ -185,8 +198,7 @@ def test_an_interrupted_extraction_into_the_staging_folder_starts_afresh(tmp_pat
     set_dir, folder, _ = backed_up
     staging = str(tmp_path / "app.cnxrestore-new")
     write(os.path.join(staging, "half-written"), "partial")
-    Extract(os.path.join(set_dir, folder.path), staging).run_local(
-        LocalRun(Progress(io.StringIO(), plain=True), threading.Event(), "app", folder.sha256))
+    Extract(os.path.join(set_dir, folder.path), staging).run_local(local_run(set_dir, folder))
     assert sorted(os.listdir(staging)) == ["bin", "config.xml", "run"]
 
 
@@ -195,8 +207,7 @@ def test_extraction_never_empties_a_folder_that_is_not_its_staging_folder(tmp_pa
     live = str(tmp_path / "live")
     write(os.path.join(live, "precious"), "keep")
     with pytest.raises(StepFailed, match="not empty and not a staging folder"):
-        Extract(os.path.join(set_dir, folder.path), live).run_local(
-            LocalRun(Progress(io.StringIO(), plain=True), threading.Event(), "app", folder.sha256))
+        Extract(os.path.join(set_dir, folder.path), live).run_local(local_run(set_dir, folder))
     assert os.listdir(live) == ["precious"]
 
 
@@ -214,10 +225,11 @@ def test_a_copied_file_that_does_not_match_its_digest_is_refused(tmp_path, backe
     dest = str(tmp_path / "registry.xml")
     with pytest.raises(Exception, match="(?i)sha-?256|checksum|digest"):
         CopyFile(os.path.join(set_dir, copied.path), dest).run_local(
-            LocalRun(Progress(io.StringIO(), plain=True), threading.Event(), "reg", "0" * 64))
+            LocalRun(Progress(io.StringIO(), plain=True), threading.Event(), "reg", "0" * 64, set_dir=set_dir))
     with pytest.raises(StepFailed, match="does not match its manifest checksum"):
         CopyFile(os.path.join(set_dir, copied.path), dest + ".remote").run_remote(
-            RemoteRun(LocalTransport(), Host("n1", "n1"), "0" * 64))
+            RemoteRun(LocalTransport(), Host("n1", "n1"), "0" * 64, set_dir=set_dir))
+    assert not os.path.exists(dest) and not os.path.exists(dest + ".remote")
 
 
 def test_contents_of_a_mount_point_are_moved_aside_inside_it_and_the_staged_tree_moved_in(tmp_path) -> None:
@@ -243,10 +255,13 @@ def test_a_failing_remote_operation_names_the_host_and_the_command(tmp_path) -> 
 def test_file_operations_follow_the_record(tmp_path, backed_up) -> None:
     set_dir, folder, copied = backed_up
     ops = file_operations(folder, set_dir, "/opt/app", STAMP)
-    assert [type(op).__name__ for op in ops] == ["MakeDir", "Extract", "Carry", "MoveAside", "MoveIntoPlace"]
-    assert ops[2] == Carry("/opt/app/data", "/opt/app.cnxrestore-new/data")
+    assert [type(op).__name__ for op in ops.stage] == ["MakeDir", "Extract"]
+    assert [type(op).__name__ for op in ops.swap] == ["Carry", "MoveAside", "MoveIntoPlace"]
+    assert ops.swap[0] == Carry("/opt/app/data", "/opt/app.cnxrestore-new/data", "/opt/app.cnxrestore-new")
     copy_ops = file_operations(copied, set_dir, "/opt/registry.xml", STAMP)
-    assert [type(op).__name__ for op in copy_ops] == ["MoveAside", "MakeDir", "CopyFile", "SetMode", "SetOwner"]
+    assert [type(op).__name__ for op in copy_ops.stage] == ["MakeDir", "CopyFile"]
+    assert copy_ops.stage[1] == CopyFile(os.path.join(set_dir, copied.path), "/opt/registry.xml.cnxrestore-new")
+    assert [type(op).__name__ for op in copy_ops.swap] == ["MoveAside", "MoveIntoPlace", "SetOwner", "SetMode"]
     bare = ArchiveRecord(name="f", kind="copy", source="/x", path="files/f/x", status="done")
-    assert [type(op).__name__ for op in file_operations(bare, set_dir, "/x", STAMP)] == ["MoveAside", "MakeDir", "CopyFile"]
+    assert [type(op).__name__ for op in file_operations(bare, set_dir, "/x", STAMP).swap] == ["MoveAside", "MoveIntoPlace"]
     shutil.rmtree(set_dir)

@@ -49,11 +49,20 @@ def build_parser() -> argparse.ArgumentParser:
     verify = sub.add_parser("verify", help="check a backup set's manifest, archives and database images")
     verify.add_argument("set_dir", metavar="SET")
     verify.add_argument("--deep", action="store_true", help="also decompress and list every archive")
-    verify.add_argument("--env", help="environment (for the database verifiers' tool paths)")
+    verify.add_argument("--env", help="environment (its trusted keys, and the database verifiers' tool paths)")
+    verify.add_argument("--trusted-keys", metavar="FILE",
+                        help="public keys to trust (default: the environment's signing.trusted_keys, else "
+                             "/etc/cnxbackup/trusted-keys)")
+    verify.add_argument("--trust-unsealed", action="store_true",
+                        help="accept a set that is unsigned or not signed by a trusted key (sets from before signing)")
 
     restore = sub.add_parser("restore", help="restore a backup set")
     restore.add_argument("set_dir", metavar="SET")
     restore.add_argument("--env", required=True)
+    restore.add_argument("--trusted-keys", metavar="FILE", help="public keys to trust (default: signing.trusted_keys)")
+    restore.add_argument("--trust-unsealed", action="store_true",
+                         help="restore a set that is unsigned or not signed by a trusted key (recorded in the restore "
+                              "journal; setuid/setgid files, FIFOs and devices are then always refused)")
     restore.add_argument("--only", nargs="+", metavar="ITEM", help="only these items (archive names, 'databases', 'roles')")
     restore.add_argument("--target-root", metavar="DIR", help="restore files under DIR instead of their original paths")
     restore.add_argument("--dry-run", action="store_true", help="print the steps; change nothing")

@@ -213,6 +213,21 @@ def default_database_list(env: Environment, version: ConnectionsVersion) -> List
     return [target.name for target in backup_targets(env, version.raw)]
 
 
+def restore_sources(env: Environment, version: ConnectionsVersion, cell: Optional[str]) -> Dict[str, Item]:
+    """The items the environment has, by name, with their sources: where a restore puts them.
+
+    Computed from the environment file, the set's Connections version (``engine_ws_ear``)
+    and cell name (fileRegistry.xml), never from the live tree, so that a rebuilt host gets
+    the same answer. fileRegistry.xml is included when the cell is known.
+    """
+    items = _base_items(env, version)
+    add_nested_excludes(items)
+    if cell and "/" not in cell and cell not in (".", ".."):
+        items.append(Item("fileRegistry", "copy", os.path.join(env.paths["dmgr_profile"], "config", "cells", cell,
+                                                               "fileRegistry.xml"), "fileRegistry.xml"))
+    return {item.name: item for item in items}
+
+
 def build_plan(env: Environment) -> Plan:
     version, was_version = detect_versions(env)
     items = _base_items(env, version)

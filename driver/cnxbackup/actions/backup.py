@@ -23,6 +23,7 @@ from ..log import add_log_file, get_logger, remove_handler
 from ..manifest import write_manifest
 from ..plan import Plan
 from ..progress import Progress
+from ..signing import ensure_signing_key, sign
 from ..transport import Transport
 from . import dbphase, filephase, reports, wsphase
 from .common import find_resumable_set, new_set_dir
@@ -56,6 +57,10 @@ def run_backup(env: Environment, plan: Plan, *, progress: Progress, resume: Opti
         else:
             journal = Journal.create(set_dir, tool=__version__, environment=env.name, run_id=run_id,
                                      config=os.path.abspath(env.file), host=socket.gethostname())
+        signing = env.section("signing")
+        for note in ensure_signing_key(signing["key"], signing["trusted_keys"]):
+            progress.message(note)
+            log.info("%s", note)
         log.info("backup of %s into %s (cnxbackup %s)", env.name, set_dir, __version__)
         progress.message(f"backup set: {set_dir}")
         run = BackupRun(plan, layout, journal, progress, cancel, transport)
@@ -105,6 +110,8 @@ def _run_phases(run: BackupRun, plan: Plan, set_dir: str, env: Environment, jour
     reports.write_generated_files(run)
     manifest = reports.build_manifest(run)
     reports.write_report(run, manifest)
-    write_manifest(set_dir, manifest)  # last: only now is the set complete (or recorded as partial)
+    key = env.section("signing")["key"]
+    # last: only now is the set complete (or recorded as partial); its signature just before it
+    write_manifest(set_dir, manifest, signer=lambda text: sign(key, text))
     journal.data["status"] = manifest.status
     journal.set("manifest", DONE)

@@ -87,7 +87,8 @@ def _archive_one(run: BackupRun, item: Item) -> ArchiveResult:
         run.warnings.append(f"{item.name}: {warning}")
     record = item.to_dict()
     record.update({"sha256": result.sha256, "size": result.size, "files": result.files,
-                   "warnings": list(result.warnings), "seconds": round(result.seconds, 3)})
+                   "warnings": list(result.warnings), "seconds": round(result.seconds, 3),
+                   "tarBytes": result.tar_bytes or result.size})
     record.update(extra)
     run.journal.set(step, status, result=record)
     task.update(result.files, item.est_bytes or result.size)

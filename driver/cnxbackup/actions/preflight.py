@@ -5,11 +5,13 @@ import os
 import shutil
 from typing import List, Optional
 
+from ..config import Environment
 from ..errors import PreflightError
 from ..hosts import hosts_of
 from ..lock import RunLock, _pid_alive
 from ..plan import Plan, check_sources, check_space, estimate_sizes
 from ..progress import human_bytes
+from ..signing import SigningError, public_key_of
 from ..transport import Transport
 from .remote_ops import probe_remote_items
 
@@ -24,7 +26,7 @@ def _tool_present(command: str) -> bool:
 
 def required_tools(plan: Plan) -> List[str]:
     env = plan.env
-    tools = ["tar", "zstd"]
+    tools = ["tar", "zstd", "openssl"]
     if plan.wsadmin_steps:
         tools.append(env.section("wsadmin")["command"])
     db = env.section("database")
@@ -37,6 +39,24 @@ def required_tools(plan: Plan) -> List[str]:
     return tools
 
 
+def _signing_problems(env: Environment) -> List[str]:
+    """The signing key must be usable (or creatable) before anything stops."""
+    key = env.section("signing")["key"]
+    if os.path.exists(key):
+        try:
+            public_key_of(key)
+        except SigningError as error:
+            return [str(error)]
+        return []
+    folder = os.path.dirname(os.path.abspath(key))
+    probe = folder
+    while not os.path.exists(probe):
+        probe = os.path.dirname(probe)
+    if not os.access(probe, os.W_OK | os.X_OK):
+        return [f"signing.key {key} does not exist and {probe} is not writable, so it cannot be created"]
+    return []
+
+
 def preflight(plan: Plan, transport: Optional[Transport] = None) -> List[str]:
     """Raise PreflightError listing every problem; return notes for the plan display."""
     env = plan.env
@@ -46,6 +66,7 @@ def preflight(plan: Plan, transport: Optional[Transport] = None) -> List[str]:
     for tool in required_tools(plan):
         if not _tool_present(tool):
             problems.append(f"tool {tool} is not installed or not executable")
+    problems += _signing_problems(env)
     target = env.section("target")["dir"]
     estimate_sizes(plan)
     margin = env.section("target")["free_space_margin"]

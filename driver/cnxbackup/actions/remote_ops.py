@@ -6,20 +6,18 @@ POSIX sh, GNU tar, zstd, find, awk and cat.
 """
 from __future__ import annotations
 
-import os
 import shlex
-import subprocess
 import threading
 import time
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, BinaryIO, Callable, Dict, List, Optional
 
 from ..archive import (
     ArchiveError,
     ArchiveResult,
     create_archive_from_stream,
     remote_archive_command,
+    stream_archive,
     tar_exclude_args,
-    validate_members,
 )
 from ..hosts import Host
 from ..plan import Item, Plan
@@ -113,16 +111,23 @@ def remote_stat(transport: Transport, host: Host, path: str) -> Dict[str, Any]:
     return {}
 
 
-def extract_remote(archive: str, staging: str, transport: Transport, host: Host) -> None:
-    """Stream a local archive into ``zstd -dc | tar -x`` on the host (validated here first)."""
-    validate_members(archive)
-    command = (f"mkdir -p {shlex.quote(staging)} && zstd -dc | "
-               f"tar -xpf - --same-owner -C {shlex.quote(staging)}")
-    with open(archive, "rb") as handle:
-        proc = subprocess.run(transport.argv(host, command), stdin=handle, capture_output=True)
-    if proc.returncode != 0:
-        failure = transport.explain_failure(host, proc.returncode, proc.stderr)
+def extract_remote(source: BinaryIO, staging: str, transport: Transport, host: Host, *, expected_sha256: Optional[str],
+                   expected_members: Optional[int], allow_special: bool,
+                   cancel: Optional[threading.Event] = None) -> None:
+    """Stream an archive of the set, read and gated here, into ``tar -x`` on the host.
+
+    The gate sits here (the host needs no Python), so what crosses the wire is the checked
+    tar stream, compressed again (``zstd -1``) for the network; the host unpacks it into the
+    staging folder and flushes it (``sync -f``).
+    """
+    remote = (f"mkdir -p {shlex.quote(staging)} && zstd -dc -q | tar -xpf - --same-owner -C {shlex.quote(staging)} "
+              f"&& sync -f {shlex.quote(staging)}")
+    consumer = ["sh", "-c", "zstd -q -1 -T0 -c | " + shlex.join(transport.argv(host, remote))]
+    try:
+        stream_archive(source, consumer, allow_special=allow_special, label=f"{host.name}:{staging}",
+                       expected_sha256=expected_sha256, expected_members=expected_members, cancel=cancel)
+    except ArchiveError as error:
+        failure = transport.explain_failure(host, 255, str(error))
         if failure is not None:
-            raise failure
-        raise ArchiveError(f"extracting {os.path.basename(archive)} on {host.name} failed: "
-                           f"{proc.stderr.decode(errors='replace').strip()[-400:]}")
+            raise failure from None
+        raise

@@ -1,15 +1,26 @@
 """``cnxbackup restore SET --env ENV``: bring a deployment back to a backup set, safely.
 
-Version guard first (HCL's rules), then every selected archive is checked (size, SHA-256,
-no entry escaping its folder) -- all before anything is stopped or changed. Then stop the
-servers, put the files back (extracted into a staging folder, what is replaced moved aside
-and kept), restore the databases with the native tools, re-import the role mappings, and
-start the servers or print the next steps. The steps are those of
-``restore_plan.restore_steps`` -- the same that RESTORE.md and ``--dry-run`` show.
+Nothing in the set is trusted beyond what its signature proves (``trust.open_set``), and
+nothing live changes until everything has been checked:
+1. the signature, then the version guard (HCL's rules) and the destinations, which come from
+   the environment (``destinations``), never from the set;
+2. before the lock: every archive, copied file, database image and the role mappings file is
+   present, of its size (and the images and role file of their SHA-256), and each
+   destination filesystem has room for the staged copies (``restore_checks``);
+3. staging, with the servers still running: each archive is read once -- hashed, its members
+   checked by the gate, extracted into a staging folder beside its destination, flushed --
+   and each copied file is copied beside its destination; any failure removes every staging
+   folder, and nothing was stopped or changed;
+4. only then: stop the servers, swap the staged trees in (what is replaced is moved aside and
+   kept), restore the databases with the native tools, re-import the role mappings (from a
+   private copy checked against the manifest), and start the servers or print the next steps.
+The steps are those of ``restore_plan.restore_steps`` -- the same that RESTORE.md and
+``--dry-run`` show.
 
-Journal (``SET/restore-<stamp>/journal.json``): the stamp, the options, and per step its
-status and how many of its operations are done. Every operation is idempotent given that
-count, so ``--resume`` continues exactly where a failed or killed restore stopped.
+Journal (``SET/restore-<stamp>/journal.json``): the stamp, the options, the signature, and
+per step its status and how many of its operations are done. ``--resume`` checks the
+signature again; it trusts the journal (which lives in the set) only to skip steps whose
+result it can see: an item not yet swapped in is staged afresh.
 """
 from __future__ import annotations
 
@@ -20,22 +31,26 @@ import threading
 import time
 from typing import Any, Dict, List, Optional, Tuple
 
-from ..archive import ArchiveError, hash_file, validate_members
+from ..archive import ArchiveError
+from ..atomic import write_file_atomic
 from ..config import Environment
 from ..databases import restore_database
 from ..errors import EXIT_FAILED, EXIT_OK, EXIT_WARNINGS, CnxBackupError, ConfigError, StepFailed
-from ..hosts import LOCAL, hosts_of
+from ..hosts import LOCAL, Host, hosts_of
 from ..journal import DONE, FAILED, RUNNING, SKIPPED, Journal
 from ..lock import RunLock
 from ..log import add_log_file, get_logger, remove_handler
-from ..manifest import Manifest, load_manifest
+from ..manifest import Manifest
 from ..plan import detect_versions
 from ..progress import Progress
-from ..transport import make_transport
+from ..transport import Transport, make_transport
 from ..versions import ConnectionsVersion
 from ..wsadmin_session import WsadminError, WsadminSession
-from .restore_ops import LocalRun, RemoteRun
+from .destinations import parse_only, resolve
+from .restore_checks import archive_problems, database_problems, roles_problems, space_problems
+from .restore_ops import Carry, LocalRun, RemoteRun
 from .restore_plan import EXACT_VERSION, RestoreStep, restore_steps
+from .trust import OpenedSet, open_set, read_checked, trusted_keys_path
 from .wsphase import new_session
 
 RESTORE_DIR_PREFIX = "restore-"
@@ -77,6 +92,7 @@ def _new_stamp(set_dir: str) -> str:
 
 
 def _check_only(manifest: Manifest, only: Optional[List[str]]) -> None:
+    """Every ``--only`` name must be an item of the set, 'databases' or 'roles'."""
     if not only:
         return
     known = set(manifest.item_names) | {"databases", "roles"}
@@ -85,19 +101,44 @@ def _check_only(manifest: Manifest, only: Optional[List[str]]) -> None:
         raise ConfigError(f"--only: unknown item(s) {', '.join(unknown)}; this set has: {', '.join(sorted(known))}")
 
 
-def plan_restore(set_dir: str, manifest: Manifest, env: Environment, options: Dict[str, Any],
+def plan_restore(set_dir: str, opened: OpenedSet, env: Environment, options: Dict[str, Any],
                  stamp: str) -> Tuple[ConnectionsVersion, List[RestoreStep]]:
-    """The deployment's version and the steps; raises RestoreRefused when the guard says no."""
-    if manifest.status == "partial" and not options["only"]:
+    """The deployment's version and the steps; raises RestoreRefused when the guard or a
+    destination says no (one line per problem)."""
+    manifest = opened.manifest
+    names, overrides = parse_only(options["only"])
+    if manifest.status == "partial" and not names:
         raise RestoreRefused(f"{set_dir} is a partial backup ({'; '.join(manifest.failures)}); "
                              "finish it with backup --resume, or restore chosen items with --only")
-    _check_only(manifest, options["only"])
+    _check_only(manifest, names)
     current, _ = detect_versions(env)
-    steps = restore_steps(manifest, set_dir, env, only=options["only"], target_root=options["target_root"],
-                          current=current, force_provision=options["force_provision"], stamp=stamp)
+    where = resolve(manifest, env, names, overrides, options["target_root"], unsealed=not opened.signed)
+    steps = restore_steps(manifest, set_dir, env, only=names, target_root=options["target_root"],
+                          current=current, force_provision=options["force_provision"], stamp=stamp,
+                          destinations=where.by_item)
     if steps[0].skip_reason:
         raise RestoreRefused(f"restore refused, nothing was stopped or changed: {steps[0].skip_reason}")
+    if where.problems:
+        raise RestoreRefused("restore refused, nothing was stopped or changed:\n  - " + "\n  - ".join(where.problems))
     return current, steps
+
+
+def check_before_staging(opened: OpenedSet, steps: List[RestoreStep], env: Environment, progress: Progress) -> None:
+    """Everything that can be checked without reading whole archives; RestoreRefused listing all."""
+    transport = make_transport(env)
+    try:
+        problems = (archive_problems(opened.set_dir, steps)
+                    + database_problems(opened.manifest, opened.set_dir, steps, env, transport)
+                    + roles_problems(opened.manifest, opened.set_dir, steps))
+    finally:
+        transport.close()
+    space, notes = space_problems(steps, env.section("target")["free_space_margin"])
+    problems += space
+    for note in notes:
+        progress.message(f"note: {note}")
+    if problems:
+        raise RestoreRefused("restore refused, nothing was stopped or changed:\n  - " + "\n  - ".join(problems))
+    progress.message("[check] the set's files, database images and the room for staging are checked")
 
 
 def format_steps(steps: List[RestoreStep]) -> str:
@@ -110,39 +151,16 @@ def format_steps(steps: List[RestoreStep]) -> str:
     return "\n".join(out)
 
 
-def check_archives(set_dir: str, steps: List[RestoreStep], journal: Optional[Journal], progress: Progress) -> None:
-    """Size, SHA-256 and member safety of every archive still to restore; raises RestoreRefused."""
-    cancel = threading.Event()
-    for step in steps:
-        if step.kind != "file" or step.skip_reason or (journal is not None and journal.is_finished(step.step_id)):
-            continue
-        item = step.archive
-        if item is None:
-            continue
-        path = os.path.join(set_dir, item.path)
-        if not os.path.isfile(path):
-            raise RestoreRefused(f"{item.name}: {path} is missing; nothing was stopped or changed")
-        size = os.path.getsize(path)
-        if size != item.size:
-            raise RestoreRefused(f"{item.name}: {path} is {size:,} bytes, the manifest says {item.size}; "
-                                 "nothing was stopped or changed")
-        digest, _ = hash_file(path)
-        if digest != item.sha256:
-            raise RestoreRefused(f"{item.name}: {path} SHA-256 differs from the manifest; nothing was stopped or changed")
-        if item.is_archive:
-            try:
-                validate_members(path, cancel=cancel)
-            except ArchiveError as error:
-                raise RestoreRefused(f"{item.name}: {path} refused: {error}; nothing was stopped or changed") from None
-    progress.message("[check] archives checked: sizes, SHA-256 and entries are safe")
-
-
 # --------------------------------------------------------------------------- running
 
 
 def run_restore(args: argparse.Namespace, env: Environment, progress: Progress) -> int:
     set_dir = os.path.abspath(args.set_dir)
-    manifest = load_manifest(set_dir)
+    opened = open_set(set_dir, trusted_keys_path(args, env), bool(args.trust_unsealed))
+    manifest = opened.manifest
+    if not opened.signed:
+        progress.message(f"WARNING: --trust-unsealed: {opened.unsealed_reason}; the set's content is trusted as it "
+                         "is (setuid/setgid files, FIFOs and devices are refused). This is recorded in the restore journal.")
     options = {"only": args.only, "target_root": os.path.abspath(args.target_root) if args.target_root else None,
                "force_provision": bool(args.force_provision)}
     journal: Optional[Journal] = None
@@ -155,7 +173,7 @@ def run_restore(args: argparse.Namespace, env: Environment, progress: Progress) 
         options = recorded
     else:
         stamp = _new_stamp(set_dir)
-    current, steps = plan_restore(set_dir, manifest, env, options, stamp)
+    current, steps = plan_restore(set_dir, opened, env, options, stamp)
     backup_version = ConnectionsVersion.from_dict(manifest.connections)
     provision_steps = [s for s in steps if s.archive is not None and s.archive.restore_rule == EXACT_VERSION]
     forced = [s for s in provision_steps if s.note and not s.skip_reason]
@@ -172,15 +190,17 @@ def run_restore(args: argparse.Namespace, env: Environment, progress: Progress) 
         progress.message(f"Dry run: restore of {set_dir} onto {env.name} would do (nothing was changed):\n"
                          + format_steps(steps))
         return EXIT_OK
-    check_archives(set_dir, steps, journal, progress)
+    check_before_staging(opened, steps, env, progress)
     lock = RunLock(env.section("target")["dir"], env.name, f"restore-{stamp}")
     lock.acquire()
     handler = None
     try:
+        _stage(steps, opened, env, journal, progress)
         if journal is None:
             restore_dir = os.path.join(set_dir, RESTORE_DIR_PREFIX + stamp)
             os.makedirs(restore_dir, mode=0o700)
             journal = Journal.create(restore_dir, set=set_dir, environment=env.name, stamp=stamp,
+                                     signedBy=opened.signed_by, trustUnsealed=opened.unsealed_reason,
                                      backupVersion=backup_version.exact, deploymentVersion=current.exact,
                                      forcedProvision=bool(forced),
                                      forcedProvisionReason=forced[0].note if forced else None, **options)
@@ -190,15 +210,84 @@ def run_restore(args: argparse.Namespace, env: Environment, progress: Progress) 
                                  current.exact, backup_version.exact)
         journal.data["status"] = "running"
         journal.save()
-        return _execute(args, env, manifest, steps, journal, progress, options)
+        return _execute(args, env, opened, steps, journal, progress, options)
     finally:
         lock.release()
         if handler is not None:
             remove_handler(handler)
 
 
-def _execute(args: argparse.Namespace, env: Environment, manifest: Manifest, steps: List[RestoreStep],
+def _runs(step: RestoreStep, opened: OpenedSet, hosts: Dict[str, Host], transport: Transport, progress: Progress,
+          cancel: threading.Event) -> Tuple[LocalRun, Optional[RemoteRun]]:
+    """How the operations of a file step run: here, or on the item's host."""
+    item = step.archive
+    assert item is not None
+    host = hosts.get(item.host)
+    members = item.files if item.is_archive else None
+    remote = (RemoteRun(transport, host, item.sha256, set_dir=opened.set_dir, expected_members=members,
+                        allow_special=opened.signed, progress=progress, cancel=cancel)
+              if host is not None and not host.is_local and item.host != LOCAL else None)
+    local = LocalRun(progress, cancel, item.name, item.sha256, set_dir=opened.set_dir, expected_members=members,
+                     allow_special=opened.signed)
+    return local, remote
+
+
+def _discard_staging(steps: List[RestoreStep], opened: OpenedSet, hosts: Dict[str, Host], transport: Transport,
+                     progress: Progress, cancel: threading.Event) -> None:
+    """A restore that fails before the stop leaves no staging behind (a full disk stays not full)."""
+    for step in steps:
+        if step.kind != "stage" or step.archive is None:
+            continue
+        _, remote = _runs(step, opened, hosts, transport, progress, cancel)
+        for op in step.operations:
+            try:
+                if remote is not None:
+                    op.discard_remote(remote)
+                else:
+                    op.discard_local()
+            except (CnxBackupError, OSError) as error:
+                progress.message(f"warning: could not remove the staging of {step.label}: {error}")
+
+
+def _stage(steps: List[RestoreStep], opened: OpenedSet, env: Environment, journal: Optional[Journal],
+           progress: Progress) -> None:
+    """Stage every item not yet swapped in, servers still running: one gated read per archive.
+
+    Runs before the journal exists (a fresh restore) or again on resume for what is not in
+    place yet (a staged tree cannot be re-checked, so it is staged afresh). Any failure
+    removes every staging folder and raises RestoreRefused: nothing was stopped or changed.
+    """
+    hosts = hosts_of(env)
+    transport = make_transport(env)
+    cancel = threading.Event()
+    try:
+        for step in steps:
+            if step.kind != "stage" or step.skip_reason or step.archive is None:
+                continue
+            if journal is not None and journal.is_finished(f"file:{step.archive.name}"):
+                continue
+            local_run, remote_run = _runs(step, opened, hosts, transport, progress, cancel)
+            for op in step.operations:
+                if remote_run is not None:
+                    op.run_remote(remote_run)
+                else:
+                    op.run_local(local_run)
+            progress.message(f"[{step.step_id}] staged")
+        _check_carries(steps, hosts)
+    except (CnxBackupError, ArchiveError, OSError) as error:
+        _discard_staging(steps, opened, hosts, transport, progress, cancel)
+        raise RestoreRefused(f"restore refused, nothing was stopped or changed: {error} "
+                             "(the staging folders were removed)") from None
+    except BaseException:
+        _discard_staging(steps, opened, hosts, transport, progress, cancel)
+        raise
+    finally:
+        transport.close()
+
+
+def _execute(args: argparse.Namespace, env: Environment, opened: OpenedSet, steps: List[RestoreStep],
              journal: Journal, progress: Progress, options: Dict[str, Any]) -> int:
+    manifest = opened.manifest
     log = get_logger()
     cancel = threading.Event()
     warnings: List[str] = []
@@ -209,6 +298,9 @@ def _execute(args: argparse.Namespace, env: Environment, manifest: Manifest, ste
     transport = make_transport(env)
     try:
         for step in steps[1:]:
+            if step.kind == "stage" and not step.skip_reason:
+                journal.set(step.step_id, DONE)  # staged by _stage, before the journal
+                continue
             if journal.is_finished(step.step_id):
                 progress.message(f"[{step.step_id}] already done, skipped")
                 continue
@@ -235,13 +327,9 @@ def _execute(args: argparse.Namespace, env: Environment, manifest: Manifest, ste
             journal.set(step.step_id, RUNNING, opsDone=ops_done)
             if step.kind in ("stop", "roles", "next"):
                 session = session or _open_session(env, journal, progress)
-                _wsadmin_step(session, step, env, journal, manifest)
+                _wsadmin_step(session, step, env, journal, opened)
             elif step.archive is not None:
-                item = step.archive
-                host = hosts.get(item.host)
-                remote_run = (RemoteRun(transport, host, item.sha256)
-                              if host is not None and not host.is_local and item.host != LOCAL else None)
-                local_run = LocalRun(progress, cancel, item.name, item.sha256)
+                local_run, remote_run = _runs(step, opened, hosts, transport, progress, cancel)
                 for index in range(ops_done, len(step.operations)):
                     if remote_run is not None:
                         step.operations[index].run_remote(remote_run)
@@ -295,6 +383,33 @@ def _execute(args: argparse.Namespace, env: Environment, manifest: Manifest, ste
     return EXIT_WARNINGS if warnings else EXIT_OK
 
 
+def _private_roles_copy(opened: OpenedSet, journal: Journal) -> str:
+    """The role mappings wsadmin re-imports: a copy in the restore's own folder, checked against the
+    manifest, so that the file wsadmin reads is the one that was checked."""
+    roles = opened.manifest.wsadmin.role_mappings
+    name = roles.file if roles is not None else "wsadmin/role_mappings.json"
+    record = next((f for f in opened.manifest.files if f.path == name), None)
+    if record is None:
+        raise StepFailed(f"roles: {name} is not among the set's recorded files")
+    data = read_checked(opened, name, record.sha256, record.size)
+    path = os.path.join(journal.set_dir, "role_mappings.json")
+    write_file_atomic(path, data, mode=0o600)
+    return path
+
+
+def _check_carries(steps: List[RestoreStep], hosts: Dict[str, Host]) -> None:
+    """Before the stop: no staged tree offers a symlink where live data will be carried."""
+    for step in steps:
+        if step.kind != "file" or step.skip_reason or step.archive is None:
+            continue
+        host = hosts.get(step.archive.host)
+        if host is not None and not host.is_local:
+            continue  # checked by the shell text on the host (test ! -h)
+        for op in step.operations:
+            if isinstance(op, Carry):
+                op.check_staged()
+
+
 def _open_session(env: Environment, journal: Journal, progress: Progress) -> WsadminSession:
     session = new_session(env, os.path.join(journal.set_dir, ".run"), os.path.basename(journal.set_dir))
     try:
@@ -305,14 +420,12 @@ def _open_session(env: Environment, journal: Journal, progress: Progress) -> Wsa
 
 
 def _wsadmin_step(session: WsadminSession, step: RestoreStep, env: Environment, journal: Journal,
-                  manifest: Manifest) -> None:
+                  opened: OpenedSet) -> None:
     ws = env.section("wsadmin")
     script = {"stop": "stop_servers", "roles": "import_role_mappings", "next": "start_servers"}[step.kind]
     out = os.path.join(journal.set_dir, f"{script}.json")
     if script == "import_role_mappings":
-        roles = manifest.wsadmin.role_mappings
-        roles_file = roles.file if roles is not None else "wsadmin/role_mappings.json"
-        argv = ["--in", os.path.join(journal.data["set"], roles_file), "--out", out]
+        argv = ["--in", _private_roles_copy(opened, journal), "--out", out]
         timeout = ws["step_timeout"]
     else:
         argv = ["--timeout", str(ws["stop_timeout"]), "--out", out]

@@ -14,14 +14,16 @@ from __future__ import annotations
 import os
 import shlex
 import shutil
+import subprocess
 import threading
 from dataclasses import dataclass
-from typing import Optional
+from typing import List, Optional
 
 from ..archive import copy_back_file, extract_archive
 from ..errors import StepFailed
 from ..hosts import Host
 from ..progress import Progress
+from ..setbox import open_in_set, path_in_set
 from ..transport import Transport
 from . import remote_ops
 
@@ -33,21 +35,33 @@ q = shlex.quote
 
 @dataclass
 class LocalRun:
-    """What an operation needs to run on this machine."""
+    """What an operation needs to run on this machine.
+
+    ``set_dir``: archives and files are read only as regular files inside it (``setbox``);
+    ``allow_special``: FIFOs and setuid/setgid members pass the gate (a signed set).
+    """
 
     progress: Progress
     cancel: threading.Event
     label: str
     expected_sha256: Optional[str] = None
+    set_dir: str = "/"
+    expected_members: Optional[int] = None
+    allow_special: bool = False
 
 
 @dataclass
 class RemoteRun:
-    """What an operation needs to run on another host."""
+    """What an operation needs to run on another host (the archive is read and gated here)."""
 
     transport: Transport
     host: Host
     expected_sha256: Optional[str] = None
+    set_dir: str = "/"
+    expected_members: Optional[int] = None
+    allow_special: bool = False
+    progress: Optional[Progress] = None
+    cancel: Optional[threading.Event] = None
 
 
 class Operation:
@@ -75,9 +89,38 @@ class Operation:
         """Where this operation keeps what it replaces (None when it replaces nothing)."""
         return None
 
+    def discard_local(self) -> None:
+        """Remove this operation's own output (a restore refused before the stop leaves no staging)."""
+
+    def discard_remote(self, ctx: RemoteRun) -> None:
+        """The same on another host."""
+
+
+def _in_set(set_dir: str, path: str) -> str:
+    """``path`` (an archive or file of the set) checked as a regular file inside the set."""
+    return path_in_set(set_dir, os.path.relpath(path, set_dir))
+
+
+def _remove_staging(path: str) -> None:
+    if os.path.isdir(path) and not os.path.islink(path):
+        if not is_staging(path):
+            raise StepFailed(f"{path} is not a staging folder; not removing it")
+        shutil.rmtree(path, ignore_errors=True)
+    elif os.path.lexists(path) and is_staging(path):
+        os.unlink(path)
+
 
 def is_staging(path: str) -> bool:
     return path.endswith(STAGING_SUFFIX) or os.path.basename(path) == STAGING_SUFFIX.lstrip(".")
+
+
+def sync_tree(path: str) -> None:
+    """Flush a staged tree to disk before anything relies on it (``syncfs`` of its filesystem,
+    as ``sync -f`` does: one call, whatever the number of files)."""
+    try:
+        subprocess.run(["sync", "-f", path], check=False, capture_output=True, timeout=3600)
+    except (OSError, subprocess.TimeoutExpired):
+        os.sync()
 
 
 @dataclass(frozen=True)
@@ -106,40 +149,80 @@ class Extract(Operation):
 
     def run_local(self, ctx: LocalRun) -> None:
         if os.path.isdir(self.staging) and os.listdir(self.staging):
-            # a previous extraction into our own staging folder was cut short: it holds only
-            # archive content (carried live data comes after extraction), so start it afresh
+            # a previous extraction into our own staging folder was cut short, or a resumed
+            # restore stages afresh what it cannot re-check: start it again
             if not is_staging(self.staging):
                 raise StepFailed(f"{self.staging} is not empty and not a staging folder; not touching it")
             shutil.rmtree(self.staging)
             os.makedirs(self.staging)
         task = ctx.progress.task(ctx.label)
-        count = extract_archive(self.archive, self.staging, progress=task.update, cancel=ctx.cancel,
-                                expected_sha256=ctx.expected_sha256)
+        with open_in_set(ctx.set_dir, os.path.relpath(self.archive, ctx.set_dir)) as source:
+            count = extract_archive(source, self.staging, progress=task.update, cancel=ctx.cancel,
+                                    expected_sha256=ctx.expected_sha256, expected_members=ctx.expected_members,
+                                    allow_special=ctx.allow_special)
+        sync_tree(self.staging)
         task.finish(f"{count:,} entries")
 
     def run_remote(self, ctx: RemoteRun) -> None:
         staging = q(self.staging)
         ctx.transport.run(ctx.host, f"if [ -d {staging} ] && [ -n \"$(ls -A {staging})\" ]; then rm -rf {staging}; fi")
-        remote_ops.extract_remote(self.archive, self.staging, ctx.transport, ctx.host)
+        with open_in_set(ctx.set_dir, os.path.relpath(self.archive, ctx.set_dir)) as source:
+            remote_ops.extract_remote(source, self.staging, ctx.transport, ctx.host, expected_sha256=ctx.expected_sha256,
+                                      expected_members=ctx.expected_members, allow_special=ctx.allow_special,
+                                      cancel=ctx.cancel)
+
+    def discard_local(self) -> None:
+        _remove_staging(self.staging)
+
+    def discard_remote(self, ctx: RemoteRun) -> None:
+        if is_staging(self.staging):
+            ctx.transport.run(ctx.host, f"rm -rf {q(self.staging)}")
 
 
 @dataclass(frozen=True)
 class Carry(Operation):
-    """Move a live nested item (one archived on its own, e.g. data/shared) into the staged tree."""
+    """Move a live nested item (one archived on its own, e.g. data/shared) into the staged tree.
+
+    The staged tree came from the archive, so no folder on the way to ``into`` may be a
+    symlink (the live data would be moved wherever it points): each is checked with
+    ``lstat`` below ``staging`` and missing ones are made, never through a link.
+    """
 
     live: str
     into: str
+    staging: str
+
+    def _between(self) -> List[str]:
+        rel = os.path.relpath(os.path.dirname(self.into), self.staging)
+        parts = [] if rel == "." else rel.split(os.sep)
+        if ".." in parts:
+            raise StepFailed(f"{self.into} is not inside the staging folder {self.staging}")
+        return [os.path.join(self.staging, *parts[:depth]) for depth in range(1, len(parts) + 1)]
 
     def shell(self) -> str:
-        return (f"test ! -e {q(self.live)} || {{ mkdir -p {q(os.path.dirname(self.into))} && "
+        guards = "".join(f"test ! -h {q(path)} && " for path in self._between())
+        return (f"test ! -e {q(self.live)} || {{ {guards}mkdir -p {q(os.path.dirname(self.into))} && "
                 f"mv {q(self.live)} {q(self.into)}; }}")
 
+    def check_staged(self) -> None:
+        """Before the stop: the staged tree offers no link on the way to ``into``."""
+        for path in self._between():
+            if os.path.islink(path):
+                raise StepFailed(f"{path} in the staged tree is a symlink: carrying {self.live} there would move the "
+                                 "live data out of the tree; refused")
+            if os.path.lexists(path) and not os.path.isdir(path):
+                raise StepFailed(f"{path} in the staged tree is not a folder; {self.live} cannot be carried into it")
+
     def run_local(self, ctx: LocalRun) -> None:
-        if os.path.lexists(self.live):
-            if os.path.lexists(self.into):
-                raise StepFailed(f"cannot carry {self.live} over: {self.into} already exists in the restored tree")
-            os.makedirs(os.path.dirname(self.into), exist_ok=True)
-            os.rename(self.live, self.into)
+        if not os.path.lexists(self.live):
+            return
+        self.check_staged()
+        for path in self._between():
+            if not os.path.lexists(path):
+                os.mkdir(path, 0o755)
+        if os.path.lexists(self.into):
+            raise StepFailed(f"cannot carry {self.live} over: {self.into} already exists in the restored tree")
+        os.rename(self.live, self.into)
 
 
 @dataclass(frozen=True)
@@ -193,12 +276,21 @@ class CopyFile(Operation):
         return f"{ssh} {q(f'cat > {q(self.dest)}')} < {q(self.source)}"
 
     def run_local(self, ctx: LocalRun) -> None:
-        copy_back_file(self.source, self.dest, expected_sha256=ctx.expected_sha256, cancel=ctx.cancel)
+        copy_back_file(_in_set(ctx.set_dir, self.source), self.dest, expected_sha256=ctx.expected_sha256,
+                       cancel=ctx.cancel)
 
     def run_remote(self, ctx: RemoteRun) -> None:
-        copied = ctx.transport.put(ctx.host, self.source, self.dest)
+        copied = ctx.transport.put(ctx.host, _in_set(ctx.set_dir, self.source), self.dest)
         if ctx.expected_sha256 and copied.sha256 != ctx.expected_sha256:
+            ctx.transport.run(ctx.host, f"rm -f {q(self.dest)}")
             raise StepFailed(f"{self.source} does not match its manifest checksum; {ctx.host.name}:{self.dest} not trusted")
+
+    def discard_local(self) -> None:
+        _remove_staging(self.dest)
+
+    def discard_remote(self, ctx: RemoteRun) -> None:
+        if is_staging(self.dest):
+            ctx.transport.run(ctx.host, f"rm -f {q(self.dest)}")
 
 
 @dataclass(frozen=True)

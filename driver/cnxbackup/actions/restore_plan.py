@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import shlex
 from dataclasses import dataclass, field
-from typing import List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence
 
 from ..config import Environment
 from ..databases import restore_commands
@@ -39,7 +39,7 @@ EXACT_VERSION = "exact-version"
 class RestoreStep:
     step_id: str
     title: str
-    kind: str  # guard | check | stop | file | db | roles | next
+    kind: str  # guard | check | stage | stop | file | db | roles | next
     commands: List[str] = field(default_factory=list)
     archive: Optional[ArchiveRecord] = None  # kind file
     database: Optional[DatabaseRecord] = None  # kind db
@@ -71,36 +71,67 @@ def _timeout(env: Optional[Environment], default: int) -> int:
     return int(env.section("wsadmin")["stop_timeout"]) if env is not None else default
 
 
-def file_operations(item: ArchiveRecord, set_dir: str, dest: str, stamp: str) -> List[Operation]:
+@dataclass
+class ItemOperations:
+    """One item's operations: ``stage`` runs before the servers stop (nothing live changes),
+    ``swap`` after (what is there is moved aside, the staged copy moved in)."""
+
+    stage: List[Operation]
+    swap: List[Operation]
+
+
+def staging_path(dest: str) -> str:
+    """Where an item is staged: beside its destination, or inside it when that is a mount point."""
+    return os.path.join(dest, STAGING_SUFFIX.lstrip(".")) if os.path.ismount(dest) else dest + STAGING_SUFFIX
+
+
+def file_operations(item: ArchiveRecord, set_dir: str, dest: str, stamp: str,
+                    inner_staging: Sequence[str] = ()) -> ItemOperations:
     """The operations that put one item back; rendered as shell for humans, executed by restore.
 
     What is replaced is moved aside, never deleted. A destination that is a mount point (NFS
-    shared data) cannot be renamed, so its contents are moved instead, inside it.
+    shared data) cannot be renamed, so its contents are moved instead, inside it. A copied
+    file gets its owner before its mode (chown clears setuid/setgid bits). ``inner_staging``:
+    the staging paths of other items inside this one (staged in the live tree before the
+    stop), carried into the new tree with the live nested data so that their own swaps,
+    which come after this one, find them.
     """
     archive = os.path.join(set_dir, item.path)
     if not item.is_archive:
-        copy_ops: List[Operation] = [MoveAside(dest, dest + REPLACED_SUFFIX + "-" + stamp),
-                                     MakeDir(os.path.dirname(dest)), CopyFile(archive, dest)]
-        if item.mode:
-            copy_ops.append(SetMode(item.mode, dest))
+        staged = dest + STAGING_SUFFIX
+        swap: List[Operation] = [MoveAside(dest, dest + REPLACED_SUFFIX + "-" + stamp), MoveIntoPlace(staged, dest)]
         if item.uid is not None and item.gid is not None:
-            copy_ops.append(SetOwner(item.uid, item.gid, dest))
-        return copy_ops
+            swap.append(SetOwner(item.uid, item.gid, dest))
+        if item.mode:
+            swap.append(SetMode(item.mode, dest))
+        return ItemOperations([MakeDir(os.path.dirname(dest)), CopyFile(archive, staged)], swap)
     mounted = os.path.ismount(dest)
-    staging = os.path.join(dest, STAGING_SUFFIX.lstrip(".")) if mounted else dest + STAGING_SUFFIX
+    staging = staging_path(dest)
     replaced = (os.path.join(dest, REPLACED_SUFFIX.lstrip(".") + "-" + stamp) if mounted
                 else dest + REPLACED_SUFFIX + "-" + stamp)
-    ops: List[Operation] = [MakeDir(staging), Extract(archive, staging)]
+    ops: List[Operation] = []
     # Items nested inside this one (e.g. data/shared under connections_root) are not in this
     # archive: carry the live ones over so that restoring this item alone does not hide them.
     for rel in item.excluded:
         rel = rel[2:] if rel.startswith("./") else rel
-        ops.append(Carry(os.path.join(dest, rel), os.path.join(staging, rel)))
+        ops.append(Carry(os.path.join(dest, rel), os.path.join(staging, rel), staging))
+    for inner in inner_staging:
+        rel = os.path.relpath(inner, dest)
+        ops.append(Carry(inner, os.path.join(staging, rel), staging))
     if mounted:
         ops += [MoveContentsAside(dest, replaced, staging), MoveContentsIn(staging, dest)]
     else:
         ops += [MoveAside(dest, replaced), MoveIntoPlace(staging, dest)]
-    return ops
+    return ItemOperations([MakeDir(staging), Extract(archive, staging)], ops)
+
+
+def _is_inside(path: str, folder: str) -> bool:
+    path, folder = os.path.normpath(path), os.path.normpath(folder)
+    return path != folder and path.startswith(folder.rstrip("/") + "/")
+
+
+def _same_host(items: Sequence[ArchiveRecord], name: str, host: str) -> bool:
+    return any(item.name == name and item.host == host for item in items)
 
 
 def _ssh_prefix(env: Optional[Environment], host_name: Optional[str]) -> Optional[str]:
@@ -120,9 +151,12 @@ PROVISION_SKIPPED = "provision/ SKIPPED (not restored)"
 
 def restore_steps(manifest: Manifest, set_dir: str, env: Optional[Environment] = None, *, only: Optional[Sequence[str]] = None,
                   target_root: Optional[str] = None, current: Optional[ConnectionsVersion] = None,
-                  force_provision: bool = False, stamp: str = "<timestamp>") -> List[RestoreStep]:
+                  force_provision: bool = False, stamp: str = "<timestamp>",
+                  destinations: Optional[Dict[str, str]] = None) -> List[RestoreStep]:
     """Every step of a restore, in order. ``current`` (the deployment's version) decides the
-    guard and provision/; without it (RESTORE.md) the guard is left to the reader."""
+    guard and provision/; without it (RESTORE.md) the guard is left to the reader.
+    ``destinations``: where each item goes (from the environment, see ``destinations.py``);
+    an item not in it goes to its recorded source (the runbook of a set read on its own)."""
     backup_version = ConnectionsVersion.from_dict(manifest.connections)
     steps: List[RestoreStep] = []
     im_data = env.paths["im_data"] if env is not None else "/var/ibm/InstallationManager"
@@ -142,33 +176,51 @@ def restore_steps(manifest: Manifest, set_dir: str, env: Optional[Environment] =
 
     wanted = set(only or [])
     selected = [item for item in manifest.archives if not wanted or item.name in wanted]
-    check = RestoreStep("check", "Check the archives (size, SHA-256, no entry escaping its folder) before "
-                                 "changing anything", "check")
+    check = RestoreStep("check", "Check the archives, copied files and database images (present, size, SHA-256) "
+                                 "and the room for the staged copies, before changing anything", "check")
     for item in selected:
         if item.in_set:
             line = f"{item.sha256}  {item.path}"
             check.commands.append(f"(cd {shlex.quote(set_dir)} && echo {shlex.quote(line)} | sha256sum -c -)")
     steps.append(check)
-    steps.append(RestoreStep("stop", "Stop the application servers", "stop",
-                             [_wsadmin(env, "stop_servers", ["--timeout", str(_timeout(env, 600))])]))
+    swaps: List[RestoreStep] = []
+    dests = {item.name: destination_for((destinations or {}).get(item.name, item.source), target_root)
+             for item in selected}
+    staged_at = {item.name: (staging_path(dests[item.name]) if item.is_archive else dests[item.name] + STAGING_SUFFIX)
+                 for item in selected if item.in_set}
     for item in selected:
-        dest = destination_for(item.source, target_root)
-        step = RestoreStep(f"file:{item.name}", f"Restore {item.name} to {dest}", "file", archive=item, destination=dest)
+        dest = dests[item.name]
+        inner = sorted(path for name, path in staged_at.items()
+                       if name != item.name and _is_inside(dests[name], dest) and _same_host(selected, name, item.host))
+        stage = RestoreStep(f"stage:{item.name}", f"Stage {item.name} beside {dest} (servers still running)", "stage",
+                            archive=item, destination=dest)
+        step = RestoreStep(f"file:{item.name}", f"Put {item.name} in place at {dest}", "file", archive=item,
+                           destination=dest)
         if not item.in_set:
-            step.skip_reason = f"not in this set (status {item.status})"
+            step.skip_reason = stage.skip_reason = f"not in this set (status {item.status})"
         elif item.restore_rule == EXACT_VERSION and not provision_ok:
             if force_provision:
                 step.note = f"FORCED by --force-provision although {provision_reason}"
             else:
-                step.skip_reason = f"{PROVISION_SKIPPED}: {provision_reason}; use --force-provision to override"
-        step.operations = file_operations(item, set_dir, dest, stamp)
+                step.skip_reason = stage.skip_reason = (f"{PROVISION_SKIPPED}: {provision_reason}; "
+                                                        "use --force-provision to override")
+        operations = file_operations(item, set_dir, dest, stamp, inner if item.is_archive else ())
+        stage.operations, step.operations = operations.stage, operations.swap
         ssh = _ssh_prefix(env, item.host)
-        if ssh:
-            step.title += f" on host {item.host}"
-            step.commands = [op.remote_shell(ssh) for op in step.operations]
-        else:
-            step.commands = [op.shell() for op in step.operations]
-        steps.append(step)
+        for each in (stage, step):
+            if ssh:
+                each.title += f" on host {item.host}"
+                each.commands = [op.remote_shell(ssh) for op in each.operations]
+            else:
+                each.commands = [op.shell() for op in each.operations]
+        steps.append(stage)
+        swaps.append(step)
+    steps.append(RestoreStep("stop", "Stop the application servers", "stop",
+                             [_wsadmin(env, "stop_servers", ["--timeout", str(_timeout(env, 600))])]))
+    # Outermost first: a nested item (provision/ in shared data in connections_root) is staged
+    # inside its parent's live tree; the parent's swap carries the staging over with the live
+    # nested data, then the nested item's own swap puts it in place inside the new tree.
+    steps.extend(sorted(swaps, key=lambda s: len(os.path.normpath(s.destination or "/").split(os.sep))))
     if not wanted or "databases" in wanted:
         for db in manifest.databases:
             step = RestoreStep(f"db:{db.name}", f"Restore database {db.name}", "db", database=db)

@@ -10,24 +10,34 @@ import argparse
 import os
 from typing import List, Optional, Tuple
 
-from ..archive import ArchiveError, hash_file, list_archive
+from ..archive import ArchiveError, hash_file, scan_archive
 from ..config import Environment
 from ..databases import verify_database
 from ..errors import EXIT_FAILED, EXIT_OK
-from ..manifest import ArchiveRecord, DatabaseRecord, FileRecord, Manifest, ManifestError, ManifestFormatError, load_manifest
+from ..manifest import ArchiveRecord, DatabaseRecord, FileRecord, Manifest, ManifestError, ManifestFormatError
 from ..progress import Progress
+from ..setbox import OutsideTheSet, path_in_set
+from ..signing import KeyMissing, SignatureRefused
+from .trust import open_set, trusted_keys_path
 
 
-def verify_set(set_dir: str, *, deep: bool = False, env: Optional[Environment] = None,
-               progress: Optional[Progress] = None) -> Tuple[bool, List[str]]:
-    """(ok, lines): one line per check, 'OK ...' or 'BAD ...'."""
+def verify_set(set_dir: str, *, trusted_keys: str, trust_unsealed: bool = False, deep: bool = False,
+               env: Optional[Environment] = None, progress: Optional[Progress] = None) -> Tuple[bool, List[str]]:
+    """(ok, lines): one line per check, 'OK ...' or 'BAD ...'; the signature first."""
     lines: List[str] = []
     try:
-        manifest = load_manifest(set_dir)
-    except ManifestFormatError:
-        raise  # not damage: a newer format, refused as a usage error (exit 2)
+        opened = open_set(set_dir, trusted_keys, trust_unsealed)
+    except (ManifestFormatError, KeyMissing):
+        raise  # not damage: a newer format or a missing key file, refused as usage errors (exit 2)
+    except SignatureRefused as error:
+        return False, [f"BAD signature: {error}"]
     except ManifestError as error:
         return False, [f"BAD manifest: {error}"]
+    manifest = opened.manifest
+    if opened.signed:
+        lines.append(f"OK  signature: signed by trusted key {opened.signed_by}")
+    else:
+        lines.append(f"OK  signature NOT checked ({opened.unsealed_reason}); accepted by --trust-unsealed")
     ok = True
     lines.append(f"OK  manifest.json (checksum matches; status {manifest.status})")
     if manifest.status == "partial":
@@ -36,7 +46,7 @@ def verify_set(set_dir: str, *, deep: bool = False, env: Optional[Environment] =
     for item in manifest.archives:
         if not item.in_set:
             continue
-        good, line = _verify_item(set_dir, item, deep, progress)
+        good, line = _verify_item(set_dir, item, deep, progress, allow_special=opened.signed)
         ok &= good
         lines.append(line)
     for record in manifest.files:
@@ -56,17 +66,21 @@ def _count(value: Optional[int]) -> str:
     return "no" if value is None else f"{value:,}"
 
 
-def _verify_item(set_dir: str, item: ArchiveRecord, deep: bool, progress: Optional[Progress]) -> Tuple[bool, str]:
-    path = os.path.join(set_dir, item.path)
+def _verify_item(set_dir: str, item: ArchiveRecord, deep: bool, progress: Optional[Progress],
+                 allow_special: bool) -> Tuple[bool, str]:
     name = item.name
-    if not os.path.exists(path):
+    if not os.path.lexists(os.path.join(set_dir, item.path)):
         return False, f"BAD {name}: {item.path} is missing"
+    try:
+        path = path_in_set(set_dir, item.path)
+    except OutsideTheSet as error:
+        return False, f"BAD {name}: {error}"
     size = os.path.getsize(path)
     if size != item.size:
         return False, f"BAD {name}: {item.path} is {size:,} bytes, the manifest says {_count(item.size)} (truncated or replaced)"
     if deep and item.is_archive:
         try:
-            listing = list_archive(path)
+            listing = scan_archive(path, allow_special=allow_special)
         except ArchiveError as error:
             return False, f"BAD {name}: {item.path} does not decompress/list completely: {error}"
         if listing.sha256 != item.sha256:
@@ -81,9 +95,12 @@ def _verify_item(set_dir: str, item: ArchiveRecord, deep: bool, progress: Option
 
 
 def _verify_plain(set_dir: str, record: FileRecord) -> Tuple[bool, str]:
-    path = os.path.join(set_dir, record.path)
-    if not os.path.exists(path):
+    if not os.path.lexists(os.path.join(set_dir, record.path)):
         return False, f"BAD {record.path} is missing"
+    try:
+        path = path_in_set(set_dir, record.path)
+    except OutsideTheSet as error:
+        return False, f"BAD {record.path}: {error}"
     digest, size = hash_file(path)
     if (digest, size) != (record.sha256, record.size):
         return False, (f"BAD {record.path}: {size:,} bytes, SHA-256 {digest[:12]}...; the manifest says "
@@ -97,7 +114,11 @@ def _verify_database(manifest: Manifest, db: DatabaseRecord, env: Optional[Envir
     for image in db.images:
         path = image.path
         if image.copy:
-            path = os.path.join(set_dir, image.copy)  # fetched from the DB host into the set
+            try:
+                path = path_in_set(set_dir, image.copy)  # fetched from the DB host into the set
+            except OutsideTheSet as error:
+                checks.append((False, f"BAD database {db.name}: {error}"))
+                continue
         elif image.host:
             checks.append((True, f"OK  database {db.name}: image {path} stays on host {image.host} "
                                  "(not copied back); its checksum is checked there by the native verifier only"))
@@ -127,7 +148,8 @@ def _verify_database(manifest: Manifest, db: DatabaseRecord, env: Optional[Envir
 
 
 def run_verify(args: argparse.Namespace, env: Optional[Environment], progress: Progress) -> int:
-    ok, lines = verify_set(args.set_dir, deep=args.deep, env=env, progress=progress)
+    ok, lines = verify_set(args.set_dir, trusted_keys=trusted_keys_path(args, env), trust_unsealed=args.trust_unsealed,
+                           deep=args.deep, env=env, progress=progress)
     for line in lines:
         progress.message(line)
     bad = sum(1 for line in lines if line.startswith("BAD"))

@@ -4,7 +4,8 @@
 - :mod:`.process`: child-process plumbing and the parser of ``tar -v`` stderr;
 - :mod:`.create`: archives here or from another host's stream, the remote command, excludes;
 - :mod:`.copy`: the one hash-while-copy loop (files into and out of the set, every transport);
-- :mod:`.extract`: list, validate members, extract.
+- :mod:`.members`: the member gate (tar read as GNU tar reads it, checked before it is passed on);
+- :mod:`.extract`: one gated read to extract or scan, and GNU tar's own listing.
 """
 from __future__ import annotations
 
@@ -26,11 +27,13 @@ from .create import (
     tar_exclude_args,
     zstd_compress_args,
 )
-from .extract import extract_archive, list_archive, validate_members
+from .extract import extract_archive, list_archive, scan_archive, stream_archive, tar_extract_argv
+from .members import MalformedArchive, MemberGate
 
 __all__ = [
     "ArchiveCancelled", "ArchiveError", "ArchiveResult", "CopyResult", "DiskFullError", "ListResult", "ProgressFn",
     "UnsafeArchiveError", "copy_back_file", "copy_file", "create_archive", "create_archive_from_stream",
     "extract_archive", "hash_file", "list_archive", "open_source", "pump", "receive", "remote_archive_command",
-    "tar_create_args", "tar_exclude_args", "validate_members", "zstd_compress_args",
+    "tar_create_args", "tar_exclude_args", "zstd_compress_args", "scan_archive", "stream_archive", "tar_extract_argv",
+    "MalformedArchive", "MemberGate",
 ]

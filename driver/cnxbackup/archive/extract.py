@@ -1,23 +1,33 @@
-"""Reading archives: list, validate members, extract -- each archive read once per call.
+"""Reading archives: each read once, hashed, checked by the member gate, and (to extract) unpacked.
 
-For extraction and listing ``bytes_done`` of the progress callback is compressed bytes read.
+``read → sha256 → zstd -dc → MemberGate → tar -x``: the archive file is read a single time; its
+digest is computed in the stream (compared with the manifest's at the end, before the caller
+publishes anything); the gate passes a member's bytes to tar only after the member's header
+passed (see :mod:`.members`). ``scan_archive`` is the same stream with nothing behind the
+gate (``verify --deep``); ``list_archive`` asks GNU tar itself for the listing.
+
+For extraction and scanning, ``bytes_done`` of the progress callback is compressed bytes read.
 """
 from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
-import tarfile
 import tempfile
 import threading
-from typing import IO, List, Optional, Sequence, Tuple
+from typing import IO, BinaryIO, List, Optional, Sequence, Tuple, Union
 
-from .common import CHUNK, ArchiveError, ListResult, ProgressFn, Throttle, UnsafeArchiveError, check_cancel
-from .process import c_locale_env, close_std, grow_pipe, rc_text, stop_processes, tail_of
+from .common import CHUNK, ArchiveError, ListResult, ProgressFn, Throttle, check_cancel
+from .copy import open_source
+from .members import MemberGate
+from .process import c_locale_env, close_std, grow_pipe, rc_text, stop_processes, tail_of, write_all
+
+Source = Union[str, BinaryIO]
 
 
 class LineCounter(threading.Thread):
-    """Counts newline-terminated lines of a pipe (tar -t / tar -xv listing) in constant memory."""
+    """Counts newline-terminated lines of a pipe (tar -t listing) in constant memory."""
 
     def __init__(self, stream: IO[bytes]) -> None:
         super().__init__(daemon=True)
@@ -33,18 +43,219 @@ class LineCounter(threading.Thread):
             self.lines += chunk.count(b"\n")
 
 
-def _feed_decompressor(
-    path: str,
-    tar_argv: Sequence[str],
-    progress: Optional[ProgressFn],
-    cancel: Optional[threading.Event],
-    expected_sha256: Optional[str],
-    what: str,
-) -> Tuple[int, str, int]:
-    """Read ``path`` once: hash it and feed it into ``zstd -dc | TAR_ARGV``; count listing lines.
+class _Feeder(threading.Thread):
+    """Reads the archive once, hashing it, into zstd's stdin (a thread: the main one reads zstd)."""
 
-    Returns (entries, sha256, size). Corruption, truncation or a hash mismatch raise ArchiveError.
+    def __init__(self, source: BinaryIO, sink: IO[bytes], cancel: Optional[threading.Event]) -> None:
+        super().__init__(daemon=True)
+        self.source, self.sink, self.cancel = source, sink, cancel
+        self.readinto = source.readinto  # type: ignore[attr-defined]  # files opened "rb" have it
+        self.hasher = hashlib.sha256()
+        self.size = 0
+        self.error: Optional[BaseException] = None
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        buf = memoryview(bytearray(CHUNK))
+        feeding = True
+        try:
+            while not self.stop.is_set():
+                count = self.readinto(buf)
+                if not count:
+                    break
+                chunk = buf[:count]
+                self.hasher.update(chunk)
+                self.size += count
+                if feeding:
+                    try:
+                        self.sink.write(chunk)
+                    except (BrokenPipeError, ValueError):
+                        feeding = False  # zstd died or was stopped; its status tells why
+        except BaseException as error:  # reported by the main thread
+            self.error = error
+        finally:
+            try:
+                self.sink.close()
+            except (BrokenPipeError, OSError, ValueError):
+                pass
+
+
+def _open(source: Source) -> Tuple[BinaryIO, bool]:
+    if isinstance(source, str):
+        return open_source(source), True
+    return source, False
+
+
+def stream_archive(
+    source: Source,
+    consumer_argv: Optional[Sequence[str]],
+    *,
+    allow_special: bool,
+    label: str,
+    expected_sha256: Optional[str] = None,
+    expected_members: Optional[int] = None,
+    progress: Optional[ProgressFn] = None,
+    cancel: Optional[threading.Event] = None,
+) -> ListResult:
+    """One read of an archive through the gate into ``consumer_argv`` (stdin), or nowhere.
+
+    Raises ArchiveError (corrupt, truncated, digest or member count not the manifest's, the
+    consumer failed) or UnsafeArchiveError (a member the gate refuses): the consumer's output
+    must then be discarded by the caller.
     """
+    handle, owned = _open(source)
+    zstd_err = tempfile.TemporaryFile()
+    consumer_err = tempfile.TemporaryFile()
+    procs: List[subprocess.Popen] = []
+    feeder: Optional[_Feeder] = None
+    try:
+        try:
+            zstd = subprocess.Popen(["zstd", "-dc", "-q"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                    stderr=zstd_err, start_new_session=True, bufsize=0)
+            procs.append(zstd)
+            consumer = None
+            if consumer_argv is not None:
+                consumer = subprocess.Popen(list(consumer_argv), stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                            stderr=consumer_err, env=c_locale_env(), start_new_session=True, bufsize=0)
+                procs.append(consumer)
+        except OSError as exc:
+            stop_processes(procs)
+            raise ArchiveError(f"cannot start zstd/tar: {exc}") from exc
+        assert zstd.stdin is not None and zstd.stdout is not None
+        out_fd = zstd.stdout.fileno()
+        grow_pipe(out_fd)
+        consumer_fd = consumer.stdin.fileno() if consumer is not None and consumer.stdin is not None else None
+        if consumer_fd is not None:
+            grow_pipe(consumer_fd)
+        broken = False
+
+        def sink(data: memoryview) -> None:
+            nonlocal broken
+            if consumer_fd is None or broken:
+                return
+            try:
+                write_all(consumer_fd, data)
+            except BrokenPipeError:
+                broken = True  # the consumer died: its status and stderr say why, below
+
+        gate = MemberGate(sink if consumer_fd is not None else None, allow_special=allow_special, label=label)
+        feeder = _Feeder(handle, zstd.stdin, cancel)
+        feeder.start()
+        throttle = Throttle(progress)
+        try:
+            while True:
+                check_cancel(cancel)
+                chunk = os.read(out_fd, CHUNK)
+                if not chunk:
+                    break
+                gate.feed(chunk)
+                throttle(gate.members, feeder.size)
+            members = gate.close()
+            if consumer is not None and consumer.stdin is not None:
+                consumer.stdin.close()
+            feeder.join()
+            for proc in procs:
+                proc.wait()
+        except BaseException:
+            feeder.stop.set()
+            stop_processes(procs)
+            feeder.join(timeout=5)
+            raise
+        if feeder.error is not None:
+            raise ArchiveError(f"{label}: cannot read the archive: {feeder.error}")
+        digest = feeder.hasher.hexdigest()
+        if zstd.returncode != 0:
+            raise ArchiveError(f"{label}: the archive is corrupt or truncated (zstd {rc_text(zstd.returncode)}): "
+                               f"{tail_of(zstd_err)}")
+        if expected_sha256 is not None and digest != expected_sha256.lower():
+            raise ArchiveError(f"{label}: SHA-256 {digest} differs from the manifest's {expected_sha256}")
+        if expected_members is not None and members != expected_members:
+            raise ArchiveError(f"{label}: {members:,} members, the manifest says {expected_members:,}")
+        if consumer is not None and consumer.returncode != 0:
+            raise ArchiveError(f"{label}: {consumer_argv[0] if consumer_argv else 'tar'} failed "
+                               f"({rc_text(consumer.returncode)}): {tail_of(consumer_err)}")
+        throttle(members, feeder.size, force=True)
+        return ListResult(files=members, sha256=digest, size=feeder.size)
+    finally:
+        close_std(procs)
+        zstd_err.close()
+        consumer_err.close()
+        if owned:
+            handle.close()
+
+
+def tar_extract_argv(dest_dir: str, *, same_owner: bool, numeric_owner: bool = False,
+                     extra_tar_args: Sequence[str] = ()) -> List[str]:
+    argv = ["tar", "-xpf", "-", "-C", dest_dir, "--same-owner" if same_owner else "--no-same-owner"]
+    if numeric_owner:
+        argv.append("--numeric-owner")
+    return argv + list(extra_tar_args)
+
+
+def extract_archive(
+    source: Source,
+    dest_dir: str,
+    *,
+    allow_special: bool = False,
+    progress: Optional[ProgressFn] = None,
+    cancel: Optional[threading.Event] = None,
+    same_owner: bool = os.geteuid() == 0,
+    numeric_owner: bool = False,
+    extra_tar_args: Sequence[str] = (),
+    expected_sha256: Optional[str] = None,
+    expected_members: Optional[int] = None,
+) -> int:
+    """Extract into the EXISTING, EMPTY staging dir ``dest_dir`` in one gated read; the member count.
+
+    Keeps permissions (-p), owners when ``same_owner`` (default: running as root), symlinks
+    and hardlinks. On any error the staging dir is emptied again; the digest is compared only
+    at the end, so the caller publishes the tree only after this returned.
+    """
+    if not os.path.isdir(dest_dir):
+        raise ArchiveError(f"staging directory does not exist: {dest_dir}")
+    if os.listdir(dest_dir):
+        raise ArchiveError(f"staging directory is not empty: {dest_dir}")
+    argv = tar_extract_argv(dest_dir, same_owner=same_owner, numeric_owner=numeric_owner, extra_tar_args=extra_tar_args)
+    try:
+        result = stream_archive(source, argv, allow_special=allow_special, label=os.path.basename(str(getattr(
+            source, "name", source))), expected_sha256=expected_sha256, expected_members=expected_members,
+            progress=progress, cancel=cancel)
+    except BaseException:
+        _empty(dest_dir)  # what was extracted before the refusal is not kept
+        raise
+    return result.files
+
+
+def _empty(folder: str) -> None:
+    """Remove everything inside ``folder`` (which was empty before), never following a link."""
+    for name in os.listdir(folder):
+        path = os.path.join(folder, name)
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+
+
+def scan_archive(source: Source, *, allow_special: bool, expected_sha256: Optional[str] = None,
+                 expected_members: Optional[int] = None, progress: Optional[ProgressFn] = None,
+                 cancel: Optional[threading.Event] = None) -> ListResult:
+    """The gate's check of a whole archive with nothing extracted (``verify --deep``)."""
+    return stream_archive(source, None, allow_special=allow_special,
+                          label=os.path.basename(str(getattr(source, "name", source))), expected_sha256=expected_sha256,
+                          expected_members=expected_members, progress=progress, cancel=cancel)
+
+
+def list_archive(
+    path: str,
+    expected_sha256: Optional[str] = None,
+    *,
+    progress: Optional[ProgressFn] = None,
+    cancel: Optional[threading.Event] = None,
+) -> ListResult:
+    """GNU tar's own listing in one read: sha256 + size of the file and its entry count via ``tar -tf``."""
     zstd_err = tempfile.TemporaryFile()
     tar_err = tempfile.TemporaryFile()
     procs: List[subprocess.Popen] = []
@@ -52,15 +263,11 @@ def _feed_decompressor(
     grow_pipe(pipe_w)
     try:
         try:
-            zstd = subprocess.Popen(
-                ["zstd", "-dc", "-q"], stdin=subprocess.PIPE, stdout=pipe_w, stderr=zstd_err,
-                start_new_session=True,
-            )
+            zstd = subprocess.Popen(["zstd", "-dc", "-q"], stdin=subprocess.PIPE, stdout=pipe_w, stderr=zstd_err,
+                                    start_new_session=True)
             procs.append(zstd)
-            tar = subprocess.Popen(
-                list(tar_argv), stdin=pipe_r, stdout=subprocess.PIPE, stderr=tar_err,
-                env=c_locale_env(), start_new_session=True,
-            )
+            tar = subprocess.Popen(["tar", "-tf", "-"], stdin=pipe_r, stdout=subprocess.PIPE, stderr=tar_err,
+                                   env=c_locale_env(), start_new_session=True)
             procs.append(tar)
         except OSError as exc:
             stop_processes(procs)
@@ -71,158 +278,34 @@ def _feed_decompressor(
         assert zstd.stdin is not None and tar.stdout is not None
         counter = LineCounter(tar.stdout)
         counter.start()
-        hasher = hashlib.sha256()
-        size = 0
+        feeder = _Feeder(open_source(path), zstd.stdin, cancel)
+        feeder.start()
         throttle = Throttle(progress)
-        feeding = True
-        buf = memoryview(bytearray(CHUNK))
         try:
-            with open(path, "rb", buffering=0) as src:
-                while True:
-                    check_cancel(cancel)
-                    count = src.readinto(buf)
-                    if not count:
-                        break
-                    chunk = buf[:count]
-                    hasher.update(chunk)
-                    size += count
-                    if feeding:
-                        try:
-                            zstd.stdin.write(chunk)
-                        except BrokenPipeError:
-                            feeding = False  # zstd died; keep hashing, report below
-                    throttle(counter.lines, size)
-            try:
-                zstd.stdin.close()
-            except BrokenPipeError:
-                pass
+            while feeder.is_alive():
+                check_cancel(cancel)
+                feeder.join(timeout=0.25)
+                throttle(counter.lines, feeder.size)
             for proc in procs:
                 proc.wait()
             counter.join()
         except BaseException:
+            feeder.stop.set()
             stop_processes(procs)
-            counter.join(timeout=5)
             raise
-        digest = hasher.hexdigest()
+        finally:
+            feeder.source.close()
+        digest = feeder.hasher.hexdigest()
         if zstd.returncode != 0:
-            raise ArchiveError(
-                f"{what}: {path} is corrupt or truncated (zstd {rc_text(zstd.returncode)}): {tail_of(zstd_err)}"
-            )
+            raise ArchiveError(f"verify: {path} is corrupt or truncated (zstd {rc_text(zstd.returncode)}): "
+                               f"{tail_of(zstd_err)}")
         if tar.returncode != 0:
-            raise ArchiveError(f"{what}: tar rejected {path} ({rc_text(tar.returncode)}): {tail_of(tar_err)}")
+            raise ArchiveError(f"verify: tar rejected {path} ({rc_text(tar.returncode)}): {tail_of(tar_err)}")
         if expected_sha256 is not None and digest != expected_sha256.lower():
-            raise ArchiveError(f"{what}: sha256 mismatch for {path}: expected {expected_sha256}, got {digest}")
-        throttle(counter.lines, size, force=True)
-        return counter.lines, digest, size
+            raise ArchiveError(f"verify: sha256 mismatch for {path}: expected {expected_sha256}, got {digest}")
+        throttle(counter.lines, feeder.size, force=True)
+        return ListResult(files=counter.lines, sha256=digest, size=feeder.size)
     finally:
         close_std(procs)
         zstd_err.close()
         tar_err.close()
-
-
-def list_archive(
-    path: str,
-    expected_sha256: Optional[str] = None,
-    *,
-    progress: Optional[ProgressFn] = None,
-    cancel: Optional[threading.Event] = None,
-) -> ListResult:
-    """Verify an archive in ONE read: sha256 + size of the file and its entry count via ``tar -tf``."""
-    files, digest, size = _feed_decompressor(path, ["tar", "-tf", "-"], progress, cancel, expected_sha256, "verify")
-    return ListResult(files=files, sha256=digest, size=size)
-
-
-def _parts(name: str) -> List[str]:
-    return [part for part in name.split("/") if part not in ("", ".")]
-
-
-def _check_path(entry: str, name: str, symlinks: set, what: str) -> str:
-    """Normalise a member/link name; reject absolute, '..' and paths through a symlink entry."""
-    if name.startswith("/"):
-        raise UnsafeArchiveError(entry, f"{what} is an absolute path")
-    parts = _parts(name)
-    if ".." in parts:
-        raise UnsafeArchiveError(entry, f"{what} contains '..'")
-    for depth in range(1, len(parts)):
-        if "/".join(parts[:depth]) in symlinks:
-            raise UnsafeArchiveError(entry, f"{what} goes through symlink {'/'.join(parts[:depth])!r}")
-    return "/".join(parts)
-
-
-def validate_members(path: str, *, cancel: Optional[threading.Event] = None) -> None:
-    """Raise UnsafeArchiveError if any member could land outside the extraction directory.
-
-    Rejected: absolute names, '..' components, hardlinks whose target is absolute or
-    contains '..', entries (or hardlink targets) whose parent is a symlink member,
-    entries that replace a symlink member, and device nodes. Symlinks themselves may
-    point anywhere (WAS trees contain absolute symlinks). Memory: one set of symlink names.
-    """
-    proc = subprocess.Popen(
-        ["zstd", "-dc", "-q", "--", path], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        bufsize=CHUNK, start_new_session=True,
-    )
-    assert proc.stdout is not None and proc.stderr is not None
-    symlinks: set = set()
-    try:
-        try:
-            with tarfile.open(fileobj=proc.stdout, mode="r|") as archive:
-                while True:
-                    check_cancel(cancel)
-                    member = archive.next()
-                    if member is None:
-                        break
-                    archive.members = []  # type: ignore[attr-defined]  # tarfile keeps every TarInfo otherwise
-                    name = member.name
-                    norm = _check_path(name, name, symlinks, "name")
-                    if member.islnk():
-                        target = _check_path(name, member.linkname, symlinks, "hardlink target")
-                        if target in symlinks:  # a hardlink to a symlink is a symlink too
-                            symlinks.add(norm)
-                    if member.ischr() or member.isblk():
-                        raise UnsafeArchiveError(name, "device node")
-                    if norm in symlinks and not member.issym():
-                        raise UnsafeArchiveError(name, "replaces a symlink member")
-                    if member.issym():
-                        symlinks.add(norm)
-        except tarfile.TarError as exc:
-            raise ArchiveError(f"cannot read {path}: {exc}") from exc
-        proc.stdout.read()
-        proc.wait()
-        if proc.returncode != 0:
-            raise ArchiveError(f"{path} is corrupt or truncated: {proc.stderr.read().decode('utf-8', 'replace')}")
-    except BaseException:
-        stop_processes([proc])
-        raise
-    finally:
-        close_std([proc])
-
-
-def extract_archive(
-    path: str,
-    dest_dir: str,
-    *,
-    progress: Optional[ProgressFn] = None,
-    cancel: Optional[threading.Event] = None,
-    same_owner: bool = os.geteuid() == 0,
-    numeric_owner: bool = False,
-    extra_tar_args: Sequence[str] = (),
-    expected_sha256: Optional[str] = None,
-) -> int:
-    """Validate, then extract ``path`` into the EXISTING, EMPTY staging dir ``dest_dir``.
-
-    Keeps permissions (-p), owners when ``same_owner`` (default: running as root),
-    symlinks and hardlinks. Returns the number of entries. On any error the staging
-    dir may hold a partial tree: the caller must discard it, never publish it.
-    """
-    if not os.path.isdir(dest_dir):
-        raise ArchiveError(f"staging directory does not exist: {dest_dir}")
-    if os.listdir(dest_dir):
-        raise ArchiveError(f"staging directory is not empty: {dest_dir}")
-    validate_members(path, cancel=cancel)
-    tar_argv = ["tar", "-xpvf", "-", "-C", dest_dir]
-    tar_argv.append("--same-owner" if same_owner else "--no-same-owner")
-    if numeric_owner:
-        tar_argv.append("--numeric-owner")
-    tar_argv += list(extra_tar_args)
-    files, _, _ = _feed_decompressor(path, tar_argv, progress, cancel, expected_sha256, "extract")
-    return files

@@ -118,6 +118,12 @@ def _cross_checks(env: Environment) -> None:
         if item.get("host") and item["host"] not in seen:
             raise ConfigError(f"{env.where(f'paths.extra[{index}].host')}: unknown host '{item['host']}' "
                               f"(hosts: {', '.join(host_names) or 'none'})")
+    target = os.path.realpath(data["target"]["dir"])
+    for key in ("key", "trusted_keys"):
+        path = os.path.realpath(data["signing"][key])
+        if path == target or path.startswith(target.rstrip("/") + "/"):
+            raise ConfigError(f"{env.where('signing.' + key)}: key 'signing.{key}' ({data['signing'][key]}) lies inside "
+                              f"target.dir ({data['target']['dir']}), where anyone who can write the sets could replace it")
     db = data["database"]
     if db and db.get("host") and db["host"] not in seen:
         raise ConfigError(f"{env.where('database.host')}: unknown host '{db['host']}' (hosts: {', '.join(host_names) or 'none'})")

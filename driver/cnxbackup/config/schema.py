@@ -129,6 +129,10 @@ SCHEMA: Dict[str, Field] = {
         "verify_after_backup": Field("bool", "Run the vendor's verifier (db2ckbkp, RESTORE VERIFYONLY) right after each backup.", True),
         "env": Field("map", "Extra environment for the DB tools (e.g. DB2INSTANCE).", {}),
     }),
+    "signing": Field("section", "Signed sets: backup signs each manifest; verify and restore accept only sets signed by a trusted key.", section={
+        "key": Field("str", "The private signing key (ECDSA P-256, PEM, 0600), created by the first backup; never inside `target.dir`, and only on the backup host.", "/etc/cnxbackup/signing-key.pem"),
+        "trusted_keys": Field("str", "The public keys (PEM, one or more) that verify and restore trust; keep the old ones after a key rotation.", "/etc/cnxbackup/trusted-keys"),
+    }),
     "target": Field("section", "Where backup sets go.", section={
         "dir": Field("str", "Directory that receives one folder per run.", required=True),
         "free_space_margin": Field("float", "Extra room required on top of the estimated size (0.10 = 10 %).", 0.10, minimum=0.0, maximum=10.0),

@@ -13,20 +13,30 @@ from .model import (
     Manifest,
     ManifestError,
     RoleMappingsRecord,
+    SigningRecord,
     ToolRecord,
     WsadminRecord,
 )
 from .store import (
     FORMAT,
     MANIFEST,
+    SIGNATURE,
     ManifestFormatError,
+    Signer,
     load_manifest,
     load_manifest_data,
+    parse_manifest,
+    parse_manifest_data,
+    read_manifest_bytes,
+    read_signature,
     seal,
     write_manifest,
     write_manifest_data,
 )
 
-__all__ = ["DONE_STATUSES", "FORMAT", "MANIFEST", "ArchiveRecord", "DatabaseRecord", "FileRecord", "HostRecord",
-           "ImageRecord", "Manifest", "ManifestError", "ManifestFormatError", "RoleMappingsRecord", "ToolRecord",
-           "WsadminRecord", "load_manifest", "load_manifest_data", "seal", "write_manifest", "write_manifest_data"]
+__all__ = [
+    "DONE_STATUSES", "FORMAT", "MANIFEST", "SIGNATURE", "ArchiveRecord", "DatabaseRecord", "FileRecord", "HostRecord",
+    "ImageRecord", "Manifest", "ManifestError", "ManifestFormatError", "RoleMappingsRecord", "Signer", "SigningRecord",
+    "ToolRecord", "WsadminRecord", "load_manifest", "load_manifest_data", "parse_manifest", "parse_manifest_data",
+    "read_manifest_bytes", "read_signature", "seal", "write_manifest", "write_manifest_data",
+]

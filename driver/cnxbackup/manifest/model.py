@@ -167,7 +167,8 @@ class ArchiveRecord(Record):
 
     ``source`` is where it was read on ``host``; ``path`` is relative to the set. The counts,
     digest and timing are there once the item was backed up; ``mode``/``uid``/``gid`` only for
-    a copied file (the set keeps its own 0600 copy, the source's attributes are recorded).
+    a copied file (the set keeps its own 0600 copy, the source's attributes are recorded);
+    ``tar_bytes`` (the uncompressed tar stream, roughly the restored size) since format 2.
     """
 
     name: str
@@ -188,6 +189,7 @@ class ArchiveRecord(Record):
     mode: Optional[str] = field(default=None, metadata=key(omit_none=True))
     uid: Optional[int] = field(default=None, metadata=key(omit_none=True))
     gid: Optional[int] = field(default=None, metadata=key(omit_none=True))
+    tar_bytes: Optional[int] = field(default=None, metadata=key(omit_none=True))
     extra: Dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -268,6 +270,15 @@ class WsadminRecord(Record):
 
 
 @dataclass
+class SigningRecord(Record):
+    """Which key signed ``manifest.json.sig`` (format 2)."""
+
+    key_fingerprint: str
+    algorithm: str = "ecdsa-p256-sha256"
+    extra: Dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
 class Manifest(Record):
     """The whole record of a set. ``format`` and ``manifest_sha256`` are set by sealing."""
 
@@ -290,6 +301,8 @@ class Manifest(Record):
     database_vendor: str = "none"
     wsadmin: WsadminRecord = field(default_factory=WsadminRecord)
     files: List[FileRecord] = field(default_factory=list)
+    cell: Optional[str] = field(default=None, metadata=key(omit_none=True))
+    signing: Optional[SigningRecord] = field(default=None, metadata=key(omit_none=True))
     format: Optional[int] = field(default=None, metadata=key(omit_none=True))
     manifest_sha256: Optional[str] = field(default=None, metadata=key("manifestSha256", omit_none=True))
     extra: Dict[str, Any] = field(default_factory=dict)

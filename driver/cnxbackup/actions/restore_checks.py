@@ -1,0 +1,174 @@
+"""What a restore checks before it changes anything: one line per problem, all at once.
+
+Archives and copied files (present as regular files inside the set, of their recorded
+size; their SHA-256 and members are checked as they are staged, in the same single read),
+database images (present, size, SHA-256, inside the environment's ``database.backup_dir``
+or copied into the set), the role mappings file (its SHA-256), and room on each destination
+filesystem for the staged copies (the old tree stays until the swap, so both must fit).
+"""
+from __future__ import annotations
+
+import os
+from typing import Dict, List, Optional, Tuple
+
+from ..archive import hash_file
+from ..config import Environment
+from ..databases import db_host
+from ..hosts import hosts_of
+from ..manifest import DatabaseRecord, Manifest
+from ..progress import human_bytes
+from ..setbox import OutsideTheSet, path_in_set
+from ..transport import HostUnreachable, Transport
+from .restore_plan import RestoreStep
+
+
+def _inside(path: str, folder: str) -> bool:
+    path, folder = os.path.realpath(path), os.path.realpath(folder)
+    return path == folder or path.startswith(folder.rstrip("/") + "/")
+
+
+def archive_problems(set_dir: str, steps: List[RestoreStep]) -> List[str]:
+    problems = []
+    for step in steps:
+        item = step.archive
+        if step.kind != "stage" or step.skip_reason or item is None:
+            continue
+        if not os.path.lexists(os.path.join(set_dir, item.path)):
+            problems.append(f"{item.name}: {os.path.join(set_dir, item.path)} is missing")
+            continue
+        try:
+            path = path_in_set(set_dir, item.path)
+        except OutsideTheSet as error:
+            problems.append(f"{item.name}: {error}")
+            continue
+        size = os.path.getsize(path)
+        if size != item.size:
+            problems.append(f"{item.name}: {path} is {size:,} bytes, the manifest says {item.size}")
+    return problems
+
+
+def _image_problems(db: DatabaseRecord, set_dir: str, backup_dir: Optional[str], remote: bool,
+                    transport: Optional[Transport], env: Environment) -> List[str]:
+    problems = []
+    if not db.images:
+        return [f"database {db.name}: the set records no backup image"]
+    for image in db.images:
+        if image.copy:
+            try:
+                path = path_in_set(set_dir, image.copy)
+            except OutsideTheSet as error:
+                problems.append(f"database {db.name}: {error}")
+                continue
+        elif remote or image.host:
+            host_name = image.host or db_host(env)
+            if transport is None or host_name is None:
+                continue
+            host = hosts_of(env).get(host_name)
+            if host is None:
+                problems.append(f"database {db.name}: host {host_name} is not in the environment")
+                continue
+            try:
+                proc = transport.run(host, f"stat -c %s {_quote(image.path)}")
+            except HostUnreachable as error:
+                problems.append(f"database {db.name}: {error}")
+                continue
+            if proc.returncode != 0:
+                problems.append(f"database {db.name}: image {host_name}:{image.path} is missing")
+            elif image.size is not None and proc.stdout.strip() != str(image.size):
+                problems.append(f"database {db.name}: image {host_name}:{image.path} is {proc.stdout.strip()} bytes, "
+                                f"the manifest says {image.size}")
+            continue
+        else:
+            path = image.path
+            if backup_dir is not None and not _inside(path, backup_dir):
+                problems.append(f"database {db.name}: image {path} is not inside database.backup_dir {backup_dir}")
+                continue
+            if not os.path.isfile(path) or os.path.islink(path):
+                problems.append(f"database {db.name}: image {path} is missing")
+                continue
+        if image.sha256:
+            digest, size = hash_file(path)
+            if (digest, size) != (image.sha256, image.size if image.size is not None else size):
+                problems.append(f"database {db.name}: image {path} does not match its SHA-256 and size in the "
+                                "manifest (changed, truncated or replaced)")
+    return problems
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "'\\''") + "'"
+
+
+def database_problems(manifest: Manifest, set_dir: str, steps: List[RestoreStep], env: Environment,
+                      transport: Optional[Transport]) -> List[str]:
+    section = env.section("database")
+    backup_dir = section.get("backup_dir")
+    remote = db_host(env) is not None
+    problems = []
+    for step in steps:
+        db = step.database
+        if step.kind != "db" or step.skip_reason or db is None:
+            continue
+        if manifest.database_vendor != section["vendor"]:
+            problems.append(f"database {db.name}: the set is of vendor {manifest.database_vendor}, the environment "
+                            f"of {section['vendor']}")
+            continue
+        if db.location and backup_dir and not remote and not _inside(db.location, backup_dir):
+            problems.append(f"database {db.name}: its location {db.location} is not database.backup_dir {backup_dir}")
+            continue
+        problems += _image_problems(db, set_dir, backup_dir, remote, transport, env)
+    return problems
+
+
+def roles_problems(manifest: Manifest, set_dir: str, steps: List[RestoreStep]) -> List[str]:
+    if not any(step.kind == "roles" and not step.skip_reason for step in steps):
+        return []
+    roles = manifest.wsadmin.role_mappings
+    name = roles.file if roles is not None else "wsadmin/role_mappings.json"
+    record = next((f for f in manifest.files if f.path == name), None)
+    if record is None:
+        return [f"roles: {name} is not among the set's recorded files"]
+    try:
+        digest, size = hash_file(path_in_set(set_dir, name))
+    except OutsideTheSet as error:
+        return [f"roles: {error}"]
+    if (digest, size) != (record.sha256, record.size):
+        return [f"roles: {os.path.join(set_dir, name)} does not match its SHA-256 in the manifest"]
+    return []
+
+
+def _filesystem_of(path: str) -> Tuple[int, str]:
+    probe = path
+    while not os.path.exists(probe) and os.path.dirname(probe) != probe:
+        probe = os.path.dirname(probe)
+    return os.stat(probe).st_dev, probe
+
+
+def space_problems(steps: List[RestoreStep], margin: float) -> Tuple[List[str], List[str]]:
+    """(problems, notes): each local destination filesystem must hold the staged copies."""
+    need: Dict[int, int] = {}
+    where: Dict[int, str] = {}
+    unknown = []
+    for step in steps:
+        item = step.archive
+        if step.kind != "stage" or step.skip_reason or item is None or step.destination is None:
+            continue
+        if item.host != "local" and step.commands and step.commands[0].startswith("ssh "):
+            continue
+        size = item.tar_bytes if item.tar_bytes is not None else (item.size if not item.is_archive else None)
+        if size is None:
+            unknown.append(item.name)
+            continue
+        device, probe = _filesystem_of(step.destination)
+        need[device] = need.get(device, 0) + size
+        where.setdefault(device, probe)
+    problems = []
+    for device, bytes_needed in need.items():
+        info = os.statvfs(where[device])
+        free = info.f_bavail * info.f_frsize
+        wanted = int(bytes_needed * (1 + margin))
+        if wanted > free:
+            problems.append(f"the filesystem of {where[device]} has {human_bytes(free)} free; staging the restored "
+                            f"copies there needs {human_bytes(wanted)} (with a {margin:.0%} margin)")
+    notes = [f"room for staging not checked for {', '.join(unknown)} (the set does not record their size "
+             "unpacked)"] if unknown else []
+    return problems, notes

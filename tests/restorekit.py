@@ -1,0 +1,136 @@
+"""What the restore tests share: one demo backup per module, a pristine copy, a tree snapshot."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import stat
+import subprocess
+
+import pytest
+
+import e2e
+from cnxbackup.demo import mockcell
+
+REPLACED = ".cnxbackup-replaced-"
+STAMP_RE = re.compile(r"\d{8}T\d{6}(?:-\d+)?")
+
+
+
+def provision_jar(ctx) -> str:
+    """A file inside the shared data's provision/ folder of the demo tree."""
+    return next(os.path.join(folder, name) for folder, _, names in os.walk(os.path.join(ctx.shared, "provision"))
+                for name in names if name.endswith(".jar"))
+
+
+def snapshot(root: str) -> dict:
+    """path -> (type, mode, size, sha256, link target, hardlink group); moved-aside copies ignored."""
+    out = {}
+    first_path_of_inode = {}
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if REPLACED not in d)
+        for name in [""] + dirs + sorted(f for f in files if REPLACED not in f):
+            path = os.path.join(folder, name) if name else folder
+            rel = os.path.relpath(path, root)
+            st = os.lstat(path)
+            entry = [stat.S_IFMT(st.st_mode), stat.S_IMODE(st.st_mode)]
+            if stat.S_ISLNK(st.st_mode):
+                entry.append(os.readlink(path))
+            elif stat.S_ISREG(st.st_mode):
+                with open(path, "rb") as handle:
+                    entry += [st.st_size, hashlib.sha256(handle.read()).hexdigest()]
+                if st.st_nlink > 1:
+                    entry.append(("hardlink", first_path_of_inode.setdefault(st.st_ino, rel)))
+            out[rel] = tuple(entry)
+    return out
+
+
+def role_mappings(state: dict) -> dict:
+    keys = ("role", "everyone", "allAuthenticated", "users", "groups")
+    return {app["name"]: sorted((tuple(json.dumps(r.get(k), sort_keys=True) for k in keys) for r in app["roles"]))
+            for app in state["applications"]}
+
+
+def app_server_actions(state: dict) -> dict:
+    runtime = state.get("runtime", {}).get("servers", {})
+    return {f"{s['node']}/{s['name']}": (runtime.get(f"{s['node']}/{s['name']}") or {}).get("action")
+            for s in state["servers"] if s.get("type") == "APPLICATION_SERVER"}
+
+
+def calls(log: list, method: str) -> list:
+    return [e for e in log if e.get("event") == "call" and e.get("method") == method]
+
+
+def set_installed_version(ctx: "Ctx", version: str, extra_fix: str = "") -> None:
+    path = os.path.join(ctx.tree, "var/ibm/InstallationManager/installed.xml")
+    text = open(path, encoding="utf-8").read()
+    text, count = re.subn(r"(id='com\.ibm\.connections'[^>]*version=')[^']*'", rf"\g<1>{version}'", text)
+    assert count == 1
+    if extra_fix:
+        text = text.replace("</location>\n</installInfo>",
+                            f"  <fix id='{extra_fix}' offering='com.ibm.connections' version='1.0.0'/>\n"
+                            "  </location>\n</installInfo>")
+        assert extra_fix in text
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(text)
+
+
+class Ctx:
+    def __init__(self, base: str, pristine: str) -> None:
+        self.base = base
+        self.pristine = pristine
+        self.env_file = os.path.join(base, "demo.yaml")
+        self.tree = os.path.join(base, "demo", "tree")
+        [self.set_dir] = e2e.sets(os.path.join(base, "backups"))
+        self.mock = e2e.mock_env(base)
+        self.fake = e2e.fakedb_env(base)
+        self.cnx = os.path.join(self.tree, "opt/IBM/Connections")
+        self.shared = os.path.join(self.cnx, "data/shared")
+
+    def reset(self) -> None:
+        for name in ("demo", "backups"):
+            shutil.rmtree(os.path.join(self.base, name), ignore_errors=True)
+            subprocess.run(["cp", "-a", os.path.join(self.pristine, name), os.path.join(self.base, name)], check=True)
+        self.original = snapshot(self.tree)
+
+    def restore(self, *args: str) -> subprocess.CompletedProcess:
+        return e2e.cli("--plain", "restore", self.set_dir, "--env", self.env_file, *args)
+
+    def log_length(self) -> int:
+        return len(mockcell.read_log(self.mock))
+
+
+@pytest.fixture(scope="module")
+def shared_backup(tmp_path_factory):
+    base = str(tmp_path_factory.mktemp("restore"))
+    e2e.backup_demo(base)
+    pristine = base + ".pristine"
+    os.makedirs(pristine)
+    for name in ("demo", "backups"):
+        subprocess.run(["cp", "-a", os.path.join(base, name), os.path.join(pristine, name)], check=True)
+    return base, pristine
+
+
+@pytest.fixture
+def ctx(shared_backup):
+    context = Ctx(*shared_backup)
+    context.reset()
+    return context
+
+
+def staging_left(root: str) -> list:
+    """Staging folders or files a restore left anywhere under root."""
+    found = []
+    for folder, dirs, files in os.walk(root):
+        found += [os.path.join(folder, n) for n in dirs + files if "cnxrestore-new" in n]
+    return found
+
+
+def assert_nothing_changed(ctx: "Ctx", log_before: int) -> None:
+    assert snapshot(ctx.tree) == ctx.original
+    new = mockcell.read_log(ctx.mock)[log_before:]
+    assert not calls(new, "stopServer") and not any(e.get("event") == "launch" for e in new)
+    assert not [n for n in os.listdir(ctx.set_dir) if n.startswith("restore-")]
+    assert staging_left(ctx.tree) == []
