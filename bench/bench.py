@@ -5,7 +5,9 @@
 2. Database step wall time, 8 fake DB2 databases (1 s per tool call), concurrency 4 against 1.
 3. Archiver peak RSS (and with --million the 1,000,000-file check); must stay < 200 MB.
 4. Multi-host figure from bench/bench_multihost.py:multihost_bench() when that file exists.
-5. Last line: ``archive_vs_tar_zstd=<ratio>`` (bench_archive.measure; must be <= 1.10).
+5. ``restore_vs_zstd_tar=<ratio>`` (bench_restore.measure: signature, one gated read, extraction
+   and flush of the staged tree against ``zstd -dc | tar -x && sync -f``; goal <= 1.25).
+6. Last line: ``archive_vs_tar_zstd=<ratio>`` (bench_archive.measure; must be <= 1.10).
 
 Exits 1 and names the missed targets when one is missed. The bench tree is cached under --workdir.
 """
@@ -26,6 +28,7 @@ for extra in (ROOT / "driver", ROOT / "tests", HERE):
     sys.path.insert(0, str(extra))
 
 import bench_archive  # noqa: E402
+import bench_restore  # noqa: E402
 import e2e  # noqa: E402
 from cnxbackup.databases import backup_all, targets_from_settings  # noqa: E402
 from cnxbackup.demo import fakedb, mockcell  # noqa: E402
@@ -123,6 +126,10 @@ def main() -> int:
     missed += [f"{k} RSS {v:.0f} MB >= {MAX_RSS_MB:.0f} MB" for k, v in rss.items() if v >= MAX_RSS_MB]
     if opts.bytes < 1 << 30 or opts.files < 20000:
         print("note: tree smaller than the target's 1 GB / 20,000 files; the ratio is indicative only")
+    restore = bench_restore.measure(str(workdir), workdir / "archive.tar.zst", runs=opts.runs)
+    print(f"restore_vs_zstd_tar={restore['ratio']:.3f}")
+    if restore["ratio"] > bench_restore.MAX_RATIO:
+        missed.append(f"restore_vs_zstd_tar {restore['ratio']:.3f} > {bench_restore.MAX_RATIO}")
     multihost_error = multihost_line()
     if multihost_error:
         missed.append(multihost_error)

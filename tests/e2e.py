@@ -126,11 +126,12 @@ def reseal(set_dir: str, change, key: Optional[str] = None) -> None:
     """Edit a set's manifest, then seal and sign it again (by default with the test environment's
     own trusted key, so that the checks behind the signature are what is tested)."""
     from cnxbackup.manifest import write_manifest_data
-    from cnxbackup.signing import sign
+    from cnxbackup.signing import fingerprint, public_key_of, sign
 
     data = manifest(set_dir)
     change(data)
     signer = key or signing_key_of(set_dir)
+    data["signing"] = {"keyFingerprint": fingerprint(public_key_of(signer)), "algorithm": "ecdsa-p256-sha256"}
     write_manifest_data(set_dir, data, lambda text: sign(signer, text))
 
 

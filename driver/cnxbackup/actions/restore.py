@@ -44,7 +44,7 @@ from ..manifest import Manifest
 from ..plan import detect_versions
 from ..progress import Progress
 from ..transport import Transport, make_transport
-from ..versions import ConnectionsVersion
+from ..versions import ConnectionsVersion, restore_decision
 from ..wsadmin_session import WsadminError, WsadminSession
 from .destinations import parse_only, resolve
 from .restore_checks import archive_problems, database_problems, roles_problems, space_problems
@@ -112,14 +112,17 @@ def plan_restore(set_dir: str, opened: OpenedSet, env: Environment, options: Dic
                              "finish it with backup --resume, or restore chosen items with --only")
     _check_only(manifest, names)
     current, _ = detect_versions(env)
+    allowed, _, reason = restore_decision(ConnectionsVersion.from_dict(manifest.connections), current)
+    if not allowed:  # the version guard first: no other answer matters then
+        raise RestoreRefused(f"restore refused, nothing was stopped or changed: {reason}")
     where = resolve(manifest, env, names, overrides, options["target_root"], unsealed=not opened.signed)
+    if where.problems:
+        raise RestoreRefused("restore refused, nothing was stopped or changed:\n  - " + "\n  - ".join(where.problems))
     steps = restore_steps(manifest, set_dir, env, only=names, target_root=options["target_root"],
                           current=current, force_provision=options["force_provision"], stamp=stamp,
                           destinations=where.by_item)
     if steps[0].skip_reason:
         raise RestoreRefused(f"restore refused, nothing was stopped or changed: {steps[0].skip_reason}")
-    if where.problems:
-        raise RestoreRefused("restore refused, nothing was stopped or changed:\n  - " + "\n  - ".join(where.problems))
     return current, steps
 
 

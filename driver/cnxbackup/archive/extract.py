@@ -142,13 +142,15 @@ def stream_archive(
         feeder = _Feeder(handle, zstd.stdin, cancel)
         feeder.start()
         throttle = Throttle(progress)
+        buf = bytearray(CHUNK)  # reused: the gate keeps copies of what it holds back, never the chunk
+        view = memoryview(buf)
         try:
             while True:
                 check_cancel(cancel)
-                chunk = os.read(out_fd, CHUNK)
-                if not chunk:
+                count = os.readv(out_fd, [buf])
+                if not count:
                     break
-                gate.feed(chunk)
+                gate.feed(view[:count])
                 throttle(gate.members, feeder.size)
             members = gate.close()
             if consumer is not None and consumer.stdin is not None:

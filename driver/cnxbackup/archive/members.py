@@ -28,12 +28,14 @@ device nodes. FIFOs and setuid/setgid files pass only when ``allow_special`` (a 
 """
 from __future__ import annotations
 
-from typing import Callable, Dict, List, Optional, Set
+import re
+from typing import Callable, Dict, List, Optional, Set, Union
 
 from .common import ArchiveError, UnsafeArchiveError
 
 BLOCK = 512
 MAX_META = 1 << 20  # L, K, x, g and D data are names, not content
+OUT_DIRECT = 1 << 18  # checked data this large goes to the sink as it is; smaller pieces are gathered
 REGULAR = {b"0", b"\0", b"7"}
 NO_DATA = {b"1", b"2", b"5", b"6"}
 META = {b"L", b"K", b"x", b"g"}
@@ -48,30 +50,30 @@ class MalformedArchive(ArchiveError):
     """A header the gate (and so, possibly, GNU tar) does not read as cnxbackup wrote it."""
 
 
+_BLANK = b" \t\n\v\f\r"
+_OCTAL = re.compile(rb"\0?[ \t\n\v\f\r]*([0-7]*)(.*)", re.S)
+
+
 def _number(field: bytes, what: str, octal_only: bool = False) -> int:
-    """A numeric header field as GNU tar's ``from_header`` reads it (base-64 and negatives refused)."""
-    where, end = 0, len(field)
-    if where < end and field[where] == 0:
-        where += 1  # GNU: a leading NUL left by an overflowing previous field
-    while where < end and field[where] in b" \t\n\v\f\r":
-        where += 1
-    if where == end:
-        raise MalformedArchive(f"blanks where the numeric {what} is expected")
-    value = 0
-    first = field[where]
-    if 0x30 <= first <= 0x37:
-        while where < end and 0x30 <= field[where] <= 0x37:
-            value = value * 8 + field[where] - 0x30
-            where += 1
-    elif first == 0x80 and not octal_only:
-        for byte in field[where + 1:]:
-            value = (value << 8) | byte
-        return value
-    elif first != 0:
-        raise MalformedArchive(f"{field[where:where + 1]!r} where the numeric {what} is expected")
-    if where < end and field[where] != 0 and field[where] not in b" \t\n\v\f\r":
+    """A numeric header field as GNU tar's ``from_header`` reads it (base-64 and negatives refused).
+
+    Octal after an optional leading NUL and blanks, ending at a NUL or a blank; an all-NUL
+    field is 0; base-256 when the first byte is 0x80.
+    """
+    if field[:1] == b"\x80" and not octal_only:
+        return int.from_bytes(field[1:], "big")
+    match = _OCTAL.match(field)
+    assert match is not None  # the pattern matches any bytes
+    digits, rest = match.group(1), match.group(2)
+    if not digits:
+        if not rest:
+            raise MalformedArchive(f"blanks where the numeric {what} is expected")
+        if rest[:1] != b"\0":
+            raise MalformedArchive(f"{rest[:1]!r} where the numeric {what} is expected")
+        return 0
+    if rest and rest[:1] != b"\0" and rest[:1] not in _BLANK:
         raise MalformedArchive(f"{field!r} where the numeric {what} is expected")
-    return value
+    return int(digits, 8)
 
 
 def _checksum_ok(block: bytes) -> bool:
@@ -140,19 +142,38 @@ class MemberGate:
         self._global: Dict[str, bytes] = {}
         self._header: bytes = b""
         self._after_end = BLOCK
+        self._mode = 0
+        self._header_size = 0
+        self._out = bytearray()  # checked bytes not yet passed on (one write per chunk fed, not per member)
 
     # ----------------------------------------------------------------- plumbing
 
     def _emit(self, data: memoryview) -> None:
-        if self.sink is not None and len(data):
+        if self.sink is None or not len(data):
+            return
+        if len(data) >= OUT_DIRECT:
+            self._flush()
             self.sink(data)
+        else:
+            self._out += data
+
+    def _flush(self) -> None:
+        if self._out and self.sink is not None:
+            self.sink(memoryview(self._out))
+            self._out = bytearray()
 
     def _release(self) -> None:
         if self._held:
-            self._emit(memoryview(bytes(self._held)))
-            self._held.clear()
+            self._emit(memoryview(self._held))
+            self._held = bytearray()
 
-    def feed(self, chunk: bytes) -> None:
+    def feed(self, chunk: Union[bytes, memoryview]) -> None:
+        try:
+            self._feed(chunk)
+        finally:
+            self._flush()  # only checked bytes are ever in the buffer
+
+    def _feed(self, chunk: Union[bytes, memoryview]) -> None:
         view = memoryview(chunk)
         at = 0
         while at < len(view):
@@ -174,6 +195,10 @@ class MemberGate:
                 continue
             if self._state == "done":
                 return  # GNU tar reads nothing after the end of the archive
+            if self._state == "header" and not self._buffer and len(view) - at >= BLOCK:
+                at += BLOCK  # the common case: a whole header in the chunk, no copy into the buffer
+                self._on_header(bytes(view[at - BLOCK:at]))
+                continue
             need = (BLOCK if self._state in ("header", "extension") else self._collect) - len(self._buffer)
             take = min(need, len(view) - at)
             self._buffer += view[at:at + take]
