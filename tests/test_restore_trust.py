@@ -311,3 +311,19 @@ def test_the_same_special_files_are_refused_from_an_unsealed_set(special_backup,
                    "--trust-unsealed")
     assert proc.returncode == 1 and "accepted only from a signed set" in proc.stderr, proc.stdout + proc.stderr
     assert staging_left(target) == [] and [n for n in os.listdir(copy) if n.startswith("restore-")] == journals
+
+
+def test_a_db2_image_whose_media_header_does_not_read_is_refused_before_the_stop(ctx) -> None:
+    """Its SHA-256 agrees with a (re-signed) manifest, so only ``db2ckbkp -H`` can tell."""
+    manifest = e2e.manifest(ctx.set_dir)
+    image = manifest["databases"][0]["images"][0]["path"]
+    with open(image, "r+b") as handle:
+        handle.write(b"NOTADB2IMG")
+    digest, size = e2e.sha256(image), os.path.getsize(image)
+    e2e.reseal(ctx.set_dir, lambda m: m["databases"][0]["images"][0].update(sha256=digest, size=size))
+    before = ctx.log_length()
+    proc = ctx.restore()
+    assert proc.returncode == 1 and f"image {image}: db2ckbkp -H rc 1" in proc.stderr, proc.stdout + proc.stderr
+    assert_nothing_changed(ctx, before)
+    headers = [e["argv"] for e in fakedb.read_log(ctx.fake) if e["tool"] == "db2ckbkp" and "-H" in e["argv"]]
+    assert [image] in [[a for a in argv if a != "-H"] for argv in headers]

@@ -13,7 +13,7 @@ from typing import Dict, List, Optional, Tuple
 
 from ..archive import hash_file
 from ..config import Environment
-from ..databases import db_host
+from ..databases import db_host, image_header_problem
 from ..hosts import hosts_of
 from ..manifest import DatabaseRecord, Manifest
 from ..progress import human_bytes
@@ -91,6 +91,10 @@ def _image_problems(db: DatabaseRecord, set_dir: str, backup_dir: Optional[str],
             if (digest, size) != (image.sha256, image.size if image.size is not None else size):
                 problems.append(f"database {db.name}: image {path} does not match its SHA-256 and size in the "
                                 "manifest (changed, truncated or replaced)")
+                continue
+        header = image_header_problem(db.vendor, path, env)
+        if header is not None:
+            problems.append(f"database {db.name}: image {path}: {header}")
     return problems
 
 

@@ -124,6 +124,8 @@ def _cross_checks(env: Environment) -> None:
         if path == target or path.startswith(target.rstrip("/") + "/"):
             raise ConfigError(f"{env.where('signing.' + key)}: key 'signing.{key}' ({data['signing'][key]}) lies inside "
                               f"target.dir ({data['target']['dir']}), where anyone who can write the sets could replace it")
+    for section in ("wsadmin", "database"):
+        _password_sources(env, section)
     db = data["database"]
     if db and db.get("host") and db["host"] not in seen:
         raise ConfigError(f"{env.where('database.host')}: unknown host '{db['host']}' (hosts: {', '.join(host_names) or 'none'})")
@@ -131,6 +133,35 @@ def _cross_checks(env: Environment) -> None:
         raise ConfigError(f"{env.where('database')}: missing required key 'database.backup_dir'")
     if db and db.get("auth") == "password" and not db.get("user"):
         raise ConfigError(f"{env.where('database.auth')}: key 'database.user' is required when database.auth is password")
+
+
+ENV_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}")
+
+
+def check_file_trust(path: str) -> None:
+    """An environment file names programs that run as root (``wsadmin.command``, ``database.command``):
+    it and its folder must be writable by nobody but root or the user running cnxbackup."""
+    me = os.geteuid()
+    real = os.path.realpath(path)
+    for target, what in ((real, "file"), (os.path.dirname(real), "folder")):
+        try:
+            info = os.stat(target)
+        except OSError as error:
+            raise ConfigError(f"{target}: cannot check the environment {what}: {error.strerror}") from None
+        if info.st_uid not in (0, me):
+            raise ConfigError(f"{target}: the environment {what} belongs to uid {info.st_uid}, not to root or to "
+                              "the user running cnxbackup; it names programs that run as this user")
+        if info.st_mode & 0o022:
+            raise ConfigError(f"{target}: the environment {what} is writable by group or others (mode "
+                              f"{info.st_mode & 0o7777:04o}); it names programs that run as this user: chmod go-w it")
+
+
+def _password_sources(env: Environment, section: str) -> None:
+    data = env.data.get(section) or {}
+    given = [key for key in ("password_env", "password_file", "password_prompt") if data.get(key)]
+    if len(given) > 1:
+        raise ConfigError(f"{env.where(section + '.' + given[1])}: {section} has {' and '.join(given)}; give exactly "
+                          "one password source")
 
 
 def apply_overlay(raw: Dict[str, Any], overlay: Dict[str, Any]) -> Dict[str, Any]:
@@ -151,6 +182,8 @@ def load_environment(env: str, directory: Optional[str] = None,
                      overlay: Optional[Dict[str, Any]] = None) -> Environment:
     """Load, validate and resolve an environment by name or path (with ``overlay`` laid over the file)."""
     path = find_environment_file(env, directory)
+    if os.path.exists(path):
+        check_file_trust(path)
     raw, lines = load_yaml_with_lines(path)
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}:1: the environment file must be a mapping of sections")
@@ -160,6 +193,10 @@ def load_environment(env: str, directory: Optional[str] = None,
         raw = apply_overlay(raw, overlay)
     data = validate(raw, path, lines)
     name = data.get("environment") or os.path.splitext(os.path.basename(path))[0]
+    if not ENV_NAME.fullmatch(name):
+        where = f"{path}:{lines['environment']}" if "environment" in lines else path
+        raise ConfigError(f"{where}: environment name {name[:70]!r} may use only letters, digits, '-', '_' and '.' "
+                          "(not first), at most 64 characters")
     environment = Environment(name=name, file=path, data=data, lines=lines)
     _resolve_placeholders(environment)
     _cross_checks(environment)

@@ -26,6 +26,7 @@ class Field:
     section: Dict[str, "Field"] = field(default_factory=dict)  # for kind 'section' and 'records'
     minimum: Optional[float] = None
     maximum: Optional[float] = None
+    options: bool = False  # a list whose entries may start with '-' (tar options, exclude patterns)
 
 
 def _secret_fields(what: str) -> Dict[str, Field]:
@@ -91,9 +92,9 @@ SCHEMA: Dict[str, Field] = {
         "stop_servers": Field("bool", "Stop the application servers after the role export (HCL step 1).", True),
         "clusters": Field("list", "Only stop these clusters (default: every application server).", []),
         "servers": Field("list", "Only stop these NODE/SERVER (default: every application server).", []),
-        "stop_timeout": Field("int", "Seconds to wait for servers to stop.", 600, minimum=1),
-        "startup_timeout": Field("int", "Seconds to wait for wsadmin to connect.", 180, minimum=1),
-        "step_timeout": Field("int", "Seconds one wsadmin step may take before wsadmin is declared hung.", 900, minimum=1),
+        "stop_timeout": Field("int", "Seconds to wait for servers to stop.", 600, minimum=1, maximum=86400),
+        "startup_timeout": Field("int", "Seconds to wait for wsadmin to connect.", 180, minimum=1, maximum=3600),
+        "step_timeout": Field("int", "Seconds one wsadmin step may take before wsadmin is declared hung.", 900, minimum=1, maximum=86400),
         "env": Field("map", "Extra environment for wsadmin.", {}),
     }),
     "database": Field("section", "Native database backups (HCL step 4).", section={
@@ -125,7 +126,7 @@ SCHEMA: Dict[str, Field] = {
             "schemas": Field("list", "Schemas to export (default: the Connections schemas of the version).", None),
             "per_schema": Field("bool", "One Data Pump job per schema (false: one job for all schemas).", True),
         }),
-        "timeout": Field("int", "Seconds one database backup may take.", 14400, minimum=1),
+        "timeout": Field("int", "Seconds one database backup may take.", 14400, minimum=1, maximum=604800),
         "verify_after_backup": Field("bool", "Run the vendor's verifier (db2ckbkp, RESTORE VERIFYONLY) right after each backup.", True),
         "env": Field("map", "Extra environment for the DB tools (e.g. DB2INSTANCE).", {}),
     }),
@@ -139,15 +140,15 @@ SCHEMA: Dict[str, Field] = {
     }),
     "archive": Field("section", "Archive settings.", section={
         "level": Field("int", "zstd level.", 3, minimum=1, maximum=19),
-        "threads": Field("int", "zstd threads (0 = one per core).", 0, minimum=0),
-        "excludes": Field("list", "tar --exclude patterns.", []),
-        "tar_options": Field("list", "Extra GNU tar options, e.g. [--xattrs, --acls].", []),
+        "threads": Field("int", "zstd threads (0 = one per core).", 0, minimum=0, maximum=256),
+        "excludes": Field("list", "tar --exclude patterns.", [], options=True),
+        "tar_options": Field("list", "Extra GNU tar options, e.g. [--xattrs, --acls].", [], options=True),
         "parallel": Field("int", "Archives written at once on one host.", 1, minimum=1, maximum=16),
     }),
     "hosts": Field("records", "The machines of the deployment (omit for a single host).", [], section=HOST_FIELDS),
     "demo": Field("section", "Demo only: build a sample deployment under root before backing up.", section={
         "root": Field("str", "Where the sample deployment lives.", required=True),
-        "scale": Field("float", "Size factor (1.0 = a few hundred MB).", 1.0, minimum=0.001),
+        "scale": Field("float", "Size factor (1.0 = a few hundred MB).", 1.0, minimum=0.001, maximum=100.0),
         "wsadmin_cell": Field("str", "Mock cell fixture for the mocked wsadmin.", "was905"),
         "ssh_hosts": Field("bool", "Start one local sshd per host whose address is `demo` (multi-host demo).", False),
     }),
@@ -169,6 +170,8 @@ def _check_scalar(value: Any, spec: Field, where: str, path: str) -> Any:
             value = str(value)
         if not isinstance(value, str):
             raise ConfigError(f"{where}: key '{path}': expected text, got {type(value).__name__}")
+        if value.startswith("-"):
+            raise ConfigError(f"{where}: key '{path}': {value[:40]!r} starts with '-' (it would be read as an option)")
     elif kind == "int":
         if isinstance(value, bool) or not isinstance(value, int):
             raise ConfigError(f"{where}: key '{path}': expected a whole number, got {value!r}")
@@ -182,9 +185,11 @@ def _check_scalar(value: Any, spec: Field, where: str, path: str) -> Any:
     elif kind == "list":
         if isinstance(value, str):
             value = [value]
-        if not isinstance(value, list) or not all(isinstance(v, (str, int)) for v in value):
+        if not isinstance(value, list) or not all(isinstance(v, (str, int)) and not isinstance(v, bool) for v in value):
             raise ConfigError(f"{where}: key '{path}': expected a list of text values")
         value = [str(v) for v in value]
+        if not spec.options and any(v.startswith("-") for v in value):
+            raise ConfigError(f"{where}: key '{path}': an entry starts with '-' (it would be read as an option)")
     elif kind == "map":
         if not isinstance(value, dict):
             raise ConfigError(f"{where}: key '{path}': expected a mapping")
@@ -250,6 +255,12 @@ def with_defaults(section: str, values: Mapping[str, Any]) -> Dict[str, Any]:
     return _validate_section(dict(values), SCHEMA[section].section, f"<{section} settings>", {}, section)
 
 
+def _bound(value: Optional[float]) -> str:
+    if value is None:
+        return ""
+    return f"{value:g}"
+
+
 def reference_markdown() -> str:
     """The configuration reference as Markdown tables, one per section."""
     out: List[str] = []
@@ -266,6 +277,8 @@ def reference_markdown() -> str:
             else:
                 default = "**required**" if spec.required else ("" if spec.default is None else f"`{spec.default}`")
             kind = spec.kind if not spec.choices else " \\| ".join(map(str, spec.choices))
+            if spec.minimum is not None or spec.maximum is not None:
+                kind += f" ({_bound(spec.minimum)}–{_bound(spec.maximum)})"
             out.append(f"| `{name}` | {kind} | {default} | {spec.doc} |")
         for name, spec in nested:
             out.append("")

@@ -141,6 +141,16 @@ def verify(result_or_image: DbBackupResult | str, settings: Mapping[str, Any], *
     return False, "db2ckbkp rc %s: %s" % (run.rc, "; ".join(problems) or tail(run.output, 3))
 
 
+def header_check(image: str, settings: Mapping[str, Any], log: logging.Logger | None = None) -> str | None:
+    """``db2ckbkp -H IMAGE``: the media header only (4 KiB, no validation) -- quick enough to run on
+    every image before a restore stops anything. None when it reads, else the tool's complaint."""
+    run = _run(tool_command(settings, "db2ckbkp") + ["-H", image], settings, log)
+    if run.rc == 0 and "MEDIA HEADER REACHED" in run.output:
+        return None
+    problems = [line.strip() for line in run.output.splitlines() if "ERROR" in line]
+    return "db2ckbkp -H rc %s: %s" % (run.rc, "; ".join(problems) or tail(run.output, 3))
+
+
 def _source(source: str, backup_dir: str | None) -> tuple[str, str]:
     """(directory, timestamp) from an image path or a 14-digit timestamp plus ``backup_dir``."""
     if re.fullmatch(r"\d{14}", source):

@@ -21,6 +21,7 @@ from ..manifest import DatabaseRecord
 from ..secrets import REDACT, read_password
 from ..transport import SshTransport, Transport, make_transport
 from ..transport.remote_tool import remote_tool_argv
+from . import db2
 from .base import DbBackupResult, DbError, DbTarget
 from .defaults import default_databases
 from .hooks import vendor_module
@@ -119,6 +120,15 @@ def restore_database(vendor: str, db: DatabaseRecord, env: Environment, log: log
                            backup_dir=db.location or None, dry_run=dry_run, secrets=db_secrets(env), log=log)
     if not result.ok:
         raise StepFailed(f"database {db.name}: restore failed: {result.error}")
+
+
+def image_header_problem(vendor: str, image: str, env: Environment) -> Optional[str]:
+    """A quick vendor check of an image's header before a restore stops anything, where one
+    exists: DB2 ``db2ckbkp -H`` (the 4 KiB media header, no validation). SQL Server's
+    ``RESTORE HEADERONLY`` needs the server and is not run here; RMAN has none that is quick."""
+    if vendor != "db2":
+        return None
+    return db2.header_check(image, settings_for(vendor, env))
 
 
 def verify_database(vendor: str, db: DatabaseRecord, env: Optional[Environment],

@@ -255,6 +255,22 @@ def write_image(path: str, header: dict[str, Any], size: int, truncate_to: int |
         handle.write(data)
 
 
+def read_header(path: str) -> dict[str, Any] | None:
+    """The media header at the start of an image written by :func:`write_image` (first 4 KiB only)."""
+    try:
+        with open(path, "rb") as handle:
+            start = handle.read(4096)
+    except OSError:
+        return None
+    if not start.startswith(IMAGE_MAGIC) or b"\n" not in start:
+        return None
+    try:
+        header = json.loads(start[len(IMAGE_MAGIC):].partition(b"\n")[0])
+    except ValueError:
+        return None
+    return header if isinstance(header, dict) else None
+
+
 def check_image(path: str) -> tuple[bool, str, dict[str, Any]]:
     """(ok, reason, header) for an image written by :func:`write_image`."""
     try:
