@@ -1,7 +1,19 @@
-"""One run per environment and target: a JSON lock file with stale-lock takeover (restic style)."""
+"""One run per environment and target: a kernel lock held on one descriptor for the whole run.
+
+``<target>/.cnxbackup-<env>.lock`` is locked with ``flock`` (an open-file-description lock:
+closing any other descriptor of the file does not drop it, unlike POSIX ``lockf`` record
+locks). The kernel releases it when the holder dies, so there is no stale lock to take over
+and no race between two takers. The file is never unlinked (unlinking would let a second
+run lock a new file while the first holds the old one); the holder's description (pid,
+host, user, run, time) is written through the locked descriptor and is read by others only
+for their message. On NFS, ``flock`` is mapped to NFS locks (lockd on NFSv3): a ``nolock``
+mount locks only on one client, and a crashed NFSv3 client's locks stay until lockd
+recovers them -- the message then names the holder's host.
+"""
 from __future__ import annotations
 
 import errno
+import fcntl
 import getpass
 import json
 import os
@@ -11,71 +23,111 @@ from typing import Any, Dict, Optional
 
 from .errors import LockHeld
 
+MAX_HOLDER_BYTES = 4096
 
-def _pid_alive(pid: int) -> bool:
+
+def describe_holder(raw: bytes) -> Optional[Dict[str, Any]]:
+    """The holder's description from the lock file's bytes; None when it is not one cnxbackup wrote."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+        data = json.loads(raw.decode("utf-8"), parse_constant=lambda name: None)
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    pid = data.get("pid")
+    if isinstance(pid, bool) or not isinstance(pid, int) or not 0 < pid < 1 << 31:
+        return None
+    text = {key: data.get(key) for key in ("host", "user", "run_id", "started")}
+    if not all(value is None or isinstance(value, str) for value in text.values()):
+        return None
+    return {"pid": pid, **{key: (value or "?")[:200] for key, value in text.items()}}
 
 
 class RunLock:
-    """``<target>/.cnxbackup-<env>.lock``; stale when its PID is dead on this host."""
+    """``<target>/.cnxbackup-<env>.lock``, held with ``flock`` while ``acquire`` ... ``release``."""
 
     def __init__(self, target_dir: str, env_name: str, run_id: str) -> None:
         self.path = os.path.join(target_dir, f".cnxbackup-{env_name}.lock")
         self.run_id = run_id
-        self.held = False
+        self.fd: Optional[int] = None
 
-    def read(self) -> Optional[Dict[str, Any]]:
-        try:
-            with open(self.path, encoding="utf-8") as handle:
-                return json.load(handle)
-        except (OSError, ValueError):
-            return None
+    @property
+    def held(self) -> bool:
+        return self.fd is not None
 
-    def acquire(self) -> None:
-        info = {
-            "pid": os.getpid(), "host": socket.gethostname(), "user": getpass.getuser(),
-            "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "run_id": self.run_id,
-        }
+    def _open(self) -> int:
         try:  # a restore onto a fresh machine may come before any backup made the target folder
             os.makedirs(os.path.dirname(self.path), mode=0o700, exist_ok=True)
+            return os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0), 0o600)
         except OSError as error:
             raise LockHeld(f"cannot create lock {self.path}: {error.strerror}") from None
-        for _ in range(2):
-            try:
-                fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            except OSError as error:
-                if error.errno != errno.EEXIST:
-                    raise LockHeld(f"cannot create lock {self.path}: {error.strerror}") from None
-                holder = self.read()
-                if holder and holder.get("host") == socket.gethostname() and not _pid_alive(int(holder.get("pid", 0))):
-                    os.unlink(self.path)  # stale: its process is gone
-                    continue
-                who = (f"pid {holder.get('pid')} on {holder.get('host')} (user {holder.get('user')}, "
-                       f"run {holder.get('run_id')}, since {holder.get('started')})" if holder else "an unreadable lock file")
-                raise LockHeld(f"another cnxbackup run holds {self.path}: {who}; if that run is gone, remove the file") from None
-            with os.fdopen(fd, "w") as handle:
-                json.dump(info, handle)
-                handle.flush()
-                os.fsync(handle.fileno())
-            self.held = True
-            return
-        raise LockHeld(f"could not take the lock {self.path}")
+
+    def _holder_text(self, fd: int) -> str:
+        try:
+            raw = os.pread(fd, MAX_HOLDER_BYTES, 0)
+        except OSError:
+            raw = b""
+        holder = describe_holder(raw)
+        if holder is None:
+            return "a run whose lock file holds no description cnxbackup wrote"
+        return (f"pid {holder['pid']} on {holder['host']} (user {holder['user']}, run {holder['run_id']}, "
+                f"since {holder['started']})")
+
+    def _lock(self, fd: int, shared: bool = False) -> bool:
+        """True when locked; False when another run holds it; LockHeld when the filesystem cannot lock."""
+        try:
+            fcntl.flock(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
+            return True
+        except OSError as error:
+            if error.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
+                return False
+            if error.errno in (errno.ENOLCK, errno.EOPNOTSUPP, getattr(errno, "ENOTSUP", errno.EOPNOTSUPP)):
+                raise LockHeld(f"cannot lock {self.path}: the filesystem does not support locks ({error.strerror}); "
+                               "on NFS check that the target is not mounted with nolock and that lockd runs") from None
+            raise LockHeld(f"cannot lock {self.path}: {error.strerror}") from None
+
+    def acquire(self) -> None:
+        fd = self._open()
+        try:
+            if not self._lock(fd):
+                raise LockHeld(f"another cnxbackup run holds {self.path}: {self._holder_text(fd)}; it ends when that "
+                               "run ends (the kernel releases the lock when its process dies)")
+            info = {"pid": os.getpid(), "host": socket.gethostname(), "user": getpass.getuser(),
+                    "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "run_id": self.run_id}
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, json.dumps(info).encode("utf-8"), 0)
+            os.fsync(fd)
+        except BaseException:
+            os.close(fd)
+            raise
+        self.fd = fd
 
     def release(self) -> None:
-        if self.held:
-            holder = self.read()
-            if holder and holder.get("run_id") == self.run_id:
-                try:
-                    os.unlink(self.path)
-                except FileNotFoundError:
-                    pass
-            self.held = False
+        if self.fd is None:
+            return
+        try:
+            os.ftruncate(self.fd, 0)  # no description of a run that has ended; the file itself stays
+        except OSError:
+            pass
+        os.close(self.fd)  # closing the only descriptor releases the flock
+        self.fd = None
+
+    def holder(self) -> Optional[str]:
+        """Who holds the lock now (for preflight's message), or None when nobody does."""
+        if not os.path.exists(self.path):
+            return None
+        try:
+            fd = os.open(self.path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
+        except OSError:
+            return None
+        try:
+            if self._lock(fd, shared=True):
+                return None
+            return self._holder_text(fd)
+        except LockHeld:
+            return None
+        finally:
+            os.close(fd)
 
     def __enter__(self) -> "RunLock":
         self.acquire()

@@ -8,7 +8,7 @@ from typing import List, Optional
 from ..config import Environment
 from ..errors import PreflightError
 from ..hosts import hosts_of
-from ..lock import RunLock, _pid_alive
+from ..lock import RunLock
 from ..plan import Plan, check_sources, check_space, estimate_sizes
 from ..progress import human_bytes
 from ..signing import SigningError, public_key_of
@@ -77,9 +77,9 @@ def preflight(plan: Plan, transport: Optional[Transport] = None) -> List[str]:
                         f"{margin:.0%} margin is {human_bytes(needed)}")
     if os.path.exists(target) and not os.access(target, os.W_OK | os.X_OK):
         problems.append(f"target {target} is not writable")
-    holder = RunLock(target, env.name, "").read()
-    if holder and _pid_alive(int(holder.get("pid", 0))):
-        problems.append(f"another cnxbackup run (pid {holder.get('pid')} on {holder.get('host')}) holds the lock of {env.name}")
+    holder = RunLock(target, env.name, "").holder()
+    if holder is not None:
+        problems.append(f"another cnxbackup run ({holder}) holds the lock of {env.name}")
     if problems:
         raise PreflightError("preflight failed:\n  - " + "\n  - ".join(problems))
     return [f"target {target}: {human_bytes(free)} free, {human_bytes(needed)} needed"]
