@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import shutil
 import threading
 import time
@@ -304,9 +305,17 @@ def _execute(args: argparse.Namespace, env: Environment, opened: OpenedSet, step
             if step.kind == "stage" and not step.skip_reason:
                 journal.set(step.step_id, DONE)  # staged by _stage, before the journal
                 continue
-            if journal.is_finished(step.step_id):
-                progress.message(f"[{step.step_id}] already done, skipped")
-                continue
+            if journal.is_finished(step.step_id) and not step.skip_reason:
+                # The journal lives in the set, where others may write: it only lets a step be
+                # skipped whose result can be seen again; the others are run again (idempotent).
+                if step.kind == "file" and _still_in_place(step, hosts, transport):
+                    progress.message(f"[{step.step_id}] already done (re-checked: in place), skipped")
+                    continue
+                if step.kind == "file":
+                    raise StepFailed(f"[{step.step_id}] the journal says it is done but {step.destination} is not "
+                                     "there; the journal was changed or the tree was moved: not resuming")
+                progress.message(f"[{step.step_id}] done by the interrupted run; run again (its result cannot be "
+                                 "re-checked from here)")
             if step.skip_reason:
                 journal.set(step.step_id, SKIPPED, error=step.skip_reason)
                 progress.message(f"[{step.step_id}] SKIPPED: {step.skip_reason}")
@@ -398,6 +407,17 @@ def _private_roles_copy(opened: OpenedSet, journal: Journal) -> str:
     path = os.path.join(journal.set_dir, "role_mappings.json")
     write_file_atomic(path, data, mode=0o600)
     return path
+
+
+def _still_in_place(step: RestoreStep, hosts: Dict[str, Host], transport: Transport) -> bool:
+    """A swapped-in item is at its destination (and not a leftover staging)."""
+    item, dest = step.archive, step.destination
+    if item is None or dest is None:
+        return False
+    host = hosts.get(item.host)
+    if host is not None and not host.is_local:
+        return transport.run(host, f"test -e {shlex.quote(dest)}").returncode == 0
+    return os.path.lexists(dest) and (os.path.isdir(dest) if item.is_archive else os.path.isfile(dest))
 
 
 def _check_carries(steps: List[RestoreStep], hosts: Dict[str, Host]) -> None:
