@@ -18,8 +18,8 @@ import tarfile
 import pytest
 
 import e2e
-from cnxbackup.demo import fakedb
-from restorekit import REPLACED, assert_nothing_changed, snapshot, staging_left
+from cnxbackup.demo import fakedb, mockcell
+from restorekit import REPLACED, assert_nothing_changed, calls, snapshot, staging_left
 
 
 def untrusted_key(folder: str) -> str:
@@ -119,9 +119,25 @@ def forge_dotdot_exclude(ctx, m):
     return "nested exclude './data/../../../etc' is not a path inside the item"
 
 
+def forge_database_not_in_the_environment(ctx, m):
+    m["databases"][0]["name"] = "SAMPLE"
+    return "database SAMPLE: not one the environment"
+
+
+def forge_provision_rule_relaxed(ctx, m):
+    item(m, "shared-provision")["restoreRule"] = "release"
+    return "restored by rule release, the environment as a archive by rule exact-version"
+
+
+def forge_kind_switched(ctx, m):
+    item(m, "engine-ws-ear")["kind"] = "archive"
+    return "the set records it as a archive"
+
+
 FORGERIES = {f.__name__[len("forge_"):]: f for f in (
     forge_unparseable_header, forge_symlink_where_a_carry_walks, forge_copy_mode_6777, forge_archive_path_outside,
-    forge_archive_path_absolute, forge_source_redirected, forge_dotdot_source, forge_dotdot_exclude)}
+    forge_archive_path_absolute, forge_source_redirected, forge_dotdot_source, forge_dotdot_exclude,
+    forge_database_not_in_the_environment, forge_provision_rule_relaxed, forge_kind_switched)}
 
 
 def outside_state(ctx) -> dict:
@@ -239,6 +255,28 @@ def test_resume_checks_the_signature_again(ctx) -> None:
                key=untrusted_key(ctx.base))
     second = ctx.restore("--resume")
     assert second.returncode == 1 and "not among the 1 trusted key(s)" in second.stderr
+
+
+@pytest.mark.parametrize("tamper", ["group-writable", "target-root-dropped"])
+def test_resume_believes_only_a_journal_this_user_wrote(ctx, tamper) -> None:
+    fakedb.set_database(ctx.fake, "FILES", in_use=True, reconnects=True)
+    assert ctx.restore().returncode == 1
+    [restore_dir] = [os.path.join(ctx.set_dir, n) for n in os.listdir(ctx.set_dir) if n.startswith("restore-")]
+    journal_file = os.path.join(restore_dir, "journal.json")
+    if tamper == "group-writable":
+        os.chmod(restore_dir, 0o770)
+        expected = "writable by others; the interrupted restore's journal is not trusted"
+    else:
+        data = json.load(open(journal_file))
+        data["target_root"] = "relative/elsewhere"
+        with open(journal_file, "w") as handle:
+            json.dump(data, handle)
+        expected = "options are not ones cnxbackup wrote"
+    fakedb.set_database(ctx.fake, "FILES", in_use=False, reconnects=False)
+    before = ctx.log_length()
+    proc = ctx.restore("--resume")
+    assert proc.returncode == 1 and expected in proc.stderr, proc.stdout + proc.stderr
+    assert not calls(mockcell.read_log(ctx.mock)[before:], "stopServer")
 
 
 # --------------------------------------------------------------------------- a genuine set with special files

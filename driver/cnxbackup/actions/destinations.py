@@ -16,6 +16,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from ..config import Environment
 from ..errors import ConfigError
+from ..hosts import hosts_of
 from ..manifest import ArchiveRecord, Manifest
 from ..plan import restore_sources
 from ..versions import ConnectionsVersion
@@ -81,6 +82,7 @@ def resolve(manifest: Manifest, env: Environment, names: Sequence[str], override
     """Every selected item's destination, and a line per item that cannot be restored as asked."""
     version = ConnectionsVersion.from_dict(manifest.connections)
     expected = restore_sources(env, version, manifest.cell)
+    hosts = hosts_of(env)
     result = Destinations()
     wanted = set(names)
     for item in manifest.archives:
@@ -90,12 +92,20 @@ def resolve(manifest: Manifest, env: Environment, names: Sequence[str], override
             continue
         result.problems += record_problems(item, unsealed)
         if item.name in overrides:
+            if item.host not in hosts:
+                result.problems.append(f"item {item.name}: host {item.host!r} is not one of the environment's")
+                continue
             source = overrides[item.name]
         else:
             planned = expected.get(item.name)
             if planned is None:
                 result.problems.append(f"item {item.name}: the environment {env.name} has no such item; name its "
                                        f"destination with --only {item.name}=DEST")
+                continue
+            if (planned.kind, planned.restore_rule) != (item.kind, item.restore_rule):
+                result.problems.append(f"item {item.name}: the set records it as a {item.kind} restored by rule "
+                                       f"{item.restore_rule}, the environment as a {planned.kind} by rule "
+                                       f"{planned.restore_rule}; refused")
                 continue
             if os.path.normpath(planned.source) != os.path.normpath(item.source) or planned.host != item.host:
                 result.problems.append(f"item {item.name}: the set says it came from {item.host}:{item.source}, the "

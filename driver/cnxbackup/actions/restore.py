@@ -26,8 +26,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shlex
 import shutil
+import stat
 import threading
 import time
 from typing import Any, Dict, List, Optional, Tuple
@@ -70,16 +72,43 @@ def _replaced_paths(step: RestoreStep, remote: bool) -> List[str]:
 # --------------------------------------------------------------------------- planning
 
 
-def _unfinished_restore(set_dir: str) -> str:
+STAMP = re.compile(r"\d{8}T\d{6}(?:-\d+)?")
+
+
+def _check_written_by_us(path: str) -> None:
+    """The restore journal lives in the set, which others may write: it is believed only when it,
+    and its folder, were written by the user running this restore and nobody else can change them."""
+    for target in (path, os.path.join(path, "journal.json")):
+        info = os.lstat(target)
+        if stat.S_ISLNK(info.st_mode) or info.st_uid != os.geteuid() or info.st_mode & 0o022:
+            raise RestoreRefused(f"{target}: not written by this user, or writable by others; the interrupted "
+                                 "restore's journal is not trusted: start the restore afresh (without --resume)")
+
+
+def _unfinished_restore(set_dir: str) -> Journal:
     candidates = sorted(n for n in os.listdir(set_dir) if n.startswith(RESTORE_DIR_PREFIX))
     for name in reversed(candidates):
+        path = os.path.join(set_dir, name)
         try:
-            journal = Journal.load(os.path.join(set_dir, name))
+            journal = Journal.load(path)
         except (OSError, ValueError):
             continue
         if journal.data.get("status") != "complete":
-            return os.path.join(set_dir, name)
+            _check_written_by_us(path)
+            return journal
     raise CnxBackupError(f"{set_dir}: no unfinished restore to resume")
+
+
+def _recorded_options(journal: Journal) -> Tuple[str, Dict[str, Any]]:
+    """The stamp and options of the interrupted restore, each checked for its type."""
+    data = journal.data
+    stamp, only, root, force = data.get("stamp"), data.get("only"), data.get("target_root"), data.get("force_provision")
+    if (not isinstance(stamp, str) or not STAMP.fullmatch(stamp)
+            or not (only is None or (isinstance(only, list) and all(isinstance(v, str) for v in only)))
+            or not (root is None or (isinstance(root, str) and os.path.isabs(root)))
+            or not isinstance(force, bool)):
+        raise RestoreRefused(f"{journal.path}: the interrupted restore's options are not ones cnxbackup wrote")
+    return stamp, {"only": only, "target_root": root, "force_provision": force}
 
 
 def _new_stamp(set_dir: str) -> str:
@@ -169,9 +198,8 @@ def run_restore(args: argparse.Namespace, env: Environment, progress: Progress) 
                "force_provision": bool(args.force_provision)}
     journal: Optional[Journal] = None
     if args.resume:
-        journal = Journal.load(_unfinished_restore(set_dir))
-        stamp = journal.data["stamp"]
-        recorded = {k: journal.data.get(k) for k in options}
+        journal = _unfinished_restore(set_dir)
+        stamp, recorded = _recorded_options(journal)
         if any(args_value and recorded[k] != args_value for k, args_value in options.items()):
             progress.message(f"note: --resume continues with the options of the interrupted restore: {recorded}")
         options = recorded

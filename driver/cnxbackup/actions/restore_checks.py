@@ -13,13 +13,20 @@ from typing import Dict, List, Optional, Tuple
 
 from ..archive import hash_file
 from ..config import Environment
-from ..databases import db_host, image_header_problem
+from ..databases import backup_targets, db_host, image_header_problem
 from ..hosts import hosts_of
 from ..manifest import DatabaseRecord, Manifest
 from ..progress import human_bytes
 from ..setbox import OutsideTheSet, path_in_set
 from ..transport import HostUnreachable, Transport
+from ..versions import ConnectionsVersion
 from .restore_plan import RestoreStep
+
+
+def _inside_text(path: str, folder: str) -> bool:
+    """``path`` lies in ``folder`` on another host (no links to resolve from here)."""
+    path, folder = os.path.normpath(path), os.path.normpath(folder)
+    return path == folder or path.startswith(folder.rstrip("/") + "/")
 
 
 def _inside(path: str, folder: str) -> bool:
@@ -60,6 +67,9 @@ def _image_problems(db: DatabaseRecord, set_dir: str, backup_dir: Optional[str],
                 problems.append(f"database {db.name}: {error}")
                 continue
         elif remote or image.host:
+            if backup_dir is not None and not _inside_text(image.path, backup_dir):
+                problems.append(f"database {db.name}: image {image.path} is not inside database.backup_dir {backup_dir}")
+                continue
             host_name = image.host or db_host(env)
             if transport is None or host_name is None:
                 continue
@@ -107,10 +117,15 @@ def database_problems(manifest: Manifest, set_dir: str, steps: List[RestoreStep]
     section = env.section("database")
     backup_dir = section.get("backup_dir")
     remote = db_host(env) is not None
+    version = ConnectionsVersion.from_dict(manifest.connections)
+    known = {target.name.upper() for target in backup_targets(env, version.raw)}
     problems = []
     for step in steps:
         db = step.database
         if step.kind != "db" or step.skip_reason or db is None:
+            continue
+        if db.name.upper() not in known:
+            problems.append(f"database {db.name}: not one the environment {env.name} backs up ({', '.join(sorted(known))})")
             continue
         if manifest.database_vendor != section["vendor"]:
             problems.append(f"database {db.name}: the set is of vendor {manifest.database_vendor}, the environment "
