@@ -29,3 +29,18 @@ def templates_dir() -> str:
 
 def wsadmin_dir() -> str:
     return os.path.join(assets_root(), "wsadmin")
+
+
+def is_within(path: str, folder: str) -> bool:
+    """``path`` lies strictly inside ``folder`` (lexically: no links are resolved)."""
+    path, folder = os.path.normpath(path), os.path.normpath(folder)
+    return path != folder and path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+def nearest_existing(path: str, *, links_count: bool = False) -> str:
+    """``path`` or its nearest parent that exists (``links_count``: a dangling symlink counts as there)."""
+    exists = os.path.lexists if links_count else os.path.exists
+    probe = path
+    while not exists(probe) and os.path.dirname(probe) != probe:
+        probe = os.path.dirname(probe)
+    return probe

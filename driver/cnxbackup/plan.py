@@ -16,6 +16,7 @@ from .config import Environment
 from .databases import backup_targets
 from .errors import PreflightError
 from .hosts import first_with_role, host_paths, hosts_of, is_multi_host
+from .paths import is_within, nearest_existing
 from .versions import ConnectionsVersion, detect_interim_fixes, read_installed_xml, read_was_product
 
 RESTORE_RELEASE = "release"       # same major.minor release
@@ -129,7 +130,7 @@ def _base_items(env: Environment, version: ConnectionsVersion) -> List[Item]:
             add(host_name, "shared-provision", "archive", os.path.join(shared, "provision"),
                 "shared data provision/ (restores only onto the exact same version)", restore_rule=RESTORE_EXACT,
                 optional=True)
-            if conn["ccm"] and not _is_within(paths["ccm_storage"], shared):
+            if conn["ccm"] and not is_within(paths["ccm_storage"], shared):
                 add(host_name, "ccm-storage", "archive", paths["ccm_storage"], "FileNet storage area (HCL step 2)")
         if "node" in roles:
             add(host_name, "local-data", "archive", paths["local_data"], "local data (HCL step 6.4)")
@@ -162,19 +163,14 @@ def _unique(name: str, used: set) -> str:
     return candidate
 
 
-def _is_within(path: str, parent: str) -> bool:
-    path, parent = os.path.normpath(path), os.path.normpath(parent)
-    return path != parent and path.startswith(parent.rstrip(os.sep) + os.sep)
-
-
 def add_nested_excludes(items: List[Item]) -> None:
     """Exclude from each archive the other items' sources that live inside it."""
     archives = [i for i in items if i.kind == "archive"]
     for outer in archives:
         inners = [i.source for i in archives
-                  if i is not outer and i.host == outer.host and _is_within(i.source, outer.source)]
+                  if i is not outer and i.host == outer.host and is_within(i.source, outer.source)]
         for inner in inners:
-            if not any(_is_within(inner, other) for other in inners):  # the outermost suffices
+            if not any(is_within(inner, other) for other in inners):  # the outermost suffices
                 outer.nested_excludes.append("./" + os.path.relpath(inner, outer.source))
 
 
@@ -239,7 +235,7 @@ def build_plan(env: Environment) -> Plan:
                 databases=default_database_list(env, version), db_vendor=env.section("database")["vendor"],
                 wsadmin_steps=steps)
     plan.notes.append("fileRegistry.xml is added after the filenetAdmin check, when that user is file-based")
-    if env.section("connections")["ccm"] and _is_within(env.paths["ccm_storage"], env.paths["shared_data"]):
+    if env.section("connections")["ccm"] and is_within(env.paths["ccm_storage"], env.paths["shared_data"]):
         plan.notes.append("the FileNet storage area lies inside shared data and is archived with it")
     return plan
 
@@ -277,11 +273,5 @@ def check_sources(plan: Plan) -> List[str]:
 
 
 def check_space(target_dir: str, needed: int) -> Tuple[bool, int]:
-    probe = target_dir
-    while not os.path.exists(probe):
-        parent = os.path.dirname(probe)
-        if parent == probe:
-            break
-        probe = parent
-    free = shutil.disk_usage(probe).free
+    free = shutil.disk_usage(nearest_existing(target_dir)).free
     return free >= needed, free

@@ -25,7 +25,6 @@ from .atomic import write_file_atomic
 from .errors import EXIT_USAGE, CnxBackupError
 
 ALGORITHM = "ecdsa-p256-sha256"
-SIGNATURE = "manifest.json.sig"
 DEFAULT_TRUSTED_KEYS = "/etc/cnxbackup/trusted-keys"
 _PUBLIC_PEM = re.compile(rb"-----BEGIN PUBLIC KEY-----\r?\n(.*?)-----END PUBLIC KEY-----", re.S)
 
@@ -144,7 +143,7 @@ def verify(data: bytes, signature: Optional[bytes], key_fingerprint: Optional[st
     (the trusted key's signature does not match: the manifest or the signature was changed).
     """
     if not signature or not key_fingerprint:
-        raise Unsigned(f"the set is not signed ({SIGNATURE} or the manifest's signing key is missing)")
+        raise Unsigned("the set is not signed (no signature, or the manifest names no signing key)")
     keys = read_trusted_keys(trusted_keys)
     pem = keys.get(key_fingerprint)
     if pem is None:
@@ -157,6 +156,6 @@ def verify(data: bytes, signature: Optional[bytes], key_fingerprint: Optional[st
                 handle.write(content)
         proc = _openssl(["dgst", "-sha256", "-verify", key_file, "-signature", sig_file], data)
     if proc.returncode != 0 or b"Verified OK" not in proc.stdout:
-        raise Forged(f"{SIGNATURE}: the signature does not match the manifest (key {key_fingerprint}): "
+        raise Forged(f"the signature does not match the manifest (key {key_fingerprint}): "
                      "the set was changed after it was signed")
     return key_fingerprint

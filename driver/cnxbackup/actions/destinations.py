@@ -18,6 +18,7 @@ from ..config import Environment
 from ..errors import ConfigError
 from ..hosts import hosts_of
 from ..manifest import ArchiveRecord, Manifest
+from ..paths import is_within, nearest_existing
 from ..plan import restore_sources
 from ..versions import ConnectionsVersion
 
@@ -49,12 +50,9 @@ def contained(dest: str, target_root: Optional[str]) -> Optional[str]:
     if not target_root:
         return None
     root = os.path.realpath(target_root)
-    probe = dest
-    while not os.path.lexists(probe) and os.path.dirname(probe) != probe:
-        probe = os.path.dirname(probe)
-    resolved = os.path.join(os.path.realpath(probe), os.path.relpath(dest, probe))
-    resolved = os.path.normpath(resolved)
-    if resolved != root and not resolved.startswith(root.rstrip("/") + "/"):
+    probe = nearest_existing(dest, links_count=True)
+    resolved = os.path.normpath(os.path.join(os.path.realpath(probe), os.path.relpath(dest, probe)))
+    if resolved != root and not is_within(resolved, root):
         return f"{dest} resolves to {resolved}, outside --target-root {target_root}"
     return None
 

@@ -9,6 +9,7 @@ from ..config import Environment
 from ..errors import PreflightError
 from ..hosts import hosts_of
 from ..lock import RunLock
+from ..paths import nearest_existing
 from ..plan import Plan, check_sources, check_space, estimate_sizes
 from ..progress import human_bytes
 from ..signing import SigningError, public_key_of
@@ -48,10 +49,7 @@ def _signing_problems(env: Environment) -> List[str]:
         except SigningError as error:
             return [str(error)]
         return []
-    folder = os.path.dirname(os.path.abspath(key))
-    probe = folder
-    while not os.path.exists(probe):
-        probe = os.path.dirname(probe)
+    probe = nearest_existing(os.path.dirname(os.path.abspath(key)))
     if not os.access(probe, os.W_OK | os.X_OK):
         return [f"signing.key {key} does not exist and {probe} is not writable, so it cannot be created"]
     return []

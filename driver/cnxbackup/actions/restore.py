@@ -63,6 +63,13 @@ class RestoreRefused(CnxBackupError):
     """The restore may not start; nothing was stopped or changed."""
 
 
+def _refused(*problems: str) -> RestoreRefused:
+    """One line for one problem, a line per problem for several."""
+    if len(problems) == 1:
+        return RestoreRefused(f"restore refused, nothing was stopped or changed: {problems[0]}")
+    return RestoreRefused("restore refused, nothing was stopped or changed:\n  - " + "\n  - ".join(problems))
+
+
 def _replaced_paths(step: RestoreStep, remote: bool) -> List[str]:
     """What the step moved aside (on another host: what it would have, unchecked)."""
     moved = [op.replaced for op in step.operations if op.replaced is not None]
@@ -144,33 +151,30 @@ def plan_restore(set_dir: str, opened: OpenedSet, env: Environment, options: Dic
     current, _ = detect_versions(env)
     allowed, _, reason = restore_decision(ConnectionsVersion.from_dict(manifest.connections), current)
     if not allowed:  # the version guard first: no other answer matters then
-        raise RestoreRefused(f"restore refused, nothing was stopped or changed: {reason}")
+        raise _refused(reason)
     where = resolve(manifest, env, names, overrides, options["target_root"], unsealed=not opened.signed)
     if where.problems:
-        raise RestoreRefused("restore refused, nothing was stopped or changed:\n  - " + "\n  - ".join(where.problems))
+        raise _refused(*where.problems)
     steps = restore_steps(manifest, set_dir, env, only=names, target_root=options["target_root"],
                           current=current, force_provision=options["force_provision"], stamp=stamp,
                           destinations=where.by_item)
     if steps[0].skip_reason:
-        raise RestoreRefused(f"restore refused, nothing was stopped or changed: {steps[0].skip_reason}")
+        raise _refused(str(steps[0].skip_reason))
     return current, steps
 
 
-def check_before_staging(opened: OpenedSet, steps: List[RestoreStep], env: Environment, progress: Progress) -> None:
+def check_before_staging(opened: OpenedSet, steps: List[RestoreStep], env: Environment, transport: Transport,
+                         progress: Progress) -> None:
     """Everything that can be checked without reading whole archives; RestoreRefused listing all."""
-    transport = make_transport(env)
-    try:
-        problems = (archive_problems(opened.set_dir, steps)
-                    + database_problems(opened.manifest, opened.set_dir, steps, env, transport)
-                    + roles_problems(opened.manifest, opened.set_dir, steps))
-    finally:
-        transport.close()
+    problems = (archive_problems(opened.set_dir, steps)
+                + database_problems(opened.manifest, opened.set_dir, steps, env, transport)
+                + roles_problems(opened.manifest, opened.set_dir, steps))
     space, notes = space_problems(steps, env.section("target")["free_space_margin"])
     problems += space
     for note in notes:
         progress.message(f"note: {note}")
     if problems:
-        raise RestoreRefused("restore refused, nothing was stopped or changed:\n  - " + "\n  - ".join(problems))
+        raise _refused(*problems)
     progress.message("[check] the set's files, database images and the room for staging are checked")
 
 
@@ -222,12 +226,13 @@ def run_restore(args: argparse.Namespace, env: Environment, progress: Progress) 
         progress.message(f"Dry run: restore of {set_dir} onto {env.name} would do (nothing was changed):\n"
                          + format_steps(steps))
         return EXIT_OK
-    check_before_staging(opened, steps, env, progress)
-    lock = RunLock(env.section("target")["dir"], env.name, f"restore-{stamp}")
-    lock.acquire()
+    transport = make_transport(env)  # one for the checks, the staging and the steps: one ssh master per host
     handler = None
+    lock = RunLock(env.section("target")["dir"], env.name, f"restore-{stamp}")
     try:
-        _stage(steps, opened, env, journal, progress)
+        check_before_staging(opened, steps, env, transport, progress)
+        lock.acquire()
+        _stage(steps, opened, env, transport, journal, progress)
         if journal is None:
             restore_dir = os.path.join(set_dir, RESTORE_DIR_PREFIX + stamp)
             os.makedirs(restore_dir, mode=0o700)
@@ -242,9 +247,10 @@ def run_restore(args: argparse.Namespace, env: Environment, progress: Progress) 
                                  current.exact, backup_version.exact)
         journal.data["status"] = "running"
         journal.save()
-        return _execute(args, env, opened, steps, journal, progress, options)
+        return _execute(args, env, opened, steps, journal, transport, progress, options)
     finally:
         lock.release()
+        transport.close()
         if handler is not None:
             remove_handler(handler)
 
@@ -257,7 +263,7 @@ def _runs(step: RestoreStep, opened: OpenedSet, hosts: Dict[str, Host], transpor
     host = hosts.get(item.host)
     members = item.files if item.is_archive else None
     remote = (RemoteRun(transport, host, item.sha256, set_dir=opened.set_dir, expected_members=members,
-                        allow_special=opened.signed, progress=progress, cancel=cancel)
+                        allow_special=opened.signed, cancel=cancel)
               if host is not None and not host.is_local and item.host != LOCAL else None)
     local = LocalRun(progress, cancel, item.name, item.sha256, set_dir=opened.set_dir, expected_members=members,
                      allow_special=opened.signed)
@@ -281,8 +287,8 @@ def _discard_staging(steps: List[RestoreStep], opened: OpenedSet, hosts: Dict[st
                 progress.message(f"warning: could not remove the staging of {step.label}: {error}")
 
 
-def _stage(steps: List[RestoreStep], opened: OpenedSet, env: Environment, journal: Optional[Journal],
-           progress: Progress) -> None:
+def _stage(steps: List[RestoreStep], opened: OpenedSet, env: Environment, transport: Transport,
+           journal: Optional[Journal], progress: Progress) -> None:
     """Stage every item not yet swapped in, servers still running: one gated read per archive.
 
     Runs before the journal exists (a fresh restore) or again on resume for what is not in
@@ -290,7 +296,6 @@ def _stage(steps: List[RestoreStep], opened: OpenedSet, env: Environment, journa
     removes every staging folder and raises RestoreRefused: nothing was stopped or changed.
     """
     hosts = hosts_of(env)
-    transport = make_transport(env)
     cancel = threading.Event()
     try:
         for step in steps:
@@ -308,17 +313,14 @@ def _stage(steps: List[RestoreStep], opened: OpenedSet, env: Environment, journa
         _check_carries(steps, hosts)
     except (CnxBackupError, ArchiveError, OSError) as error:
         _discard_staging(steps, opened, hosts, transport, progress, cancel)
-        raise RestoreRefused(f"restore refused, nothing was stopped or changed: {error} "
-                             "(the staging folders were removed)") from None
+        raise _refused(f"{error} (the staging folders were removed)") from None
     except BaseException:
         _discard_staging(steps, opened, hosts, transport, progress, cancel)
         raise
-    finally:
-        transport.close()
 
 
 def _execute(args: argparse.Namespace, env: Environment, opened: OpenedSet, steps: List[RestoreStep],
-             journal: Journal, progress: Progress, options: Dict[str, Any]) -> int:
+             journal: Journal, transport: Transport, progress: Progress, options: Dict[str, Any]) -> int:
     manifest = opened.manifest
     log = get_logger()
     cancel = threading.Event()
@@ -327,7 +329,6 @@ def _execute(args: argparse.Namespace, env: Environment, opened: OpenedSet, step
     side_restore = bool(options["target_root"])
     session: Optional[WsadminSession] = None
     hosts = hosts_of(env)
-    transport = make_transport(env)
     try:
         for step in steps[1:]:
             if step.kind == "stage" and not step.skip_reason:
@@ -401,7 +402,6 @@ def _execute(args: argparse.Namespace, env: Environment, opened: OpenedSet, step
     finally:
         if session is not None:
             session.close()
-        transport.close()
     if args.discard_replaced:
         for path in replaced:
             if os.path.isdir(path) and not os.path.islink(path):

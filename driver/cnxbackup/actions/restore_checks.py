@@ -9,6 +9,7 @@ filesystem for the staged copies (the old tree stays until the swap, so both mus
 from __future__ import annotations
 
 import os
+import shlex
 from typing import Dict, List, Optional, Tuple
 
 from ..archive import hash_file
@@ -16,6 +17,7 @@ from ..config import Environment
 from ..databases import backup_targets, db_host, image_header_problem
 from ..hosts import hosts_of
 from ..manifest import DatabaseRecord, Manifest
+from ..paths import is_within, nearest_existing
 from ..progress import human_bytes
 from ..setbox import OutsideTheSet, path_in_set
 from ..transport import HostUnreachable, Transport
@@ -23,15 +25,11 @@ from ..versions import ConnectionsVersion
 from .restore_plan import RestoreStep
 
 
-def _inside_text(path: str, folder: str) -> bool:
-    """``path`` lies in ``folder`` on another host (no links to resolve from here)."""
-    path, folder = os.path.normpath(path), os.path.normpath(folder)
-    return path == folder or path.startswith(folder.rstrip("/") + "/")
-
-
-def _inside(path: str, folder: str) -> bool:
-    path, folder = os.path.realpath(path), os.path.realpath(folder)
-    return path == folder or path.startswith(folder.rstrip("/") + "/")
+def _inside(path: str, folder: str, *, resolve: bool = True) -> bool:
+    """``path`` is ``folder`` or lies in it; ``resolve``: links resolved (paths of this machine)."""
+    if resolve:
+        path, folder = os.path.realpath(path), os.path.realpath(folder)
+    return os.path.normpath(path) == os.path.normpath(folder) or is_within(path, folder)
 
 
 def archive_problems(set_dir: str, steps: List[RestoreStep]) -> List[str]:
@@ -67,7 +65,7 @@ def _image_problems(db: DatabaseRecord, set_dir: str, backup_dir: Optional[str],
                 problems.append(f"database {db.name}: {error}")
                 continue
         elif remote or image.host:
-            if backup_dir is not None and not _inside_text(image.path, backup_dir):
+            if backup_dir is not None and not _inside(image.path, backup_dir, resolve=False):
                 problems.append(f"database {db.name}: image {image.path} is not inside database.backup_dir {backup_dir}")
                 continue
             host_name = image.host or db_host(env)
@@ -78,7 +76,7 @@ def _image_problems(db: DatabaseRecord, set_dir: str, backup_dir: Optional[str],
                 problems.append(f"database {db.name}: host {host_name} is not in the environment")
                 continue
             try:
-                proc = transport.run(host, f"stat -c %s {_quote(image.path)}")
+                proc = transport.run(host, f"stat -c %s {shlex.quote(image.path)}")
             except HostUnreachable as error:
                 problems.append(f"database {db.name}: {error}")
                 continue
@@ -106,10 +104,6 @@ def _image_problems(db: DatabaseRecord, set_dir: str, backup_dir: Optional[str],
         if header is not None:
             problems.append(f"database {db.name}: image {path}: {header}")
     return problems
-
-
-def _quote(text: str) -> str:
-    return "'" + text.replace("'", "'\\''") + "'"
 
 
 def database_problems(manifest: Manifest, set_dir: str, steps: List[RestoreStep], env: Environment,
@@ -156,9 +150,7 @@ def roles_problems(manifest: Manifest, set_dir: str, steps: List[RestoreStep]) -
 
 
 def _filesystem_of(path: str) -> Tuple[int, str]:
-    probe = path
-    while not os.path.exists(probe) and os.path.dirname(probe) != probe:
-        probe = os.path.dirname(probe)
+    probe = nearest_existing(path)
     return os.stat(probe).st_dev, probe
 
 

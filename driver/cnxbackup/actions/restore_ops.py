@@ -60,7 +60,6 @@ class RemoteRun:
     set_dir: str = "/"
     expected_members: Optional[int] = None
     allow_special: bool = False
-    progress: Optional[Progress] = None
     cancel: Optional[threading.Event] = None
 
 

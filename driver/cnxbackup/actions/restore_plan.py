@@ -15,7 +15,7 @@ from ..config import Environment
 from ..databases import restore_commands
 from ..hosts import LOCAL, hosts_of
 from ..manifest import ArchiveRecord, DatabaseRecord, Manifest
-from ..paths import wsadmin_dir
+from ..paths import is_within, wsadmin_dir
 from ..versions import ConnectionsVersion, restore_decision
 from .restore_ops import (
     REPLACED_SUFFIX,
@@ -125,15 +125,6 @@ def file_operations(item: ArchiveRecord, set_dir: str, dest: str, stamp: str,
     return ItemOperations([MakeDir(staging), Extract(archive, staging)], ops)
 
 
-def _is_inside(path: str, folder: str) -> bool:
-    path, folder = os.path.normpath(path), os.path.normpath(folder)
-    return path != folder and path.startswith(folder.rstrip("/") + "/")
-
-
-def _same_host(items: Sequence[ArchiveRecord], name: str, host: str) -> bool:
-    return any(item.name == name and item.host == host for item in items)
-
-
 def _ssh_prefix(env: Optional[Environment], host_name: Optional[str]) -> Optional[str]:
     """``ssh -p PORT USER@ADDRESS`` for an item on another host, None for this machine."""
     if env is None or not host_name or host_name == LOCAL:
@@ -186,12 +177,13 @@ def restore_steps(manifest: Manifest, set_dir: str, env: Optional[Environment] =
     swaps: List[RestoreStep] = []
     dests = {item.name: destination_for((destinations or {}).get(item.name, item.source), target_root)
              for item in selected}
+    host_of = {item.name: item.host for item in selected}
     staged_at = {item.name: (staging_path(dests[item.name]) if item.is_archive else dests[item.name] + STAGING_SUFFIX)
                  for item in selected if item.in_set}
     for item in selected:
         dest = dests[item.name]
         inner = sorted(path for name, path in staged_at.items()
-                       if name != item.name and _is_inside(dests[name], dest) and _same_host(selected, name, item.host))
+                       if name != item.name and is_within(dests[name], dest) and host_of[name] == item.host)
         stage = RestoreStep(f"stage:{item.name}", f"Stage {item.name} beside {dest} (servers still running)", "stage",
                             archive=item, destination=dest)
         step = RestoreStep(f"file:{item.name}", f"Put {item.name} in place at {dest}", "file", archive=item,

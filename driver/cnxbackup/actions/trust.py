@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 from dataclasses import dataclass
-from typing import Optional
+from typing import Any, Dict, Optional
 
 from ..config import Environment
-from ..manifest import Manifest, ManifestError, parse_manifest, parse_manifest_data, read_manifest_bytes, read_signature
+from ..manifest import Manifest, ManifestError, manifest_from_data, parse_manifest_data, read_manifest_bytes, read_signature
 from ..setbox import OutsideTheSet, read_in_set
 from ..signing import DEFAULT_TRUSTED_KEYS, SignatureRefused, Unsigned, verify
 
@@ -42,12 +41,9 @@ def trusted_keys_path(args: argparse.Namespace, env: Optional[Environment]) -> s
     return DEFAULT_TRUSTED_KEYS
 
 
-def _fingerprint_in(raw: bytes) -> Optional[str]:
+def _fingerprint_in(data: Dict[str, Any]) -> Optional[str]:
     """The key fingerprint the (not yet trusted) manifest names, only to pick the key to check with."""
-    try:
-        signing = json.loads(raw).get("signing")
-    except (ValueError, AttributeError):
-        return None
+    signing = data.get("signing")
     value = signing.get("keyFingerprint") if isinstance(signing, dict) else None
     return value if isinstance(value, str) else None
 
@@ -56,7 +52,7 @@ def open_set(set_dir: str, trusted_keys: str, trust_unsealed: bool) -> OpenedSet
     """The set's manifest, its signature checked first; SignatureRefused unless ``trust_unsealed``."""
     raw = read_manifest_bytes(set_dir)
     # a newer format first (its signature may be one this cannot read), then damage (the seal), then the signature
-    parse_manifest_data(raw, set_dir)
+    data = parse_manifest_data(raw, set_dir)
     signed_by: Optional[str] = None
     reason: Optional[str] = None
     try:
@@ -64,13 +60,13 @@ def open_set(set_dir: str, trusted_keys: str, trust_unsealed: bool) -> OpenedSet
             signature = read_signature(set_dir)
         except OutsideTheSet as error:
             raise Unsigned(f"{error}; the signature is not usable") from None
-        signed_by = verify(raw, signature, _fingerprint_in(raw), trusted_keys)
+        signed_by = verify(raw, signature, _fingerprint_in(data), trusted_keys)
     except SignatureRefused as error:
         if not trust_unsealed:
             raise SignatureRefused(f"{error}; refused (a set from before signed sets needs --trust-unsealed, "
                                    "see README)") from None
         reason = str(error)
-    return OpenedSet(set_dir, parse_manifest(raw, set_dir), signed_by, reason)
+    return OpenedSet(set_dir, manifest_from_data(data, set_dir), signed_by, reason)
 
 
 def read_checked(opened: OpenedSet, name: str, sha256: str, size: int, limit: int = 64 << 20) -> bytes:

@@ -66,15 +66,22 @@ def _count(value: Optional[int]) -> str:
     return "no" if value is None else f"{value:,}"
 
 
+def _locate(set_dir: str, name: str, who: str) -> Tuple[Optional[str], str]:
+    """(the checked path of a file of the set, "") or (None, the BAD line): missing, or not in the set."""
+    if not os.path.lexists(os.path.join(set_dir, name)):
+        return None, f"BAD {who}{name} is missing"
+    try:
+        return path_in_set(set_dir, name), ""
+    except OutsideTheSet as error:
+        return None, f"BAD {who}{error}"
+
+
 def _verify_item(set_dir: str, item: ArchiveRecord, deep: bool, progress: Optional[Progress],
                  allow_special: bool) -> Tuple[bool, str]:
     name = item.name
-    if not os.path.lexists(os.path.join(set_dir, item.path)):
-        return False, f"BAD {name}: {item.path} is missing"
-    try:
-        path = path_in_set(set_dir, item.path)
-    except OutsideTheSet as error:
-        return False, f"BAD {name}: {error}"
+    path, bad = _locate(set_dir, item.path, f"{name}: ")
+    if path is None:
+        return False, bad
     size = os.path.getsize(path)
     if size != item.size:
         return False, f"BAD {name}: {item.path} is {size:,} bytes, the manifest says {_count(item.size)} (truncated or replaced)"
@@ -95,12 +102,9 @@ def _verify_item(set_dir: str, item: ArchiveRecord, deep: bool, progress: Option
 
 
 def _verify_plain(set_dir: str, record: FileRecord) -> Tuple[bool, str]:
-    if not os.path.lexists(os.path.join(set_dir, record.path)):
-        return False, f"BAD {record.path} is missing"
-    try:
-        path = path_in_set(set_dir, record.path)
-    except OutsideTheSet as error:
-        return False, f"BAD {record.path}: {error}"
+    path, bad = _locate(set_dir, record.path, "")
+    if path is None:
+        return False, bad
     digest, size = hash_file(path)
     if (digest, size) != (record.sha256, record.size):
         return False, (f"BAD {record.path}: {size:,} bytes, SHA-256 {digest[:12]}...; the manifest says "

@@ -46,9 +46,9 @@ class LineCounter(threading.Thread):
 class _Feeder(threading.Thread):
     """Reads the archive once, hashing it, into zstd's stdin (a thread: the main one reads zstd)."""
 
-    def __init__(self, source: BinaryIO, sink: IO[bytes], cancel: Optional[threading.Event]) -> None:
+    def __init__(self, source: BinaryIO, sink: IO[bytes]) -> None:
         super().__init__(daemon=True)
-        self.source, self.sink, self.cancel = source, sink, cancel
+        self.source, self.sink = source, sink
         self.readinto = source.readinto  # type: ignore[attr-defined]  # files opened "rb" have it
         self.hasher = hashlib.sha256()
         self.size = 0
@@ -139,7 +139,7 @@ def stream_archive(
                 broken = True  # the consumer died: its status and stderr say why, below
 
         gate = MemberGate(sink if consumer_fd is not None else None, allow_special=allow_special, label=label)
-        feeder = _Feeder(handle, zstd.stdin, cancel)
+        feeder = _Feeder(handle, zstd.stdin)
         feeder.start()
         throttle = Throttle(progress)
         buf = bytearray(CHUNK)  # reused: the gate keeps copies of what it holds back, never the chunk
@@ -280,7 +280,7 @@ def list_archive(
         assert zstd.stdin is not None and tar.stdout is not None
         counter = LineCounter(tar.stdout)
         counter.start()
-        feeder = _Feeder(open_source(path), zstd.stdin, cancel)
+        feeder = _Feeder(open_source(path), zstd.stdin)
         feeder.start()
         throttle = Throttle(progress)
         try:

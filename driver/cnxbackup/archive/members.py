@@ -29,7 +29,7 @@ device nodes. FIFOs and setuid/setgid files pass only when ``allow_special`` (a 
 from __future__ import annotations
 
 import re
-from typing import Callable, Dict, List, Optional, Set, Union
+from typing import Callable, Dict, Optional, Set, Union
 
 from .common import ArchiveError, UnsafeArchiveError
 
@@ -388,11 +388,3 @@ class MemberGate:
                 self._norm(value, value, "dumpdir rename")
             elif code != b"X":
                 raise MalformedArchive(f"{self.label}: dumpdir record {record[:20]!r} is not one GNU tar writes")
-
-
-def scan(stream_chunks: "List[bytes]", *, allow_special: bool) -> int:
-    """Members of a whole in-memory tar stream (tests and small checks)."""
-    gate = MemberGate(None, allow_special=allow_special)
-    for chunk in stream_chunks:
-        gate.feed(chunk)
-    return gate.close()

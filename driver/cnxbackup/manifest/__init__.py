@@ -25,6 +25,7 @@ from .store import (
     Signer,
     load_manifest,
     load_manifest_data,
+    manifest_from_data,
     parse_manifest,
     parse_manifest_data,
     read_manifest_bytes,
@@ -37,6 +38,6 @@ from .store import (
 __all__ = [
     "DONE_STATUSES", "FORMAT", "MANIFEST", "SIGNATURE", "ArchiveRecord", "DatabaseRecord", "FileRecord", "HostRecord",
     "ImageRecord", "Manifest", "ManifestError", "ManifestFormatError", "RoleMappingsRecord", "Signer", "SigningRecord",
-    "ToolRecord", "WsadminRecord", "load_manifest", "load_manifest_data", "parse_manifest", "parse_manifest_data",
+    "ToolRecord", "WsadminRecord", "load_manifest", "load_manifest_data", "manifest_from_data", "parse_manifest", "parse_manifest_data",
     "read_manifest_bytes", "read_signature", "seal", "write_manifest", "write_manifest_data",
 ]

@@ -113,8 +113,12 @@ def parse_manifest_data(raw: bytes, set_dir: str, check: bool = True) -> Dict[st
 
 
 def parse_manifest(raw: bytes, set_dir: str) -> Manifest:
-    """The typed manifest from its bytes (the same bytes whose signature was checked)."""
-    data = parse_manifest_data(raw, set_dir)
+    """The typed manifest from its bytes."""
+    return manifest_from_data(parse_manifest_data(raw, set_dir), set_dir)
+
+
+def manifest_from_data(data: Dict[str, Any], set_dir: str) -> Manifest:
+    """The typed manifest from its checked JSON object (``parse_manifest_data``)."""
     try:
         return Manifest.from_json(data, "")
     except ManifestError as error:
