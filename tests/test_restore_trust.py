@@ -124,6 +124,11 @@ def forge_database_not_in_the_environment(ctx, m):
     return "database SAMPLE: not one the environment"
 
 
+def forge_database_timestamp(ctx, m):
+    m["databases"][0]["timestamp"] = "20240101000000 replace existing"
+    return "is not a backup timestamp (14 digits)"
+
+
 def forge_provision_rule_relaxed(ctx, m):
     item(m, "shared-provision")["restoreRule"] = "release"
     return "restored by rule release, the environment as a archive by rule exact-version"
@@ -137,7 +142,7 @@ def forge_kind_switched(ctx, m):
 FORGERIES = {f.__name__[len("forge_"):]: f for f in (
     forge_unparseable_header, forge_symlink_where_a_carry_walks, forge_copy_mode_6777, forge_archive_path_outside,
     forge_archive_path_absolute, forge_source_redirected, forge_dotdot_source, forge_dotdot_exclude,
-    forge_database_not_in_the_environment, forge_provision_rule_relaxed, forge_kind_switched)}
+    forge_database_not_in_the_environment, forge_database_timestamp, forge_provision_rule_relaxed, forge_kind_switched)}
 
 
 def outside_state(ctx) -> dict:

@@ -9,6 +9,7 @@ filesystem for the staged copies (the old tree stays until the swap, so both mus
 from __future__ import annotations
 
 import os
+import re
 import shlex
 from typing import Dict, List, Optional, Tuple
 
@@ -23,6 +24,8 @@ from ..setbox import OutsideTheSet, path_in_set
 from ..transport import HostUnreachable, Transport
 from ..versions import ConnectionsVersion
 from .restore_plan import RestoreStep
+
+STAMP = re.compile(r"\d{14}")  # every vendor's backup timestamp: YYYYMMDDhhmmss
 
 
 def _inside(path: str, folder: str, *, resolve: bool = True) -> bool:
@@ -120,6 +123,9 @@ def database_problems(manifest: Manifest, set_dir: str, steps: List[RestoreStep]
             continue
         if db.name.upper() not in known:
             problems.append(f"database {db.name}: not one the environment {env.name} backs up ({', '.join(sorted(known))})")
+            continue
+        if db.timestamp is not None and not STAMP.fullmatch(db.timestamp):
+            problems.append(f"database {db.name}: timestamp {db.timestamp[:30]!r} is not a backup timestamp (14 digits)")
             continue
         if manifest.database_vendor != section["vendor"]:
             problems.append(f"database {db.name}: the set is of vendor {manifest.database_vendor}, the environment "
