@@ -66,6 +66,18 @@ def test_multihost_backup(tmp_path, five_hosts):
     check = e2e.cli("verify", set_dir, "--env", env_file)
     assert check.returncode == 0, check.stdout
 
+    # an image changed on the DB host since the backup: refused there, before anything is stopped
+    image = manifest["databases"][0]["images"][0]["path"]
+    original_image = open(image, "rb").read()
+    with open(image, "ab") as handle:
+        handle.write(b"appended on the DB host")
+    before = len(fakedb.read_log(fake))
+    proc = e2e.cli("restore", set_dir, "--env", env_file)
+    assert proc.returncode == 1 and f"db:{image}" in proc.stderr and "copy it back" in proc.stderr, proc.stderr
+    assert [c for c in fakedb.read_log(fake)[before:] if "restore" in c["argv"]] == []
+    with open(image, "wb") as handle:
+        handle.write(original_image)
+
     # restore across hosts: a node's local data and the shared data are put back over ssh
     node2_local = by_name["node2-local-data"]["source"]
     victim = next(os.path.join(d, f) for d, _, fs in os.walk(node2_local) for f in fs)
@@ -82,6 +94,9 @@ def test_multihost_backup(tmp_path, five_hosts):
     assert [p for p in os.listdir(os.path.dirname(node2_local)) if ".cnxbackup-replaced-" in p]
     restores = [c for c in fakedb.read_log(fake)[before:] if "restore" in c["argv"]]
     assert len(restores) == 2 and {c["host"] for c in restores} == {hosts[4].name}
+    # each image's media header was read on the DB host, before the restore
+    headers = [c for c in fakedb.read_log(fake)[before:] if c["tool"] == "db2ckbkp" and "-H" in c["argv"]]
+    assert len(headers) == 2 and {c["host"] for c in headers} == {hosts[4].name}
 
 
 def _journal(set_dir):

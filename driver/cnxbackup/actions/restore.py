@@ -169,7 +169,7 @@ def check_before_staging(opened: OpenedSet, steps: List[RestoreStep], env: Envir
     problems = (archive_problems(opened.set_dir, steps)
                 + database_problems(opened.manifest, opened.set_dir, steps, env, transport)
                 + roles_problems(opened.manifest, opened.set_dir, steps))
-    space, notes = space_problems(steps, env.section("target")["free_space_margin"])
+    space, notes = space_problems(steps, env.section("target")["free_space_margin"], env, transport)
     problems += space
     for note in notes:
         progress.message(f"note: {note}")

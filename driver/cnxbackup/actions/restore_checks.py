@@ -11,13 +11,15 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import shutil
+import tempfile
 from typing import Dict, List, Optional, Tuple
 
 from ..archive import hash_file
 from ..config import Environment
 from ..databases import backup_targets, db_host, image_header_problem
-from ..hosts import hosts_of
-from ..manifest import DatabaseRecord, Manifest
+from ..hosts import Host, hosts_of
+from ..manifest import DatabaseRecord, ImageRecord, Manifest
 from ..paths import is_within, nearest_existing
 from ..progress import human_bytes
 from ..setbox import OutsideTheSet, path_in_set
@@ -55,40 +57,56 @@ def archive_problems(set_dir: str, steps: List[RestoreStep]) -> List[str]:
     return problems
 
 
+def _remote_image_problem(db: DatabaseRecord, image: ImageRecord, host_name: str, env: Environment,
+                          transport: Transport) -> Optional[str]:
+    """Size and SHA-256 of an image left on the DB host, read there (``stat``, ``sha256sum``)."""
+    host = hosts_of(env).get(host_name)
+    if host is None:
+        return f"database {db.name}: host {host_name} is not in the environment"
+    quoted = shlex.quote(image.path)
+    try:
+        proc = transport.run(host, f"stat -c %s -- {quoted} && sha256sum -- {quoted}")
+    except HostUnreachable as error:
+        return f"database {db.name}: {error}"
+    lines = proc.stdout.split()
+    if proc.returncode != 0 or len(lines) < 2:
+        return f"database {db.name}: image {host_name}:{image.path} is missing or unreadable"
+    size, digest = lines[0], lines[1]
+    if image.size is not None and size != str(image.size):
+        return f"database {db.name}: image {host_name}:{image.path} is {size} bytes, the manifest says {image.size}"
+    if image.sha256 and digest != image.sha256:
+        return (f"database {db.name}: image {host_name}:{image.path} does not match its SHA-256 in the manifest "
+                "(changed or replaced)")
+    return None
+
+
 def _image_problems(db: DatabaseRecord, set_dir: str, backup_dir: Optional[str], remote: bool,
-                    transport: Optional[Transport], env: Environment) -> List[str]:
+                    transport: Optional[Transport], env: Environment, spec_dir: str) -> List[str]:
     problems = []
     if not db.images:
         return [f"database {db.name}: the set records no backup image"]
     for image in db.images:
-        if image.copy:
-            try:
-                path = path_in_set(set_dir, image.copy)
-            except OutsideTheSet as error:
-                problems.append(f"database {db.name}: {error}")
-                continue
-        elif remote or image.host:
+        on_db_host = False
+        if remote or image.host:
+            # the native restore reads the image where the backup left it, on the DB host
             if backup_dir is not None and not _inside(image.path, backup_dir, resolve=False):
                 problems.append(f"database {db.name}: image {image.path} is not inside database.backup_dir {backup_dir}")
                 continue
             host_name = image.host or db_host(env)
             if transport is None or host_name is None:
                 continue
-            host = hosts_of(env).get(host_name)
-            if host is None:
-                problems.append(f"database {db.name}: host {host_name} is not in the environment")
+            problem = _remote_image_problem(db, image, host_name, env, transport)
+            if problem is not None:
+                hint = f" (the set holds a copy: {os.path.join(set_dir, image.copy)}; copy it back)" if image.copy else ""
+                problems.append(problem + hint)
                 continue
+            path, on_db_host = image.path, True
+        elif image.copy:
             try:
-                proc = transport.run(host, f"stat -c %s {shlex.quote(image.path)}")
-            except HostUnreachable as error:
+                path = path_in_set(set_dir, image.copy)
+            except OutsideTheSet as error:
                 problems.append(f"database {db.name}: {error}")
                 continue
-            if proc.returncode != 0:
-                problems.append(f"database {db.name}: image {host_name}:{image.path} is missing")
-            elif image.size is not None and proc.stdout.strip() != str(image.size):
-                problems.append(f"database {db.name}: image {host_name}:{image.path} is {proc.stdout.strip()} bytes, "
-                                f"the manifest says {image.size}")
-            continue
         else:
             path = image.path
             if backup_dir is not None and not _inside(path, backup_dir):
@@ -97,13 +115,13 @@ def _image_problems(db: DatabaseRecord, set_dir: str, backup_dir: Optional[str],
             if not os.path.isfile(path) or os.path.islink(path):
                 problems.append(f"database {db.name}: image {path} is missing")
                 continue
-        if image.sha256:
+        if image.sha256 and not on_db_host:
             digest, size = hash_file(path)
             if (digest, size) != (image.sha256, image.size if image.size is not None else size):
                 problems.append(f"database {db.name}: image {path} does not match its SHA-256 and size in the "
                                 "manifest (changed, truncated or replaced)")
                 continue
-        header = image_header_problem(db.vendor, path, env)
+        header = image_header_problem(db.vendor, db.name, path, env, transport if on_db_host else None, spec_dir)
         if header is not None:
             problems.append(f"database {db.name}: image {path}: {header}")
     return problems
@@ -111,6 +129,16 @@ def _image_problems(db: DatabaseRecord, set_dir: str, backup_dir: Optional[str],
 
 def database_problems(manifest: Manifest, set_dir: str, steps: List[RestoreStep], env: Environment,
                       transport: Optional[Transport]) -> List[str]:
+    """Every database the restore runs: the environment's, of its vendor, its images checked."""
+    spec_dir = tempfile.mkdtemp(prefix="cnxcheck-")  # the remote-tool shim's spec, for header checks
+    try:
+        return _database_problems(manifest, set_dir, steps, env, transport, spec_dir)
+    finally:
+        shutil.rmtree(spec_dir, ignore_errors=True)
+
+
+def _database_problems(manifest: Manifest, set_dir: str, steps: List[RestoreStep], env: Environment,
+                       transport: Optional[Transport], spec_dir: str) -> List[str]:
     section = env.section("database")
     backup_dir = section.get("backup_dir")
     remote = db_host(env) is not None
@@ -134,7 +162,7 @@ def database_problems(manifest: Manifest, set_dir: str, steps: List[RestoreStep]
         if db.location and backup_dir and not remote and not _inside(db.location, backup_dir):
             problems.append(f"database {db.name}: its location {db.location} is not database.backup_dir {backup_dir}")
             continue
-        problems += _image_problems(db, set_dir, backup_dir, remote, transport, env)
+        problems += _image_problems(db, set_dir, backup_dir, remote, transport, env, spec_dir)
     return problems
 
 
@@ -160,32 +188,61 @@ def _filesystem_of(path: str) -> Tuple[int, str]:
     return os.stat(probe).st_dev, probe
 
 
-def space_problems(steps: List[RestoreStep], margin: float) -> Tuple[List[str], List[str]]:
-    """(problems, notes): each local destination filesystem must hold the staged copies."""
-    need: Dict[int, int] = {}
-    where: Dict[int, str] = {}
-    unknown = []
+def _remote_filesystem(host: Host, destination: str, transport: Transport) -> Tuple[str, int]:
+    """(mount point, bytes available) of the filesystem that will hold ``destination`` on ``host``
+    (POSIX ``df -Pk`` of its nearest existing parent); HostUnreachable or ValueError."""
+    quoted = shlex.quote(destination)
+    proc = transport.run(host, f'p={quoted}; while [ ! -e "$p" ]; do p=$(dirname -- "$p"); done; df -Pk -- "$p"')
+    lines = proc.stdout.strip().splitlines()
+    fields = lines[-1].split() if proc.returncode == 0 and len(lines) >= 2 else []
+    if len(fields) < 6 or not fields[3].isdigit():
+        raise ValueError(f"df on {host.name} gave no size for {destination}: {proc.stdout.strip()[-200:]}")
+    return fields[-1], int(fields[3]) * 1024
+
+
+def space_problems(steps: List[RestoreStep], margin: float, env: Optional[Environment] = None,
+                   transport: Optional[Transport] = None) -> Tuple[List[str], List[str]]:
+    """(problems, notes): each destination filesystem, here or on its host (``df`` there), must
+    hold the staged copies beside the live trees they will replace."""
+    need: Dict[Tuple[str, object], int] = {}
+    free_at: Dict[Tuple[str, object], Tuple[str, int]] = {}
+    unknown, notes = [], []
     for step in steps:
         item = step.archive
         if step.kind != "stage" or step.skip_reason or item is None or step.destination is None:
-            continue
-        if item.host != "local" and step.commands and step.commands[0].startswith("ssh "):
             continue
         size = item.tar_bytes if item.tar_bytes is not None else (item.size if not item.is_archive else None)
         if size is None:
             unknown.append(item.name)
             continue
-        device, probe = _filesystem_of(step.destination)
-        need[device] = need.get(device, 0) + size
-        where.setdefault(device, probe)
+        remote = item.host != "local" and bool(step.commands) and step.commands[0].startswith("ssh ")
+        if remote:
+            host = hosts_of(env).get(item.host) if env is not None else None
+            if host is None or transport is None:
+                notes.append(f"room for staging {item.name} on {item.host} not checked (no transport)")
+                continue
+            try:
+                mount, free = _remote_filesystem(host, step.destination, transport)
+            except (HostUnreachable, ValueError) as error:
+                notes.append(f"room for staging {item.name} on {item.host} not checked: {error}")
+                continue
+            key: Tuple[str, object] = (item.host, mount)
+            free_at.setdefault(key, (f"{item.host}:{mount}", free))
+        else:
+            device, probe = _filesystem_of(step.destination)
+            key = ("local", device)
+            if key not in free_at:
+                info = os.statvfs(probe)
+                free_at[key] = (probe, info.f_bavail * info.f_frsize)
+        need[key] = need.get(key, 0) + size
     problems = []
-    for device, bytes_needed in need.items():
-        info = os.statvfs(where[device])
-        free = info.f_bavail * info.f_frsize
+    for key, bytes_needed in need.items():
+        where, free = free_at[key]
         wanted = int(bytes_needed * (1 + margin))
         if wanted > free:
-            problems.append(f"the filesystem of {where[device]} has {human_bytes(free)} free; staging the restored "
+            problems.append(f"the filesystem of {where} has {human_bytes(free)} free; staging the restored "
                             f"copies there needs {human_bytes(wanted)} (with a {margin:.0%} margin)")
-    notes = [f"room for staging not checked for {', '.join(unknown)} (the set does not record their size "
-             "unpacked)"] if unknown else []
+    if unknown:
+        notes.append(f"room for staging not checked for {', '.join(unknown)} (the set does not record their size "
+                     "unpacked)")
     return problems, notes

@@ -21,7 +21,7 @@ from ..manifest import DatabaseRecord
 from ..secrets import REDACT, read_password
 from ..transport import SshTransport, Transport, make_transport
 from ..transport.remote_tool import remote_tool_argv
-from . import db2
+from . import db2, mssql
 from .base import DbBackupResult, DbError, DbTarget
 from .defaults import default_databases
 from .hooks import vendor_module
@@ -122,13 +122,20 @@ def restore_database(vendor: str, db: DatabaseRecord, env: Environment, log: log
         raise StepFailed(f"database {db.name}: restore failed: {result.error}")
 
 
-def image_header_problem(vendor: str, image: str, env: Environment) -> Optional[str]:
+def image_header_problem(vendor: str, database: str, image: str, env: Environment,
+                         transport: Optional[Transport] = None, spec_dir: Optional[str] = None) -> Optional[str]:
     """A quick vendor check of an image's header before a restore stops anything, where one
-    exists: DB2 ``db2ckbkp -H`` (the 4 KiB media header, no validation). SQL Server's
-    ``RESTORE HEADERONLY`` needs the server and is not run here; RMAN has none that is quick."""
-    if vendor != "db2":
+    exists: DB2 ``db2ckbkp -H`` (the 4 KiB media header, no validation), SQL Server ``RESTORE
+    HEADERONLY`` (the set's header: database name, backup type); RMAN has none that is quick.
+    With a transport and a DB host, the tool runs there, where the image is."""
+    if vendor not in ("db2", "mssql"):
         return None
-    return db2.header_check(image, settings_for(vendor, env))
+    settings = settings_for(vendor, env)
+    if transport is not None and spec_dir and db_host(env) is not None:
+        settings = remote_settings(env, settings, transport, spec_dir)
+    if vendor == "db2":
+        return db2.header_check(image, settings)
+    return mssql.header_check(image, database, settings, db_secrets(env))
 
 
 def verify_database(vendor: str, db: DatabaseRecord, env: Optional[Environment],
@@ -137,16 +144,18 @@ def verify_database(vendor: str, db: DatabaseRecord, env: Optional[Environment],
     hooks = vendor_module(vendor)
     settings = settings_for(vendor, env)
     result = result_from_record(db, vendor)
+    secrets = db_secrets(env) if env is not None and not dry_run else {}
     if env is not None and db_host(env) is not None:
         transport = make_transport(env)
         spec_dir = tempfile.mkdtemp(prefix="cnxverify-")
         try:
-            ok, message = hooks.verify(result, remote_settings(env, settings, transport, spec_dir), dry_run=dry_run)
+            ok, message = hooks.verify(result, remote_settings(env, settings, transport, spec_dir), dry_run=dry_run,
+                                       secrets=secrets)
         finally:
             transport.close()
             shutil.rmtree(spec_dir, ignore_errors=True)
     else:
-        ok, message = hooks.verify(result, settings, dry_run=dry_run)
+        ok, message = hooks.verify(result, settings, dry_run=dry_run, secrets=secrets)
     if ok is None:
         return True, f"{message} (no native verifier for this method; SHA-256 checked)"
     return bool(ok), message
