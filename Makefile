@@ -19,7 +19,7 @@ help:
 	@echo "make test             the layer contract (lint) and the whole test suite (what CI runs)"
 	@echo "make plan ENV=prod    preflight + plan, changes nothing"
 	@echo "make backup ENV=prod  back up the environment described in environments/prod.yaml"
-	@echo "make verify SET=DIR   verify a backup set (ARGS=--deep for a full read)"
+	@echo "make verify SET=DIR ENV=prod   verify a backup set (ARGS=--deep for a full read)"
 	@echo "make restore SET=DIR ENV=prod ARGS='--dry-run'"
 	@echo "make bench            speed and memory benchmark"
 	@echo "make dist             build dist/cnxbackup.pyz (single-file zipapp)"
@@ -67,10 +67,21 @@ plan: setup
 backup: setup
 	$(VENV)/bin/cnxbackup backup --env $(ENV) $(ARGS)
 
-verify: setup
-	$(VENV)/bin/cnxbackup verify $(SET) $(ARGS)
+# verify and restore name both the set and the environment: a default could mean the wrong deployment
+define need_set_and_env
+	@if [ -z "$(SET)" ] || [ "$(origin ENV)" = "file" ]; then \
+	  echo "error: make $@ needs SET=<backup set folder> and ENV=<environment> (e.g. make $@ SET=/backup/cnx/prod-20261201T2100 ENV=prod)" >&2; \
+	  exit 2; fi
+endef
 
-restore: setup
+verify:
+	$(need_set_and_env)
+	@$(MAKE) --no-print-directory setup
+	$(VENV)/bin/cnxbackup verify $(SET) --env $(ENV) $(ARGS)
+
+restore:
+	$(need_set_and_env)
+	@$(MAKE) --no-print-directory setup
 	$(VENV)/bin/cnxbackup restore $(SET) --env $(ENV) $(ARGS)
 
 bench: setup

@@ -63,6 +63,12 @@ def calls(log: list, method: str) -> list:
     return [e for e in log if e.get("event") == "call" and e.get("method") == method]
 
 
+def stops(log: list) -> list:
+    """Every server stop the mocked cell was asked for (an MBean ``stop`` or ``stopServer``)."""
+    return [e for e in log if e.get("event") == "call" and (e.get("method") == "stopServer" or (
+        e.get("method") == "invoke" and (e.get("args") or [None])[-1] == "stop"))]
+
+
 def set_installed_version(ctx: "Ctx", version: str, extra_fix: str = "") -> None:
     path = os.path.join(ctx.tree, "var/ibm/InstallationManager/installed.xml")
     text = open(path, encoding="utf-8").read()

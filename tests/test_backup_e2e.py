@@ -17,6 +17,7 @@ import pytest
 import e2e
 from cnxbackup.demo import fakedb, mockcell
 from cnxbackup.lock import RunLock
+from restorekit import stops
 
 PASSWORD = "Adm1n-Secret"
 
@@ -130,9 +131,11 @@ def test_missing_path_fails_preflight_naming_it(tmp_path):
     text = open(env_file).read().replace('profiles: ["{was_root}/profiles/AppSrv01"]',
                                          'profiles: ["{was_root}/profiles/AppSrv01", "{was_root}/profiles/Missing02"]')
     open(env_file, "w").write(text)
+    line = next(n for n, text in enumerate(open(env_file), 1) if "Missing02" in text)
     proc = e2e.cli("backup", "--env", env_file)
-    assert proc.returncode == 1
+    assert proc.returncode == 2, proc.stdout + proc.stderr  # the configuration is at fault: its key and line
     assert "profiles/Missing02 does not exist" in proc.stderr and "profile-Missing02" in proc.stderr
+    assert f"{env_file}:{line}: key 'paths.profiles'" in proc.stderr
     assert e2e.sets(os.path.join(tmp, "backups")) == []
 
 
@@ -183,7 +186,43 @@ def test_db_failure_then_resume(tmp_path):
     backups = [a for a in new_calls if " backup " in f" {a} "]
     assert backups and all("FILES" in a for a in backups)
     assert {a["name"]: os.stat(os.path.join(set_dir, a["path"])).st_mtime_ns for a in manifest["archives"]} == mtimes
-    assert sum(1 for e in mockcell.read_log(e2e.mock_env(tmp)) if e.get("event") == "launch") == launches
+    # one launch more: the resume stopped the servers again (they were still stopped: nothing redone)
+    assert sum(1 for e in mockcell.read_log(e2e.mock_env(tmp)) if e.get("event") == "launch") == launches + 1
+    assert len(manifest["stops"]) == 2
+
+
+ALL_DB2 = ["OPNACT", "BLOGS", "DOGEAR", "SNCOMM", "FILES", "FORUM", "HOMEPAGE", "METRICS", "MOBILE", "PEOPLEDB", "PNS",
+           "WIKIS", "XCC", "ESSAPPS", "FNGCD", "FNOS"]
+
+
+def test_resume_after_the_servers_were_started_stops_them_again_and_redoes_what_followed_the_stop(tmp_path):
+    tmp = str(tmp_path)
+    env_file = e2e.write_env(tmp)
+    fake = fakedb.prepare(os.path.join(tmp, "demo", "fakedb"), "db2", databases=ALL_DB2, disk_full=["FILES"])
+    json.dump(fake, open(os.path.join(tmp, "demo", "fakedb", "env.json"), "w"))
+    assert e2e.cli("backup", "--env", env_file).returncode == 1  # FILES failed: partial, servers left stopped
+    [set_dir] = e2e.sets(os.path.join(tmp, "backups"))
+    first = e2e.manifest(set_dir)
+    mock = e2e.mock_env(tmp)
+    state = mockcell.load_state(mock)
+    state["runtime"]["servers"] = {}  # someone started every server again before the resume
+    mockcell.save_state(mock, state)
+    state = fakedb.read_state(fake)
+    state["databases"]["FILES"]["disk_full"] = False
+    json.dump(state, open(fake["FAKEDB_STATE"], "w"))
+    before = len(fakedb.read_log(fake))
+    log_before = len(mockcell.read_log(mock))
+    proc = e2e.cli("--plain", "backup", "--env", env_file, "--resume")
+    assert proc.returncode == 3, proc.stdout + proc.stderr  # complete, with the restart as a warning
+    assert "were running again" in proc.stdout
+    assert stops(mockcell.read_log(mock)[log_before:]), "the resume stopped the servers again"
+    redone = [" ".join(c["argv"]) for c in fakedb.read_log(fake)[before:] if "backup" in c["argv"]]
+    assert len(redone) == len(ALL_DB2)  # every database again, after the new stop
+    manifest = e2e.manifest(set_dir)
+    assert manifest["status"] == "complete-with-warnings" and len(manifest["stops"]) == 2
+    assert all(a["status"] == "done" for a in manifest["archives"])
+    old_ends = {s: e.get("ended") for s, e in first["steps"].items() if s.startswith(("db:", "item:"))}
+    assert all(manifest["steps"][s]["ended"] >= manifest["stops"][1] for s in old_ends)
 
 
 FAKE_WSADMIN = """#!/bin/sh

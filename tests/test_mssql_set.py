@@ -10,7 +10,7 @@ import pytest
 
 import e2e
 from cnxbackup.demo import fakedb, mockcell
-from restorekit import calls
+from restorekit import stops
 
 PASSWORD = "Sql-Pa55word"
 DATABASES = ["FILES", "HOMEPAGE"]
@@ -92,7 +92,7 @@ def test_an_image_of_another_database_is_refused_by_restore_headeronly_before_th
         assert proc.returncode == 1, proc.stdout + proc.stderr
         assert "database HOMEPAGE" in proc.stderr and "holds a backup of database FILES, not HOMEPAGE" in proc.stderr
         after = mockcell.read_log(mock)[before:]
-        assert calls(after, "stop") == [] and calls(after, "stopServer") == []
+        assert stops(after) == []
         ran = sqlcmd_statements(base)[statements_before:]
         assert any(s.startswith("RESTORE HEADERONLY") for s in ran)
         assert not any(s.startswith(("RESTORE DATABASE", "ALTER DATABASE")) for s in ran), ran

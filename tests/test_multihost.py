@@ -14,6 +14,7 @@ import pytest
 import e2e
 import sshhosts
 from cnxbackup.demo import fakedb, mockcell
+from restorekit import stops
 
 
 @pytest.fixture()
@@ -146,7 +147,15 @@ def test_unreachable_host_fails_only_its_items(tmp_path, five_hosts):
     env_file = e2e.write_multihost_env(tmp, hosts, 3, known)
     _prepare_db(tmp)
     sshhosts.stop_host(hosts[3])  # node3 is down before the run starts
-    proc = e2e.cli("backup", "--env", env_file)
+    # the gate: plan says no, backup refuses before a set folder exists and before any stop
+    plan = e2e.cli("plan", "--env", env_file)
+    assert plan.returncode == 1 and "UNREACHABLE" in plan.stderr and "node3" in plan.stderr, plan.stdout + plan.stderr
+    refused = e2e.cli("backup", "--env", env_file)
+    assert refused.returncode == 1 and "UNREACHABLE" in refused.stderr, refused.stdout + refused.stderr
+    assert e2e.sets(os.path.join(tmp, "backups")) == []
+    assert stops(mockcell.read_log(e2e.mock_env(tmp))) == []
+    # accepted on purpose: node3's items fail, the other hosts go on, the override is recorded
+    proc = e2e.cli("backup", "--env", env_file, "--allow-partial")
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "node3" in proc.stdout and "connection refused" in proc.stdout
     [set_dir] = e2e.sets(os.path.join(tmp, "backups"))
@@ -155,3 +164,4 @@ def test_unreachable_host_fails_only_its_items(tmp_path, five_hosts):
     status = {a["name"]: a["status"] for a in manifest["archives"]}
     assert {n for n, s in status.items() if s != "done"} == {n for n in status if n.startswith("node3-")}
     assert all(d["status"] == "done" for d in manifest["databases"])
+    assert manifest["overrides"] == ["--allow-partial"]

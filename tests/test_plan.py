@@ -84,7 +84,9 @@ def test_sources_are_checked_and_an_absent_provision_folder_is_skipped_with_a_no
             os.makedirs(item.source, exist_ok=True)
     os.makedirs(os.path.dirname(items(plan)["profileRegistry"].source), exist_ok=True)
     problems = check_sources(plan)
-    assert problems == [f"item profileRegistry: {tmp_path}/was/properties/profileRegistry.xml does not exist"]
+    env = plan.env
+    assert problems == [f"{env.where('paths.profile_registry')}: key 'paths.profile_registry': item profileRegistry: "
+                        f"{tmp_path}/was/properties/profileRegistry.xml does not exist"]
     assert "shared-provision" not in items(plan) and any("shared-provision is skipped" in n for n in plan.notes)
 
 

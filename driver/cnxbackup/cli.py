@@ -1,4 +1,4 @@
-"""``cnxbackup`` command line: plan, backup, verify, restore.
+"""``cnxbackup`` command line: plan, backup, verify, restore, cleanup.
 
 Exit codes: 0 ok, 1 failed, 2 bad config or usage, 3 finished with warnings, 130 interrupted.
 """
@@ -10,6 +10,7 @@ import sys
 from typing import List, NoReturn, Optional
 
 from . import __version__, signals
+from .actions.leftovers import run_cleanup
 from .actions.restore import run_restore
 from .actions.run import run_plan_or_backup
 from .actions.verify import run_verify
@@ -39,12 +40,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     plan = sub.add_parser("plan", help="preflight checks and the plan; changes nothing")
     plan.add_argument("--env", required=True, help="environment name (environments/NAME.yaml) or file")
+    plan.add_argument("--allow-partial", action="store_true",
+                      help="pass the gate although a host is unreachable (as backup --allow-partial would run)")
 
     backup = sub.add_parser("backup", help="back up the whole deployment")
     backup.add_argument("--env", required=True, help="environment name (environments/NAME.yaml) or file")
     backup.add_argument("--dry-run", action="store_true", help="check and show every command; change nothing")
     backup.add_argument("--resume", nargs="?", const="latest", metavar="SET",
                         help="continue the newest unfinished set (or SET) without redoing verified items")
+    backup.add_argument("--allow-partial", action="store_true",
+                        help="start although a host is unreachable: its items fail, the set ends partial (recorded)")
+    backup.add_argument("--allow-other-environment", action="store_true",
+                        help="resume a set of another environment or cell (recorded in the journal)")
 
     verify = sub.add_parser("verify", help="check a backup set's manifest, archives and database images")
     verify.add_argument("set_dir", metavar="SET")
@@ -73,6 +80,13 @@ def build_parser() -> argparse.ArgumentParser:
                          help="DANGEROUS: restore provision/ even though the exact version differs (recorded)")
     restore.add_argument("--discard-replaced", action="store_true",
                          help="delete what was moved aside once the whole restore has succeeded")
+    restore.add_argument("--allow-other-environment", action="store_true",
+                         help="restore a set of another environment or cell (recorded in the restore journal)")
+
+    cleanup = sub.add_parser("cleanup", help="remove what restores left beside the live trees (moved-aside copies, "
+                                             "staging folders), after a prompt")
+    cleanup.add_argument("--env", required=True, help="environment name (environments/NAME.yaml) or file")
+    cleanup.add_argument("--yes", action="store_true", help="do not ask (for scripts)")
 
     sub.add_parser("config-reference", help="print the configuration reference (Markdown)")
     tool = sub.add_parser("_remote-tool")  # internal (no help: not listed): a DB tool on a remote host
@@ -109,6 +123,8 @@ def main(argv: Optional[List[str]] = None) -> int:
             return run_verify(args, load_env(args.env, progress) if args.env else None, progress)
         if args.command == "restore":
             return run_restore(args, load_env(args.env, progress), progress)
+        if args.command == "cleanup":
+            return run_cleanup(args, load_env(args.env, progress), progress)
     except KeyboardInterrupt:
         sys.stderr.write("cnxbackup: interrupted; partial files were removed and nothing unfinished is marked done\n")
         return EXIT_INTERRUPTED

@@ -6,6 +6,8 @@ bundled as ``cnxbackup/_assets``.
 from __future__ import annotations
 
 import os
+import re
+from typing import List
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
@@ -44,3 +46,32 @@ def nearest_existing(path: str, *, links_count: bool = False) -> str:
     while not exists(probe) and os.path.dirname(probe) != probe:
         probe = os.path.dirname(probe)
     return probe
+
+
+# ----------------------------------------------------------------------------- a restore's leftovers
+# A restore moves each live tree aside to ``<path>.cnxbackup-replaced-<stamp>`` (on a mount
+# point: ``<path>/cnxbackup-replaced-<stamp>``) and stages beside it in ``<path>.cnxrestore-new``
+# (``<path>/cnxrestore-new``). The stamp is the restore's ``YYYYmmddTHHMMSS[-N]``.
+REPLACED_SUFFIX = ".cnxbackup-replaced"
+STAGING_SUFFIX = ".cnxrestore-new"
+_STAMP_GLOB = "[0-9]" * 8 + "T" + "[0-9]" * 6
+LEFTOVER_NAME = re.compile(r"cnxbackup-replaced-\d{8}T\d{6}(?:-\d+)?|cnxrestore-new")
+
+
+def leftover_patterns(rel: str) -> List[str]:
+    """GNU tar ``--exclude`` patterns (to be anchored) for the leftovers of the item at ``rel``
+    inside an archived tree (``.`` for the tree's own root, whose forms sit inside it)."""
+    if rel in (".", ""):
+        return [f"./{REPLACED_SUFFIX[1:]}-{_STAMP_GLOB}*", f"./{STAGING_SUFFIX[1:]}"]
+    base = "./" + rel.strip("/")
+    return [f"{base}{REPLACED_SUFFIX}-{_STAMP_GLOB}*", f"{base}{STAGING_SUFFIX}"]
+
+
+def is_leftover_of(path: str, source: str) -> bool:
+    """``path`` is one of the fixed leftover forms of the item at ``source``, nothing looser."""
+    parent, name = os.path.split(path.rstrip("/"))
+    source = source.rstrip("/")
+    if parent == source:  # the mount-point forms, inside the tree
+        return bool(LEFTOVER_NAME.fullmatch(name))
+    base = os.path.basename(source) + "."
+    return parent == os.path.dirname(source) and name.startswith(base) and bool(LEFTOVER_NAME.fullmatch(name[len(base):]))

@@ -16,7 +16,7 @@ from .config import Environment
 from .databases import backup_targets
 from .errors import PreflightError
 from .hosts import first_with_role, host_paths, hosts_of, is_multi_host
-from .paths import is_within, nearest_existing
+from .paths import is_within, leftover_patterns, nearest_existing
 from .versions import ConnectionsVersion, detect_interim_fixes, read_installed_xml, read_was_product
 
 RESTORE_RELEASE = "release"       # same major.minor release
@@ -37,6 +37,10 @@ class Item:
     est_bytes: int = 0
     est_files: int = 0
     optional: bool = False  # skipped with a note when its source does not exist
+    key: str = ""  # the configuration key its source comes from (for error messages)
+    # a restore's moved-aside copies and staging folders of this item and of the items inside
+    # it: anchored tar excludes in their fixed forms, computed from the environment
+    leftover_excludes: List[str] = field(default_factory=list)
 
     @property
     def relpath(self) -> str:
@@ -107,52 +111,69 @@ def _base_items(env: Environment, version: ConnectionsVersion) -> List[Item]:
     items: List[Item] = []
     used: set = set()
 
-    def add(host: str, name: str, kind: str, source: str, description: str, **extra: Any) -> None:
+    def add(host: str, name: str, kind: str, source: str, description: str, key: str, **extra: Any) -> None:
         full = _unique(f"{host}-{name}" if multi else name, used)
-        items.append(Item(full, kind, source, description, host=host, **extra))
+        items.append(Item(full, kind, source, description, host=host, key=path_key(env, host, key), **extra))
 
     for host_name, host in hosts.items():
         paths = host_paths(env, host_name)
         roles = set(host.roles)
         if host_name == dmgr_host:
-            add(host_name, "dmgr-profile", "archive", paths["dmgr_profile"], "Deployment Manager profile (HCL step 5)")
+            add(host_name, "dmgr-profile", "archive", paths["dmgr_profile"], "Deployment Manager profile (HCL step 5)", "dmgr_profile")
         if "node" in roles:
             for profile in paths["profiles"]:
                 add(host_name, f"profile-{os.path.basename(profile.rstrip('/'))}", "archive", profile,
-                    "WAS profile (HCL step 6.2)")
+                    "WAS profile (HCL step 6.2)", "profiles")
         if host_name == dmgr_host or "node" in roles:
-            add(host_name, "profileRegistry", "copy", paths["profile_registry"], "profileRegistry.xml (HCL step 6.3)")
+            add(host_name, "profileRegistry", "copy", paths["profile_registry"], "profileRegistry.xml (HCL step 6.3)", "profile_registry")
         if host_name == dmgr_host:
-            add(host_name, "connections-root", "archive", paths["connections_root"], "connections_root (HCL step 6.1)")
+            add(host_name, "connections-root", "archive", paths["connections_root"], "connections_root (HCL step 6.1)", "connections_root")
         if host_name == nfs_host:
             shared = paths["shared_data"]
-            add(host_name, "shared-data", "archive", shared, "shared data, without provision/ (HCL step 6.4)")
+            add(host_name, "shared-data", "archive", shared, "shared data, without provision/ (HCL step 6.4)", "shared_data")
             add(host_name, "shared-provision", "archive", os.path.join(shared, "provision"),
-                "shared data provision/ (restores only onto the exact same version)", restore_rule=RESTORE_EXACT,
+                "shared data provision/ (restores only onto the exact same version)", "shared_data", restore_rule=RESTORE_EXACT,
                 optional=True)
             if conn["ccm"] and not is_within(paths["ccm_storage"], shared):
-                add(host_name, "ccm-storage", "archive", paths["ccm_storage"], "FileNet storage area (HCL step 2)")
+                add(host_name, "ccm-storage", "archive", paths["ccm_storage"], "FileNet storage area (HCL step 2)", "ccm_storage")
         if "node" in roles:
-            add(host_name, "local-data", "archive", paths["local_data"], "local data (HCL step 6.4)")
+            add(host_name, "local-data", "archive", paths["local_data"], "local data (HCL step 6.4)", "local_data")
         if host_name == dmgr_host and conn["ccm"]:
             ear_dir = paths["engine_ws_ear"]
             if ear_dir == "auto":
                 ear_dir = engine_ws_ear_dir(paths["connections_root"], version)
-            add(host_name, "engine-ws-ear", "copy", os.path.join(ear_dir, "Engine-ws.ear"), "Engine-ws.ear (HCL step 2)")
+            add(host_name, "engine-ws-ear", "copy", os.path.join(ear_dir, "Engine-ws.ear"), "Engine-ws.ear (HCL step 2)", "engine_ws_ear")
         if conn["in_place_upgrade"] and (host_name == dmgr_host or "node" in roles):
-            add(host_name, "im-data", "archive", paths["im_data"], "Installation Manager agent data (HCL step 7)")
-            add(host_name, "im-install", "archive", paths["im_install"], "Installation Manager install directory (HCL step 7)")
-            add(host_name, "im-shared", "archive", paths["im_shared"], "Installation Manager shared resources, IMShared (HCL step 7)")
+            add(host_name, "im-data", "archive", paths["im_data"], "Installation Manager agent data (HCL step 7)", "im_data")
+            add(host_name, "im-install", "archive", paths["im_install"], "Installation Manager install directory (HCL step 7)",
+                "im_install")
+            add(host_name, "im-shared", "archive", paths["im_shared"],
+                "Installation Manager shared resources, IMShared (HCL step 7)", "im_shared")
         if host_name == dmgr_host:
             for custom in paths["customizations"]:
                 kind = "copy" if not multi and os.path.isfile(custom) else "archive"
                 add(host_name, f"custom-{os.path.basename(custom.rstrip('/')) or 'root'}", kind, custom,
-                    "customization (HCL step 8)")
-    for extra in env.paths["extra"]:
+                    "customization (HCL step 8)", "customizations")
+    for index, extra in enumerate(env.paths["extra"]):
         host_name = extra.get("host") or dmgr_host
         kind = "copy" if host_name == "local" and os.path.isfile(extra["path"]) else "archive"
-        items.append(Item(_unique(extra["name"], used), kind, extra["path"], "extra item", host=host_name))
+        items.append(Item(_unique(extra["name"], used), kind, extra["path"], "extra item", host=host_name,
+                          key=f"paths.extra[{index}].path"))
     return items
+
+
+def path_key(env: Environment, host_name: str, name: str) -> str:
+    """The key a host's path comes from: the host's own ``paths`` when it sets it, else ``paths``."""
+    for index, entry in enumerate(env.data.get("hosts") or []):
+        if entry["name"] == host_name and name in (entry.get("paths") or {}):
+            return f"hosts[{index}].paths.{name}"
+    return f"paths.{name}"
+
+
+def source_problem(env: Environment, item: Item, what: str) -> str:
+    """A problem with an item's source, naming the file, line and key it comes from."""
+    key = item.key or "paths"
+    return f"{env.where(key)}: key '{key}': item {item.name}: {what}"
 
 
 def _unique(name: str, used: set) -> str:
@@ -164,7 +185,9 @@ def _unique(name: str, used: set) -> str:
 
 
 def add_nested_excludes(items: List[Item]) -> None:
-    """Exclude from each archive the other items' sources that live inside it."""
+    """Exclude from each archive the other items' sources that live inside it, and every item's
+    restore leftovers (``<source>.cnxbackup-replaced-<stamp>`` and the staging forms) that
+    would sit inside it: a backup after a restore is the size it was before."""
     archives = [i for i in items if i.kind == "archive"]
     for outer in archives:
         inners = [i.source for i in archives
@@ -172,6 +195,10 @@ def add_nested_excludes(items: List[Item]) -> None:
         for inner in inners:
             if not any(is_within(inner, other) for other in inners):  # the outermost suffices
                 outer.nested_excludes.append("./" + os.path.relpath(inner, outer.source))
+        outer.leftover_excludes = leftover_patterns(".")
+        for other in items:
+            if other is not outer and other.host == outer.host and is_within(other.source, outer.source):
+                outer.leftover_excludes += leftover_patterns(os.path.relpath(other.source, outer.source))
 
 
 def scan_tree(path: str, excludes: List[str]) -> Tuple[int, int]:
@@ -264,11 +291,11 @@ def check_sources(plan: Plan) -> List[str]:
             plan.notes.append(f"{item.source} does not exist; item {item.name} is skipped")
             continue
         if not os.path.exists(item.source):
-            problems.append(f"item {item.name}: {item.source} does not exist")
+            problems.append(source_problem(plan.env, item, f"{item.source} does not exist"))
         elif item.kind == "archive" and not os.path.isdir(item.source):
-            problems.append(f"item {item.name}: {item.source} is not a directory")
+            problems.append(source_problem(plan.env, item, f"{item.source} is not a directory"))
         elif not os.access(item.source, os.R_OK | (os.X_OK if item.kind == "archive" else 0)):
-            problems.append(f"item {item.name}: {item.source} is not readable")
+            problems.append(source_problem(plan.env, item, f"{item.source} is not readable"))
     return problems
 
 

@@ -4,7 +4,14 @@ from __future__ import annotations
 import os
 from typing import Any, Dict, List
 
-from ..archive import ArchiveCancelled, ArchiveResult, DiskFullError, copy_file, create_archive, hash_file, tar_exclude_args
+from ..archive import (
+    ArchiveCancelled,
+    ArchiveResult,
+    DiskFullError,
+    copy_file,
+    create_archive,
+    hash_file,
+)
 from ..errors import Interrupted, StepFailed
 from ..hosts import host_parallel
 from ..journal import DONE, FAILED, RUNNING, WARNING
@@ -73,7 +80,7 @@ def _archive_one(run: BackupRun, item: Item) -> ArchiveResult:
         else:
             result = create_archive(
                 item.source, dest, level=settings["level"], threads=settings["threads"],
-                extra_tar_args=tar_exclude_args(settings["excludes"], item.nested_excludes) + list(settings["tar_options"]),
+                extra_tar_args=remote_ops.archive_tar_args(item, settings, as_root=_as_root(run, item)),
                 progress=task.update, cancel=run.cancel)
         if item.kind == "copy":
             os.chmod(dest, 0o600)  # the set is private; the source's mode is recorded instead
@@ -89,11 +96,18 @@ def _archive_one(run: BackupRun, item: Item) -> ArchiveResult:
     record.update({"sha256": result.sha256, "size": result.size, "files": result.files,
                    "warnings": list(result.warnings), "seconds": round(result.seconds, 3),
                    "tarBytes": result.tar_bytes or result.size})
+    if item.kind == "archive" and "--xattrs" in remote_ops.archive_tar_args(item, settings, as_root=_as_root(run, item)):
+        record["attributes"] = True
     record.update(extra)
     run.journal.set(step, status, result=record)
     task.update(result.files, item.est_bytes or result.size)
     task.finish(f"-> {item.relpath} ({result.size:,} bytes, sha256 {result.sha256[:12]}...)")
     return result
+
+
+def _as_root(run: BackupRun, item: Item) -> bool:
+    """Whether the item is read as root: this process here, the ssh user on another host."""
+    return run.hosts[item.host].user == "root" if item.host != "local" else os.geteuid() == 0
 
 
 def _already_done(run: BackupRun, step: str, item: Item) -> bool:

@@ -9,18 +9,19 @@ from __future__ import annotations
 import shlex
 import threading
 import time
-from typing import Any, BinaryIO, Callable, Dict, List, Optional
+from typing import Any, BinaryIO, Callable, Dict, List, Optional, Sequence, Tuple
 
 from ..archive import (
     ArchiveError,
     ArchiveResult,
+    attribute_args,
     create_archive_from_stream,
     remote_archive_command,
     stream_archive,
     tar_exclude_args,
 )
 from ..hosts import Host
-from ..plan import Item, Plan
+from ..plan import Item, Plan, source_problem
 from ..transport import HostUnreachable, Transport
 
 _PROBE = r"""src={src}
@@ -39,11 +40,25 @@ def probe_command(item: Item) -> str:
     return _PROBE.format(src=shlex.quote(item.source), prunes=prunes)
 
 
-def probe_remote_items(plan: Plan, transport: Transport, hosts: Dict[str, Host]) -> List[str]:
+def remote_free_space(transport: Transport, host: Host, path: str) -> Tuple[str, int]:
+    """(mount point, bytes available) of the filesystem that holds ``path`` (or would: its nearest
+    existing parent) on ``host``, by POSIX ``df -Pk``; HostUnreachable or ValueError."""
+    quoted = shlex.quote(path)
+    proc = transport.run(host, f'p={quoted}; while [ ! -e "$p" ]; do p=$(dirname -- "$p"); done; df -Pk -- "$p"')
+    lines = proc.stdout.strip().splitlines()
+    fields = lines[-1].split() if proc.returncode == 0 and len(lines) >= 2 else []
+    if len(fields) < 6 or not fields[3].isdigit():
+        raise ValueError(f"df on {host.name} gave no size for {path}: {proc.stdout.strip()[-200:]}")
+    return fields[-1], int(fields[3]) * 1024
+
+
+def probe_remote_items(plan: Plan, transport: Transport, hosts: Dict[str, Host],
+                       allow_partial: bool = False) -> List[str]:
     """Check reachability, tools and sources on every remote host; fill the size estimates.
 
-    An unreachable host is not a preflight failure: its items will fail with the reason and
-    the other hosts carry on (``--resume`` finishes them later). It is noted in the plan.
+    An unreachable host is a problem (the backup would end partial after the outage), unless
+    ``allow_partial``: then its items will fail with the reason, the other hosts carry on
+    (``--resume`` finishes them later), and the plan says so.
     """
     problems: List[str] = []
     by_host: Dict[str, List[Item]] = {}
@@ -56,7 +71,12 @@ def probe_remote_items(plan: Plan, transport: Transport, hosts: Dict[str, Host])
             transport.check(host)
             tools = transport.run(host, "command -v tar && command -v zstd && command -v find && command -v awk")
         except HostUnreachable as error:
-            plan.notes.append(f"UNREACHABLE {error}: its {len(items)} items will fail, the other hosts go on")
+            if allow_partial:
+                plan.notes.append(f"UNREACHABLE {error}: its {len(items)} items will fail, the other hosts go on "
+                                  "(--allow-partial)")
+            else:
+                problems.append(f"UNREACHABLE {error}: its {len(items)} items would fail and the backup end partial "
+                                "(--allow-partial accepts that)")
             continue
         if tools.returncode != 0:
             problems.append(f"host {host_name} ({host.describe()}): tar, zstd, find or awk is missing")
@@ -73,8 +93,8 @@ def probe_remote_items(plan: Plan, transport: Transport, hosts: Dict[str, Host])
                 plan.items.remove(item)
                 plan.notes.append(f"{host_name}:{item.source} does not exist; item {item.name} is skipped")
             elif state in ("missing", "unreadable"):
-                problems.append(f"item {item.name}: {item.source} on host {host_name} "
-                                f"{'does not exist' if state == 'missing' else 'is not readable'}")
+                problems.append(source_problem(plan.env, item, f"{item.source} on host {host_name} "
+                                               f"{'does not exist' if state == 'missing' else 'is not readable'}"))
             elif state in ("ok", "file") and len(words) >= 4:
                 item.est_files, item.est_bytes = int(words[2]), int(words[3])
             else:
@@ -82,11 +102,17 @@ def probe_remote_items(plan: Plan, transport: Transport, hosts: Dict[str, Host])
     return problems
 
 
+def archive_tar_args(item: Item, settings: Dict[str, Any], *, as_root: bool) -> List[str]:
+    """tar options of one item's archive, here or on its host: excludes (the user's, nested
+    items', a restore's leftovers), the attributes kept, then the user's own tar options."""
+    return (tar_exclude_args(settings["excludes"], item.nested_excludes + item.leftover_excludes)
+            + attribute_args(settings["attributes"], as_root) + list(settings["tar_options"]))
+
+
 def archive_remote(item: Item, dest: str, transport: Transport, host: Host, settings: Dict[str, Any],
                    progress: Optional[Callable[[int, int], None]], cancel: threading.Event) -> ArchiveResult:
     command = remote_archive_command(item.source, level=settings["level"], threads=settings["threads"],
-                                     extra_tar_args=tar_exclude_args(settings["excludes"], item.nested_excludes)
-                                     + list(settings["tar_options"]))
+                                     extra_tar_args=archive_tar_args(item, settings, as_root=host.user == "root"))
     try:
         return create_archive_from_stream(transport.argv(host, command), dest, source=f"{host.name}:{item.source}",
                                           progress=progress, cancel=cancel)
@@ -113,14 +139,15 @@ def remote_stat(transport: Transport, host: Host, path: str) -> Dict[str, Any]:
 
 def extract_remote(source: BinaryIO, staging: str, transport: Transport, host: Host, *, expected_sha256: Optional[str],
                    expected_members: Optional[int], allow_special: bool,
-                   cancel: Optional[threading.Event] = None) -> None:
+                   cancel: Optional[threading.Event] = None, tar_options: Sequence[str] = ()) -> None:
     """Stream an archive of the set, read and gated here, into ``tar -x`` on the host.
 
     The gate sits here (the host needs no Python), so what crosses the wire is the checked
     tar stream, compressed again (``zstd -1``) for the network; the host unpacks it into the
     staging folder and flushes it (``sync -f``).
     """
-    remote = (f"mkdir -p {shlex.quote(staging)} && zstd -dc -q | tar -xpf - --same-owner -C {shlex.quote(staging)} "
+    tar = shlex.join(["tar", "-xpf", "-", "--same-owner", *tar_options, "-C", staging])
+    remote = (f"mkdir -p {shlex.quote(staging)} && zstd -dc -q | {tar} "
               f"&& sync -f {shlex.quote(staging)}")
     consumer = ["sh", "-c", "zstd -q -1 -T0 -c | " + shlex.join(transport.argv(host, remote))]
     try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 import socket
 import time
-from typing import List, Optional
+from typing import List
 
 from .. import __version__
 from ..archive import hash_file
@@ -26,6 +26,7 @@ from ..plan import Item
 from ..render import render_template
 from ..signing import fingerprint, public_key_of
 from . import dbphase, restore_plan
+from .identity import journal_cell
 from .state import BackupRun
 
 
@@ -76,15 +77,6 @@ def _set_files(run: BackupRun) -> List[FileRecord]:
     return files
 
 
-def _cell(run: BackupRun) -> Optional[str]:
-    """The WebSphere cell the wsadmin steps saw (restore finds fileRegistry.xml under it)."""
-    for step in ("wsadmin:list_auth_aliases", "wsadmin:check_filenet_admin", "wsadmin:export_role_mappings"):
-        cell = (run.journal.result(step) or {}).get("cell")
-        if isinstance(cell, str) and cell:
-            return cell
-    return None
-
-
 def build_manifest(run: BackupRun) -> Manifest:
     journal = run.journal
     steps = {sid: {k: v for k, v in entry.items() if k != "result"} for sid, entry in journal.data["steps"].items()}
@@ -110,7 +102,9 @@ def build_manifest(run: BackupRun) -> Manifest:
         database_vendor=run.plan.db_vendor,
         wsadmin=_wsadmin_record(run),
         files=_set_files(run),
-        cell=_cell(run),
+        cell=journal_cell(run.journal),
+        overrides=list(journal.data.get("overrides") or []) or None,
+        stops=list(journal.data.get("stops") or []) or None,
         signing=SigningRecord(key_fingerprint=fingerprint(public_key_of(run.env.section("signing")["key"]))),
     )
 

@@ -50,6 +50,7 @@ from ..transport import Transport, make_transport
 from ..versions import ConnectionsVersion, restore_decision
 from ..wsadmin_session import WsadminError, WsadminSession
 from .destinations import parse_only, resolve
+from .identity import ALLOW_OTHER, check_identity
 from .restore_checks import archive_problems, database_problems, roles_problems, space_problems
 from .restore_ops import Carry, LocalRun, RemoteRun
 from .restore_plan import EXACT_VERSION, RestoreStep, restore_steps
@@ -198,6 +199,13 @@ def run_restore(args: argparse.Namespace, env: Environment, progress: Progress) 
     if not opened.signed:
         progress.message(f"WARNING: --trust-unsealed: {opened.unsealed_reason}; the set's content is trusted as it "
                          "is (setuid/setgid files, FIFOs and devices are refused). This is recorded in the restore journal.")
+    identity = check_identity(env, set_dir, manifest.environment, manifest.cell)
+    for note in identity.notes:
+        progress.message(f"note: {note}")
+    if identity.problems and not args.allow_other_environment:
+        raise _refused(*(identity.problems + [f"{ALLOW_OTHER} overrides this"]))
+    for problem in identity.problems:
+        progress.message(f"WARNING: {ALLOW_OTHER}: {problem}; this is recorded in the restore journal")
     options = {"only": args.only, "target_root": os.path.abspath(args.target_root) if args.target_root else None,
                "force_provision": bool(args.force_provision)}
     journal: Optional[Journal] = None
@@ -240,7 +248,8 @@ def run_restore(args: argparse.Namespace, env: Environment, progress: Progress) 
                                      signedBy=opened.signed_by, trustUnsealed=opened.unsealed_reason,
                                      backupVersion=backup_version.exact, deploymentVersion=current.exact,
                                      forcedProvision=bool(forced),
-                                     forcedProvisionReason=forced[0].note if forced else None, **options)
+                                     forcedProvisionReason=forced[0].note if forced else None,
+                                     otherEnvironment=identity.problems or None, **options)
         handler = add_log_file(os.path.join(journal.set_dir, "restore.log"))
         if forced:
             get_logger().warning("--force-provision: provision/ restored onto %s (backed up on %s)",

@@ -18,13 +18,14 @@ from typing import Dict, List, Optional, Tuple
 from ..archive import hash_file
 from ..config import Environment
 from ..databases import backup_targets, db_host, image_header_problem
-from ..hosts import Host, hosts_of
+from ..hosts import hosts_of
 from ..manifest import DatabaseRecord, ImageRecord, Manifest
 from ..paths import is_within, nearest_existing
 from ..progress import human_bytes
 from ..setbox import OutsideTheSet, path_in_set
 from ..transport import HostUnreachable, Transport
 from ..versions import ConnectionsVersion
+from .remote_ops import remote_free_space
 from .restore_plan import RestoreStep
 
 STAMP = re.compile(r"\d{14}")  # every vendor's backup timestamp: YYYYMMDDhhmmss
@@ -188,18 +189,6 @@ def _filesystem_of(path: str) -> Tuple[int, str]:
     return os.stat(probe).st_dev, probe
 
 
-def _remote_filesystem(host: Host, destination: str, transport: Transport) -> Tuple[str, int]:
-    """(mount point, bytes available) of the filesystem that will hold ``destination`` on ``host``
-    (POSIX ``df -Pk`` of its nearest existing parent); HostUnreachable or ValueError."""
-    quoted = shlex.quote(destination)
-    proc = transport.run(host, f'p={quoted}; while [ ! -e "$p" ]; do p=$(dirname -- "$p"); done; df -Pk -- "$p"')
-    lines = proc.stdout.strip().splitlines()
-    fields = lines[-1].split() if proc.returncode == 0 and len(lines) >= 2 else []
-    if len(fields) < 6 or not fields[3].isdigit():
-        raise ValueError(f"df on {host.name} gave no size for {destination}: {proc.stdout.strip()[-200:]}")
-    return fields[-1], int(fields[3]) * 1024
-
-
 def space_problems(steps: List[RestoreStep], margin: float, env: Optional[Environment] = None,
                    transport: Optional[Transport] = None) -> Tuple[List[str], List[str]]:
     """(problems, notes): each destination filesystem, here or on its host (``df`` there), must
@@ -222,7 +211,7 @@ def space_problems(steps: List[RestoreStep], margin: float, env: Optional[Enviro
                 notes.append(f"room for staging {item.name} on {item.host} not checked (no transport)")
                 continue
             try:
-                mount, free = _remote_filesystem(host, step.destination, transport)
+                mount, free = remote_free_space(transport, host, step.destination)
             except (HostUnreachable, ValueError) as error:
                 notes.append(f"room for staging {item.name} on {item.host} not checked: {error}")
                 continue

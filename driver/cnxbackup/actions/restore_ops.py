@@ -19,16 +19,14 @@ import threading
 from dataclasses import dataclass
 from typing import List, Optional
 
-from ..archive import copy_back_file, extract_archive
+from ..archive import ATTRIBUTE_ARGS, copy_back_file, extract_archive
 from ..errors import StepFailed
 from ..hosts import Host
+from ..paths import REPLACED_SUFFIX, STAGING_SUFFIX  # noqa: F401  (re-exported: the restore's naming)
 from ..progress import Progress
 from ..setbox import open_in_set, path_in_set
 from ..transport import Transport
 from . import remote_ops
-
-REPLACED_SUFFIX = ".cnxbackup-replaced"
-STAGING_SUFFIX = ".cnxrestore-new"
 
 q = shlex.quote
 
@@ -139,12 +137,20 @@ class Extract(Operation):
 
     archive: str
     staging: str
+    attributes: bool = False  # the archive keeps xattrs, ACLs and SELinux contexts: restore them too (as root)
+
+    @property
+    def tar_options(self) -> List[str]:
+        return list(ATTRIBUTE_ARGS) if self.attributes else []
+
+    def _tar(self) -> str:
+        return " ".join(["tar -xpf - --same-owner", *(q(a) for a in self.tar_options), "-C", q(self.staging)])
 
     def shell(self) -> str:
-        return f"zstd -dc {q(self.archive)} | tar -xpf - --same-owner -C {q(self.staging)}"
+        return f"zstd -dc {q(self.archive)} | {self._tar()}"
 
     def remote_shell(self, ssh: str) -> str:
-        return f"{ssh} {q(f'zstd -dc | tar -xpf - --same-owner -C {q(self.staging)}')} < {q(self.archive)}"
+        return f"{ssh} {q(f'zstd -dc | {self._tar()}')} < {q(self.archive)}"
 
     def run_local(self, ctx: LocalRun) -> None:
         if os.path.isdir(self.staging) and os.listdir(self.staging):
@@ -158,7 +164,8 @@ class Extract(Operation):
         with open_in_set(ctx.set_dir, os.path.relpath(self.archive, ctx.set_dir)) as source:
             count = extract_archive(source, self.staging, progress=task.update, cancel=ctx.cancel,
                                     expected_sha256=ctx.expected_sha256, expected_members=ctx.expected_members,
-                                    allow_special=ctx.allow_special)
+                                    allow_special=ctx.allow_special,
+                                    extra_tar_args=self.tar_options if os.geteuid() == 0 else ())
         sync_tree(self.staging)
         task.finish(f"{count:,} entries")
 
@@ -168,7 +175,8 @@ class Extract(Operation):
         with open_in_set(ctx.set_dir, os.path.relpath(self.archive, ctx.set_dir)) as source:
             remote_ops.extract_remote(source, self.staging, ctx.transport, ctx.host, expected_sha256=ctx.expected_sha256,
                                       expected_members=ctx.expected_members, allow_special=ctx.allow_special,
-                                      cancel=ctx.cancel)
+                                      cancel=ctx.cancel,
+                                      tar_options=self.tar_options if ctx.host.user == "root" else [])
 
     def discard_local(self) -> None:
         _remove_staging(self.staging)

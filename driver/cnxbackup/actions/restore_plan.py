@@ -122,7 +122,7 @@ def file_operations(item: ArchiveRecord, set_dir: str, dest: str, stamp: str,
         ops += [MoveContentsAside(dest, replaced, staging), MoveContentsIn(staging, dest)]
     else:
         ops += [MoveAside(dest, replaced), MoveIntoPlace(staging, dest)]
-    return ItemOperations([MakeDir(staging), Extract(archive, staging)], ops)
+    return ItemOperations([MakeDir(staging), Extract(archive, staging, bool(item.attributes))], ops)
 
 
 def _ssh_prefix(env: Optional[Environment], host_name: Optional[str]) -> Optional[str]:

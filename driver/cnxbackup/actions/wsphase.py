@@ -6,7 +6,7 @@ from typing import Any, Dict, List, Optional
 
 from ..config import Environment
 from ..errors import StepFailed
-from ..journal import DONE, FAILED, RUNNING, WARNING
+from ..journal import DONE, FAILED, PENDING, RUNNING, WARNING, now
 from ..plan import Item
 from ..secrets import REDACT, read_password
 from ..wsadmin_session import WsadminError, WsadminSession
@@ -53,9 +53,15 @@ def open_session(run: BackupRun) -> WsadminSession:
 
 
 def run(run: BackupRun) -> None:
-    """Run the planned wsadmin steps that are not finished yet, in order, in one session."""
+    """Run the planned wsadmin steps that are not finished yet, in order, in one session.
+
+    A resumed run stops the servers again even when the interrupted run had (stopping is
+    idempotent): what comes after the stop expects them stopped, whatever happened since."""
     ws = run.env.section("wsadmin")
     pending = [s for s in run.plan.wsadmin_steps if not run.journal.is_finished(f"wsadmin:{s}")]
+    if run.journal.data.get("resumed") and "stop_servers" in run.plan.wsadmin_steps and "stop_servers" not in pending:
+        run.progress.message("[wsadmin] resuming: the servers are stopped again before more work")
+        pending.append("stop_servers")
     if not pending:
         run.progress.message("[wsadmin] all steps already done in this set")
         return
@@ -98,11 +104,33 @@ def _run_step(run: BackupRun, session: WsadminSession, script: str, ws: Dict[str
             raise StepFailed(f"wsadmin: servers did not stop within {ws['stop_timeout']}s: {failed}")
         raise StepFailed(f"wsadmin step {script} failed: {reason}")
     status = DONE
+    if script == "stop_servers":
+        _record_stop(run, result.result)
     if script == "check_filenet_admin" and result.result.get("alias") is None and run.env.section("connections")["ccm"]:
         status = WARNING
         run.warnings.append(f"connections.ccm is true but the cell has no J2C alias {ws['filenet_alias']}")
     run.journal.set(step, status, result=_journal_record(script, result.result), seconds=round(result.seconds, 2))
     run.progress.message(f"[wsadmin] {script} done ({result.seconds:.1f}s){_summary(script, result.result)}")
+
+
+def _record_stop(run: BackupRun, result: Dict[str, Any]) -> None:
+    """Each stop's time goes into the set. When a stop in a resumed run found servers running
+    (someone started them after the interrupted run stopped them), every step done after the
+    first stop (databases, archives) is redone: the set must hold one moment, not two."""
+    stops = run.journal.data.setdefault("stops", [])
+    stops.append(now())
+    restarted = result.get("stopped") or []
+    if len(stops) < 2 or not restarted:
+        return
+    redo = [sid for sid in run.journal.data["order"]
+            if sid.startswith(("db:", "item:")) and run.journal.is_finished(sid)]
+    for sid in redo:
+        run.journal.set(sid, PENDING, error="redone: the servers ran again after the first stop")
+    message = (f"the servers {', '.join(restarted)} were running again: the {len(redo)} database and file steps "
+               "done after the first stop are redone, so that the set holds one moment")
+    run.warnings.append(message)
+    run.log.warning("%s", message)
+    run.progress.message(f"[wsadmin] {message}")
 
 
 def _journal_record(script: str, result: Dict[str, Any]) -> Dict[str, Any]:

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 from .common import (
+    ATTRIBUTE_ARGS,
     ArchiveCancelled,
     ArchiveError,
     ArchiveResult,
@@ -17,6 +18,7 @@ from .common import (
     ListResult,
     ProgressFn,
     UnsafeArchiveError,
+    attribute_args,
 )
 from .copy import CopyResult, copy_back_file, copy_file, hash_file, open_source, pump, receive
 from .create import (
@@ -31,6 +33,7 @@ from .extract import extract_archive, list_archive, scan_archive, stream_archive
 from .members import MalformedArchive, MemberGate
 
 __all__ = [
+    "ATTRIBUTE_ARGS", "attribute_args",
     "ArchiveCancelled", "ArchiveError", "ArchiveResult", "CopyResult", "DiskFullError", "ListResult", "ProgressFn",
     "UnsafeArchiveError", "copy_back_file", "copy_file", "create_archive", "create_archive_from_stream",
     "extract_archive", "hash_file", "list_archive", "open_source", "pump", "receive", "remote_archive_command",

@@ -13,6 +13,10 @@ import time
 from typing import Callable, List, Optional
 
 CHUNK = 1 << 20
+# Extended attributes of every namespace (user, trusted, security: SELinux labels included),
+# POSIX ACLs and SELinux contexts, the same options when archiving and extracting; GNU tar
+# stores them as pax records. RHEL labels the WAS and Connections trees.
+ATTRIBUTE_ARGS = ("--xattrs", "--xattrs-include=*", "--acls", "--selinux")
 
 
 PROGRESS_INTERVAL = 0.25
@@ -21,6 +25,12 @@ PROGRESS_INTERVAL = 0.25
 _DISK_FULL_ERRNOS = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC), errno.EFBIG}
 
 ProgressFn = Callable[[int, int], None]
+
+
+def attribute_args(setting: str, as_root: bool) -> list:
+    """``archive.attributes``: ``on``, ``off``, or ``auto`` (on when the run is root, who alone can
+    read and set them all)."""
+    return list(ATTRIBUTE_ARGS) if setting == "on" or (setting == "auto" and as_root) else []
 
 
 class ArchiveError(Exception):

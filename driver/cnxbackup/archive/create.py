@@ -156,7 +156,8 @@ def tar_create_args(
     excludes: Sequence[str] = (), extra_tar_args: Sequence[str] = (), tar_cmd: str = "tar"
 ) -> List[str]:
     """argv of the tar half (without ``-C``): GNU format, verbose to stderr, totals, checkpoints."""
-    argv = [tar_cmd, "--format=gnu", "-cvf", "-", "--totals", f"--checkpoint={CHECKPOINT_RECORDS}"]
+    # --sparse: holes stay holes (a 200 MB sparse file comes back as 200 MB of holes, not of zeros)
+    argv = [tar_cmd, "--format=gnu", "--sparse", "-cvf", "-", "--totals", f"--checkpoint={CHECKPOINT_RECORDS}"]
     argv += [f"--exclude={pattern}" for pattern in excludes]
     argv += list(extra_tar_args)
     return argv

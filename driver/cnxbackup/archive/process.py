@@ -23,6 +23,9 @@ RC_MARKER = b"CNXTAR_RC="
 
 
 MAX_WARNINGS = 200
+# tar's complaint that a filesystem does not support extended attributes, ACLs or SELinux
+# contexts (ENOTSUP/EOPNOTSUPP, as on NFS): the source has none of them to keep
+UNSUPPORTED_ATTRIBUTES = re.compile(r"(?i)(xattr|acl|selinux|context|filecon).*(Operation not supported|Not supported)")
 
 
 def grow_pipe(fd: int) -> None:
@@ -151,6 +154,8 @@ class TarStderr:
                 return
             text = line.decode("utf-8", "replace")
             self.tail.append(text)
+            if UNSUPPORTED_ATTRIBUTES.search(text):
+                return  # a filesystem without xattrs/ACLs/labels (NFS): nothing there to keep, not a warning
             if len(self.messages) < MAX_WARNINGS:
                 self.messages.append(text)
             else:

@@ -190,6 +190,8 @@ class ArchiveRecord(Record):
     uid: Optional[int] = field(default=None, metadata=key(omit_none=True))
     gid: Optional[int] = field(default=None, metadata=key(omit_none=True))
     tar_bytes: Optional[int] = field(default=None, metadata=key(omit_none=True))
+    # written with extended attributes, ACLs and SELinux contexts (restored with them as root)
+    attributes: Optional[bool] = field(default=None, metadata=key(omit_none=True))
     extra: Dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -302,6 +304,10 @@ class Manifest(Record):
     wsadmin: WsadminRecord = field(default_factory=WsadminRecord)
     files: List[FileRecord] = field(default_factory=list)
     cell: Optional[str] = field(default=None, metadata=key(omit_none=True))
+    # the checks the run was told to pass over (--allow-partial, --allow-other-environment)
+    overrides: Optional[List[str]] = field(default=None, metadata=key(omit_none=True))
+    # every time the servers were stopped for this set (a resume after a restart stops them again)
+    stops: Optional[List[str]] = field(default=None, metadata=key(omit_none=True))
     signing: Optional[SigningRecord] = field(default=None, metadata=key(omit_none=True))
     format: Optional[int] = field(default=None, metadata=key(omit_none=True))
     manifest_sha256: Optional[str] = field(default=None, metadata=key("manifestSha256", omit_none=True))

@@ -1,0 +1,52 @@
+"""What a restore leaves beside the live trees is never archived again, is listed by ``plan``
+and is removed by ``cleanup`` -- only it, never a user file with a similar name."""
+from __future__ import annotations
+
+import os
+
+import e2e
+
+
+def archived_bytes(set_dir: str) -> int:
+    return sum(a["tarBytes"] for a in e2e.manifest(set_dir)["archives"] if a["kind"] == "archive")
+
+
+def leftovers_under(root: str) -> list:
+    found = []
+    for folder, dirs, files in os.walk(root):
+        for name in list(dirs) + files:
+            if "cnxbackup-replaced-" in name or name.endswith("cnxrestore-new"):
+                found.append(os.path.join(folder, name))
+                if name in dirs:
+                    dirs.remove(name)
+    return sorted(found)
+
+
+def test_a_backup_after_a_restore_is_the_size_it_was_and_cleanup_removes_only_the_leftovers(ctx) -> None:
+    before = archived_bytes(ctx.set_dir)
+    restored = ctx.restore()
+    assert restored.returncode == 0, restored.stdout + restored.stderr
+    moved = leftovers_under(ctx.tree)
+    assert moved, "the restore moved the live trees aside"
+    decoy = ctx.shared + ".cnxbackup-replaced-notes"  # a user's folder: not one of the fixed forms
+    os.makedirs(decoy)
+    open(os.path.join(decoy, "keep.txt"), "w").write("mine\n")
+
+    plan = e2e.cli("--plain", "plan", "--env", ctx.env_file)
+    assert plan.returncode == 0, plan.stdout + plan.stderr
+    listed = [line for line in plan.stdout.splitlines() if line.startswith("note: restore leftover ")]
+    assert len(listed) == len(moved) and all(any(path in line for line in listed) for path in moved), plan.stdout
+    assert not any(decoy in line for line in listed)
+
+    backup = e2e.cli("--plain", "backup", "--env", ctx.env_file)
+    assert backup.returncode == 0, backup.stdout + backup.stderr
+    newest = e2e.sets(os.path.dirname(ctx.set_dir))[-1]
+    after = archived_bytes(newest)
+    assert abs(after - before) < before * 0.01 + 65536, (before, after)  # not nearly double
+
+    cleanup = e2e.cli("--plain", "cleanup", "--env", ctx.env_file, "--yes")
+    assert cleanup.returncode == 0, cleanup.stdout + cleanup.stderr
+    assert [p for p in leftovers_under(ctx.tree) if p != decoy] == []
+    assert open(os.path.join(decoy, "keep.txt")).read() == "mine\n"
+    again = e2e.cli("--plain", "cleanup", "--env", ctx.env_file, "--yes")
+    assert again.returncode == 0 and "no restore leftovers" in again.stdout
