@@ -271,6 +271,8 @@ def test_dmgr_down_stops_before_anything(tmp_path):
     proc = e2e.cli("backup", "--env", env_file)
     assert proc.returncode == 1 and "WASX7023E" in proc.stderr
     assert not [e for e in mockcell.read_log(env) if e.get("event") == "call" and e["method"] in ("stopServer", "invoke")]
+    [set_dir] = e2e.sets(os.path.join(tmp, "backups"))  # the set's own log says why it ended
+    assert "WASX7023E" in open(os.path.join(set_dir, "cnxbackup.log")).read()
 
 
 def _wait_for(predicate, timeout=120):

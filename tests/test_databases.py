@@ -19,6 +19,7 @@ from cnxbackup.databases import (  # noqa: E402
     db2,
     mssql,
     oracle,
+    run_settings,
     run_tool,
     targets_from_settings,
 )
@@ -243,6 +244,19 @@ def test_mssql_express_retries_without_compression(tmp_path):
     (result,) = backup_all(mssql.targets(["FILES"]), settings, backup_dir)
     assert result.status == "ok" and "COMPRESSION" in result.warnings[0]
     assert "COMPRESSION" not in result.command.replace("NO_COMPRESSION", "")
+
+
+@pytest.mark.parametrize("edition, compressed", [("Express", False), ("Web", False), ("Standard", True),
+                                                 ("Enterprise", True), ("Developer", True)])
+def test_mssql_edition_is_read_once_and_compression_asked_only_where_it_exists(tmp_path, edition, compressed):
+    env, settings, backup_dir = make(tmp_path, "mssql", ["FILES", "HOMEPAGE"], {"auth": "os"}, edition=edition)
+    settings = run_settings(settings, {}, None)
+    results = backup_all(mssql.targets(["FILES", "HOMEPAGE"]), settings, backup_dir)
+    assert all(r.status == "ok" and not r.warnings for r in results), [r.warnings for r in results]
+    statements = [e["argv"][e["argv"].index("-Q") + 1] for e in logged(env, "sqlcmd")]
+    assert statements.count("SELECT @@VERSION") == 1
+    backups = [s for s in statements if s.startswith("BACKUP DATABASE")]
+    assert len(backups) == 2 and all((", COMPRESSION," in s) == compressed for s in backups), backups
 
 
 def test_mssql_verify_and_restore(tmp_path):

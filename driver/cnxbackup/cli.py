@@ -18,7 +18,7 @@ from .config import Environment, load_environment
 from .config.schema import reference_markdown
 from .demo.prepare import prepare_demo
 from .errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, CnxBackupError
-from .log import get_logger, setup_console
+from .log import get_logger, record_in_file, setup_console
 from .progress import Progress
 from .transport.remote_tool import run_remote_tool
 
@@ -109,6 +109,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     setup_console(args.verbose)
     signals.install()
     progress = Progress(plain=True if args.plain else None)
+    progress.recorder = record_in_file
     os.umask(0o077)  # everything this run and its children create is private (sets are 0700/0600)
     try:
         if args.command == "_remote-tool":

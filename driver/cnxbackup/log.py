@@ -10,6 +10,19 @@ from .redact import REDACT
 LOGGER_NAME = "cnxbackup"
 
 
+FILE_ONLY = "cnx_file_only"  # a record for the log file, already shown on the console
+
+
+class _NotFileOnly(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not getattr(record, FILE_ONLY, False)
+
+
+def record_in_file(text: str) -> None:
+    """What the console showed (progress messages), into the run's log file too."""
+    get_logger().info("%s", text, extra={FILE_ONLY: True})
+
+
 class _RedactFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.msg = REDACT(record.getMessage())
@@ -29,6 +42,7 @@ def setup_console(verbose: bool = False) -> logging.Logger:
         handler.setLevel(logging.DEBUG if verbose else logging.WARNING)
         handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
         handler.addFilter(_RedactFilter())
+        handler.addFilter(_NotFileOnly())
         handler._cnx_console = True  # type: ignore[attr-defined]
         logger.addHandler(handler)
     logger.propagate = False

@@ -9,7 +9,7 @@ import os
 import sys
 import threading
 import time
-from typing import Optional, TextIO
+from typing import Callable, Optional, TextIO
 
 
 def human_bytes(count: float) -> str:
@@ -78,6 +78,8 @@ class Progress:
         self.quiet = quiet
         self._lock = threading.Lock()
         self._live = False
+        # every message and every finished task also goes to the run's log (cli sets it)
+        self.recorder: Optional[Callable[[str], None]] = None
 
     def task(self, label: str, total_bytes: Optional[int] = None, total_files: Optional[int] = None) -> Task:
         return Task(self, label, total_bytes, total_files)
@@ -101,20 +103,25 @@ class Progress:
                 self._live = True
 
     def finish(self, task: Task, note: str = "") -> None:
+        elapsed = time.monotonic() - task.started
+        size = human_bytes(task.bytes) if task.bytes or task.total_bytes else ""
+        files = f"{task.files:,} files" if task.files else ""
+        what = ", ".join(part for part in (size, files) if part)
+        line = f"[{task.label}] done: {what} in {elapsed:.1f}s{(' ' + note) if note else ''}"
+        if self.recorder is not None:
+            self.recorder(line)
         if self.quiet:
             return
-        elapsed = time.monotonic() - task.started
         with self._lock:
             if self._live:
                 self.stream.write("\r\033[K")
                 self._live = False
-            size = human_bytes(task.bytes) if task.bytes or task.total_bytes else ""
-            files = f"{task.files:,} files" if task.files else ""
-            what = ", ".join(part for part in (size, files) if part)
-            self.stream.write(f"[{task.label}] done: {what} in {elapsed:.1f}s{(' ' + note) if note else ''}\n")
+            self.stream.write(line + "\n")
             self.stream.flush()
 
     def message(self, text: str) -> None:
+        if self.recorder is not None:
+            self.recorder(text)
         if self.quiet:
             return
         with self._lock:

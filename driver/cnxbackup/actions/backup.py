@@ -17,17 +17,18 @@ from typing import List, Optional
 from .. import __version__, signals
 from ..config import Environment
 from ..errors import EXIT_FAILED, EXIT_OK, EXIT_WARNINGS, CnxBackupError, Interrupted, StepFailed
-from ..journal import DONE, FAILED, RUNNING, Journal
+from ..journal import DONE, FAILED, FINISHED, RUNNING, Journal
 from ..lock import RunLock
 from ..log import add_log_file, get_logger, remove_handler
 from ..manifest import write_manifest
 from ..plan import Plan
-from ..progress import Progress
+from ..progress import Progress, human_bytes, human_seconds
 from ..signing import ensure_signing_key, sign
 from ..transport import Transport
 from . import dbphase, filephase, reports, wsphase
 from .common import find_resumable_set, new_set_dir
 from .identity import ALLOW_OTHER, check_identity, journal_cell
+from .restore_plan import wsadmin_command, wsadmin_timeout
 from .state import BackupRun, SetLayout
 
 
@@ -52,7 +53,8 @@ def _check_resumed_set(env: Environment, set_dir: str, transport: Optional[Trans
 
 def run_backup(env: Environment, plan: Plan, *, progress: Progress, resume: Optional[str] = None,
                cancel: Optional[threading.Event] = None, transport: Optional[Transport] = None,
-               allow_partial: bool = False, allow_other_environment: bool = False) -> int:
+               allow_partial: bool = False, allow_other_environment: bool = False,
+               gate_notes: Optional[List[str]] = None) -> int:
     """Run a backup; returns the exit code (0, 1 or 3). Raises Interrupted on Ctrl-C."""
     cancel = cancel or signals.CANCEL
     target = env.section("target")["dir"]
@@ -63,6 +65,7 @@ def run_backup(env: Environment, plan: Plan, *, progress: Progress, resume: Opti
         overrides += _check_resumed_set(env, set_dir, transport, progress, allow_other_environment)
     else:
         set_dir = new_set_dir(target, env.name)
+    started = time.time()
     layout = SetLayout(set_dir)
     run_id = os.path.basename(set_dir)
     lock = RunLock(target, env.name, run_id)
@@ -86,6 +89,9 @@ def run_backup(env: Environment, plan: Plan, *, progress: Progress, resume: Opti
             progress.message(note)
             log.info("%s", note)
         log.info("backup of %s into %s (cnxbackup %s)", env.name, set_dir, __version__)
+        log.info("gate passed: every check before the outage%s", f" (overrides: {', '.join(overrides)})" if overrides else "")
+        for note in list(gate_notes or []) + plan.notes:
+            log.info("plan: %s", note)
         progress.message(f"backup set: {set_dir}")
         run = BackupRun(plan, layout, journal, progress, cancel, transport)
         try:
@@ -98,22 +104,56 @@ def run_backup(env: Environment, plan: Plan, *, progress: Progress, resume: Opti
             raise
         except OSError as error:
             if error.errno == errno.ENOSPC:
+                log.error("the target %s is full: %s", target, error)
                 raise StepFailed(f"the target {target} is full ({error}); free space and resume with: "
                                  f"cnxbackup backup --env {env.name} --resume {set_dir}") from None
+            log.error("backup stopped: %s", error)
+            raise
+        except CnxBackupError as error:  # the set's own log holds why it ended, not only the console
+            log.error("backup stopped: %s", error)
             raise
         status = journal.data.get("status")
         for warning in run.warnings:
             progress.message(f"warning: {warning}")
         for failure in run.failures:
             progress.message(f"FAILED: {failure}")
+        for line in servers_left_stopped(env, plan):
+            progress.message(line)
+        partial = bool(run.failures) or status == "partial"  # a partial set is never a success, whatever the reason
+        code = EXIT_FAILED if partial else (EXIT_WARNINGS if run.warnings else EXIT_OK)
         progress.message(f"backup {status}: {set_dir}")
-        if run.failures or status == "partial":  # a partial set is never a success, whatever the reason
+        log.info("backup %s, exit %d, in %s: %s; set %s", status, code, human_seconds(time.time() - started),
+                 totals(journal), set_dir)
+        if partial:
             progress.message(f"resume with: cnxbackup backup --env {env.name} --resume {set_dir}")
-            return EXIT_FAILED
-        return EXIT_WARNINGS if run.warnings else EXIT_OK
+        return code
     finally:
         lock.release()
         remove_handler(log_handler)
+
+
+def start_command(env: Environment) -> str:
+    """How to start the application servers again by hand (wsadmin and start_servers.py)."""
+    return wsadmin_command(env, "start_servers", ["--timeout", str(wsadmin_timeout(env, 900))])
+
+
+def servers_left_stopped(env: Environment, plan: Plan) -> List[str]:
+    """What the administrator must know at the end: the servers stay stopped for the upgrade."""
+    if "stop_servers" not in plan.wsadmin_steps:
+        return []
+    return ["The application servers are LEFT STOPPED, ready for the upgrade (the Dmgr and the node agents run).",
+            f"If the upgrade is postponed, start them with:\n    {start_command(env)}"]
+
+
+def totals(journal: Journal) -> str:
+    """Counts and sizes of what the set holds, from the journal (for the final log line)."""
+    steps = journal.data["steps"]
+    items = [e for sid, e in steps.items() if sid.startswith("item:")]
+    dbs = [e for sid, e in steps.items() if sid.startswith("db:")]
+    size = sum(int((e.get("result") or {}).get("size") or 0) for e in items)
+    done = sum(1 for e in items if e.get("status") in FINISHED)
+    db_done = sum(1 for e in dbs if e.get("status") in FINISHED)
+    return f"{done}/{len(items)} items ({human_bytes(size)} in the set), {db_done}/{len(dbs)} databases"
 
 
 def _mark_interrupted(journal: Journal) -> None:

@@ -16,6 +16,7 @@ from ..databases import (
     image_record,
     remote_settings,
     result_from_record,
+    run_settings,
 )
 from ..journal import DONE, FAILED, RUNNING, WARNING
 from ..manifest import DatabaseRecord
@@ -45,6 +46,7 @@ def run(run: BackupRun) -> None:
             run.failures.append(f"databases: {error}")
             return
     secrets = db_secrets(env)
+    settings = run_settings(settings, secrets, run.log)
     targets = [t for t in backup_targets(env, run.plan.version.raw) if t.name in pending]
     for target in targets:
         run.journal.set(f"db:{target.name}", RUNNING)
@@ -65,6 +67,11 @@ def run(run: BackupRun) -> None:
             record["host"] = remote_host
             record["images"] = [_remote_image_record(run, remote_host, result.name, path, copy_back)
                                 for path in result.images] if result.ok else []
+        images = ", ".join(f"{i['path']} ({i.get('size', '?')} bytes, sha256 {i.get('sha256', 'not read')})"
+                           for i in record["images"]) or "none"
+        run.log.info("database %s: %s in %.1f s, timestamp %s, images %s; command: %s", result.name,
+                     "ok" if result.ok else f"FAILED ({result.error})", result.seconds, result.timestamp, images,
+                     result.command)
         if result.ok:
             status = WARNING if result.warnings else DONE
             for warning in result.warnings:

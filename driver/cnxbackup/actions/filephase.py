@@ -100,6 +100,9 @@ def _archive_one(run: BackupRun, item: Item) -> ArchiveResult:
         record["attributes"] = True
     record.update(extra)
     run.journal.set(step, status, result=record)
+    run.log.info("item %s (host %s) %s -> %s: %d bytes, %d entries, sha256 %s, %.1f s%s; command: %s", item.name,
+                 item.host, item.source, item.relpath, result.size, result.files, result.sha256, result.seconds,
+                 f", {len(result.warnings)} warning(s)" if result.warnings else "", result.command or "copy")
     task.update(result.files, item.est_bytes or result.size)
     task.finish(f"-> {item.relpath} ({result.size:,} bytes, sha256 {result.sha256[:12]}...)")
     return result

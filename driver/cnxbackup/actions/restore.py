@@ -251,6 +251,14 @@ def run_restore(args: argparse.Namespace, env: Environment, progress: Progress) 
                                      forcedProvisionReason=forced[0].note if forced else None,
                                      otherEnvironment=identity.problems or None, **options)
         handler = add_log_file(os.path.join(journal.set_dir, "restore.log"))
+        log = get_logger()
+        log.info("restore of %s onto %s (%s): set signed by %s; version: backup %s, deployment %s (allowed); "
+                 "options %s", set_dir, env.name, env.file, opened.signed_by or f"nobody ({opened.unsealed_reason})",
+                 backup_version.exact, current.exact, options)
+        for problem in identity.problems:
+            log.warning("identity overridden (--allow-other-environment): %s", problem)
+        for note in identity.notes:
+            log.info("identity: %s", note)
         if forced:
             get_logger().warning("--force-provision: provision/ restored onto %s (backed up on %s)",
                                  current.exact, backup_version.exact)
@@ -390,6 +398,8 @@ def _execute(args: argparse.Namespace, env: Environment, opened: OpenedSet, step
                 replaced.extend(p for p in moved if p not in replaced)
                 journal.data["replaced"] = replaced
                 journal.set(step.step_id, DONE, replaced=moved, forced=bool(step.note) or None)
+                log.info("%s: %s restored to %s; moved aside: %s", step.step_id, step.label, step.destination,
+                         ", ".join(moved) or "nothing")
             elif step.database is not None:
                 restore_database(manifest.database_vendor, step.database, env, log, transport=transport,
                                  spec_dir=journal.set_dir)
@@ -407,6 +417,7 @@ def _execute(args: argparse.Namespace, env: Environment, opened: OpenedSet, step
         journal.save()
         progress.message(f"restore FAILED: {error}\nnothing moved aside was deleted; fix the cause, then "
                          f"run: cnxbackup restore {journal.data.get('set')} --env {args.env} --resume")
+        log.error("restore of %s FAILED, exit %d: %s", journal.data.get("set"), EXIT_FAILED, error)
         return EXIT_FAILED
     finally:
         if session is not None:
@@ -428,8 +439,11 @@ def _execute(args: argparse.Namespace, env: Environment, opened: OpenedSet, step
                          "then start the servers: cnxbackup restore ... --start, or wsadmin/start_servers.py")
     for warning in warnings:
         progress.message(f"warning: {warning}")
+    code = EXIT_WARNINGS if warnings else EXIT_OK
     progress.message("restore complete" + (" with warnings" if warnings else ""))
-    return EXIT_WARNINGS if warnings else EXIT_OK
+    log.info("restore of %s complete, exit %d: %d steps, %d moved aside, %d warning(s)", journal.data.get("set"), code,
+             len(steps), len(replaced), len(warnings))
+    return code
 
 
 def _private_roles_copy(opened: OpenedSet, journal: Journal) -> str:

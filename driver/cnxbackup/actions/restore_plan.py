@@ -61,13 +61,14 @@ def destination_for(source: str, target_root: Optional[str]) -> str:
     return os.path.join(target_root, source.lstrip("/"))
 
 
-def _wsadmin(env: Optional[Environment], script: str, args: Sequence[str]) -> str:
+def wsadmin_command(env: Optional[Environment], script: str, args: Sequence[str]) -> str:
+    """The shell line that runs one of the project's wsadmin scripts (by hand, or in RESTORE.md)."""
     command = env.section("wsadmin")["command"] if env is not None else "<dmgr_profile>/bin/wsadmin.sh"
     return " ".join([shlex.quote(command), "-lang", "jython", "-f",
                      shlex.quote(os.path.join(wsadmin_dir(), f"{script}.py"))] + [shlex.quote(a) for a in args])
 
 
-def _timeout(env: Optional[Environment], default: int) -> int:
+def wsadmin_timeout(env: Optional[Environment], default: int) -> int:
     return int(env.section("wsadmin")["stop_timeout"]) if env is not None else default
 
 
@@ -208,7 +209,7 @@ def restore_steps(manifest: Manifest, set_dir: str, env: Optional[Environment] =
         steps.append(stage)
         swaps.append(step)
     steps.append(RestoreStep("stop", "Stop the application servers", "stop",
-                             [_wsadmin(env, "stop_servers", ["--timeout", str(_timeout(env, 600))])]))
+                             [wsadmin_command(env, "stop_servers", ["--timeout", str(wsadmin_timeout(env, 600))])]))
     # Outermost first: a nested item (provision/ in shared data in connections_root) is staged
     # inside its parent's live tree; the parent's swap carries the staging over with the live
     # nested data, then the nested item's own swap puts it in place inside the new tree.
@@ -224,10 +225,10 @@ def restore_steps(manifest: Manifest, set_dir: str, env: Optional[Environment] =
     roles_file = os.path.join(set_dir, "wsadmin", "role_mappings.json")
     if (not wanted or "roles" in wanted) and manifest.wsadmin.role_mappings is not None:
         steps.append(RestoreStep("roles", "Re-import the security role mappings", "roles",
-                                 [_wsadmin(env, "import_role_mappings", ["--in", roles_file])]))
+                                 [wsadmin_command(env, "import_role_mappings", ["--in", roles_file])]))
     steps.append(RestoreStep("next", "Synchronize the nodes and start the servers", "next", [
         "# synchronize the nodes first: <profile_root>/bin/syncNode.sh <dmgr_host> <dmgr_soap_port> (on each node, "
         "node agent stopped), or AdminNodeManagement.syncActiveNodes() in wsadmin",
-        _wsadmin(env, "start_servers", ["--timeout", str(_timeout(env, 900))]),
+        wsadmin_command(env, "start_servers", ["--timeout", str(wsadmin_timeout(env, 900))]),
     ]))
     return steps

@@ -31,6 +31,6 @@ def run_plan_or_backup(args: argparse.Namespace, env: Environment, progress: Pro
             return EXIT_OK
         return run_backup(env, plan, progress=progress, resume=args.resume, transport=transport,
                           allow_partial=bool(args.allow_partial),
-                          allow_other_environment=bool(args.allow_other_environment))
+                          allow_other_environment=bool(args.allow_other_environment), gate_notes=notes)
     finally:
         transport.close()

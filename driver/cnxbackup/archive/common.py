@@ -68,6 +68,7 @@ class ArchiveResult:
     warnings: List[str] = dataclasses.field(default_factory=list)
     seconds: float = 0.0
     tar_bytes: int = 0  # uncompressed tar stream size ("Total bytes written"), 0 if unknown
+    command: str = ""  # what ran, as a shell line (for the log)
 
 
 @dataclasses.dataclass

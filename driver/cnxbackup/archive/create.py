@@ -226,9 +226,11 @@ def create_archive(
                 )
             return judge_tar(tar.returncode, parser, source)
 
-        return _stream_to_file(
+        result = _stream_to_file(
             procs, zstd.stdout.fileno(), tar.stderr.fileno(), dest, source, judge, progress, cancel
         )
+        result.command = f"{shlex.join(tar_argv)} | {shlex.join(zstd_compress_args(level, threads, zstd_cmd))}"
+        return result
     finally:
         zstd_err.close()
 
@@ -271,9 +273,11 @@ def create_archive_from_stream(
             return parser.warning_list()
         return judge_tar(parser.tar_rc, parser, label)
 
-    return _stream_to_file(
+    result = _stream_to_file(
         [producer], producer.stdout.fileno(), producer.stderr.fileno(), dest, label, judge, progress, cancel
     )
+    result.command = shlex.join(producer_argv)
+    return result
 
 
 def remote_archive_command(

@@ -43,6 +43,7 @@ from .operations import (
     restore_commands,
     restore_database,
     result_from_record,
+    run_settings,
     targets_from_settings,
     verify_database,
 )
@@ -52,6 +53,6 @@ from .settings import db_settings, settings_for
 __all__ = [
     "HOOKS", "VENDORS", "DbBackupResult", "DbError", "DbTarget", "DbTimeout", "RestoreSource", "VendorHooks",
     "backup_all", "backup_targets", "db2", "db_host", "image_header_problem", "db_secrets", "db_settings", "dry_run_commands",
-    "generated_scripts", "image_record", "mssql", "oracle", "remote_settings", "restore_commands", "restore_database",
+    "run_settings", "generated_scripts", "image_record", "mssql", "oracle", "remote_settings", "restore_commands", "restore_database",
     "result_from_record", "run_tool", "settings_for", "targets_from_settings", "vendor_module", "verify_database",
 ]

@@ -14,7 +14,7 @@ import signal
 import subprocess
 import threading
 import time
-from typing import Any, Iterable, Mapping, Sequence, Union
+from typing import Any, Iterable, Mapping, Sequence, Union, cast
 
 from cnxbackup import render
 from cnxbackup.errors import StepFailed
@@ -122,6 +122,18 @@ def command_text(argv: Sequence[str], secret_values: Iterable[str] = ()) -> str:
     return shlex.join(mask_argv(argv, secret_values))
 
 
+def database_log(log: logging.Logger | None, name: str) -> logging.Logger | None:
+    """The log of one database's tools: every line names the database (several run at once)."""
+    if log is None:
+        return None
+    return cast(logging.Logger, _Named(log, {"database": name}))
+
+
+class _Named(logging.LoggerAdapter):
+    def process(self, msg: Any, kwargs: Any) -> Any:
+        return f"database {self.extra['database']}: {msg}", kwargs  # type: ignore[index]
+
+
 def tail(text: str, lines: int = OUTPUT_TAIL_LINES) -> str:
     return "\n".join(text.strip().splitlines()[-lines:])
 
@@ -174,7 +186,8 @@ def run_tool(
     seconds = time.monotonic() - started
     run = ToolRun(display, process.returncode, mask_text(stdout, secrets), mask_text(stderr, secrets), seconds)
     if log:
-        log.debug("rc=%s after %.1f s: %s", run.rc, seconds, tail(run.output, 5))
+        lines = [line.strip() for line in tail(run.output, 5).splitlines() if line.strip()]
+        log.info("rc=%s after %.1f s: %s", run.rc, seconds, " | ".join(lines) or "(no output)")
     return run
 
 

@@ -117,6 +117,27 @@ def _run(settings: Mapping[str, Any], secrets: Mapping[str, str] | None, stateme
                     log, secret_values=values)
 
 
+# Backup compression exists in the Enterprise, Standard and Developer editions only (Microsoft,
+# "Backup compression (SQL Server)", https://learn.microsoft.com/en-us/sql/relational-databases/
+# backup-restore/backup-compression-sql-server); Express and Web refuse it with Msg 1844.
+COMPRESSING_EDITIONS = ("Enterprise", "Standard", "Developer")
+EDITION_RE = re.compile(r"\b(Enterprise|Standard|Developer|Express|Web|Evaluation)\b[^\n]*?Edition")
+
+
+def read_edition(settings: Mapping[str, Any], secrets: Mapping[str, str] | None = None,
+                 log: logging.Logger | None = None) -> str | None:
+    """The edition named by ``SELECT @@VERSION`` (e.g. "Express"), None when it cannot be read."""
+    run = _run(settings, secrets, "SELECT @@VERSION", log)
+    match = EDITION_RE.search(run.output) if run.rc == 0 else None
+    return match.group(1) if match else None
+
+
+def with_edition(settings: Mapping[str, Any], edition: str | None) -> dict[str, Any]:
+    """The settings for every backup of this run: COMPRESSION only where the edition has it
+    (unknown edition: tried, and retried without it if refused)."""
+    return {**settings, "compression": edition is None or edition in COMPRESSING_EDITIONS}
+
+
 def _ok(run: ToolRun, success_text: str) -> bool:
     return run.rc == 0 and not errors(run.output) and success_text in run.output
 
@@ -126,7 +147,7 @@ def backup(target: DbTarget, settings: Mapping[str, Any], backup_dir: str, *, dr
     """BACKUP DATABASE ... COPY_ONLY (does not disturb the log chain), retry without COMPRESSION if refused."""
     stamp = now_stamp()
     path = server_path(backup_dir, "%s_%s.bak" % (target.name, stamp))
-    statement = backup_statement(target.name, path)
+    statement = backup_statement(target.name, path, compression=settings.get("compression") is not False)
     words, _, _ = _auth(settings, secrets, need_password=not dry_run)
     display = command_text(sqlcmd_argv(settings, words, statement))
     if dry_run:

@@ -22,7 +22,7 @@ from ..secrets import REDACT, read_password
 from ..transport import SshTransport, Transport, make_transport
 from ..transport.remote_tool import remote_tool_argv
 from . import db2, mssql
-from .base import DbBackupResult, DbError, DbTarget
+from .base import DbBackupResult, DbError, DbTarget, database_log
 from .defaults import default_databases
 from .hooks import vendor_module
 from .parallel import backup_all
@@ -57,6 +57,18 @@ def remote_settings(env: Environment, settings: Dict[str, Any], transport: Trans
         commands[key] = remote_tool_argv(transport, host, tool, dict(settings["env"]), SECRET_ENV, spec_dir)
     wrapped["command"] = commands
     return wrapped
+
+
+def run_settings(settings: Dict[str, Any], secrets: Mapping[str, str], log: Optional[logging.Logger]) -> Dict[str, Any]:
+    """The settings for all the backups of one run, with what is read once from the server
+    first (SQL Server: its edition, so that COMPRESSION is asked only where it exists)."""
+    if settings["vendor"] != "mssql":
+        return settings
+    edition = mssql.read_edition(settings, secrets, log)
+    if log is not None:
+        log.info("SQL Server edition: %s; backups %s COMPRESSION", edition or "not read",
+                 "with" if edition is None or edition in mssql.COMPRESSING_EDITIONS else "without")
+    return mssql.with_edition(settings, edition)
 
 
 def db_secrets(env: Environment) -> Dict[str, str]:
@@ -117,7 +129,11 @@ def restore_database(vendor: str, db: DatabaseRecord, env: Environment, log: log
     if transport is not None and spec_dir and db_host(env) is not None:
         settings = remote_settings(env, settings, transport, spec_dir)
     result = hooks.restore(DbTarget(vendor=vendor, name=db.name), settings, result_from_record(db, vendor),
-                           backup_dir=db.location or None, dry_run=dry_run, secrets=db_secrets(env), log=log)
+                           backup_dir=db.location or None, dry_run=dry_run, secrets=db_secrets(env),
+                           log=database_log(log, db.name))
+    if log is not None:
+        log.info("database %s: restore %s in %.1f s: %s", db.name, "ok" if result.ok else f"FAILED ({result.error})",
+                 result.seconds, result.command)
     if not result.ok:
         raise StepFailed(f"database {db.name}: restore failed: {result.error}")
 

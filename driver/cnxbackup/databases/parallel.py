@@ -7,7 +7,7 @@ import threading
 import time
 from typing import Any, Callable, Mapping, Sequence
 
-from .base import TOOLS_CANCELLED, DbBackupResult, DbError, DbTarget, failed_result, stop_all_tools
+from .base import TOOLS_CANCELLED, DbBackupResult, DbError, DbTarget, database_log, failed_result, stop_all_tools
 from .hooks import vendor_module
 
 ProgressCallback = Callable[[int, int, str], None]
@@ -41,7 +41,8 @@ def backup_all(
         module = vendor_module(target.vendor)
         started = time.monotonic()
         try:
-            result = module.backup(target, settings, backup_dir, dry_run=dry_run, secrets=secrets, log=log)
+            result = module.backup(target, settings, backup_dir, dry_run=dry_run, secrets=secrets,
+                                   log=database_log(log, target.name))
         except DbError as error:
             result = failed_result(target, backup_dir, "", str(error), seconds=time.monotonic() - started)
         with lock:
