@@ -151,21 +151,51 @@ def test_the_shell_text_is_what_restore_md_prints() -> None:
     assert (Extract("/set/x.tar.zst", "/opt/a.new").remote_shell("ssh -p 22 n1")
             == "ssh -p 22 n1 'zstd -dc | tar -xpf - --same-owner -C /opt/a.new' < /set/x.tar.zst")
     assert (Carry("/opt/a/d", "/opt/a.new/d", "/opt/a.new").shell()
-            == "test ! -e /opt/a/d || { mkdir -p /opt/a.new && mv /opt/a/d /opt/a.new/d; }")
+            == "if [ -d /opt/a.new ] && [ -e /opt/a/d ]; then mkdir -p /opt/a.new && mv -T -- /opt/a/d /opt/a.new/d; fi")
     assert (Carry("/opt/a/x/d", "/opt/a.new/x/d", "/opt/a.new").shell()
-            == "test ! -e /opt/a/x/d || { test ! -h /opt/a.new/x && mkdir -p /opt/a.new/x && mv /opt/a/x/d /opt/a.new/x/d; }")
-    assert MoveAside("/opt/a", "/opt/a.old").shell() == "test ! -e /opt/a || mv /opt/a /opt/a.old"
-    assert MoveIntoPlace("/opt/a.new", "/opt/a").shell() == "mv /opt/a.new /opt/a"
+            == "if [ -d /opt/a.new ] && [ -e /opt/a/x/d ]; then test ! -h /opt/a.new/x && mkdir -p /opt/a.new/x && "
+               "mv -T -- /opt/a/x/d /opt/a.new/x/d; fi")
+    assert MoveAside("/opt/a", "/opt/a.old").shell() == "test -e /opt/a.old || test ! -e /opt/a || mv -T -- /opt/a /opt/a.old"
+    assert (MoveIntoPlace("/opt/a.new", "/opt/a").shell()
+            == "if [ -e /opt/a.new ]; then mv -T -- /opt/a.new /opt/a; else test -e /opt/a; fi")
     assert CopyFile("/set/f", "/opt/f").shell() == "cp -p /set/f /opt/f"
     assert CopyFile("/set/f", "/opt/f").remote_shell("ssh n1") == "ssh n1 'cat > /opt/f' < /set/f"
     assert SetMode("0640", "/opt/f").shell() == "chmod 0640 /opt/f"
     assert SetOwner(1000, 1001, "/opt/f").shell() == "chown 1000:1001 /opt/f"
     assert MakeDir("/opt/x").remote_shell("ssh n1") == "ssh n1 'mkdir -p /opt/x'"
     assert (MoveContentsAside("/nfs", "/nfs/old", "/nfs/new").shell()
-            == "mkdir -p /nfs/old && find /nfs -mindepth 1 -maxdepth 1 ! -name new ! -name old -exec mv -t /nfs/old {} +")
-    assert MoveContentsIn("/nfs/new", "/nfs").shell() == "find /nfs/new -mindepth 1 -maxdepth 1 -exec mv -t /nfs {} + && rmdir /nfs/new"
+            == "test -e /nfs/old/.cnxrestore-moved-aside || { mkdir -p /nfs/old && find /nfs -mindepth 1 -maxdepth 1 "
+               "! -name new ! -name old -exec mv -t /nfs/old {} + && : > /nfs/old/.cnxrestore-moved-aside; }")
+    assert (MoveContentsIn("/nfs/new", "/nfs").shell()
+            == "test ! -d /nfs/new || { find /nfs/new -mindepth 1 -maxdepth 1 -exec mv -t /nfs {} + && rmdir /nfs/new; }")
     assert MoveAside("/a", "/b").replaced == "/b" and MoveContentsAside("/a", "/b", "/c").replaced == "/b"
     assert MakeDir("/a").replaced is None and MoveIntoPlace("/a", "/b").replaced is None
+
+
+@pytest.mark.parametrize("mounted", [False, True])
+def test_the_hand_run_steps_pasted_twice_do_nothing_more(tmp_path, backed_up, mounted) -> None:
+    """RESTORE.md's blocks, run in a shell once and then once more: the second run changes nothing
+    (no tree moved into the folder the first run made, no moved-aside copy overwritten); the
+    staging it makes again is a leftover that cleanup removes."""
+    set_dir, folder, copied = backed_up
+    root = str(tmp_path / "live")
+    live_tree(root)
+    dest = os.path.join(root, "app")
+    if mounted:  # a mount point's forms (its contents moved, inside it), as RESTORE.md prints them there
+        staging = os.path.join(dest, "cnxrestore-new")
+        aside = os.path.join(dest, "cnxbackup-replaced-" + STAMP)
+        ops = [MakeDir(staging), Extract(os.path.join(set_dir, folder.path), staging),
+               MoveContentsAside(dest, aside, staging), MoveContentsIn(staging, dest)]
+    else:
+        ops = operations(set_dir, root, folder, copied)
+    script = "set -e\n" + "\n".join(op.shell() for op in ops)
+    subprocess.run(["sh", "-c", script], check=True, capture_output=True)
+    once = tree_state(root)
+    assert once != {}
+    second = subprocess.run(["sh", "-c", script], capture_output=True, text=True)
+    # at most a fresh staging copy is left (cnxbackup cleanup removes it); nothing live or moved aside changed
+    again = {path: state for path, state in tree_state(root).items() if "cnxrestore-new" not in path}
+    assert again == once, second.stdout + second.stderr
 
 
 @pytest.mark.parametrize("crash_after", range(1, 10))
@@ -242,7 +272,7 @@ def test_contents_of_a_mount_point_are_moved_aside_inside_it_and_the_staged_tree
         op.run_local(ctx)
         op.run_local(ctx)  # again, as after a crash
     assert sorted(os.listdir(mount)) == [f"cnxbackup-replaced-{STAMP}", "restored.txt"]
-    assert os.listdir(aside) == ["old.txt"]
+    assert sorted(os.listdir(aside)) == [".cnxrestore-moved-aside", "old.txt"]  # the marker: all moved
 
 
 def test_a_failing_remote_operation_names_the_host_and_the_command(tmp_path) -> None:
@@ -257,7 +287,8 @@ def test_file_operations_follow_the_record(tmp_path, backed_up) -> None:
     ops = file_operations(folder, set_dir, "/opt/app", STAMP)
     assert [type(op).__name__ for op in ops.stage] == ["MakeDir", "Extract"]
     assert [type(op).__name__ for op in ops.swap] == ["Carry", "MoveAside", "MoveIntoPlace"]
-    assert ops.swap[0] == Carry("/opt/app/data", "/opt/app.cnxrestore-new/data", "/opt/app.cnxrestore-new")
+    assert ops.swap[0] == Carry("/opt/app/data", "/opt/app.cnxrestore-new/data", "/opt/app.cnxrestore-new",
+                                "/opt/app.cnxbackup-replaced-20261201T120000")
     copy_ops = file_operations(copied, set_dir, "/opt/registry.xml", STAMP)
     assert [type(op).__name__ for op in copy_ops.stage] == ["MakeDir", "CopyFile"]
     assert copy_ops.stage[1] == CopyFile(os.path.join(set_dir, copied.path), "/opt/registry.xml.cnxrestore-new")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 import time
 from typing import List
@@ -118,9 +119,16 @@ def write_generated_files(run: BackupRun) -> None:
 
 def write_report(run: BackupRun, manifest: Manifest) -> None:
     """REPORT.md and RESTORE.md, rendered from the manifest as it is written (its JSON keys)."""
-    steps = restore_plan.restore_steps(manifest, run.layout.root, run.env)
+    # the hand-run steps name the moved-aside copies with the set's own timestamp (a real stamp, so
+    # that backups leave them out and cleanup finds them; pasted twice, the steps do nothing more)
+    stamp = manifest.run_id.rsplit("-", 1)[-1] if re.fullmatch(r".*-\d{8}T\d{6}", manifest.run_id) else "19700101T000000"
+    steps = restore_plan.restore_steps(manifest, run.layout.root, run.env, stamp=stamp)
     data = manifest.to_json()
-    report = render_template("report/REPORT.md.j2", m=data, set_dir=run.layout.root)
+    outside = sorted({os.path.dirname(image.path) for db in manifest.databases for image in db.images
+                      if not image.copy})
+    report = render_template("report/REPORT.md.j2", m=data, set_dir=run.layout.root, images_outside=outside,
+                             start_command=restore_plan.wsadmin_command(
+                                 run.env, "start_servers", ["--timeout", str(restore_plan.wsadmin_timeout(run.env, 900))]))
     runbook = render_template("report/RESTORE.md.j2", m=data, set_dir=run.layout.root, steps=steps,
                               env_name=run.env.name)
     write_file_atomic(os.path.join(run.layout.root, "REPORT.md"), report.encode("utf-8"))

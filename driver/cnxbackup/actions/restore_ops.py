@@ -29,6 +29,7 @@ from ..transport import Transport
 from . import remote_ops
 
 q = shlex.quote
+MOVED_ASIDE = ".cnxrestore-moved-aside"  # inside a mount point's aside folder, once its contents are all there
 
 
 @dataclass
@@ -198,6 +199,7 @@ class Carry(Operation):
     live: str
     into: str
     staging: str
+    aside: str = ""  # the item's moved-aside copy: once it exists the swap happened, nothing to carry
 
     def _between(self) -> List[str]:
         rel = os.path.relpath(os.path.dirname(self.into), self.staging)
@@ -208,8 +210,10 @@ class Carry(Operation):
 
     def shell(self) -> str:
         guards = "".join(f"test ! -h {q(path)} && " for path in self._between())
-        return (f"test ! -e {q(self.live)} || {{ {guards}mkdir -p {q(os.path.dirname(self.into))} && "
-                f"mv {q(self.live)} {q(self.into)}; }}")
+        # only while the staged tree is there: pasted again after the swap, it does nothing
+        swapped = f" && [ ! -e {q(self.aside)} ]" if self.aside else ""
+        return (f"if [ -d {q(self.staging)} ]{swapped} && [ -e {q(self.live)} ]; then {guards}mkdir -p "
+                f"{q(os.path.dirname(self.into))} && mv -T -- {q(self.live)} {q(self.into)}; fi")
 
     def check_staged(self) -> None:
         """Before the stop: the staged tree offers no link on the way to ``into``."""
@@ -240,7 +244,8 @@ class MoveAside(Operation):
     aside: str
 
     def shell(self) -> str:
-        return f"test ! -e {q(self.path)} || mv {q(self.path)} {q(self.aside)}"
+        # the stamp is this restore's: an existing aside copy means this was done (pasted twice: nothing)
+        return f"test -e {q(self.aside)} || test ! -e {q(self.path)} || mv -T -- {q(self.path)} {q(self.aside)}"
 
     def run_local(self, ctx: LocalRun) -> None:
         if os.path.lexists(self.aside):
@@ -259,7 +264,8 @@ class MoveIntoPlace(Operation):
     dest: str
 
     def shell(self) -> str:
-        return f"mv {q(self.staging)} {q(self.dest)}"
+        # pasted again after it ran: the staged tree is gone and the restored one in place, nothing to do
+        return f"if [ -e {q(self.staging)} ]; then mv -T -- {q(self.staging)} {q(self.dest)}; else test -e {q(self.dest)}; fi"
 
     def run_local(self, ctx: LocalRun) -> None:
         if not os.path.lexists(self.staging) and os.path.lexists(self.dest):
@@ -336,16 +342,24 @@ class MoveContentsAside(Operation):
     staging: str
 
     def shell(self) -> str:
-        return (f"mkdir -p {q(self.aside)} && find {q(self.folder)} -mindepth 1 -maxdepth 1 "
-                f"! -name {q(os.path.basename(self.staging))} ! -name {q(os.path.basename(self.aside))} "
-                f"-exec mv -t {q(self.aside)} {{}} +")
+        # once every old entry is aside, a marker says so: run again (a crash, a second paste) it
+        # finishes an interrupted move but never moves the restored contents aside
+        marker = q(os.path.join(self.aside, MOVED_ASIDE))
+        return (f"test -e {marker} || {{ mkdir -p {q(self.aside)} && find {q(self.folder)} -mindepth 1 "
+                f"-maxdepth 1 ! -name {q(os.path.basename(self.staging))} ! -name {q(os.path.basename(self.aside))} "
+                f"-exec mv -t {q(self.aside)} {{}} + && : > {marker}; }}")
 
     def run_local(self, ctx: LocalRun) -> None:
+        marker = os.path.join(self.aside, MOVED_ASIDE)
+        if os.path.lexists(marker):
+            return
         os.makedirs(self.aside, exist_ok=True)
         keep = {os.path.basename(self.aside), os.path.basename(self.staging)}
         for name in os.listdir(self.folder):
             if name not in keep:
                 os.rename(os.path.join(self.folder, name), os.path.join(self.aside, name))
+        with open(marker, "w"):
+            pass
 
     @property
     def replaced(self) -> Optional[str]:
@@ -358,8 +372,8 @@ class MoveContentsIn(Operation):
     dest: str
 
     def shell(self) -> str:
-        return (f"find {q(self.staging)} -mindepth 1 -maxdepth 1 -exec mv -t {q(self.dest)} {{}} + && "
-                f"rmdir {q(self.staging)}")
+        return (f"test ! -d {q(self.staging)} || {{ find {q(self.staging)} -mindepth 1 -maxdepth 1 -exec mv -t "
+                f"{q(self.dest)} {{}} + && rmdir {q(self.staging)}; }}")
 
     def run_local(self, ctx: LocalRun) -> None:
         if not os.path.isdir(self.staging):

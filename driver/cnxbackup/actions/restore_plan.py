@@ -55,6 +55,21 @@ class RestoreStep:
         return record.name if record is not None else self.step_id
 
 
+# who runs the native restore commands (RESTORE.md and --dry-run say so)
+DB_USERS = {
+    "db2": "run as the DB2 instance owner (e.g. su - db2inst1) on the DB host",
+    "mssql": "run where sqlcmd reaches the server, as a login with sysadmin or dbcreator rights; the .bak is "
+             "read by the SQL Server service account",
+    "oracle": "run as the oracle software owner on the DB host, with ORACLE_SID set",
+}
+
+
+def image_checks(db: DatabaseRecord) -> List[str]:
+    """``sha256sum -c`` lines for the images, against the manifest, before they are restored."""
+    return [f"echo {shlex.quote(f'{image.sha256}  {image.path}')} | sha256sum -c -"
+            for image in db.images if image.sha256]
+
+
 def destination_for(source: str, target_root: Optional[str]) -> str:
     if not target_root:
         return source
@@ -115,10 +130,10 @@ def file_operations(item: ArchiveRecord, set_dir: str, dest: str, stamp: str,
     # archive: carry the live ones over so that restoring this item alone does not hide them.
     for rel in item.excluded:
         rel = rel[2:] if rel.startswith("./") else rel
-        ops.append(Carry(os.path.join(dest, rel), os.path.join(staging, rel), staging))
+        ops.append(Carry(os.path.join(dest, rel), os.path.join(staging, rel), staging, replaced))
     for inner in inner_staging:
         rel = os.path.relpath(inner, dest)
-        ops.append(Carry(inner, os.path.join(staging, rel), staging))
+        ops.append(Carry(inner, os.path.join(staging, rel), staging, replaced))
     if mounted:
         ops += [MoveContentsAside(dest, replaced, staging), MoveContentsIn(staging, dest)]
     else:
@@ -220,7 +235,8 @@ def restore_steps(manifest: Manifest, set_dir: str, env: Optional[Environment] =
             if not db.in_set:
                 step.skip_reason = f"no backup of this database in the set (status {db.status})"
             else:
-                step.commands = restore_commands(manifest.database_vendor, db, env)
+                step.commands = image_checks(db) + restore_commands(manifest.database_vendor, db, env)
+                step.note = DB_USERS.get(manifest.database_vendor)
             steps.append(step)
     roles_file = os.path.join(set_dir, "wsadmin", "role_mappings.json")
     if (not wanted or "roles" in wanted) and manifest.wsadmin.role_mappings is not None:
