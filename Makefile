@@ -12,7 +12,22 @@ SET ?=
 ARGS ?=
 SYSTEM_TOOLS := jython java tar zstd ssh sshd
 
-.PHONY: help setup system-deps test lint check-jython21 vermin plan backup verify restore bench dist clean
+# Production hosts (RHEL 8/9, SLES 15: no internet, no Jython, Java or sshd of their own) run the
+# single-file zipapp of `make dist`, copied to dist/cnxbackup.pyz, with the distribution's own
+# Python 3.9+: then plan/backup/verify/restore/cleanup never run pip or apt-get.
+DIST_PYZ := dist/cnxbackup.pyz
+PY_DIST := $(shell for p in python3.13 python3.12 python3.11 python3.10 python3.9 python3; do \
+  command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 9))' 2>/dev/null \
+  && { echo $$p; break; }; done)
+ifneq ($(wildcard $(DIST_PYZ)),)
+CNX = $(if $(PY_DIST),$(PY_DIST),$(error no Python 3.9 or later found: install python39 or python3.11 (RHEL 8), python311 (SLES 15))) $(DIST_PYZ)
+RUNTIME :=
+else
+CNX = $(VENV)/bin/cnxbackup
+RUNTIME := setup
+endif
+
+.PHONY: help setup system-deps test lint check-jython21 vermin plan backup cleanup verify restore bench dist clean
 
 help:
 	@echo "make setup            install system tools (jython, zstd, ssh) and the Python venv"
@@ -61,11 +76,25 @@ vermin: setup
 	# no --eval-annotations: every module has `from __future__ import annotations` (tests/test_python39.py)
 	$(VENV)/bin/vermin -q --no-tips --violations -t=3.9- driver/cnxbackup
 
-plan: setup
-	$(VENV)/bin/cnxbackup plan --env $(ENV) $(ARGS)
+# an environment file must exist: name the ones that do, and how to write one
+define need_env
+	@if [ ! -f "environments/$(ENV).yaml" ] && [ ! -f "$(ENV)" ]; then \
+	  echo "error: environments/$(ENV).yaml does not exist; write it with: $(CNX) init --env $(ENV)" >&2; \
+	  echo "environments that exist: $$(ls environments/ 2>/dev/null | sed -n 's/\.yaml$$//p' | tr '\n' ' ')" >&2; \
+	  exit 2; fi
+endef
 
-backup: setup
-	$(VENV)/bin/cnxbackup backup --env $(ENV) $(ARGS)
+plan: $(RUNTIME)
+	$(need_env)
+	$(CNX) plan --env $(ENV) $(ARGS)
+
+backup: $(RUNTIME)
+	$(need_env)
+	$(CNX) backup --env $(ENV) $(ARGS)
+
+cleanup: $(RUNTIME)
+	$(need_env)
+	$(CNX) cleanup --env $(ENV) $(ARGS)
 
 # verify and restore name both the set and the environment: a default could mean the wrong deployment
 define need_set_and_env
@@ -76,13 +105,13 @@ endef
 
 verify:
 	$(need_set_and_env)
-	@$(MAKE) --no-print-directory setup
-	$(VENV)/bin/cnxbackup verify $(SET) --env $(ENV) $(ARGS)
+	@$(if $(RUNTIME),$(MAKE) --no-print-directory setup,true)
+	$(CNX) verify $(SET) --env $(ENV) $(ARGS)
 
 restore:
 	$(need_set_and_env)
-	@$(MAKE) --no-print-directory setup
-	$(VENV)/bin/cnxbackup restore $(SET) --env $(ENV) $(ARGS)
+	@$(if $(RUNTIME),$(MAKE) --no-print-directory setup,true)
+	$(CNX) restore $(SET) --env $(ENV) $(ARGS)
 
 bench: setup
 	$(VPY) bench/bench.py $(ARGS)
@@ -99,6 +128,7 @@ dist: setup
 	find "$$stage" \( -name __pycache__ -o -name '*$$py.class' -o -name '*.egg-info' \) -prune -exec rm -rf {} +; \
 	printf '\n[tool.setuptools.package-data]\ncnxbackup = ["_assets/**/*", "demo/mock_wsadmin/**/*", "demo/fakes/**/*"]\n' >> "$$stage/pyproject.toml"; \
 	$(VENV)/bin/shiv -q -o "$$out/cnxbackup.pyz" -c cnxbackup --reproducible -p '/usr/bin/env python3' "$$stage"; \
+	$(VPY) tools/pure_zipapp.py "$$out/cnxbackup.pyz"; \
 	echo "built $$out/cnxbackup.pyz ($$(du -k "$$out/cnxbackup.pyz" | cut -f1) KB)"
 
 clean:

@@ -89,9 +89,14 @@ def _db2_env(tmp: str, backup_dir: str):
 
 
 def test_a_missing_db2_backup_dir_names_its_key_and_line(tmp_path) -> None:
-    env = _db2_env(str(tmp_path), str(tmp_path / "no-such-dir"))
+    (tmp_path / "a-file").write_text("not a folder\n")
+    env = _db2_env(str(tmp_path), str(tmp_path / "a-file" / "db2"))
     problems, _ = _database_problems(build_plan(env), None)
-    assert problems == [f"{env.file}:5: key 'database.backup_dir': {tmp_path / 'no-such-dir'} does not exist"]
+    assert problems == [f"{env.file}:5: key 'database.backup_dir': {tmp_path / 'a-file' / 'db2'} does not exist "
+                        "and cannot be created here"]
+    creatable = _db2_env(str(tmp_path), str(tmp_path / "new" / "db2"))
+    problems, notes = _database_problems(build_plan(creatable), None)
+    assert problems == [] and any("the backup creates it" in note for note in notes)
 
 
 def test_the_db2_backup_dir_must_hold_the_last_run_s_images(tmp_path) -> None:

@@ -11,6 +11,7 @@ from typing import List, NoReturn, Optional
 
 from . import __version__, signals
 from .actions.leftovers import run_cleanup
+from .actions.onboarding import run_init
 from .actions.restore import run_restore
 from .actions.run import run_plan_or_backup
 from .actions.verify import run_verify
@@ -30,20 +31,33 @@ class _ArgumentParser(argparse.ArgumentParser):
         raise SystemExit(EXIT_USAGE)
 
 
+REMOTE_TOOL = "_remote-tool"  # internal: a DB tool on a remote host (argv handled before argparse, never listed)
+
+
+def _global_options(parser: argparse.ArgumentParser, default: object) -> None:
+    parser.add_argument("-v", "--verbose", action="store_true", default=default, help="log details on the console too")
+    parser.add_argument("--plain", action="store_true", default=default, help="plain progress lines even on a terminal")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _ArgumentParser(prog="cnxbackup", description="Back up, verify and restore an HCL Connections deployment.")
     parser.add_argument("--version", action="version", version=f"cnxbackup {__version__}")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log details on the console too")
-    parser.add_argument("--plain", action="store_true", help="plain progress lines even on a terminal")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    _global_options(parser, False)
+    # the same options after the subcommand too; SUPPRESS keeps a value given before it
+    common = _ArgumentParser(add_help=False)
+    _global_options(common, argparse.SUPPRESS)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_ArgumentParser)
     sub.required = True
 
-    plan = sub.add_parser("plan", help="preflight checks and the plan; changes nothing")
+    def command(name: str, help: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=help, parents=[common])
+
+    plan = command("plan", help="preflight checks and the plan; changes nothing")
     plan.add_argument("--env", required=True, help="environment name (environments/NAME.yaml) or file")
     plan.add_argument("--allow-partial", action="store_true",
                       help="pass the gate although a host is unreachable (as backup --allow-partial would run)")
 
-    backup = sub.add_parser("backup", help="back up the whole deployment")
+    backup = command("backup", help="back up the whole deployment")
     backup.add_argument("--env", required=True, help="environment name (environments/NAME.yaml) or file")
     backup.add_argument("--dry-run", action="store_true", help="check and show every command; change nothing")
     backup.add_argument("--resume", nargs="?", const="latest", metavar="SET",
@@ -53,8 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
     backup.add_argument("--allow-other-environment", action="store_true",
                         help="resume a set of another environment or cell (recorded in the journal)")
 
-    verify = sub.add_parser("verify", help="check a backup set's manifest, archives and database images")
-    verify.add_argument("set_dir", metavar="SET")
+    verify = command("verify", help="check a backup set's manifest, archives and database images")
+    verify.add_argument("set_dir", metavar="SET", help="the backup set folder (target.dir/ENV-YYYYmmddTHHMMSS)")
     verify.add_argument("--deep", action="store_true", help="also decompress and list every archive")
     verify.add_argument("--env", help="environment (its trusted keys, and the database verifiers' tool paths)")
     verify.add_argument("--trusted-keys", metavar="FILE",
@@ -63,9 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--trust-unsealed", action="store_true",
                         help="accept a set that is unsigned or not signed by a trusted key (sets from before signing)")
 
-    restore = sub.add_parser("restore", help="restore a backup set")
-    restore.add_argument("set_dir", metavar="SET")
-    restore.add_argument("--env", required=True)
+    restore = command("restore", help="restore a backup set")
+    restore.add_argument("set_dir", metavar="SET", help="the backup set folder (target.dir/ENV-YYYYmmddTHHMMSS)")
+    restore.add_argument("--env", required=True, help="environment to restore onto (environments/NAME.yaml) or file")
     restore.add_argument("--trusted-keys", metavar="FILE", help="public keys to trust (default: signing.trusted_keys)")
     restore.add_argument("--trust-unsealed", action="store_true",
                          help="restore a set that is unsigned or not signed by a trusted key (recorded in the restore "
@@ -83,15 +97,22 @@ def build_parser() -> argparse.ArgumentParser:
     restore.add_argument("--allow-other-environment", action="store_true",
                          help="restore a set of another environment or cell (recorded in the restore journal)")
 
-    cleanup = sub.add_parser("cleanup", help="remove what restores left beside the live trees (moved-aside copies, "
+    cleanup = command("cleanup", help="remove what restores left beside the live trees (moved-aside copies, "
                                              "staging folders), after a prompt")
     cleanup.add_argument("--env", required=True, help="environment name (environments/NAME.yaml) or file")
     cleanup.add_argument("--yes", action="store_true", help="do not ask (for scripts)")
 
-    sub.add_parser("config-reference", help="print the configuration reference (Markdown)")
-    tool = sub.add_parser("_remote-tool")  # internal (no help: not listed): a DB tool on a remote host
-    tool.add_argument("spec")
-    tool.add_argument("args", nargs=argparse.REMAINDER)
+    init = command("init", help="write a first environment file from what this host shows (never overwrites)")
+    init.add_argument("--env", required=True, help="the new environment's name: writes environments/NAME.yaml")
+    init.add_argument("--output", metavar="FILE", help="write FILE instead of environments/NAME.yaml")
+    init.add_argument("--was-root", default="/opt/IBM/WebSphere/AppServer", metavar="DIR",
+                      help="WebSphere app_server_root to look in (default: %(default)s)")
+    init.add_argument("--im-data", default="/var/ibm/InstallationManager", metavar="DIR",
+                      help="Installation Manager agent data, holding installed.xml (default: %(default)s)")
+    init.add_argument("--target", default="/backup/cnxbackup", metavar="DIR",
+                      help="where backup sets will go (default: %(default)s)")
+
+    command("config-reference", help="print the configuration reference (Markdown)")
     return parser
 
 
@@ -105,6 +126,10 @@ def load_env(name: str, progress: Progress, build_tree: bool = False) -> Environ
 
 
 def main(argv: Optional[List[str]] = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == [REMOTE_TOOL] and len(argv) >= 2:
+        tool_args = argv[2:]
+        return run_remote_tool(argv[1], tool_args[1:] if tool_args[:1] == ["--"] else tool_args)
     args = build_parser().parse_args(argv)
     setup_console(args.verbose)
     signals.install()
@@ -112,9 +137,6 @@ def main(argv: Optional[List[str]] = None) -> int:
     progress.recorder = record_in_file
     os.umask(0o077)  # everything this run and its children create is private (sets are 0700/0600)
     try:
-        if args.command == "_remote-tool":
-            tool_args = args.args[1:] if args.args[:1] == ["--"] else args.args
-            return run_remote_tool(args.spec, tool_args)
         if args.command == "config-reference":
             sys.stdout.write(reference_markdown())
             return EXIT_OK
@@ -124,6 +146,8 @@ def main(argv: Optional[List[str]] = None) -> int:
             return run_verify(args, load_env(args.env, progress) if args.env else None, progress)
         if args.command == "restore":
             return run_restore(args, load_env(args.env, progress), progress)
+        if args.command == "init":
+            return run_init(args, progress)
         if args.command == "cleanup":
             return run_cleanup(args, load_env(args.env, progress), progress)
     except KeyboardInterrupt:

@@ -149,6 +149,38 @@ def _file_registry(users: List[str]) -> str:
     return "\n".join(out) + "\n"
 
 
+# The JDBC providers and data sources of the cell, as WebSphere writes them in
+# cells/<cell>/resources.xml (an xmi:XMI document; one DataSource factory per database)
+_DATA_SOURCES = (("activities", "OPNACT"), ("blogs", "BLOGS"), ("files", "FILES"), ("homepage", "HOMEPAGE"),
+                 ("profiles", "PEOPLEDB"), ("wikis", "WIKIS"))
+
+
+def _resources_xml(host: str = "db2.example.com", port: int = 50000) -> str:
+    out = [
+        '<?xml version="1.0" encoding="UTF-8"?>',
+        '<xmi:XMI xmi:version="2.0" xmlns:xmi="http://www.omg.org/XMI" '
+        'xmlns:resources.jdbc="http://www.ibm.com/websphere/appserver/schemas/5.0/resources.jdbc.xmi">',
+        '  <resources.jdbc:JDBCProvider xmi:id="JDBCProvider_1" name="DB2 Universal JDBC Driver Provider" '
+        'description="DB2 Universal JDBC Driver Provider" providerType="DB2 Universal JDBC Driver Provider" '
+        'implementationClassName="com.ibm.db2.jcc.DB2ConnectionPoolDataSource" xa="false">',
+        "    <classpath>${DB2UNIVERSAL_JDBC_DRIVER_PATH}/db2jcc4.jar</classpath>",
+    ]
+    for index, (name, database) in enumerate(_DATA_SOURCES, 1):
+        out += [
+            f'    <factories xmi:type="resources.jdbc:DataSource" xmi:id="DataSource_{index}" name="{name}" '
+            f'jndiName="jdbc/{name}" authDataAlias="connectionsAdmin" statementCacheSize="100">',
+            f'      <propertySet xmi:id="J2EEResourcePropertySet_{index}">',
+            f'        <resourceProperties xmi:id="P_{index}_1" name="databaseName" type="java.lang.String" value="{database}"/>',
+            f'        <resourceProperties xmi:id="P_{index}_2" name="serverName" type="java.lang.String" value="{host}"/>',
+            f'        <resourceProperties xmi:id="P_{index}_3" name="portNumber" type="java.lang.Integer" value="{port}"/>',
+            f'        <resourceProperties xmi:id="P_{index}_4" name="driverType" type="java.lang.Integer" value="4"/>',
+            "      </propertySet>",
+            "    </factories>",
+        ]
+    out += ["  </resources.jdbc:JDBCProvider>", "</xmi:XMI>"]
+    return "\n".join(out) + "\n"
+
+
 def _variables_xml(variables: Dict[str, str]) -> str:
     out = [
         '<?xml version="1.0" encoding="UTF-8"?>',
@@ -250,6 +282,7 @@ def build_demo_deployment(
         _text(f"{cell_dir}/security.xml", _security_xml(filenet_user), 0o600)
         _text(f"{cell_dir}/fileRegistry.xml", _file_registry(file_users), 0o600)
         _text(f"{cell_dir}/variables.xml", _variables_xml(variables), 0o640)
+        _text(f"{cell_dir}/resources.xml", _resources_xml(), 0o640)
         lcc = f"{cell_dir}/LotusConnections-config"
         for name in ("LotusConnections-config.xml", "files-config.xml", "wikis-config.xml", "profiles-config.xml",
                      "profiles-policy.xml", "search-config.xml", "service-location.xsd"):

@@ -26,7 +26,7 @@ class Identity:
     notes: List[str] = field(default_factory=list)
 
 
-def _cells_in(names: List[str]) -> Optional[str]:
+def single_cell(names: List[str]) -> Optional[str]:
     cells = sorted(n for n in names if n and not n.startswith("."))
     return cells[0] if len(cells) == 1 else None
 
@@ -39,7 +39,7 @@ def live_cell(env: Environment, transport: Optional[Transport] = None) -> Option
     host = hosts_of(env).get(host_name)
     if host is None or host.is_local:
         try:
-            return _cells_in([n for n in os.listdir(cells_dir) if os.path.isdir(os.path.join(cells_dir, n))])
+            return single_cell([n for n in os.listdir(cells_dir) if os.path.isdir(os.path.join(cells_dir, n))])
         except OSError:
             return None
     if transport is None:
@@ -48,7 +48,7 @@ def live_cell(env: Environment, transport: Optional[Transport] = None) -> Option
         proc = transport.run(host, f"cd -- {shlex.quote(cells_dir)} && for c in *; do [ -d \"$c\" ] && echo \"$c\"; done")
     except HostUnreachable:
         return None
-    return _cells_in(proc.stdout.split("\n")) if proc.returncode == 0 else None
+    return single_cell(proc.stdout.split("\n")) if proc.returncode == 0 else None
 
 
 def journal_cell(journal: Journal) -> Optional[str]:

@@ -128,8 +128,12 @@ def _database_problems(plan: Plan, transport: Optional[Transport]) -> Tuple[List
         except ValueError as error:
             notes.append(f"room in {backup_dir} on {host_name} not checked: {error}")
     elif plan.db_vendor == "db2":
-        if not os.path.isdir(backup_dir):
-            problems.append(f"{where}: {backup_dir} does not exist")
+        parent = nearest_existing(backup_dir)
+        if not os.path.exists(backup_dir) and os.path.isdir(parent) and os.access(parent, os.W_OK | os.X_OK):
+            notes.append(f"{backup_dir} does not exist yet; the backup creates it (in {parent})")
+            free = shutil.disk_usage(parent).free
+        elif not os.path.isdir(backup_dir):
+            problems.append(f"{where}: {backup_dir} does not exist and cannot be created here")
         elif not os.access(backup_dir, os.W_OK | os.X_OK):
             problems.append(f"{where}: {backup_dir} is not writable by this user (the DB2 instance owner runs the backup)")
         else:
