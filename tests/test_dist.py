@@ -59,6 +59,7 @@ def test_zipapp_contents(pyz):
                      "fakes/db2", "fakedb.py", "sshhosts.py"):
         assert demo + required in names, required
     assert not any("__pycache__" in n or n.endswith("$py.class") for n in names)
+    assert not [n for n in names if n.endswith((".so", ".pyd"))]  # pure Python: any 3.9+ interpreter runs it
     # the fakes and the mock are started as programs: they must stay executable
     info = zipfile.ZipFile(pyz).getinfo(demo + "fakes/db2")
     assert (info.external_attr >> 16) & 0o111
@@ -112,3 +113,45 @@ def test_pyyaml_pure_python_is_enough(pyz, tmp_path):
     check = subprocess.run([_oldest_python(), "-c", code, site], cwd=tmp, env=env, capture_output=True, text=True,
                            timeout=120)
     assert check.returncode == 0 and check.stdout.strip() == "demo", check.stdout + check.stderr
+
+
+def _path_without(tmp: str, *missing: str) -> str:
+    """A PATH with every program of this one except ``missing`` (a production host: no Jython,
+    no Java, no sshd of its own)."""
+    bin_dir = os.path.join(tmp, "bin")
+    os.makedirs(bin_dir, exist_ok=True)
+    for folder in os.environ["PATH"].split(os.pathsep):
+        if not os.path.isdir(folder) or folder.startswith(os.path.join(ROOT, ".venv")):
+            continue
+        for name in os.listdir(folder):
+            path = os.path.join(folder, name)
+            target = os.path.join(bin_dir, name)
+            if name in missing or os.path.lexists(target) or not os.access(path, os.X_OK) or os.path.isdir(path):
+                continue
+            os.symlink(path, target)
+    return bin_dir
+
+
+def test_make_plan_on_a_host_without_jython_java_sshd_or_network(pyz, tmp_path):
+    """The production path: a checkout with dist/cnxbackup.pyz; make never runs pip or apt-get."""
+    tmp = str(tmp_path)
+    checkout = os.path.join(tmp, "checkout")
+    files = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True).stdout.split()
+    for name in files or ["Makefile", "pyproject.toml"]:
+        os.makedirs(os.path.dirname(os.path.join(checkout, name)) or checkout, exist_ok=True)
+        shutil.copy2(os.path.join(ROOT, name), os.path.join(checkout, name))
+    os.makedirs(os.path.join(checkout, "dist"))
+    shutil.copy(pyz, os.path.join(checkout, "dist", "cnxbackup.pyz"))
+    env_file = e2e.write_env(tmp)
+    bin_dir = _path_without(tmp, "jython", "java", "sshd", "pip", "pip3", "apt-get")
+    env = {**_clean_env(tmp), "PATH": bin_dir, "PIP_INDEX_URL": "http://127.0.0.1:9/", "HOME": tmp}
+    for tool in ("jython", "java", "sshd"):
+        assert shutil.which(tool, path=bin_dir) is None
+    proc = subprocess.run(["make", "-s", "plan", f"ENV={env_file}"], cwd=checkout, env=env, capture_output=True,
+                          text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "Environment demo" in proc.stdout and "Connections 8.0.0.0_CR14" in proc.stdout
+    assert not os.path.exists(os.path.join(checkout, ".venv"))  # no pip, no set-up ran
+    missing = subprocess.run(["make", "-s", "plan", "ENV=nosuch"], cwd=checkout, env=env, capture_output=True,
+                             text=True, timeout=120)
+    assert missing.returncode == 2 and "init --env nosuch" in missing.stderr and "demo" in missing.stderr

@@ -180,6 +180,22 @@ def test_other_release_is_refused_before_any_change(ctx, version, why):
     assert_nothing_changed(ctx, before)
 
 
+def test_rolling_back_a_failed_upgrade_puts_installation_manager_back_first(ctx):
+    """The upgrade moved Installation Manager to 9.0: the whole restore is refused and says how to
+    get back; the Installation Manager folders alone restore (the guard's exception), and then
+    the deployment reads as the set's release again and the rest restores."""
+    set_installed_version(ctx, "9.0.0.0_CR1")
+    refused = ctx.restore()
+    assert refused.returncode == 1 and "later release" in refused.stderr
+    assert "--only im-data im-install im-shared" in refused.stderr and "Rolling back a failed upgrade" in refused.stderr
+    im = ctx.restore("--only", "im-data", "im-install", "im-shared")
+    assert im.returncode == 0, im.stdout + im.stderr
+    installed = open(os.path.join(ctx.tree, "var/ibm/InstallationManager/installed.xml"), encoding="utf-8").read()
+    assert "version='8.0.0.0_CR14'" in installed  # IM knows the set's release again
+    rest = ctx.restore()
+    assert rest.returncode == 0, rest.stdout + rest.stderr
+
+
 def test_6_0_cr6_counts_as_6_5_and_cr5_does_not(ctx):
     set_installed_version(ctx, "6.5.0.0_CR1")
     ctx.original = snapshot(ctx.tree)

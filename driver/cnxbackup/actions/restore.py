@@ -139,6 +139,14 @@ def _check_only(manifest: Manifest, only: Optional[List[str]]) -> None:
         raise ConfigError(f"--only: unknown item(s) {', '.join(unknown)}; this set has: {', '.join(sorted(known))}")
 
 
+IM_ITEMS = ("im-data", "im-install", "im-shared")  # Installation Manager's folders (HCL step 7)
+
+
+def _is_installation_manager(name: str) -> bool:
+    """An item that holds Installation Manager's own folders (``im-data``, ``node1-im-data``, ...)."""
+    return any(name == item or name.endswith("-" + item) for item in IM_ITEMS)
+
+
 def plan_restore(set_dir: str, opened: OpenedSet, env: Environment, options: Dict[str, Any],
                  stamp: str) -> Tuple[ConnectionsVersion, List[RestoreStep]]:
     """The deployment's version and the steps; raises RestoreRefused when the guard or a
@@ -151,14 +159,22 @@ def plan_restore(set_dir: str, opened: OpenedSet, env: Environment, options: Dic
     _check_only(manifest, names)
     current, _ = detect_versions(env)
     allowed, _, reason = restore_decision(ConnectionsVersion.from_dict(manifest.connections), current)
-    if not allowed:  # the version guard first: no other answer matters then
-        raise _refused(reason)
+    im_only = bool(names) and all(_is_installation_manager(name) for name in names)
+    if not allowed and not im_only:  # the version guard first: no other answer matters then
+        im_items = [name for name in manifest.item_names if _is_installation_manager(name)]
+        hint = (f"; if a failed upgrade already moved Installation Manager to the new release, put its folders "
+                f"back first: cnxbackup restore {set_dir} --env {env.name} --only {' '.join(im_items)} , then run "
+                "this restore again (README: Rolling back a failed upgrade)") if im_items else ""
+        raise _refused(reason + hint)
+    if not allowed:
+        get_logger().warning("version guard not applied: only the Installation Manager folders are restored (%s), "
+                             "which is how a failed upgrade is rolled back: %s", ", ".join(names), reason)
     where = resolve(manifest, env, names, overrides, options["target_root"], unsealed=not opened.signed)
     if where.problems:
         raise _refused(*where.problems)
     steps = restore_steps(manifest, set_dir, env, only=names, target_root=options["target_root"],
                           current=current, force_provision=options["force_provision"], stamp=stamp,
-                          destinations=where.by_item)
+                          destinations=where.by_item, version_guard=allowed or not im_only)
     if steps[0].skip_reason:
         raise _refused(str(steps[0].skip_reason))
     return current, steps

@@ -159,9 +159,11 @@ PROVISION_SKIPPED = "provision/ SKIPPED (not restored)"
 def restore_steps(manifest: Manifest, set_dir: str, env: Optional[Environment] = None, *, only: Optional[Sequence[str]] = None,
                   target_root: Optional[str] = None, current: Optional[ConnectionsVersion] = None,
                   force_provision: bool = False, stamp: str = "<timestamp>",
-                  destinations: Optional[Dict[str, str]] = None) -> List[RestoreStep]:
+                  destinations: Optional[Dict[str, str]] = None, version_guard: bool = True) -> List[RestoreStep]:
     """Every step of a restore, in order. ``current`` (the deployment's version) decides the
     guard and provision/; without it (RESTORE.md) the guard is left to the reader.
+    ``version_guard`` False: only Installation Manager's folders are restored (rolling back a
+    failed upgrade), which the release rule does not stop.
     ``destinations``: where each item goes (from the environment, see ``destinations.py``);
     an item not in it goes to its recorded source (the runbook of a set read on its own)."""
     backup_version = ConnectionsVersion.from_dict(manifest.connections)
@@ -177,8 +179,10 @@ def restore_steps(manifest: Manifest, set_dir: str, env: Optional[Environment] =
         allowed, provision_ok, reason = restore_decision(backup_version, current)
         guard.note = reason
         provision_reason = reason
-        if not allowed:
+        if not allowed and version_guard:
             guard.skip_reason = reason
+        elif not allowed:
+            guard.note = f"not applied to Installation Manager's own folders (rolling back a failed upgrade): {reason}"
     steps.append(guard)
 
     wanted = set(only or [])

@@ -77,7 +77,7 @@ SCHEMA: Dict[str, Field] = {
         "ccm_storage": Field("str", "FileNet storage area (CCM only).", "{shared_data}/ccm"),
         "engine_ws_ear": Field("str", "Directory holding Engine-ws.ear (CCM only); default depends on the version: 6.0 uses addons/ccm, 6.0 CR6 and later FileNet/.", "auto"),
         "customizations": Field("list", "Extra customization paths (the customization dir itself is inside shared data).", []),
-        "extra": Field("records", "Further items to archive.", [], section=EXTRA_ITEM_FIELDS),
+        "extra": Field("records", "Further items to archive: what upgrades touch beyond HCL's list, e.g. IBM HTTP Server's conf/, the plug-in's config/ with its keystores, the TDI solution directory (README has an example).", [], section=EXTRA_ITEM_FIELDS),
     }),
     "wsadmin": Field("section", "The one wsadmin session (role export, filenetAdmin check, stopping servers).", section={
         "command": Field("str", "wsadmin.sh of the Dmgr profile.", "{dmgr_profile}/bin/wsadmin.sh"),
