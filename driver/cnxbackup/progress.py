@@ -5,6 +5,7 @@ as unknown, never as 0 %.
 """
 from __future__ import annotations
 
+import math
 import os
 import sys
 import threading
@@ -49,8 +50,8 @@ class Task:
         parts = [f"[{self.label}]"]
         if self.total_bytes:
             fraction = min(self.bytes / self.total_bytes, 1.0)
-            filled = int(fraction * 20)
-            parts.append(f"{fraction * 100:5.1f}% |{'#' * filled}{'.' * (20 - filled)}|")
+            filled = int(fraction * 20)  # floor, like the percentage: the bar is full only at 100 %
+            parts.append(f"{math.floor(fraction * 1000) / 10:5.1f}% |{'#' * filled}{'.' * (20 - filled)}|")
             parts.append(f"{human_bytes(self.bytes)}/{human_bytes(self.total_bytes)}")
         else:
             parts.append(f"{human_bytes(self.bytes)} of unknown total")
@@ -63,8 +64,35 @@ class Task:
             parts.append(f"ETA {human_seconds((self.total_bytes - self.bytes) / rate)}")
         return " ".join(parts)
 
-    def finish(self, note: str = "") -> None:
-        self.display.finish(self, note)
+    def finish(self, note: str = "", verb: str = "done") -> None:
+        self.display.finish(self, note, verb)
+
+
+class Overall:
+    """A phase's totals (bytes and items), advanced as its tasks finish."""
+
+    def __init__(self, label: str, total_bytes: int, items: int) -> None:
+        self.label, self.total_bytes, self.items = label, total_bytes, items
+        self.bytes_done, self.items_done = 0, 0
+        self.started = time.monotonic()
+        self._lock = threading.Lock()
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    def add(self, nbytes: int) -> str:
+        with self._lock:
+            self.items_done += 1
+            self.bytes_done += nbytes
+            done, items, total = self.bytes_done, self.items_done, self.total_bytes
+        elapsed = self.elapsed()
+        parts = [f"[{self.label}] {items}/{self.items} items"]
+        if total:
+            parts.append(f"{human_bytes(min(done, total))}/{human_bytes(total)}")
+        parts.append(f"elapsed {human_seconds(elapsed)}")
+        if total and 0 < done < total and elapsed > 0:
+            parts.append(f"ETA {human_seconds((total - done) * elapsed / done)}")
+        return ", ".join(parts)
 
 
 class Progress:
@@ -80,6 +108,15 @@ class Progress:
         self._live = False
         # every message and every finished task also goes to the run's log (cli sets it)
         self.recorder: Optional[Callable[[str], None]] = None
+        self._overall: Optional[Overall] = None
+
+    def start_overall(self, label: str, total_bytes: int, items: int) -> None:
+        """Totals of a whole phase: each finished task then also shows where the phase is."""
+        self._overall = Overall(label, total_bytes, items)
+
+    def elapsed(self) -> str:
+        """Time since the phase began (for messages while, say, the databases run)."""
+        return human_seconds(self._overall.elapsed()) if self._overall else ""
 
     def task(self, label: str, total_bytes: Optional[int] = None, total_files: Optional[int] = None) -> Task:
         return Task(self, label, total_bytes, total_files)
@@ -102,12 +139,14 @@ class Progress:
                 self.stream.flush()
                 self._live = True
 
-    def finish(self, task: Task, note: str = "") -> None:
+    def finish(self, task: Task, note: str = "", verb: str = "done") -> None:
         elapsed = time.monotonic() - task.started
         size = human_bytes(task.bytes) if task.bytes or task.total_bytes else ""
         files = f"{task.files:,} files" if task.files else ""
         what = ", ".join(part for part in (size, files) if part)
-        line = f"[{task.label}] done: {what} in {elapsed:.1f}s{(' ' + note) if note else ''}"
+        line = f"[{task.label}] {verb}: {what} in {elapsed:.1f}s{(' ' + note) if note else ''}"
+        if self._overall is not None:
+            line += "\n" + self._overall.add(max(task.bytes, task.total_bytes or 0))
         if self.recorder is not None:
             self.recorder(line)
         if self.quiet:

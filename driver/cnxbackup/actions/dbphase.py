@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import time
 from typing import Any, Dict, List
 
 from ..databases import (
@@ -20,6 +21,7 @@ from ..databases import (
 )
 from ..journal import DONE, FAILED, RUNNING, WARNING
 from ..manifest import DatabaseRecord
+from ..progress import human_seconds
 from ..transport import HostUnreachable
 from .state import BackupRun
 
@@ -52,8 +54,11 @@ def run(run: BackupRun) -> None:
         run.journal.set(f"db:{target.name}", RUNNING)
     run.progress.message(f"[databases] {len(targets)} {settings['vendor']} backups, {settings['concurrency']} at a time ...")
 
+    started = time.monotonic()
+
     def on_progress(finished: int, total: int, name: str) -> None:
-        run.progress.message(f"[databases] {name} finished ({finished}/{total})")
+        run.progress.message(f"[databases] {name} finished ({finished}/{total}, elapsed "
+                             f"{human_seconds(time.monotonic() - started)})")
 
     results = backup_all(targets, settings, backup_dir, concurrency=settings["concurrency"], dry_run=False,
                          secrets=secrets, log=run.log, progress=on_progress)

@@ -31,6 +31,8 @@ def archive_items(run: BackupRun, items: List[Item]) -> None:
         by_host.setdefault(item.host, []).append(item)
     if not by_host:
         return
+    todo = [item for items_ in by_host.values() for item in items_]
+    run.progress.start_overall("files", sum(item.est_bytes for item in todo), len(todo))
     limits = {name: host_parallel(run.env, name) for name in by_host}
     results = run_per_host(by_host, lambda _host, item: _archive_one(run, item), per_host_limit=limits,
                            total_limit=sum(limits.values()), cancel=run.cancel)
@@ -63,7 +65,8 @@ def _archive_one(run: BackupRun, item: Item) -> ArchiveResult:
     dest = os.path.join(run.layout.root, item.relpath)
     os.makedirs(os.path.dirname(dest), mode=0o700, exist_ok=True)
     run.journal.set(step, RUNNING, source=item.source, kind=item.kind, host=item.host)
-    task = run.progress.task(item.name, item.est_bytes or None, item.est_files or None)
+    # a copied file is one file: its count is shown once it is done, not as "0/1 files"
+    task = run.progress.task(item.name, item.est_bytes or None, item.est_files if item.kind == "archive" else None)
     extra: Dict[str, Any] = {}
     try:
         if item.host != "local":

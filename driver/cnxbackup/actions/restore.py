@@ -299,7 +299,7 @@ def _runs(step: RestoreStep, opened: OpenedSet, hosts: Dict[str, Host], transpor
                         allow_special=opened.signed, cancel=cancel)
               if host is not None and not host.is_local and item.host != LOCAL else None)
     local = LocalRun(progress, cancel, item.name, item.sha256, set_dir=opened.set_dir, expected_members=members,
-                     allow_special=opened.signed)
+                     allow_special=opened.signed, total_bytes=item.size)
     return local, remote
 
 
@@ -330,19 +330,19 @@ def _stage(steps: List[RestoreStep], opened: OpenedSet, env: Environment, transp
     """
     hosts = hosts_of(env)
     cancel = threading.Event()
+    todo = [step for step in steps if step.kind == "stage" and not step.skip_reason and step.archive is not None
+            and not (journal is not None and journal.is_finished(f"file:{step.archive.name}"))]
+    progress.start_overall("staging", sum((step.archive.size or 0) for step in todo if step.archive), len(todo))
     try:
-        for step in steps:
-            if step.kind != "stage" or step.skip_reason or step.archive is None:
-                continue
-            if journal is not None and journal.is_finished(f"file:{step.archive.name}"):
-                continue
+        for step in todo:
             local_run, remote_run = _runs(step, opened, hosts, transport, progress, cancel)
             for op in step.operations:
                 if remote_run is not None:
                     op.run_remote(remote_run)
                 else:
                     op.run_local(local_run)
-            progress.message(f"[{step.step_id}] staged")
+            if remote_run is not None or not (step.archive and step.archive.is_archive):
+                progress.message(f"[{step.label}] staged" + (f" on {remote_run.host.name}" if remote_run else ""))
         _check_carries(steps, hosts)
     except (CnxBackupError, ArchiveError, OSError) as error:
         _discard_staging(steps, opened, hosts, transport, progress, cancel)

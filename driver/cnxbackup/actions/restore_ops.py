@@ -47,6 +47,7 @@ class LocalRun:
     set_dir: str = "/"
     expected_members: Optional[int] = None
     allow_special: bool = False
+    total_bytes: Optional[int] = None  # the archive's size in the manifest: progress has a total
 
 
 @dataclass
@@ -161,14 +162,14 @@ class Extract(Operation):
                 raise StepFailed(f"{self.staging} is not empty and not a staging folder; not touching it")
             shutil.rmtree(self.staging)
             os.makedirs(self.staging)
-        task = ctx.progress.task(ctx.label)
+        task = ctx.progress.task(ctx.label, ctx.total_bytes, ctx.expected_members)  # totals from the manifest
         with open_in_set(ctx.set_dir, os.path.relpath(self.archive, ctx.set_dir)) as source:
             count = extract_archive(source, self.staging, progress=task.update, cancel=ctx.cancel,
                                     expected_sha256=ctx.expected_sha256, expected_members=ctx.expected_members,
                                     allow_special=ctx.allow_special,
                                     extra_tar_args=self.tar_options if os.geteuid() == 0 else ())
         sync_tree(self.staging)
-        task.finish(f"{count:,} entries")
+        task.finish(f"{count:,} entries", verb="staged")
 
     def run_remote(self, ctx: RemoteRun) -> None:
         staging = q(self.staging)
