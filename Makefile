@@ -27,11 +27,12 @@ CNX = $(VENV)/bin/cnxbackup
 RUNTIME := setup
 endif
 
-.PHONY: help setup system-deps test lint check-jython21 vermin plan backup cleanup verify restore bench dist clean
+.PHONY: help setup system-deps test lint check-jython21 vermin plan backup init cleanup verify restore bench dist clean
 
 help:
 	@echo "make setup            install system tools (jython, zstd, ssh) and the Python venv"
 	@echo "make test             the layer contract (lint) and the whole test suite (what CI runs)"
+	@echo "make init ENV=prod    write environments/prod.yaml from what this host shows"
 	@echo "make plan ENV=prod    preflight + plan, changes nothing"
 	@echo "make backup ENV=prod  back up the environment described in environments/prod.yaml"
 	@echo "make verify SET=DIR ENV=prod   verify a backup set (ARGS=--deep for a full read)"
@@ -91,6 +92,9 @@ plan: $(RUNTIME)
 backup: $(RUNTIME)
 	$(need_env)
 	$(CNX) backup --env $(ENV) $(ARGS)
+
+init: $(RUNTIME)
+	$(CNX) init --env $(ENV) $(ARGS)
 
 cleanup: $(RUNTIME)
 	$(need_env)

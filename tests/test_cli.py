@@ -50,3 +50,10 @@ def test_plan_accepts_plain_after_the_subcommand_end_to_end(tmp_path) -> None:
     proc = e2e.cli("plan", "--env", env_file, "--plain")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "Environment demo" in proc.stdout
+
+
+def test_a_missing_environment_says_how_to_write_it_and_lists_those_that_exist() -> None:
+    proc = e2e.cli("plan", "--env", "nosuch")
+    assert proc.returncode == 2
+    assert proc.stderr.count("nosuch.yaml") == 1, proc.stderr  # the path once, not twice
+    assert "cnxbackup init --env nosuch" in proc.stderr and "demo" in proc.stderr

@@ -56,7 +56,11 @@ def find_environment_file(env: str, directory: Optional[str] = None) -> str:
     for candidate in candidates:
         if os.path.exists(candidate):
             return candidate
-    raise ConfigError(f"environment '{env}': none of {', '.join(candidates)} exists")
+    unique = list(dict.fromkeys(os.path.normpath(c) for c in candidates))
+    existing = sorted({os.path.splitext(name)[0] for folder in {os.path.dirname(c) for c in unique}
+                       if os.path.isdir(folder) for name in os.listdir(folder) if name.endswith(".yaml")})
+    raise ConfigError(f"environment '{env}': there is no {' and no '.join(unique)}; write it with: cnxbackup init --env {env}"
+                      f" (environments that exist: {', '.join(existing) or 'none'})")
 
 
 def _substitute(value: str, names: Dict[str, str], where: str, key: str) -> str:
