@@ -133,14 +133,12 @@ def _path_without(tmp: str, *missing: str) -> str:
 
 
 def test_make_plan_on_a_host_without_jython_java_sshd_or_network(pyz, tmp_path):
-    """The production path: a checkout with dist/cnxbackup.pyz; make never runs pip or apt-get."""
+    """The production path: the Makefile, environments/ and dist/cnxbackup.pyz; make never runs pip or apt-get."""
     tmp = str(tmp_path)
-    checkout = os.path.join(tmp, "checkout")
-    files = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True).stdout.split()
-    for name in files or ["Makefile", "pyproject.toml"]:
-        os.makedirs(os.path.dirname(os.path.join(checkout, name)) or checkout, exist_ok=True)
-        shutil.copy2(os.path.join(ROOT, name), os.path.join(checkout, name))
+    checkout = os.path.join(tmp, "checkout")  # what the README says to copy to a production host
     os.makedirs(os.path.join(checkout, "dist"))
+    shutil.copy2(os.path.join(ROOT, "Makefile"), checkout)
+    shutil.copytree(os.path.join(ROOT, "environments"), os.path.join(checkout, "environments"))
     shutil.copy(pyz, os.path.join(checkout, "dist", "cnxbackup.pyz"))
     env_file = e2e.write_env(tmp)
     bin_dir = _path_without(tmp, "jython", "java", "sshd", "pip", "pip3", "apt-get")

@@ -10,6 +10,7 @@ import sys
 from typing import List, NoReturn, Optional
 
 from . import __version__, signals
+from .actions.control import run_control
 from .actions.leftovers import run_cleanup
 from .actions.onboarding import run_init
 from .actions.restore import run_restore
@@ -112,6 +113,11 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument("--target", default="/backup/cnxbackup", metavar="DIR",
                       help="where backup sets will go (default: %(default)s)")
 
+    for name, what in (("stop", "stop the whole deployment: application servers, node agents, then the Dmgr"),
+                       ("start", "start the whole deployment: the Dmgr, node agents, then application servers")):
+        control = command(name, help=what + " (idempotent, waits for each)")
+        control.add_argument("--env", required=True, help="environment name (environments/NAME.yaml) or file")
+
     command("config-reference", help="print the configuration reference (Markdown)")
     return parser
 
@@ -146,6 +152,8 @@ def main(argv: Optional[List[str]] = None) -> int:
             return run_verify(args, load_env(args.env, progress) if args.env else None, progress)
         if args.command == "restore":
             return run_restore(args, load_env(args.env, progress), progress)
+        if args.command in ("stop", "start"):
+            return run_control(args, load_env(args.env, progress), progress)
         if args.command == "init":
             return run_init(args, progress)
         if args.command == "cleanup":

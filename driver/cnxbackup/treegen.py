@@ -181,6 +181,16 @@ def _resources_xml(host: str = "db2.example.com", port: int = 50000) -> str:
     return "\n".join(out) + "\n"
 
 
+def _profile_script(script: str) -> str:
+    """A demo profile's ``bin/<script>.sh``: the mock cell's profile tool, for this profile."""
+    return ("#!/bin/sh\n"
+            f"# Demo stand-in for WebSphere's <profile>/bin/{script}.sh (see demo/profile_tool.py).\n"
+            'profile="$(cd "$(dirname "$0")/.." && pwd)"\n'
+            f'exec "${{CNXMOCK_PYTHON:-python3}}" '
+            f'"${{CNXMOCK_PROFILE_TOOL:?{script}.sh of the demo needs the mock cell (CNXMOCK_PROFILE_TOOL)}}" '
+            f'{script} "$profile" "$@"\n')
+
+
 def _variables_xml(variables: Dict[str, str]) -> str:
     out = [
         '<?xml version="1.0" encoding="UTF-8"?>',
@@ -294,6 +304,10 @@ def build_demo_deployment(
         text(f"{cell_dir}/nodes/{node}/servers/server1/server.xml", 10_000, 40_000, 0o640)
         text(f"{cell_dir}/nodes/{dmgr_node}/serverindex.xml", 2_000, 8_000, 0o640)
         _text(f"{profile}/bin/setupCmdLine.sh", f"#!/bin/sh\nWAS_HOME={was}\nUSER_INSTALL_ROOT={profile}\n", 0o755)
+        scripts = ("startManager", "stopManager", "serverStatus") if profile == dmgr else \
+            ("startNode", "stopNode", "syncNode", "serverStatus")
+        for script in scripts:
+            _text(f"{profile}/bin/{script}.sh", _profile_script(script), 0o755)
         _symlink("../../../bin/wsadmin.sh", f"{profile}/bin/wsadmin.sh")  # relative
         _text(f"{profile}/properties/soap.client.props", "com.ibm.SOAP.requestTimeout=180\n", 0o640)
         for log in range(_count(8, scale)):

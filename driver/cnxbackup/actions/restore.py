@@ -46,14 +46,15 @@ from ..log import add_log_file, get_logger, remove_handler
 from ..manifest import Manifest
 from ..plan import detect_versions
 from ..progress import Progress
-from ..transport import Transport, make_transport
+from ..transport import HostUnreachable, Transport, make_transport
 from ..versions import ConnectionsVersion, restore_decision
+from ..was_processes import STOPPED, ProcessError, ProfileScripts, deployment_processes
 from ..wsadmin_session import WsadminError, WsadminSession
 from .destinations import parse_only, resolve
 from .identity import ALLOW_OTHER, check_identity
 from .restore_checks import archive_problems, database_problems, roles_problems, space_problems
 from .restore_ops import Carry, LocalRun, RemoteRun
-from .restore_plan import EXACT_VERSION, RestoreStep, restore_steps
+from .restore_plan import EXACT_VERSION, RestoreStep, restore_steps, wsadmin_command, wsadmin_timeout
 from .trust import OpenedSet, open_set, read_checked, trusted_keys_path
 from .wsphase import new_session
 
@@ -361,6 +362,7 @@ def _execute(args: argparse.Namespace, env: Environment, opened: OpenedSet, step
     replaced: List[str] = list(journal.data.get("replaced", []))
     side_restore = bool(options["target_root"])
     session: Optional[WsadminSession] = None
+    scripts: Optional[ProfileScripts] = None
     hosts = hosts_of(env)
     try:
         for step in steps[1:]:
@@ -387,7 +389,7 @@ def _execute(args: argparse.Namespace, env: Environment, opened: OpenedSet, step
             if step.kind == "check":
                 journal.set(step.step_id, DONE)  # done by check_archives before the lock
                 continue
-            if side_restore and step.kind in ("stop", "roles", "next", "db"):
+            if side_restore and step.kind in ("stop", "roles", "next", "db") + PROCESS_STEPS:
                 journal.set(step.step_id, SKIPPED, error="restore under --target-root: files only")
                 continue
             if step.kind == "next" and not args.start:
@@ -399,8 +401,19 @@ def _execute(args: argparse.Namespace, env: Environment, opened: OpenedSet, step
                 continue
             ops_done = int(journal.step(step.step_id).get("opsDone", 0))
             journal.set(step.step_id, RUNNING, opsDone=ops_done)
-            if step.kind in ("stop", "roles", "next"):
-                session = session or _open_session(env, journal, progress)
+            if step.kind in PROCESS_STEPS:
+                if step.kind == "stop-dmgr" and session is not None:
+                    session.close()  # the session ends with the Dmgr; a new one after it starts again
+                    session = None
+                scripts = scripts or ProfileScripts(env, transport, timeout=env.section("wsadmin")["stop_timeout"])
+                _process_step(scripts, step, env, journal, progress)
+            elif step.kind == "stop" and session is None and _dmgr_stopped(env, transport):
+                # a resumed restore whose first run stopped the Dmgr: the servers were stopped before it
+                progress.message(f"[{step.step_id}] the Dmgr is already stopped (by the interrupted run): the "
+                                 "application servers were stopped before it")
+                journal.set(step.step_id, DONE)
+            elif step.kind in ("stop", "roles", "next"):
+                session = session or _open_session(env, journal, progress, after_restart=step.kind == "roles")
                 _wsadmin_step(session, step, env, journal, opened)
             elif step.archive is not None:
                 local_run, remote_run = _runs(step, opened, hosts, transport, progress, cancel)
@@ -451,8 +464,9 @@ def _execute(args: argparse.Namespace, env: Environment, opened: OpenedSet, step
     journal.data["status"] = "complete"
     journal.save()
     if not args.start and not side_restore:
-        progress.message("next: synchronize the nodes (syncNode.sh or AdminNodeManagement.syncActiveNodes()), "
-                         "then start the servers: cnxbackup restore ... --start, or wsadmin/start_servers.py")
+        progress.message(f"next: the Dmgr and the node agents run, the application servers are stopped; start them "
+                         f"with: cnxbackup start --env {env.name}\n    (or by hand: "
+                         f"{wsadmin_command(env, 'start_servers', ['--timeout', str(wsadmin_timeout(env, 900))])})")
     for warning in warnings:
         progress.message(f"warning: {warning}")
     code = EXIT_WARNINGS if warnings else EXIT_OK
@@ -500,13 +514,50 @@ def _check_carries(steps: List[RestoreStep], hosts: Dict[str, Host]) -> None:
                 op.check_staged()
 
 
-def _open_session(env: Environment, journal: Journal, progress: Progress) -> WsadminSession:
+def _open_session(env: Environment, journal: Journal, progress: Progress, after_restart: bool = False) -> WsadminSession:
     session = new_session(env, os.path.join(journal.set_dir, ".run"), os.path.basename(journal.set_dir))
     try:
         session.start()
     except WsadminError as error:
+        if after_restart and "WASX7246E" in str(error):
+            raise StepFailed("the Dmgr started from the restored profile refuses the configured administrative "
+                             "credentials (WASX7246E): the restored profile has the credentials of the time of the "
+                             "backup; set wsadmin.user and its password source to those, then run the restore again "
+                             "with --resume") from None
         raise StepFailed(f"wsadmin: {error}") from None
     return session
+
+
+def _dmgr_stopped(env: Environment, transport: Transport) -> bool:
+    dmgr, _ = deployment_processes(env)
+    if dmgr is None:
+        return False
+    scripts = ProfileScripts(env, transport, timeout=env.section("wsadmin")["stop_timeout"])
+    return scripts.status(dmgr) == STOPPED
+
+
+PROCESS_STEPS = ("stop-agents", "stop-dmgr", "start-dmgr", "start-agents", "sync")
+
+
+def _process_step(scripts: ProfileScripts, step: RestoreStep, env: Environment, journal: Journal,
+                  progress: Progress) -> None:
+    """Stop or start the node agents or the Dmgr, or synchronize one node, through the profile scripts."""
+    dmgr, agents = deployment_processes(env)
+    if step.kind == "sync":
+        node = next(p for p in agents if step.step_id == f"sync:{p.host.name}:{os.path.basename(p.profile)}")
+        try:
+            scripts.sync(node)
+        except (ProcessError, HostUnreachable) as error:
+            raise StepFailed(str(error)) from None
+        progress.message(f"[{step.step_id}] {node.label} synchronized with the Dmgr")
+        journal.set(step.step_id, DONE)
+        return
+    verb, which = step.kind.split("-")
+    processes = ([dmgr] if dmgr else []) if which == "dmgr" else agents
+    outcome = scripts.each(processes, verb, progress.message)
+    journal.set(step.step_id, DONE if not outcome.failed else FAILED, result=outcome.as_result(verb))
+    if outcome.failed:
+        raise StepFailed(f"could not {verb} {', '.join(outcome.failed)}")
 
 
 def _wsadmin_step(session: WsadminSession, step: RestoreStep, env: Environment, journal: Journal,

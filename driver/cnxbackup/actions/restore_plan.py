@@ -17,6 +17,7 @@ from ..hosts import LOCAL, hosts_of
 from ..manifest import ArchiveRecord, DatabaseRecord, Manifest
 from ..paths import is_within, wsadmin_dir
 from ..versions import ConnectionsVersion, restore_decision
+from ..was_processes import WasProcess, deployment_processes, local_owner, script_line
 from .restore_ops import (
     REPLACED_SUFFIX,
     STAGING_SUFFIX,
@@ -68,6 +69,51 @@ def image_checks(db: DatabaseRecord) -> List[str]:
     """``sha256sum -c`` lines for the images, against the manifest, before they are restored."""
     return [f"echo {shlex.quote(f'{image.sha256}  {image.path}')} | sha256sum -c -"
             for image in db.images if image.sha256]
+
+
+def _on_host(process: WasProcess, env: Optional[Environment], line: str) -> str:
+    ssh = _ssh_prefix(env, process.host.name) if not process.host.is_local else None
+    return f"{ssh} {shlex.quote(line)}" if ssh else line
+
+
+def _process_steps(verb: str, agents: Sequence[WasProcess], dmgr: Optional[WasProcess],
+                   env: Optional[Environment]) -> List[RestoreStep]:
+    """Stop the node agents then the Dmgr, or start the Dmgr / the node agents (profile scripts)."""
+    steps = []
+    script = {("stop", "nodeagent"): "stopNode", ("stop", "dmgr"): "stopManager",
+              ("start", "nodeagent"): "startNode", ("start", "dmgr"): "startManager"}
+    groups = [("nodeagent", list(agents)), ("dmgr", [dmgr] if dmgr else [])]
+    for kind, processes in (groups if verb == "stop" else groups[::-1]):
+        if not processes:
+            continue
+        what = "the Deployment Manager" if kind == "dmgr" else "the node agents"
+        title = f"{'Stop' if verb == 'stop' else 'Start'} {what} ({', '.join(p.label for p in processes)})"
+        commands = [_on_host(p, env, script_line(p, script[(verb, kind)], (), local_owner(p))) for p in processes]
+        steps.append(RestoreStep(f"{verb}-{'dmgr' if kind == 'dmgr' else 'agents'}", title,
+                                 f"{verb}-{'dmgr' if kind == 'dmgr' else 'agents'}", commands))
+    return steps
+
+
+def _sync_steps(agents: Sequence[WasProcess], dmgr: Optional[WasProcess], restored: set,
+                env: Optional[Environment]) -> List[RestoreStep]:
+    """syncNode for each node whose profile was restored, only when the Dmgr profile was too; else
+    one skipped step that says why (a sync would overwrite the restored node profile with the
+    Dmgr's current, maybe upgraded, configuration)."""
+    nodes = [p for p in agents if (p.host.name, p.profile) in restored]
+    if not nodes:
+        return []
+    if dmgr is None or (dmgr.host.name, dmgr.profile) not in restored:
+        step = RestoreStep("sync", "Synchronize the restored node profiles with the Dmgr", "sync")
+        step.skip_reason = ("node profiles were restored without the Dmgr profile: not synchronized, since a sync "
+                            "would overwrite them with the Dmgr's current (maybe upgraded) configuration; decide "
+                            "by hand (README: What stays manual)")
+        return [step]
+    ws = env.section("wsadmin") if env is not None else {"host": "<dmgr_host>", "port": "<dmgr_soap_port>"}
+    return [RestoreStep(f"sync:{p.host.name}:{os.path.basename(p.profile)}",
+                        f"Synchronize {p.label} with the Dmgr (its node agent stopped)", "sync",
+                        [_on_host(p, env, script_line(p, "syncNode", [str(ws["host"]), str(ws["port"])],
+                                                      local_owner(p)))])
+            for p in nodes]
 
 
 def destination_for(source: str, target_root: Optional[str]) -> str:
@@ -227,8 +273,10 @@ def restore_steps(manifest: Manifest, set_dir: str, env: Optional[Environment] =
                 each.commands = [op.shell() for op in each.operations]
         steps.append(stage)
         swaps.append(step)
+    dmgr, agents = deployment_processes(env) if env is not None else (None, [])
     steps.append(RestoreStep("stop", "Stop the application servers", "stop",
                              [wsadmin_command(env, "stop_servers", ["--timeout", str(wsadmin_timeout(env, 600))])]))
+    steps += _process_steps("stop", agents, dmgr, env)
     # Outermost first: a nested item (provision/ in shared data in connections_root) is staged
     # inside its parent's live tree; the parent's swap carries the staging over with the live
     # nested data, then the nested item's own swap puts it in place inside the new tree.
@@ -242,13 +290,14 @@ def restore_steps(manifest: Manifest, set_dir: str, env: Optional[Environment] =
                 step.commands = image_checks(db) + restore_commands(manifest.database_vendor, db, env)
                 step.note = DB_USERS.get(manifest.database_vendor)
             steps.append(step)
+    steps += _process_steps("start", [], dmgr, env)
     roles_file = os.path.join(set_dir, "wsadmin", "role_mappings.json")
     if (not wanted or "roles" in wanted) and manifest.wsadmin.role_mappings is not None:
-        steps.append(RestoreStep("roles", "Re-import the security role mappings", "roles",
+        steps.append(RestoreStep("roles", "Re-import the security role mappings (the Dmgr running again)", "roles",
                                  [wsadmin_command(env, "import_role_mappings", ["--in", roles_file])]))
-    steps.append(RestoreStep("next", "Synchronize the nodes and start the servers", "next", [
-        "# synchronize the nodes first: <profile_root>/bin/syncNode.sh <dmgr_host> <dmgr_soap_port> (on each node, "
-        "node agent stopped), or AdminNodeManagement.syncActiveNodes() in wsadmin",
-        wsadmin_command(env, "start_servers", ["--timeout", str(wsadmin_timeout(env, 900))]),
-    ]))
+    restored = {(item.host, dests[item.name]) for item in selected if item.in_set}
+    steps += _sync_steps(agents, dmgr, restored, env)
+    steps += _process_steps("start", agents, None, env)
+    steps.append(RestoreStep("next", "Start the application servers", "next",
+                             [wsadmin_command(env, "start_servers", ["--timeout", str(wsadmin_timeout(env, 900))])]))
     return steps

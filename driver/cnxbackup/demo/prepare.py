@@ -14,6 +14,7 @@ import atexit
 import json
 import os
 import shutil
+import sys
 import tempfile
 from typing import Any, Callable, Dict
 
@@ -111,7 +112,10 @@ def prepare_demo(env: Environment, progress: Progress, build_tree: bool = True) 
     mock_env = _cached_env(mock_dir, lambda: mockcell.prepare(mock_dir, demo["wsadmin_cell"]))
     _write_secret(os.path.join(mock_dir, "was-password"), fixture["adminPassword"])
     ws = env.section("wsadmin")
-    overlay["wsadmin"] = {"env": {**mock_env, **(ws.get("env") or {})}, "port": fixture.get("dmgrPort", ws["port"])}
+    profile_tool = os.path.join(os.path.dirname(os.path.abspath(__file__)), "profile_tool.py")
+    overlay["wsadmin"] = {"env": {**mock_env, "CNXMOCK_PROFILE_TOOL": profile_tool, "CNXMOCK_PYTHON": sys.executable,
+                                  **(ws.get("env") or {})},
+                          "port": fixture.get("dmgrPort", ws["port"])}
     if ws["host"] == "localhost":
         overlay["wsadmin"]["host"] = fixture.get("dmgrHost", "localhost")
 

@@ -616,8 +616,15 @@ class AdminControl(AdminBase):
         dmgr_node = session.dmgr_node
         beans = []
         running = {}
+        # a node whose node agent is stopped: its servers cannot be reached from the Dmgr
+        unreachable = {}
+        for srv in state['servers']:
+            if srv.get('type') == 'NODE_AGENT' and server_runtime_state(srv, state['runtime'], now) == 'STOPPED':
+                unreachable[srv['node']] = 1
         for srv in state['servers']:
             st = server_runtime_state(srv, state['runtime'], now)
+            if srv.get('type') == 'APPLICATION_SERVER' and srv['node'] in unreachable:
+                continue
             if st != 'STOPPED':
                 running[server_key(srv['node'], srv['name'])] = srv
                 beans.append((server_mbean(session, srv), 'server', srv))
