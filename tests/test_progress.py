@@ -41,3 +41,13 @@ def test_messages_and_finished_tasks_go_to_the_recorder_too() -> None:
     progress.message("[databases] FILES finished (1/16, elapsed 0:00:03)")
     progress.task("im-data", 10, 1).finish("", verb="staged")
     assert recorded[0].startswith("[databases] FILES") and recorded[1].startswith("[im-data] staged:")
+
+
+def test_plain_output_has_no_zero_percent_line_and_an_estimate_that_fell_short_grows() -> None:
+    out = io.StringIO()
+    progress = Progress(out, plain=True)
+    task = progress.task("im-data", 1_000, 8)
+    task.update(0, 0)
+    assert out.getvalue() == ""  # no "0.0%" line before anything happened
+    task.bytes = 1_800
+    assert "100.0%" in task.line() and "1.8 KB/1.8 KB" in task.line()

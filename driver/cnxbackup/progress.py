@@ -37,7 +37,7 @@ class Task:
         self.files = 0
         self.bytes = 0
         self.started = time.monotonic()
-        self._last_draw = 0.0
+        self._last_draw = self.started  # the 30 s heartbeat of plain output counts from the start
         self._last_plain_pct = -1
 
     def update(self, files: int, nbytes: int) -> None:
@@ -49,10 +49,11 @@ class Task:
         rate = self.bytes / elapsed
         parts = [f"[{self.label}]"]
         if self.total_bytes:
-            fraction = min(self.bytes / self.total_bytes, 1.0)
+            total = max(self.total_bytes, self.bytes)  # an estimate that fell short grows, never shows 180/87
+            fraction = self.bytes / total
             filled = int(fraction * 20)  # floor, like the percentage: the bar is full only at 100 %
             parts.append(f"{math.floor(fraction * 1000) / 10:5.1f}% |{'#' * filled}{'.' * (20 - filled)}|")
-            parts.append(f"{human_bytes(self.bytes)}/{human_bytes(self.total_bytes)}")
+            parts.append(f"{human_bytes(self.bytes)}/{human_bytes(total)}")
         else:
             parts.append(f"{human_bytes(self.bytes)} of unknown total")
         if self.total_files:
@@ -128,7 +129,8 @@ class Progress:
         with self._lock:
             if self.plain:
                 pct = int(task.bytes * 10 / task.total_bytes) * 10 if task.total_bytes else -1
-                if (pct > task._last_plain_pct and pct < 100) or now - task._last_draw >= 30:
+                # a line per 10 % step (none at 0 %, the "done" line says 100 %), or every 30 s
+                if (pct > task._last_plain_pct and 0 < pct < 100) or now - task._last_draw >= 30:
                     task._last_plain_pct = max(pct, task._last_plain_pct)
                     task._last_draw = now
                     self.stream.write(task.line() + "\n")

@@ -112,13 +112,15 @@ def deployment_processes(env: Environment) -> Tuple[Optional[WasProcess], List[W
 
 
 class ProfileScripts:
-    """Runs the profile scripts of one deployment (``timeout``: seconds per start or stop)."""
+    """Runs the profile scripts of one deployment (``timeout``: seconds per stop, default
+    ``wsadmin.stop_timeout``; each start may take ``wsadmin.start_timeout``)."""
 
-    def __init__(self, env: Environment, transport: Transport, timeout: int) -> None:
+    def __init__(self, env: Environment, transport: Transport, timeout: Optional[int] = None) -> None:
         ws = env.section("wsadmin")
         self.env = env
         self.transport = transport
-        self.timeout = timeout
+        self.timeout = timeout or int(ws["stop_timeout"])
+        self.start_timeout = int(ws["start_timeout"])
         self.user: Optional[str] = ws.get("user")
         self.password: Optional[str] = None
         if ws["credentials"] == "driver" and self.user:
@@ -218,7 +220,7 @@ class ProfileScripts:
         """"started" or "already"; ProcessError when it would not start."""
         if self.status(process) == STARTED:
             return "already"
-        text = self.run(process, "startManager" if process.kind == "dmgr" else "startNode")
+        text = self.run(process, "startManager" if process.kind == "dmgr" else "startNode", timeout=self.start_timeout)
         if _OPEN.search(text):
             return "started"
         raise ProcessError(f"{process.label} did not start: {_last_line(text)}")

@@ -142,7 +142,8 @@ def servers_left_stopped(env: Environment, plan: Plan) -> List[str]:
     if "stop_servers" not in plan.wsadmin_steps:
         return []
     return ["The application servers are LEFT STOPPED, ready for the upgrade (the Dmgr and the node agents run).",
-            f"If the upgrade is postponed, start them with:\n    {start_command(env)}"]
+            f"If the upgrade is postponed, start them with: cnxbackup start --env {env.name}\n"
+            f"    (or only the application servers, by hand: {start_command(env)})"]
 
 
 def totals(journal: Journal) -> str:
