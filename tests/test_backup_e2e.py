@@ -304,13 +304,20 @@ def test_ctrl_c_then_resume(tmp_path):
         handle.write("  databases: [OPNACT, BLOGS, FILES, WIKIS]\n")
     child = e2e.popen("backup", "--env", env_file)
     assert _wait_for(lambda: _journal_status(tmp, "db:OPNACT") == "running")
-    time.sleep(0.5)
+    # the archives run beside the databases: interrupt once they are done and only the databases run
+    _wait_for(lambda: _journal_status(tmp, "item:im-shared") == "done", timeout=10)
+    assert _journal_status(tmp, "db:OPNACT") == "running"
     child.send_signal(signal.SIGINT)
     out, err = child.communicate(timeout=60)
     assert child.returncode == 130, out + err
     [set_dir] = e2e.sets(os.path.join(tmp, "backups"))
     journal = json.load(open(os.path.join(set_dir, "journal.json")))
-    assert all(s["status"] != "done" for k, s in journal["steps"].items() if k.startswith(("db:", "item:")))
+    assert all(s["status"] != "done" for k, s in journal["steps"].items() if k.startswith("db:"))
+    # the archives ran beside the databases: what is marked done is there and hashes as recorded
+    for key, step in journal["steps"].items():
+        if key.startswith("item:") and step["status"] == "done":
+            record = step["result"]
+            assert e2e.sha256(os.path.join(set_dir, record["path"])) == record["sha256"], key
     assert not os.path.exists(os.path.join(set_dir, "manifest.json"))
     # the lock is released (the file stays, by design: it is never unlinked, see cnxbackup.lock)
     assert RunLock(os.path.join(tmp, "backups"), "demo", "").holder() is None
@@ -340,9 +347,10 @@ def test_disk_full_during_archive(tmp_path):
         with open(env_file, "a") as handle:
             handle.write("  databases: [OPNACT, BLOGS]\n")
         child = e2e.popen("backup", "--env", env_file)
-        # preflight has passed once the databases run; now fill the target
-        assert _wait_for(lambda: os.path.exists(mount + "/backups") and any(
-            _journal_status(mount, f"db:{n}") == "running" for n in ("OPNACT", "BLOGS")))
+        # the gate has passed once the wsadmin phase runs; fill the target before the archives start
+        # (they run beside the databases, right after the stop)
+        assert _wait_for(lambda: os.path.exists(mount + "/backups") and
+                         _journal_status(mount, "wsadmin:list_auth_aliases") in ("running", "done"))
         filler = os.path.join(mount, "filler")
         subprocess.run(["dd", "if=/dev/zero", f"of={filler}", "bs=64k"], capture_output=True)
         os.truncate(filler, os.path.getsize(filler) - 96 * 1024)  # leave ~96 KB
@@ -352,11 +360,31 @@ def test_disk_full_during_archive(tmp_path):
         [set_dir] = e2e.sets(os.path.join(mount, "backups"))
         assert not e2e.partial_files(set_dir)
         journal = json.load(open(os.path.join(set_dir, "journal.json")))
-        failed = [k for k, s in journal["steps"].items() if s["status"] == "failed"]
-        assert failed, (out + err, journal["steps"])
+        # with the disk full even the journal may not be written: what it marks done is there, the rest
+        # is unfinished (failed, or still "running" when the journal could not record the end)
+        unfinished = [k for k, s in journal["steps"].items() if s["status"] in ("failed", "running")]
+        assert unfinished, (out + err, journal["steps"])
+        for key, step in journal["steps"].items():
+            if key.startswith("item:") and step["status"] == "done":
+                assert e2e.sha256(os.path.join(set_dir, step["result"]["path"])) == step["result"]["sha256"], key
         os.unlink(filler)
         proc = e2e.cli("backup", "--env", env_file, "--resume")
         assert proc.returncode == 0, proc.stdout + proc.stderr
         assert e2e.manifest(set_dir)["status"] == "complete"
     finally:
         subprocess.run(["umount", "-l", mount])
+
+
+def test_databases_and_file_archives_run_at_the_same_time_after_the_stop(tmp_path):
+    tmp = str(tmp_path)
+    env_file = e2e.write_env(tmp)
+    fake = fakedb.prepare(os.path.join(tmp, "demo", "fakedb"), "db2", databases=ALL_DB2, delay_seconds=1.5)
+    json.dump(fake, open(os.path.join(tmp, "demo", "fakedb", "env.json"), "w"))
+    proc = e2e.cli("--plain", "backup", "--env", env_file)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    [set_dir] = e2e.sets(os.path.join(tmp, "backups"))
+    steps = json.load(open(os.path.join(set_dir, "journal.json")))["steps"]
+    db_ends = sorted(e["ended"] for s, e in steps.items() if s.startswith("db:"))
+    item_starts = sorted(e["started"] for s, e in steps.items() if s.startswith("item:"))
+    stopped = steps["wsadmin:stop_servers"]["ended"]
+    assert stopped <= item_starts[0] < db_ends[-1], (stopped, item_starts[:2], db_ends[-2:])

@@ -16,6 +16,7 @@ from typing import List, Optional
 
 from .. import __version__, signals
 from ..config import Environment
+from ..databases.base import stop_all_tools
 from ..errors import EXIT_FAILED, EXIT_OK, EXIT_WARNINGS, CnxBackupError, Interrupted, StepFailed
 from ..journal import DONE, FAILED, FINISHED, RUNNING, Journal
 from ..lock import RunLock
@@ -163,11 +164,41 @@ def _mark_interrupted(journal: Journal) -> None:
             journal.set(step_id, FAILED, error="interrupted")
 
 
+def _databases_and_files(run: BackupRun, plan: Plan) -> None:
+    """After the stop, the database backups (on the DB host, or here) and the file archives run at
+    the same time, each within its own limits (``database.concurrency``; ``archive.parallel`` and
+    the hosts' own): the outage is the longer of the two, not their sum."""
+    if not plan.databases:
+        filephase.archive_items(run, plan.items)
+        return
+    failure: List[BaseException] = []
+    finished = threading.Event()  # waited on, not Thread.join(): a join cut by Ctrl-C may return early
+
+    def databases() -> None:
+        try:
+            dbphase.run(run)
+        except BaseException as error:  # re-raised in the main thread, after the files
+            failure.append(error)
+        finally:
+            finished.set()
+
+    threading.Thread(target=databases, name="databases", daemon=True).start()
+    try:
+        filephase.archive_items(run, plan.items)
+        while not finished.wait(0.2):  # Ctrl-C is delivered to this thread, here
+            pass
+    except BaseException:
+        stop_all_tools()  # Ctrl-C or a full target: the database tools stop too, nothing is left running
+        while not finished.wait(0.2):  # their results are journaled before the run unwinds
+            pass
+        raise
+    if failure:
+        raise failure[0]
+
+
 def _run_phases(run: BackupRun, plan: Plan, set_dir: str, env: Environment, journal: Journal) -> None:
     wsphase.run(run)
-    if plan.databases:
-        dbphase.run(run)
-    filephase.archive_items(run, plan.items)
+    _databases_and_files(run, plan)
     extra = wsphase.file_registry_item(run)
     if extra is not None:
         plan.items.append(extra)
