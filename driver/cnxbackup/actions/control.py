@@ -9,12 +9,14 @@ state is reported as such. The restore uses the same pieces in its own order.
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import tempfile
 from typing import Any, Dict, List, Optional
 
 from ..config import Environment
 from ..errors import EXIT_FAILED, EXIT_OK
+from ..log import get_logger
 from ..progress import Progress
 from ..transport import make_transport
 from ..was_processes import STOPPED, Outcome, ProfileScripts, WasProcess, deployment_processes
@@ -100,6 +102,7 @@ def run_control(args: argparse.Namespace, env: Environment, progress: Progress) 
     finally:
         transport.close()
     failed = failures(result)
+    get_logger().info("%s of %s: %s", args.command, env.name, json.dumps(result, sort_keys=True))
     progress.message(f"{args.command}: " + ("done" if not failed else f"FAILED for {', '.join(failed)}"))
     return EXIT_FAILED if failed else EXIT_OK
 
