@@ -31,6 +31,7 @@ import bench_archive  # noqa: E402
 import bench_restore  # noqa: E402
 import e2e  # noqa: E402
 from cnxbackup.databases import backup_all, targets_from_settings  # noqa: E402
+from cnxbackup.databases.settings import hook_settings  # noqa: E402
 from cnxbackup.demo import fakedb, mockcell  # noqa: E402
 
 MAX_RATIO = 1.10
@@ -62,8 +63,9 @@ def database_step(workdir: Path, count: int = 8, delay: float = 1.0) -> tuple[fl
         state_dir = workdir / f"fakedb-c{concurrency}"
         shutil.rmtree(state_dir, ignore_errors=True)
         env = fakedb.prepare(str(state_dir), "db2", DB_NAMES[:count], delay_seconds=delay)
-        settings = {"vendor": "db2", "databases": DB_NAMES[:count], "concurrency": concurrency, "env": env,
-                    "command": {"db2": fakedb.tool_path("db2"), "db2ckbkp": fakedb.tool_path("db2ckbkp")}}
+        settings = hook_settings({"vendor": "db2", "databases": DB_NAMES[:count], "concurrency": concurrency,
+                                  "env": env, "command": {"db2": fakedb.tool_path("db2"),
+                                                          "db2ckbkp": fakedb.tool_path("db2ckbkp")}})
         backup_dir = state_dir / "images"
         backup_dir.mkdir()
         targets = targets_from_settings(settings, "8.0", ccm=False)
@@ -104,7 +106,7 @@ def main() -> int:
                         help="cache for the bench trees and scratch output (default %(default)s)")
     parser.add_argument("--bytes", type=int, default=1 << 30, help="archive bench tree size (>= 1 GiB for the target)")
     parser.add_argument("--files", type=int, default=20000, help="archive bench tree file count (>= 20,000)")
-    parser.add_argument("--runs", type=int, default=3, help="alternating timed runs (median)")
+    parser.add_argument("--runs", type=int, default=5, help="alternating timed runs (median)")
     parser.add_argument("--million", action="store_true", help="also check RSS on 1,000,000 tiny files (slow first time)")
     opts = parser.parse_args()
     workdir = Path(opts.workdir)
