@@ -11,6 +11,7 @@ from ..progress import Progress
 from ..transport import make_transport
 from .backup import run_backup
 from .dryrun import show_dry_run
+from .estimate import expected_downtime
 from .leftovers import describe, find_leftovers
 from .preflight import preflight
 from .show_plan import format_plan
@@ -21,6 +22,7 @@ def run_plan_or_backup(args: argparse.Namespace, env: Environment, progress: Pro
     transport = make_transport(env)
     try:
         notes = preflight(plan, transport, allow_partial=bool(args.allow_partial))
+        notes.append(expected_downtime(env, plan.estimated_bytes))
         notes += [f"restore leftover {line}: left out of every archive; cnxbackup cleanup --env {env.name} removes it"
                   for line in describe(find_leftovers(plan.items, hosts_of(env), transport))]
         progress.message(format_plan(plan, notes))
