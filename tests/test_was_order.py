@@ -9,7 +9,7 @@ import os
 
 import e2e
 from cnxbackup.demo import fakedb, mockcell
-from restorekit import stops
+from restorekit import assert_nothing_changed, snapshot, stops
 
 PASSWORD_NEEDLE = "Adm1n"  # part of every demo fixture's admin password
 
@@ -111,3 +111,17 @@ def test_profile_scripts_run_as_the_profile_owner_never_as_root(tmp_path) -> Non
         assert line == f"su -s /bin/sh {owner} -c {profile}/bin/stopNode.sh"
     assert script_line(process, "syncNode", ["dmgr.example.com", "8879"]) == \
         f"{profile}/bin/syncNode.sh dmgr.example.com 8879"
+
+
+def test_a_missing_profile_script_refuses_the_restore_before_anything_stops(ctx) -> None:
+    script = os.path.join(ctx.tree, "opt/IBM/WebSphere/AppServer/profiles/AppSrv01/bin/stopNode.sh")
+    os.unlink(script)
+    ctx.original = snapshot(ctx.tree)
+    before = ctx.log_length()
+    proc = ctx.restore()
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "restore refused" in proc.stderr and f"{script} missing or not executable" in proc.stderr
+    assert_nothing_changed(ctx, before)
+    # a restore under --target-root starts and stops nothing: it does not need the scripts
+    side = ctx.restore("--target-root", os.path.join(ctx.base, "side"), "--only", "local-data")
+    assert side.returncode == 0, side.stdout + side.stderr

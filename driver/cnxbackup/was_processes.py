@@ -101,6 +101,20 @@ def local_owner(process: WasProcess) -> Optional[str]:
         return str(uid)
 
 
+SCRIPTS = {"dmgr": ("startManager", "stopManager", "serverStatus"),
+           "nodeagent": ("startNode", "stopNode", "syncNode", "serverStatus")}
+
+
+def missing_scripts(process: WasProcess, transport: Transport) -> List[str]:
+    """The profile scripts a stop/start/sync of ``process`` needs that are not executable there."""
+    paths = [os.path.join(process.profile, "bin", f"{name}.sh") for name in SCRIPTS[process.kind]]
+    if process.host.is_local:
+        return [path for path in paths if not os.access(path, os.X_OK)]
+    probe = "; ".join(f"[ -x {shlex.quote(path)} ] || echo {shlex.quote(path)}" for path in paths)
+    proc = transport.run(process.host, probe)
+    return [line.strip() for line in proc.stdout.splitlines() if line.strip()]
+
+
 def deployment_processes(env: Environment) -> Tuple[Optional[WasProcess], List[WasProcess]]:
     """(the Dmgr, the node agents: one per node profile of every node host), from the environment."""
     hosts = hosts_of(env)

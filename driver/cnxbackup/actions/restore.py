@@ -48,7 +48,7 @@ from ..plan import detect_versions
 from ..progress import Progress
 from ..transport import HostUnreachable, Transport, make_transport
 from ..versions import ConnectionsVersion, restore_decision
-from ..was_processes import STOPPED, ProcessError, ProfileScripts, deployment_processes
+from ..was_processes import STOPPED, ProcessError, ProfileScripts, deployment_processes, missing_scripts
 from ..wsadmin_session import WsadminError, WsadminSession
 from .destinations import parse_only, resolve
 from .identity import ALLOW_OTHER, check_identity
@@ -181,12 +181,31 @@ def plan_restore(set_dir: str, opened: OpenedSet, env: Environment, options: Dic
     return current, steps
 
 
+def _process_problems(env: Environment, transport: Transport) -> List[str]:
+    """The Dmgr's and every node agent's profile scripts are there, before anything stops (a restore
+    that stopped the servers and then could not stop a node agent would leave the cell half down)."""
+    dmgr, agents = deployment_processes(env)
+    problems = []
+    for process in ([dmgr] if dmgr else []) + agents:
+        try:
+            missing = missing_scripts(process, transport)
+        except HostUnreachable as error:
+            problems.append(f"{process.label}: {error}")
+            continue
+        if missing:
+            problems.append(f"{process.label}: {', '.join(missing)} missing or not executable (is "
+                            f"{process.profile} the profile of this environment?)")
+    return problems
+
+
 def check_before_staging(opened: OpenedSet, steps: List[RestoreStep], env: Environment, transport: Transport,
-                         progress: Progress) -> None:
-    """Everything that can be checked without reading whole archives; RestoreRefused listing all."""
+                         progress: Progress, processes: bool = True) -> None:
+    """Everything that can be checked without reading whole archives; RestoreRefused listing all.
+    ``processes``: the restore stops and starts the Dmgr and the node agents (not under --target-root)."""
     problems = (archive_problems(opened.set_dir, steps)
                 + database_problems(opened.manifest, opened.set_dir, steps, env, transport)
-                + roles_problems(opened.manifest, opened.set_dir, steps))
+                + roles_problems(opened.manifest, opened.set_dir, steps)
+                + (_process_problems(env, transport) if processes else []))
     space, notes = space_problems(steps, env.section("target")["free_space_margin"], env, transport)
     problems += space
     for note in notes:
@@ -255,7 +274,7 @@ def run_restore(args: argparse.Namespace, env: Environment, progress: Progress) 
     handler = None
     lock = RunLock(env.section("target")["dir"], env.name, f"restore-{stamp}")
     try:
-        check_before_staging(opened, steps, env, transport, progress)
+        check_before_staging(opened, steps, env, transport, progress, processes=not options["target_root"])
         lock.acquire()
         _stage(steps, opened, env, transport, journal, progress)
         if journal is None:
