@@ -29,7 +29,7 @@ from ..transport import Transport
 from . import dbphase, filephase, reports, wsphase
 from .common import find_resumable_set, new_set_dir
 from .identity import ALLOW_OTHER, check_identity, journal_cell
-from .restore_plan import wsadmin_command, wsadmin_timeout
+from .restore_plan import start_servers_command
 from .state import BackupRun, SetLayout
 
 
@@ -133,18 +133,13 @@ def run_backup(env: Environment, plan: Plan, *, progress: Progress, resume: Opti
         remove_handler(log_handler)
 
 
-def start_command(env: Environment) -> str:
-    """How to start the application servers again by hand (wsadmin and start_servers.py)."""
-    return wsadmin_command(env, "start_servers", ["--timeout", str(wsadmin_timeout(env, 900))])
-
-
 def servers_left_stopped(env: Environment, plan: Plan) -> List[str]:
     """What the administrator must know at the end: the servers stay stopped for the upgrade."""
     if "stop_servers" not in plan.wsadmin_steps:
         return []
     return ["The application servers are LEFT STOPPED, ready for the upgrade (the Dmgr and the node agents run).",
             f"If the upgrade is postponed, start them with: cnxbackup start --env {env.name}\n"
-            f"    (or only the application servers, by hand: {start_command(env)})"]
+            f"    (or only the application servers, by hand: {start_servers_command(env)})"]
 
 
 def totals(journal: Journal) -> str:

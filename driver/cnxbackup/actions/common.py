@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from typing import List
+from typing import Any, Dict, Iterator, List, Tuple
 
 from ..errors import CnxBackupError
 from ..manifest import MANIFEST
@@ -27,6 +27,19 @@ def list_sets(target: str, env_name: str) -> List[str]:
         return []
     return [os.path.join(target, n) for n in names
             if n.startswith(env_name + "-") and os.path.isdir(os.path.join(target, n))]
+
+
+def recent_manifests(target: str, env_name: str) -> Iterator[Tuple[str, Dict[str, Any]]]:
+    """(set folder, manifest as plain data) of this environment's sets, newest first; for estimates
+    only (the data is not checked nor trusted); sets without a readable manifest are skipped."""
+    for path in reversed(list_sets(target, env_name)):
+        try:
+            with open(os.path.join(path, MANIFEST), encoding="utf-8") as handle:
+                data = json.load(handle)
+        except (OSError, ValueError):
+            continue
+        if isinstance(data, dict):
+            yield path, data
 
 
 def find_resumable_set(target: str, env_name: str) -> str:

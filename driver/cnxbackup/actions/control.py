@@ -92,8 +92,7 @@ def run_control(args: argparse.Namespace, env: Environment, progress: Progress) 
     """``cnxbackup stop|start --env ENV``."""
     transport = make_transport(env)
     try:
-        ws = env.section("wsadmin")
-        scripts = ProfileScripts(env, transport, timeout=ws["stop_timeout"])
+        scripts = ProfileScripts(env, transport)
         dmgr, agents = deployment_processes(env)
         if args.command == "stop":
             result = stop_deployment(env, scripts, dmgr, agents, progress)

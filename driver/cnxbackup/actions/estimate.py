@@ -9,14 +9,12 @@ read as data (an estimate, not trusted).
 from __future__ import annotations
 
 import datetime
-import json
 import os
 from typing import Dict, List, Optional
 
 from ..config import Environment
-from ..manifest import MANIFEST
 from ..progress import human_bytes, human_seconds
-from .common import list_sets
+from .common import recent_manifests
 
 COMPLETE = ("complete", "complete-with-warnings")
 
@@ -42,23 +40,13 @@ def _wall(steps: Dict[str, Dict[str, object]], prefix: str) -> Optional[float]:
     return (max(ends) - min(starts)).total_seconds() if starts else None
 
 
-def last_complete_manifest(env: Environment) -> Optional[Dict[str, object]]:
-    for set_dir in reversed(list_sets(env.section("target")["dir"], env.name)):
-        try:
-            with open(os.path.join(set_dir, MANIFEST), encoding="utf-8") as handle:
-                data = json.load(handle)
-        except (OSError, ValueError):
-            continue
-        if isinstance(data, dict) and data.get("status") in COMPLETE and isinstance(data.get("steps"), dict):
-            return data
-    return None
-
-
 def expected_downtime(env: Environment, estimated_bytes: int) -> str:
     """One line for the plan: the expected outage, or why it cannot be told."""
-    data = last_complete_manifest(env)
-    if data is None:
+    found = next(((path, data) for path, data in recent_manifests(env.section("target")["dir"], env.name)
+                  if data.get("status") in COMPLETE and isinstance(data.get("steps"), dict)), None)
+    if found is None:
         return "expected downtime: not known yet (no complete set of this environment to take the rates from)"
+    set_dir, data = found
     steps = data["steps"]
     assert isinstance(steps, dict)
     stop = _wall(steps, "wsadmin:stop_servers") or 0.0
@@ -75,4 +63,4 @@ def expected_downtime(env: Environment, estimated_bytes: int) -> str:
     rate = f", {human_bytes(last_bytes / files)}/s last time" if files and last_bytes else ""
     return (f"expected downtime of the backup: about {human_seconds(total)} from the stop (stop "
             f"{human_seconds(stop)}, then databases {human_seconds(databases)} beside files {human_seconds(scaled)} "
-            f"for {human_bytes(estimated_bytes)}{rate}; rates of {data.get('runId', 'the last set')})")
+            f"for {human_bytes(estimated_bytes)}{rate}; rates of {os.path.basename(set_dir)})")

@@ -8,6 +8,7 @@ from ..archive import (
     ArchiveCancelled,
     ArchiveResult,
     DiskFullError,
+    attribute_args,
     copy_file,
     create_archive,
     hash_file,
@@ -99,8 +100,8 @@ def _archive_one(run: BackupRun, item: Item) -> ArchiveResult:
     record.update({"sha256": result.sha256, "size": result.size, "files": result.files,
                    "warnings": list(result.warnings), "seconds": round(result.seconds, 3),
                    "tarBytes": result.tar_bytes or result.size})
-    if item.kind == "archive" and "--xattrs" in remote_ops.archive_tar_args(item, settings, as_root=_as_root(run, item)):
-        record["attributes"] = True
+    if item.kind == "archive" and attribute_args(settings["attributes"], _as_root(run, item)):
+        record["attributes"] = True  # archived with xattrs, ACLs and SELinux contexts
     record.update(extra)
     run.journal.set(step, status, result=record)
     run.log.info("item %s (host %s) %s -> %s: %d bytes, %d entries, sha256 %s, %.1f s%s; command: %s", item.name,

@@ -6,7 +6,6 @@ runs it first and refuses to start (``--allow-partial`` accepts unreachable host
 """
 from __future__ import annotations
 
-import json
 import os
 import shlex
 import shutil
@@ -17,14 +16,13 @@ from ..databases import db_host
 from ..errors import EXIT_USAGE, ConfigError, PreflightError
 from ..hosts import hosts_of
 from ..lock import RunLock
-from ..manifest import MANIFEST
 from ..paths import nearest_existing
 from ..plan import Plan, check_sources, check_space, estimate_sizes
 from ..progress import human_bytes
 from ..secrets import read_password
 from ..signing import SigningError, public_key_of
 from ..transport import HostUnreachable, Transport
-from .common import list_sets
+from .common import recent_manifests
 from .remote_ops import probe_remote_items, remote_free_space
 
 DB_TOOLS = {"db2": ["db2"], "mssql": ["sqlcmd"], "oracle": []}
@@ -83,12 +81,10 @@ def _password_problems(plan: Plan) -> Tuple[List[str], List[str]]:
 def last_image_bytes(env: Environment) -> Optional[int]:
     """The database images' total size in the newest set of this environment (an estimate only:
     the manifest is read, not trusted), or None when there is none."""
-    for set_dir in reversed(list_sets(env.section("target")["dir"], env.name)):
+    for _set_dir, data in recent_manifests(env.section("target")["dir"], env.name):
         try:
-            with open(os.path.join(set_dir, MANIFEST), encoding="utf-8") as handle:
-                data = json.load(handle)
             sizes = [image.get("size") for db in data.get("databases") or [] for image in db.get("images") or []]
-        except (OSError, ValueError, AttributeError, TypeError):
+        except (AttributeError, TypeError):
             continue
         if sizes and all(isinstance(size, int) and size >= 0 for size in sizes):
             return sum(sizes)

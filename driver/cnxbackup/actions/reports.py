@@ -127,8 +127,7 @@ def write_report(run: BackupRun, manifest: Manifest) -> None:
     outside = sorted({os.path.dirname(image.path) for db in manifest.databases for image in db.images
                       if not image.copy})
     report = render_template("report/REPORT.md.j2", m=data, set_dir=run.layout.root, images_outside=outside,
-                             start_command=restore_plan.wsadmin_command(
-                                 run.env, "start_servers", ["--timeout", str(restore_plan.wsadmin_timeout(run.env, 900))]))
+                             start_command=restore_plan.start_servers_command(run.env))
     runbook = render_template("report/RESTORE.md.j2", m=data, set_dir=run.layout.root, steps=steps,
                               env_name=run.env.name)
     write_file_atomic(os.path.join(run.layout.root, "REPORT.md"), report.encode("utf-8"))

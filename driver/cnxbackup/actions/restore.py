@@ -54,7 +54,7 @@ from .destinations import parse_only, resolve
 from .identity import ALLOW_OTHER, check_identity
 from .restore_checks import archive_problems, database_problems, roles_problems, space_problems
 from .restore_ops import Carry, LocalRun, RemoteRun
-from .restore_plan import EXACT_VERSION, RestoreStep, restore_steps, wsadmin_command, wsadmin_timeout
+from .restore_plan import EXACT_VERSION, RestoreStep, restore_steps, start_servers_command
 from .trust import OpenedSet, open_set, read_checked, trusted_keys_path
 from .wsphase import new_session
 
@@ -381,7 +381,13 @@ def _execute(args: argparse.Namespace, env: Environment, opened: OpenedSet, step
     replaced: List[str] = list(journal.data.get("replaced", []))
     side_restore = bool(options["target_root"])
     session: Optional[WsadminSession] = None
-    scripts: Optional[ProfileScripts] = None
+    scripts: List[ProfileScripts] = []  # made on first use (it reads the WAS password), then shared
+
+    def profile_scripts() -> ProfileScripts:
+        if not scripts:
+            scripts.append(ProfileScripts(env, transport))
+        return scripts[0]
+
     hosts = hosts_of(env)
     try:
         for step in steps[1:]:
@@ -424,9 +430,8 @@ def _execute(args: argparse.Namespace, env: Environment, opened: OpenedSet, step
                 if step.kind == "stop-dmgr" and session is not None:
                     session.close()  # the session ends with the Dmgr; a new one after it starts again
                     session = None
-                scripts = scripts or ProfileScripts(env, transport, timeout=env.section("wsadmin")["stop_timeout"])
-                _process_step(scripts, step, env, journal, progress)
-            elif step.kind == "stop" and session is None and _dmgr_stopped(env, transport):
+                _process_step(profile_scripts(), step, env, journal, progress)
+            elif step.kind == "stop" and session is None and _dmgr_stopped(env, profile_scripts()):
                 # a resumed restore whose first run stopped the Dmgr: the servers were stopped before it
                 progress.message(f"[{step.step_id}] the Dmgr is already stopped (by the interrupted run): the "
                                  "application servers were stopped before it")
@@ -485,7 +490,7 @@ def _execute(args: argparse.Namespace, env: Environment, opened: OpenedSet, step
     if not args.start and not side_restore:
         progress.message(f"next: the Dmgr and the node agents run, the application servers are stopped; start them "
                          f"with: cnxbackup start --env {env.name}\n    (or by hand: "
-                         f"{wsadmin_command(env, 'start_servers', ['--timeout', str(wsadmin_timeout(env, 900))])})")
+                         f"{start_servers_command(env)})")
     for warning in warnings:
         progress.message(f"warning: {warning}")
     code = EXIT_WARNINGS if warnings else EXIT_OK
@@ -547,12 +552,9 @@ def _open_session(env: Environment, journal: Journal, progress: Progress, after_
     return session
 
 
-def _dmgr_stopped(env: Environment, transport: Transport) -> bool:
+def _dmgr_stopped(env: Environment, scripts: ProfileScripts) -> bool:
     dmgr, _ = deployment_processes(env)
-    if dmgr is None:
-        return False
-    scripts = ProfileScripts(env, transport, timeout=env.section("wsadmin")["stop_timeout"])
-    return scripts.status(dmgr) == STOPPED
+    return dmgr is not None and scripts.status(dmgr) == STOPPED
 
 
 PROCESS_STEPS = ("stop-agents", "stop-dmgr", "start-dmgr", "start-agents", "sync")

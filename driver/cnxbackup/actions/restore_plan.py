@@ -129,6 +129,12 @@ def wsadmin_command(env: Optional[Environment], script: str, args: Sequence[str]
                      shlex.quote(os.path.join(wsadmin_dir(), f"{script}.py"))] + [shlex.quote(a) for a in args])
 
 
+def start_servers_command(env: Optional[Environment]) -> str:
+    """The line that starts the application servers by hand (the restore's last step, the end of a
+    backup, REPORT.md and the restore's closing hint all print this one)."""
+    return wsadmin_command(env, "start_servers", ["--timeout", str(wsadmin_timeout(env, 900))])
+
+
 def wsadmin_timeout(env: Optional[Environment], default: int) -> int:
     return int(env.section("wsadmin")["stop_timeout"]) if env is not None else default
 
@@ -299,5 +305,5 @@ def restore_steps(manifest: Manifest, set_dir: str, env: Optional[Environment] =
     steps += _sync_steps(agents, dmgr, restored, env)
     steps += _process_steps("start", agents, None, env)
     steps.append(RestoreStep("next", "Start the application servers", "next",
-                             [wsadmin_command(env, "start_servers", ["--timeout", str(wsadmin_timeout(env, 900))])]))
+                             [start_servers_command(env)]))
     return steps
