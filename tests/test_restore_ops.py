@@ -296,3 +296,31 @@ def test_file_operations_follow_the_record(tmp_path, backed_up) -> None:
     bare = ArchiveRecord(name="f", kind="copy", source="/x", path="files/f/x", status="done")
     assert [type(op).__name__ for op in file_operations(bare, set_dir, "/x", STAMP).swap] == ["MoveAside", "MoveIntoPlace"]
     shutil.rmtree(set_dir)
+
+
+@pytest.mark.parametrize("signed", [True, False])
+def test_extended_attributes_come_back_only_from_a_signed_set(tmp_path, signed) -> None:
+    """An attribute can be a file capability or an SELinux label: from an unsealed set
+    (--trust-unsealed) none is restored, however the (unsigned) manifest marks the archive."""
+    from cnxbackup.archive import ATTRIBUTE_ARGS
+
+    if os.geteuid() != 0:
+        pytest.skip("attributes are restored as root only")
+    source = tmp_path / "source"
+    write(str(source / "bin" / "tool"), "#!/bin/sh\n", 0o755)
+    try:
+        os.setxattr(source / "bin" / "tool", "user.cnx.origin", b"backup")
+    except OSError:
+        pytest.skip("no user extended attributes on this filesystem")
+    set_dir = tmp_path / "set"
+    (set_dir / "archives").mkdir(parents=True)
+    archive = str(set_dir / "archives" / "app.tar.zst")
+    result = create_archive(str(source), archive, extra_tar_args=list(ATTRIBUTE_ARGS))
+    staging = str(tmp_path / "app.cnxrestore-new")
+    os.makedirs(staging)
+    run = LocalRun(Progress(io.StringIO(), plain=True), threading.Event(), "app", result.sha256, set_dir=str(set_dir),
+                   expected_members=result.files, allow_special=signed)
+    Extract(archive, staging, attributes=True).run_local(run)
+    restored = os.listxattr(os.path.join(staging, "bin", "tool"))
+    assert ("user.cnx.origin" in restored) == signed
+    assert Extract(archive, staging, attributes=True).trusted_tar_options(False, True) == []

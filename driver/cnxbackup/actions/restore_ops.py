@@ -145,6 +145,12 @@ class Extract(Operation):
     def tar_options(self) -> List[str]:
         return list(ATTRIBUTE_ARGS) if self.attributes else []
 
+    def trusted_tar_options(self, signed: bool, as_root: bool) -> List[str]:
+        """The attribute options for an extraction that runs as root from a signed set, else none:
+        an extended attribute can be a file capability (``security.capability``) or an SELinux
+        label, as strong as a setuid bit, so an unsealed set's are never restored."""
+        return self.tar_options if signed and as_root else []
+
     def _tar(self) -> str:
         return " ".join(["tar -xpf - --same-owner", *(q(a) for a in self.tar_options), "-C", q(self.staging)])
 
@@ -167,7 +173,7 @@ class Extract(Operation):
             count = extract_archive(source, self.staging, progress=task.update, cancel=ctx.cancel,
                                     expected_sha256=ctx.expected_sha256, expected_members=ctx.expected_members,
                                     allow_special=ctx.allow_special,
-                                    extra_tar_args=self.tar_options if os.geteuid() == 0 else ())
+                                    extra_tar_args=self.trusted_tar_options(ctx.allow_special, os.geteuid() == 0))
         sync_tree(self.staging)
         task.finish(f"{count:,} entries", verb="staged")
 
@@ -178,7 +184,7 @@ class Extract(Operation):
             remote_ops.extract_remote(source, self.staging, ctx.transport, ctx.host, expected_sha256=ctx.expected_sha256,
                                       expected_members=ctx.expected_members, allow_special=ctx.allow_special,
                                       cancel=ctx.cancel,
-                                      tar_options=self.tar_options if ctx.host.user == "root" else [])
+                                      tar_options=self.trusted_tar_options(ctx.allow_special, ctx.host.user == "root"))
 
     def discard_local(self) -> None:
         _remove_staging(self.staging)
