@@ -7,7 +7,10 @@
 4. Multi-host figure from bench/bench_multihost.py:multihost_bench() when that file exists.
 5. ``restore_vs_zstd_tar=<ratio>`` (bench_restore.measure: signature, one gated read, extraction
    and flush of the staged tree against ``zstd -dc | tar -x && sync -f``; goal <= 1.25).
-6. Last line: ``archive_vs_tar_zstd=<ratio>`` (bench_archive.measure; must be <= 1.10).
+6. ``downtime_two_phase_vs_full=<ratio>`` and ``db_files_overlap=<ratio>`` (bench_downtime.measure:
+   the outage of a two-phase backup over a full one, goal <= 0.25; phase 2 over the longer of its
+   parts alone, goal <= 1.15).
+7. Last line: ``archive_vs_tar_zstd=<ratio>`` (bench_archive.measure; must be <= 1.10).
 
 Exits 1 and names the missed targets when one is missed. The bench tree is cached under --workdir.
 """
@@ -28,6 +31,7 @@ for extra in (ROOT / "driver", ROOT / "tests", HERE):
     sys.path.insert(0, str(extra))
 
 import bench_archive  # noqa: E402
+import bench_downtime  # noqa: E402
 import bench_restore  # noqa: E402
 import e2e  # noqa: E402
 from cnxbackup.databases import backup_all, targets_from_settings  # noqa: E402
@@ -132,6 +136,13 @@ def main() -> int:
     print(f"restore_vs_zstd_tar={restore['ratio']:.3f}")
     if restore["ratio"] > bench_restore.MAX_RATIO:
         missed.append(f"restore_vs_zstd_tar {restore['ratio']:.3f} > {bench_restore.MAX_RATIO}")
+    downtime = bench_downtime.measure(str(workdir), total_bytes=opts.bytes, files=opts.files, runs=opts.runs)
+    print(f"downtime_two_phase_vs_full={downtime['ratio']:.3f}")
+    print(f"db_files_overlap={downtime['overlap']:.3f}")
+    if downtime["ratio"] > bench_downtime.MAX_DOWNTIME_RATIO:
+        missed.append(f"downtime_two_phase_vs_full {downtime['ratio']:.3f} > {bench_downtime.MAX_DOWNTIME_RATIO}")
+    if downtime["overlap"] > bench_downtime.MAX_OVERLAP:
+        missed.append(f"db_files_overlap {downtime['overlap']:.3f} > {bench_downtime.MAX_OVERLAP}")
     multihost_error = multihost_line()
     if multihost_error:
         missed.append(multihost_error)

@@ -221,8 +221,12 @@ def test_resume_after_the_servers_were_started_stops_them_again_and_redoes_what_
     manifest = e2e.manifest(set_dir)
     assert manifest["status"] == "complete-with-warnings" and len(manifest["stops"]) == 2
     assert all(a["status"] == "done" for a in manifest["archives"])
-    old_ends = {s: e.get("ended") for s, e in first["steps"].items() if s.startswith(("db:", "item:"))}
-    assert all(manifest["steps"][s]["ended"] >= manifest["stops"][1] for s in old_ends)
+    after = [s for s, e in first["steps"].items() if s.startswith(("db:", "level1:"))
+             or (s.startswith("item:") and e.get("level") != 0)]
+    level0 = [s for s, e in first["steps"].items() if s.startswith("item:") and e.get("level") == 0]
+    assert after and all(manifest["steps"][s]["ended"] >= manifest["stops"][1] for s in after)
+    # the level-0 archives were taken while the servers ran anyway: kept, their level 1 was redone
+    assert level0 and all(manifest["steps"][s]["ended"] == first["steps"][s]["ended"] for s in level0)
 
 
 FAKE_WSADMIN = """#!/bin/sh
@@ -348,7 +352,7 @@ def test_disk_full_during_archive(tmp_path):
             handle.write("  databases: [OPNACT, BLOGS]\n")
         child = e2e.popen("backup", "--env", env_file)
         # the gate has passed once the wsadmin phase runs; fill the target before the archives start
-        # (they run beside the databases, right after the stop)
+        # (the level-0 archives, right after the role export, before the stop)
         assert _wait_for(lambda: os.path.exists(mount + "/backups") and
                          _journal_status(mount, "wsadmin:list_auth_aliases") in ("running", "done"))
         filler = os.path.join(mount, "filler")
@@ -362,8 +366,10 @@ def test_disk_full_during_archive(tmp_path):
         journal = json.load(open(os.path.join(set_dir, "journal.json")))
         # with the disk full even the journal may not be written: what it marks done is there, the rest
         # is unfinished (failed, or still "running" when the journal could not record the end)
-        unfinished = [k for k, s in journal["steps"].items() if s["status"] in ("failed", "running")]
-        assert unfinished, (out + err, journal["steps"])
+        # (the first level-0 archive, taken before the stop, met the full disk: the servers were not stopped)
+        assert not os.path.exists(os.path.join(set_dir, "manifest.json"))
+        assert journal["steps"].get("manifest", {}).get("status") != "done"
+        assert not stops(mockcell.read_log(e2e.mock_env(tmp))), "phase 1 failed: nothing may be stopped"
         for key, step in journal["steps"].items():
             if key.startswith("item:") and step["status"] == "done":
                 assert e2e.sha256(os.path.join(set_dir, step["result"]["path"])) == step["result"]["sha256"], key
@@ -385,6 +391,6 @@ def test_databases_and_file_archives_run_at_the_same_time_after_the_stop(tmp_pat
     [set_dir] = e2e.sets(os.path.join(tmp, "backups"))
     steps = json.load(open(os.path.join(set_dir, "journal.json")))["steps"]
     db_ends = sorted(e["ended"] for s, e in steps.items() if s.startswith("db:"))
-    item_starts = sorted(e["started"] for s, e in steps.items() if s.startswith("item:"))
+    item_starts = sorted(e["started"] for s, e in steps.items() if s.startswith("level1:"))
     stopped = steps["wsadmin:stop_servers"]["ended"]
     assert stopped <= item_starts[0] < db_ends[-1], (stopped, item_starts[:2], db_ends[-2:])

@@ -46,4 +46,23 @@ def test_the_outage_is_the_stop_then_the_longer_of_databases_and_files_scaled_by
     assert "about 0:12:00 from the stop" in expected_downtime(env, 1 << 30)
     # 4 GiB now: files scale to 20 min > databases -> 2 + 20 = 22 min
     line = expected_downtime(env, 4 << 30)
-    assert "about 0:22:00 from the stop" in line and "files 0:20:00" in line and "est-20261101T100000" in line
+    assert "about 0:22:00 from the stop" in line and "files at most 0:20:00" in line and "est-20261101T100000" in line
+
+
+def test_two_phase_the_outage_holds_the_level_1_archives_not_the_whole_trees(tmp_path) -> None:
+    env = env_in(tmp_path)
+    level0 = dict(step("00:00", "30:00"), level=0)                         # 30 min, servers running
+    steps = {"item:shared": level0, "wsadmin:stop_servers": step("30:00", "31:00"),
+             "db:FILES": step("31:00", "35:00"),                           # 4 min of databases
+             "level1:shared": step("31:00", "37:00"),                      # 6 min of changes
+             "item:ear": dict(step("31:00", "32:00"), level=None)}         # a single file, after the stop
+    write_set(tmp_path, "est-20261101T100000", "complete", steps, 1 << 30)
+    line = expected_downtime(env, 2 << 30)
+    # 1 + max(4, 6) = 7 min; the level 0 scales to 60 min for 2 GiB, before the stop
+    assert "about 0:07:00 from the stop" in line and "level-1 archives 0:06:00" in line, line
+    assert "about 1:00:00 for 2.0 GB" in line and "run before the stop" in line, line
+    with open(env.file, "a") as handle:
+        handle.write("archive: {mode: full}\n")
+    from cnxbackup.config import load_environment
+    full = expected_downtime(load_environment(env.file), 2 << 30)
+    assert "about 1:01:00 from the stop" in full, full  # full mode: the whole trees after the stop

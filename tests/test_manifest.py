@@ -38,7 +38,7 @@ def _write_raw(set_dir: str, body: dict) -> None:
 
 def test_round_trip_seals_and_checks(tmp_path) -> None:
     sealed = write_manifest_data(str(tmp_path), {"environment": "prod", "status": "complete", "archives": []})
-    assert sealed["format"] == FORMAT and len(sealed["manifestSha256"]) == 64
+    assert sealed["format"] == 2 and len(sealed["manifestSha256"]) == 64  # no level 1: still readable by format-2 readers
     assert load_manifest_data(str(tmp_path)) == sealed
     sidecar = (tmp_path / (MANIFEST + ".sha256")).read_text()
     assert sidecar.split()[0] == hashlib.sha256((tmp_path / MANIFEST).read_bytes()).hexdigest()
@@ -198,3 +198,32 @@ def test_the_fixture_s_report_md_renders_byte_identical_from_the_model(format1_s
     tables = [section for section in old.split("\n## ") if section.startswith(("Archives and files", "Databases"))]
     assert len(tables) == 2 and all(section.split("\n\nThe database images")[0].split("\n\nEvery archive")[0] in report
                                     for section in tables)
+
+
+LEVEL1 = {"path": "archives/a.level1.tar.zst", "sha256": "1" * 64, "size": 10, "files": 3, "snapshotSha256": "2" * 64}
+
+
+def test_a_set_with_level_1_archives_is_format_3_and_an_older_format_with_them_is_refused(tmp_path) -> None:
+    archive = {"name": "a", "kind": "archive", "source": "/a", "path": "archives/a.tar.zst", "status": "done",
+               "level": 0, "level1": LEVEL1}
+    sealed = write_manifest_data(str(tmp_path), {"environment": "prod", "status": "complete", "archives": [archive]})
+    assert sealed["format"] == FORMAT == 3
+    _write_raw(str(tmp_path), {"format": 2, "environment": "prod", "status": "complete", "archives": [archive]})
+    with pytest.raises(ManifestError, match="level-1 archives in a format-2 manifest"):
+        load_manifest_data(str(tmp_path))
+
+
+@pytest.mark.parametrize("change, problem", [
+    ({"level1": None}, "without its level 1"),
+    ({"level": None}, "a level-1 archive without its level 0"),
+    ({"snapshot": None}, "without its snapshot"),
+    ({"snapshot": {"path": "snapshots/a.level0.snar", "sha256": "3" * 64, "size": 5}}, "taken from another snapshot"),
+])
+def test_the_levels_of_an_item_must_make_one_tree(change, problem) -> None:
+    from cnxbackup.manifest import ArchiveRecord
+    record = {"name": "a", "kind": "archive", "source": "/a", "path": "archives/a.tar.zst", "status": "done",
+              "level": 0, "level1": LEVEL1, "snapshot": {"path": "snapshots/a.level0.snar", "sha256": "2" * 64, "size": 5}}
+    assert ArchiveRecord.from_json(record).levels_problem() == ""
+    record.update(change)
+    record = {k: v for k, v in record.items() if v is not None}
+    assert problem in ArchiveRecord.from_json(record).levels_problem()

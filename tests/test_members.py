@@ -217,3 +217,72 @@ def test_nothing_after_the_end_of_the_archive_is_passed_on() -> None:
     stream = member("./a", b"x") + b"\0" * 512 + b"\0" * 512 + after
     members, passed = run_gate(stream)
     assert members == 1 and after not in passed
+
+
+# ----------------------------------------------------------------------------- a level 1 over its level 0
+
+
+def run_level(stream: bytes, carried: set) -> MemberGate:
+    gate = MemberGate(lambda view: None, allow_special=False, label="level1", carried_symlinks=carried)
+    gate.feed(stream)
+    gate.close()
+    return gate
+
+
+def test_nothing_goes_through_a_symlink_the_earlier_level_left():
+    root = member("./", b"Nlink\0Dsub\0\0", typeflag=b"D")
+    stream = root + member("./sub/", b"\0", typeflag=b"D") + member("./link/passwd", b"x") + END
+    with pytest.raises(UnsafeArchiveError, match="goes through symlink 'link'"):
+        run_level(stream, {"link"})
+    assert run_level(stream, set()).members == 3  # the same stream over a tree without that link
+
+
+def test_a_folder_where_the_earlier_level_left_a_symlink_tar_keeps_is_refused():
+    """``N``: tar keeps the link; a folder extracted there would be followed (and its dumpdir applied there)."""
+    stream = member("./", b"Nlink\0\0", typeflag=b"D") + member("./link/", b"Yx\0\0", typeflag=b"D") + END
+    with pytest.raises(UnsafeArchiveError, match="a folder in place of a symlink of the earlier level"):
+        run_level(stream, {"link"})
+
+
+def test_a_link_the_dumpdir_deletes_or_a_file_replaces_no_longer_counts():
+    deleted = member("./", b"Dlink\0\0", typeflag=b"D") + member("./link/", b"Yf\0\0", typeflag=b"D") \
+        + member("./link/f", b"x") + END
+    assert not run_level(deleted, {"link"}).symlinks  # listed as a folder: tar deletes the link first
+    unlisted = member("./", b"Da\0\0", typeflag=b"D") + member("./a/", b"\0", typeflag=b"D") + END
+    assert not run_level(unlisted, {"gone"}).symlinks  # not listed at all: deleted too
+    replaced = member("./", b"Ylink\0\0", typeflag=b"D") + member("./link", b"now a file") + END
+    assert not run_level(replaced, {"link"}).symlinks
+
+
+def test_a_rename_record_moves_the_links_of_the_renamed_folder_and_may_not_go_through_one():
+    renamed = member("./", b"Da\0R./a/b\0T./a/c\0\0", typeflag=b"D") + member("./a/", b"Dc\0\0", typeflag=b"D") \
+        + member("./a/c/", b"Nln\0\0", typeflag=b"D") + END
+    assert run_level(renamed, {"a/b/ln"}).symlinks == {"a/c/ln"}
+    through = member("./", b"Dl\0R./l/x\0T./y\0\0", typeflag=b"D") + END
+    with pytest.raises(UnsafeArchiveError, match="goes through symlink 'l'"):
+        run_level(through, {"l"})
+
+
+@pytest.mark.parametrize("fmt", ["gnu", "posix"])
+def test_gnu_tar_levels_pass_and_carry_the_symlinks_as_tar_leaves_them(tmp_path, fmt):
+    """Real levels, in both formats (POSIX keeps a folder's dumpdir in the pax record GNU.dumpdir)."""
+    src = tmp_path / "src"
+    (src / "a" / "b").mkdir(parents=True)
+    (src / "keep").mkdir()
+    os.symlink("/etc", src / "a" / "b" / "ln")
+    os.symlink("../keep", src / "was-link")
+    snapshot = tmp_path / "snap"
+
+    def level(name: str) -> bytes:
+        subprocess.run(["tar", f"--format={fmt}", "-C", str(src), f"--listed-incremental={snapshot}",
+                        "--no-check-device", "-cf", str(tmp_path / name), "."], check=True)
+        return (tmp_path / name).read_bytes()
+
+    first = run_level(level("l0.tar"), set())
+    assert first.symlinks == {"a/b/ln", "was-link"}
+    os.rename(src / "a" / "b", src / "a" / "c")
+    os.unlink(src / "was-link")
+    (src / "was-link").mkdir()
+    (src / "was-link" / "f").write_text("now a folder")
+    second = run_level(level("l1.tar"), first.symlinks)
+    assert second.symlinks == {"a/c/ln"}

@@ -74,11 +74,26 @@ def forge_unparseable_header(ctx, m):
 
 
 def forge_symlink_where_a_carry_walks(ctx, m):
+    """A one-archive item (as ``archive.mode: full`` writes it) whose tree has a link where a carry walks."""
     outside = os.path.join(ctx.base, "outside-target")
     os.makedirs(outside, exist_ok=True)
     path = os.path.join(ctx.set_dir, item(m, "connections-root")["path"])
     zstd_tar(path, [(tinfo("./", tarfile.DIRTYPE), None), (tinfo("./data", tarfile.SYMTYPE, outside), None)])
     record_archive(m, "connections-root", path, 2)
+    for key in ("level", "level1", "snapshot", "changedWhileRead"):
+        item(m, "connections-root").pop(key, None)
+    return "in the staged tree is a symlink"
+
+
+def forge_symlink_where_a_carry_walks_in_level_1(ctx, m):
+    """Level 0 as the backup wrote it; level 1 turns data/ into a link (the dumpdir lists it as a file)."""
+    outside = os.path.join(ctx.base, "outside-target")
+    os.makedirs(outside, exist_ok=True)
+    entry = item(m, "connections-root")
+    path = os.path.join(ctx.set_dir, entry["level1"]["path"])
+    dumpdir = b"Ydata\0\0"
+    zstd_tar(path, [(tinfo("./", b"D", size=len(dumpdir)), dumpdir), (tinfo("./data", tarfile.SYMTYPE, outside), None)])
+    entry["level1"].update(sha256=e2e.sha256(path), size=os.path.getsize(path), files=2)
     return "in the staged tree is a symlink"
 
 
@@ -140,7 +155,8 @@ def forge_kind_switched(ctx, m):
 
 
 FORGERIES = {f.__name__[len("forge_"):]: f for f in (
-    forge_unparseable_header, forge_symlink_where_a_carry_walks, forge_copy_mode_6777, forge_archive_path_outside,
+    forge_unparseable_header, forge_symlink_where_a_carry_walks, forge_symlink_where_a_carry_walks_in_level_1,
+    forge_copy_mode_6777, forge_archive_path_outside,
     forge_archive_path_absolute, forge_source_redirected, forge_dotdot_source, forge_dotdot_exclude,
     forge_database_not_in_the_environment, forge_database_timestamp, forge_provision_rule_relaxed, forge_kind_switched)}
 

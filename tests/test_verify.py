@@ -54,7 +54,7 @@ def test_bit_flip_in_archive(copy):
     set_dir, env_file = copy
     flip_bit(os.path.join(set_dir, "archives", "shared-data.tar.zst"))
     rc, out = verify(set_dir, env_file)
-    assert rc == 1 and "BAD shared-data: archives/shared-data.tar.zst SHA-256 differs" in out
+    assert rc == 1 and "BAD shared-data level 0: archives/shared-data.tar.zst SHA-256 differs" in out
     assert out.count("BAD") == 1
 
 
@@ -70,14 +70,14 @@ def test_truncated_archive(copy):
     path = os.path.join(set_dir, "archives", "connections-root.tar.zst")
     os.truncate(path, os.path.getsize(path) - 100)
     rc, out = verify(set_dir, env_file)
-    assert rc == 1 and "BAD connections-root: archives/connections-root.tar.zst is" in out and "truncated" in out
+    assert rc == 1 and "BAD connections-root level 0: archives/connections-root.tar.zst is" in out and "truncated" in out
 
 
 def test_missing_archive(copy):
     set_dir, env_file = copy
     os.unlink(os.path.join(set_dir, "archives", "im-data.tar.zst"))
     rc, out = verify(set_dir, env_file)
-    assert rc == 1 and "BAD im-data: archives/im-data.tar.zst is missing" in out
+    assert rc == 1 and "BAD im-data level 0: archives/im-data.tar.zst is missing" in out
 
 
 def test_missing_manifest(copy):
@@ -131,4 +131,26 @@ def test_entry_count_mismatch_only_caught_by_deep(copy):
     rc, out = verify(set_dir, env_file)
     assert rc == 0, out
     rc, out = verify(set_dir, env_file, "--deep")
-    assert rc == 1 and "BAD local-data: archives/local-data.tar.zst lists" in out and "the manifest says" in out
+    assert rc == 1 and "BAD local-data level 0: archives/local-data.tar.zst lists" in out and "the manifest says" in out
+
+
+def test_a_damaged_level_1_or_snapshot_is_found(copy):
+    set_dir, env_file = copy
+    flip_bit(os.path.join(set_dir, "archives", "shared-data.level1.tar.zst"))
+    os.truncate(os.path.join(set_dir, "snapshots", "local-data.level0.snar"), 10)
+    rc, out = verify(set_dir, env_file)
+    assert rc == 1 and "BAD shared-data level 1: archives/shared-data.level1.tar.zst SHA-256 differs" in out
+    assert "BAD local-data: level-0 snapshot snapshots/local-data.level0.snar: 10 bytes" in out
+    assert out.count("BAD") == 2
+
+
+@pytest.mark.parametrize("edit, problem", [
+    (lambda a: a.pop("level"), "a level-1 archive without its level 0: the set is broken"),
+    (lambda a: a["level1"].update(snapshotSha256="0" * 64), "its level 1 was taken from another snapshot"),
+])
+def test_a_level_1_without_its_level_0_or_from_another_snapshot_is_a_broken_set(copy, edit, problem):
+    """Signed again with the trusted key: what the signature covers must still make one tree."""
+    set_dir, env_file = copy
+    reseal(set_dir, lambda m: edit(next(a for a in m["archives"] if a["name"] == "im-data")))
+    rc, out = verify(set_dir, env_file)
+    assert rc == 1 and f"BAD im-data: {problem}" in out, out

@@ -1,9 +1,11 @@
 """``cnxbackup backup``: HCL's procedure, in order, recorded in one backup set.
 
-Order: wsadmin (aliases, filenetAdmin, role export -- all before any server stops -- then
-stop servers), databases (native tools, concurrently), file archives, fileRegistry.xml when
-the filenetAdmin user is file-based, REPORT.md / RESTORE.md / DB scripts, and the manifest
-last. Every step is journaled; ``--resume`` skips steps that are finished and still verify.
+Order: wsadmin (aliases, filenetAdmin, role export -- all before any server stops), then, in
+two-phase mode, a level-0 archive of every folder while the servers still run; then the stop;
+then the databases (native tools) and the file archives (level 1 of each folder, or the one
+archive of ``full`` mode, and the single files) at the same time; fileRegistry.xml when the
+filenetAdmin user is file-based; REPORT.md / RESTORE.md / DB scripts, and the manifest last.
+Every step is journaled; ``--resume`` skips steps that are finished and still verify.
 """
 from __future__ import annotations
 
@@ -76,15 +78,21 @@ def run_backup(env: Environment, plan: Plan, *, progress: Progress, resume: Opti
         layout.create()
         log_handler = add_log_file(layout.log)
         log = get_logger()
+        mode = env.section("archive")["mode"]
         if resume:
             journal = Journal.load(set_dir)
+            started_as = journal.data.setdefault("archiveMode", "full")  # sets begun before two-phase were full
+            if started_as != mode:
+                raise CnxBackupError(f"{env.where('archive.mode')}: archive.mode is {mode}, but {set_dir} was begun "
+                                     f"as {started_as}; resume it with archive.mode: {started_as}, or start a new set")
             journal.data.setdefault("resumed", []).append(time.strftime("%Y-%m-%dT%H:%M:%S%z"))
             journal.data["overrides"] = sorted(set(journal.data.get("overrides") or []) | set(overrides))
             journal.save()
             progress.message(f"resuming {set_dir}")
         else:
             journal = Journal.create(set_dir, tool=__version__, environment=env.name, run_id=run_id,
-                                     config=os.path.abspath(env.file), host=socket.gethostname(), overrides=overrides)
+                                     config=os.path.abspath(env.file), host=socket.gethostname(), overrides=overrides,
+                                     archiveMode=mode)
         signing = env.section("signing")
         for note in ensure_signing_key(signing["key"], signing["trusted_keys"]):
             progress.message(note)
@@ -122,9 +130,11 @@ def run_backup(env: Environment, plan: Plan, *, progress: Progress, resume: Opti
             progress.message(line)
         partial = bool(run.failures) or status == "partial"  # a partial set is never a success, whatever the reason
         code = EXIT_FAILED if partial else (EXIT_WARNINGS if run.warnings else EXIT_OK)
-        progress.message(f"backup {status}: {set_dir}")
-        log.info("backup %s, exit %d, in %s: %s; set %s", status, code, human_seconds(time.time() - started),
-                 totals(journal), set_dir)
+        downtime = reports.downtime_seconds(journal)
+        outage = f" (downtime {human_seconds(downtime)} from the stop)" if downtime is not None else ""
+        progress.message(f"backup {status}{outage}: {set_dir}")
+        log.info("backup %s, exit %d, in %s%s: %s; set %s", status, code, human_seconds(time.time() - started),
+                 outage, totals(journal), set_dir)
         if partial:
             progress.message(f"resume with: cnxbackup backup --env {env.name} --resume {set_dir}")
         return code
@@ -145,10 +155,12 @@ def servers_left_stopped(env: Environment, plan: Plan) -> List[str]:
 def totals(journal: Journal) -> str:
     """Counts and sizes of what the set holds, from the journal (for the final log line)."""
     steps = journal.data["steps"]
-    items = [e for sid, e in steps.items() if sid.startswith("item:")]
+    archives = [e for sid, e in steps.items() if sid.startswith(("item:", "level1:"))]
+    items = [sid.split(":", 1)[1] for sid in steps if sid.startswith("item:")]
     dbs = [e for sid, e in steps.items() if sid.startswith("db:")]
-    size = sum(int((e.get("result") or {}).get("size") or 0) for e in items)
-    done = sum(1 for e in items if e.get("status") in FINISHED)
+    size = sum(int((e.get("result") or {}).get("size") or 0) for e in archives)
+    done = sum(1 for name in items if all(steps[sid].get("status") in FINISHED
+                                          for sid in (f"item:{name}", f"level1:{name}") if sid in steps))
     db_done = sum(1 for e in dbs if e.get("status") in FINISHED)
     return f"{done}/{len(items)} items ({human_bytes(size)} in the set), {db_done}/{len(dbs)} databases"
 
@@ -159,12 +171,36 @@ def _mark_interrupted(journal: Journal) -> None:
             journal.set(step_id, FAILED, error="interrupted")
 
 
+def _phase1(run: BackupRun, plan: Plan) -> None:
+    """Two-phase, phase 1: a level-0 archive of every folder while the servers still run. Nothing
+    is stopped unless every level 0 is in the set (``--allow-partial`` lets a failed one through:
+    its item is then missing from the set)."""
+    folders = filephase.folder_items(plan.items)
+    started = time.time()
+    low = " at low priority (nice/ionice)" if run.env.section("archive")["low_priority"] else ""
+    run.log.info("phase 1: level-0 archives of %d folder(s) while the servers run%s", len(folders), low)
+    run.progress.message(f"phase 1: level-0 archives of {len(folders)} folders while the servers run{low}")
+    failures = len(run.failures)
+    filephase.archive_items(run, folders, filephase.PHASE1)
+    failed = run.failures[failures:]
+    run.log.info("phase 1 ended in %s%s", human_seconds(time.time() - started),
+                 f", {len(failed)} level-0 archive(s) failed" if failed else "")
+    if failed and "--allow-partial" not in (run.journal.data.get("overrides") or []):
+        raise StepFailed(f"{len(failed)} level-0 archive(s) failed while the servers still run: "
+                         f"{'; '.join(failed)}. Nothing was stopped; fix it and resume the backup "
+                         "(--allow-partial goes on without those items)")
+
+
 def _databases_and_files(run: BackupRun, plan: Plan) -> None:
     """After the stop, the database backups (on the DB host, or here) and the file archives run at
     the same time, each within its own limits (``database.concurrency``; ``archive.parallel`` and
-    the hosts' own): the outage is the longer of the two, not their sum."""
+    the hosts' own): the outage is the longer of the two, not their sum. Two-phase, the file
+    archives are the level 1 of each folder and the single files."""
+    phase = filephase.PHASE2 if filephase.two_phase(run) else filephase.FULL
+    run.log.info("%s: %d database(s) beside %d file item(s), servers stopped", phase if phase != filephase.FULL
+                 else "after the stop", len(plan.databases), len(plan.items))
     if not plan.databases:
-        filephase.archive_items(run, plan.items)
+        filephase.archive_items(run, plan.items, phase)
         return
     failure: List[BaseException] = []
     finished = threading.Event()  # waited on, not Thread.join(): a join cut by Ctrl-C may return early
@@ -179,7 +215,7 @@ def _databases_and_files(run: BackupRun, plan: Plan) -> None:
 
     threading.Thread(target=databases, name="databases", daemon=True).start()
     try:
-        filephase.archive_items(run, plan.items)
+        filephase.archive_items(run, plan.items, phase)
         while not finished.wait(0.2):  # Ctrl-C is delivered to this thread, here
             pass
     except BaseException:
@@ -192,12 +228,23 @@ def _databases_and_files(run: BackupRun, plan: Plan) -> None:
 
 
 def _run_phases(run: BackupRun, plan: Plan, set_dir: str, env: Environment, journal: Journal) -> None:
-    wsphase.run(run)
+    ws = wsphase.WsadminPhase(run)
+    try:
+        ws.before_stop()
+        if filephase.two_phase(run):
+            _phase1(run, plan)
+        ws.stop()
+    finally:
+        ws.close()
     _databases_and_files(run, plan)
     extra = wsphase.file_registry_item(run)
     if extra is not None:
         plan.items.append(extra)
-        filephase.archive_items(run, [extra])
+        filephase.archive_items(run, [extra], filephase.PHASE2 if filephase.two_phase(run) else filephase.FULL)
+    journal.data["finishedEpoch"] = time.time()
+    downtime = reports.downtime_seconds(journal)
+    if downtime is not None:
+        run.log.info("the backup steps after the stop ended: downtime %s", human_seconds(downtime))
     reports.write_generated_files(run)
     manifest = reports.build_manifest(run)
     reports.write_report(run, manifest)

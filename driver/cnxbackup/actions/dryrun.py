@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import os
 import shlex
+from typing import Any, Dict, Optional
 
-from ..archive import tar_exclude_args
+from ..archive import incremental_args, low_priority_prefix, tar_create_args, zstd_compress_args
 from ..databases import dry_run_commands
-from ..plan import Plan
+from ..plan import Item, Plan
 from ..progress import Progress
+from . import levels, remote_ops
 from .wsphase import RESULT_FILES, step_arguments
 
 
@@ -15,23 +17,45 @@ def show_dry_run(plan: Plan, progress: Progress) -> None:
     env = plan.env
     ws = env.section("wsadmin")
     settings = env.section("archive")
+    two_phase = settings["mode"] == "two-phase"
     out = ["", "Dry run: these commands would run (nothing was changed):", "",
            f"wsadmin session: {ws['command']} -lang jython -conntype {ws['conntype']} -host {ws['host']} -port {ws['port']}"]
-    for script in plan.wsadmin_steps:
-        argv = step_arguments(script, ws, os.path.join("<set>", "wsadmin", RESULT_FILES[script]))
-        out.append(f"  wsadmin> cnxwas.cli.run({script!r}, {argv!r})")
+    steps = [s for s in plan.wsadmin_steps if s != "stop_servers"]
+    for script in steps:
+        out.append(_wsadmin_line(script, ws))
+    if two_phase:
+        low = " ".join(low_priority_prefix()) + " " if settings["low_priority"] else ""
+        out += ["", "phase 1, the servers still running: a level-0 archive of every folder"]
+        out += [_archive_line(item, settings, 0, low) for item in plan.items if item.kind == "archive"]
+    if "stop_servers" in plan.wsadmin_steps:
+        out += ["", _wsadmin_line("stop_servers", ws)]
+    out += ["", "after the stop, at the same time: the databases" + (" and the level-1 archives" if two_phase else
+                                                                  " and the archives")]
     if plan.databases:
-        out.append("")
         out.extend(dry_run_commands(env, plan.version.raw))
-    out.append("")
-    level, threads = settings["level"], settings["threads"]
     for item in plan.items:
-        dest = os.path.join("<set>", item.relpath)
         if item.kind == "copy":
-            out.append(f"copy {shlex.quote(item.source)} -> {dest} (sha256 while copying)")
+            out.append(f"copy {shlex.quote(item.source)} -> {os.path.join('<set>', item.relpath)} (sha256 while copying)")
         else:
-            tar = ["tar", "--format=gnu", "-C", item.source, "-cvf", "-"]
-            tar += tar_exclude_args(settings["excludes"], item.nested_excludes) + list(settings["tar_options"]) + ["."]
-            out.append(f"{' '.join(shlex.quote(a) for a in tar)} | zstd -T{threads} -{level} -c > {dest} (sha256 while streaming)")
+            out.append(_archive_line(item, settings, 1 if two_phase else None, ""))
     out.append("then: fileRegistry.xml if the filenetAdmin user is file-based; REPORT.md, RESTORE.md; manifest.json last")
     progress.message("\n".join(out))
+
+
+def _wsadmin_line(script: str, ws: Dict[str, Any]) -> str:
+    argv = step_arguments(script, ws, os.path.join("<set>", "wsadmin", RESULT_FILES[script]))
+    return f"  wsadmin> cnxwas.cli.run({script!r}, {argv!r})"
+
+
+def _archive_line(item: Item, settings: Dict[str, Any], level: Optional[int], prefix: str) -> str:
+    dest = os.path.join("<set>", levels.level1_relpath(item) if level == 1 else item.relpath)
+    args = remote_ops.archive_tar_args(item, settings, as_root=os.geteuid() == 0)
+    if level is not None:
+        args += incremental_args(f"<private folder>/{levels.SNAPSHOT_NAME}")
+    tar = tar_create_args((), args)
+    tar[1:1] = ["-C", item.source]
+    where = f" (on host {item.host})" if item.host != "local" else ""
+    snapshot = {0: f"; its snapshot -> <set>/{levels.snapshot_relpath(item)}",
+                1: f"; from a fresh copy of <set>/{levels.snapshot_relpath(item)}"}.get(level, "") if level is not None else ""
+    return (f"{prefix}{shlex.join(tar + ['.'])} | {prefix}{shlex.join(zstd_compress_args(settings['level'], settings['threads']))}"
+            f" > {dest}{where} (sha256 while streaming{snapshot})")

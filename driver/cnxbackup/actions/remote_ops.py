@@ -9,11 +9,12 @@ from __future__ import annotations
 import shlex
 import threading
 import time
-from typing import Any, BinaryIO, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, BinaryIO, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from ..archive import (
     ArchiveError,
     ArchiveResult,
+    ListResult,
     attribute_args,
     create_archive_from_stream,
     remote_archive_command,
@@ -110,9 +111,12 @@ def archive_tar_args(item: Item, settings: Dict[str, Any], *, as_root: bool) -> 
 
 
 def archive_remote(item: Item, dest: str, transport: Transport, host: Host, settings: Dict[str, Any],
-                   progress: Optional[Callable[[int, int], None]], cancel: threading.Event) -> ArchiveResult:
+                   progress: Optional[Callable[[int, int], None]], cancel: threading.Event, *,
+                   tar_args: Sequence[str], low_priority: bool = False) -> ArchiveResult:
+    """``tar | zstd`` on the item's host, streamed into ``dest`` here (``tar_args``: the item's
+    ``archive_tar_args``, and a level's snapshot options)."""
     command = remote_archive_command(item.source, level=settings["level"], threads=settings["threads"],
-                                     extra_tar_args=archive_tar_args(item, settings, as_root=host.user == "root"))
+                                     extra_tar_args=tar_args, low_priority=low_priority)
     try:
         return create_archive_from_stream(transport.argv(host, command), dest, source=f"{host.name}:{item.source}",
                                           progress=progress, cancel=cancel)
@@ -139,7 +143,8 @@ def remote_stat(transport: Transport, host: Host, path: str) -> Dict[str, Any]:
 
 def extract_remote(source: BinaryIO, staging: str, transport: Transport, host: Host, *, expected_sha256: Optional[str],
                    expected_members: Optional[int], allow_special: bool,
-                   cancel: Optional[threading.Event] = None, tar_options: Sequence[str] = ()) -> None:
+                   cancel: Optional[threading.Event] = None, tar_options: Sequence[str] = (),
+                   carried_symlinks: Iterable[str] = ()) -> ListResult:
     """Stream an archive of the set, read and gated here, into ``tar -x`` on the host.
 
     The gate sits here (the host needs no Python), so what crosses the wire is the checked
@@ -151,8 +156,9 @@ def extract_remote(source: BinaryIO, staging: str, transport: Transport, host: H
               f"&& sync -f {shlex.quote(staging)}")
     consumer = ["sh", "-c", "zstd -q -1 -T0 -c | " + shlex.join(transport.argv(host, remote))]
     try:
-        stream_archive(source, consumer, allow_special=allow_special, label=f"{host.name}:{staging}",
-                       expected_sha256=expected_sha256, expected_members=expected_members, cancel=cancel)
+        return stream_archive(source, consumer, allow_special=allow_special, label=f"{host.name}:{staging}",
+                              expected_sha256=expected_sha256, expected_members=expected_members, cancel=cancel,
+                              carried_symlinks=carried_symlinks)
     except ArchiveError as error:
         failure = transport.explain_failure(host, 255, str(error))
         if failure is not None:

@@ -5,13 +5,13 @@ import os
 import re
 import socket
 import time
-from typing import List
+from typing import List, Optional
 
 from .. import __version__
 from ..archive import hash_file
 from ..atomic import write_file_atomic
 from ..hosts import is_multi_host
-from ..journal import FINISHED
+from ..journal import DONE, FINISHED, Journal
 from ..manifest import (
     ArchiveRecord,
     DatabaseRecord,
@@ -24,6 +24,7 @@ from ..manifest import (
     WsadminRecord,
 )
 from ..plan import Item
+from ..progress import human_seconds
 from ..render import render_template
 from ..signing import fingerprint, public_key_of
 from . import dbphase, restore_plan
@@ -38,12 +39,32 @@ def _hosts(run: BackupRun) -> List[HostRecord]:
 
 
 def _archive_record(run: BackupRun, item: Item) -> ArchiveRecord:
+    """An item's record: its archive (level 0 of a two-phase folder, with its level 1 inside)."""
     entry = run.journal.step(f"item:{item.name}")
     record = dict(entry.get("result") or item.to_dict())
+    record.pop("tarOptions", None)  # the journal's own: level 1 reads the same options
     record["status"] = entry["status"]
     if entry.get("error"):
         record["error"] = entry["error"]
+    level1 = run.journal.step(f"level1:{item.name}") if f"level1:{item.name}" in run.journal.data["steps"] else None
+    if record.get("level") == 0:
+        # the item is in the set only with both levels: its level 0 alone is not the moment of the stop
+        if level1 is not None and level1.get("status") in FINISHED and level1.get("result"):
+            record["level1"] = level1["result"]
+            if level1["status"] != DONE:
+                record["status"] = level1["status"]
+        else:
+            record["status"] = (level1 or {}).get("status") or "pending"
+            record["error"] = (level1 or {}).get("error") or "its level-1 archive was not taken"
     return ArchiveRecord.from_json(record, f"journal item:{item.name}")
+
+
+def downtime_seconds(journal: Journal) -> Optional[float]:
+    """Seconds from the stop whose moment the set holds to the end of the backup steps."""
+    stopped, finished = journal.data.get("stoppedEpoch"), journal.data.get("finishedEpoch")
+    if not isinstance(stopped, (int, float)) or not isinstance(finished, (int, float)):
+        return None
+    return round(max(0.0, finished - stopped), 1)
 
 
 def _database_record(run: BackupRun, name: str) -> DatabaseRecord:
@@ -106,6 +127,11 @@ def build_manifest(run: BackupRun) -> Manifest:
         cell=journal_cell(run.journal),
         overrides=list(journal.data.get("overrides") or []) or None,
         stops=list(journal.data.get("stops") or []) or None,
+        archive_mode=run.env.section("archive")["mode"],
+        stopped_at=journal.data.get("stoppedAt"),
+        finished_at=(time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(journal.data["finishedEpoch"]))
+                     if isinstance(journal.data.get("finishedEpoch"), (int, float)) else None),
+        downtime_seconds=downtime_seconds(journal),
         signing=SigningRecord(key_fingerprint=fingerprint(public_key_of(run.env.section("signing")["key"]))),
     )
 
@@ -126,8 +152,9 @@ def write_report(run: BackupRun, manifest: Manifest) -> None:
     data = manifest.to_json()
     outside = sorted({os.path.dirname(image.path) for db in manifest.databases for image in db.images
                       if not image.copy})
+    downtime = human_seconds(manifest.downtime_seconds) if manifest.downtime_seconds is not None else ""
     report = render_template("report/REPORT.md.j2", m=data, set_dir=run.layout.root, images_outside=outside,
-                             start_command=restore_plan.start_servers_command(run.env))
+                             start_command=restore_plan.start_servers_command(run.env), downtime=downtime)
     runbook = render_template("report/RESTORE.md.j2", m=data, set_dir=run.layout.root, steps=steps,
                               env_name=run.env.name)
     write_file_atomic(os.path.join(run.layout.root, "REPORT.md"), report.encode("utf-8"))

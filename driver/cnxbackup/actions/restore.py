@@ -352,7 +352,9 @@ def _stage(steps: List[RestoreStep], opened: OpenedSet, env: Environment, transp
     cancel = threading.Event()
     todo = [step for step in steps if step.kind == "stage" and not step.skip_reason and step.archive is not None
             and not (journal is not None and journal.is_finished(f"file:{step.archive.name}"))]
-    progress.start_overall("staging", sum((step.archive.size or 0) for step in todo if step.archive), len(todo))
+    archives = [level for step in todo if step.archive is not None and step.archive.is_archive
+                for level in step.archive.levels()]  # one progress task each (a copied file shows a line)
+    progress.start_overall("staging", sum(level.size for level in archives), len(archives))
     try:
         for step in todo:
             local_run, remote_run = _runs(step, opened, hosts, transport, progress, cancel)

@@ -44,17 +44,22 @@ def archive_problems(set_dir: str, steps: List[RestoreStep]) -> List[str]:
         item = step.archive
         if step.kind != "stage" or step.skip_reason or item is None:
             continue
-        if not os.path.lexists(os.path.join(set_dir, item.path)):
-            problems.append(f"{item.name}: {os.path.join(set_dir, item.path)} is missing")
+        broken = item.levels_problem()
+        if broken:
+            problems.append(f"{item.name}: {broken}")
             continue
-        try:
-            path = path_in_set(set_dir, item.path)
-        except OutsideTheSet as error:
-            problems.append(f"{item.name}: {error}")
-            continue
-        size = os.path.getsize(path)
-        if size != item.size:
-            problems.append(f"{item.name}: {path} is {size:,} bytes, the manifest says {item.size}")
+        for level in item.levels():
+            if not os.path.lexists(os.path.join(set_dir, level.path)):
+                problems.append(f"{item.name}: {os.path.join(set_dir, level.path)} is missing")
+                continue
+            try:
+                path = path_in_set(set_dir, level.path)
+            except OutsideTheSet as error:
+                problems.append(f"{item.name}: {error}")
+                continue
+            size = os.path.getsize(path)
+            if size != level.size:
+                problems.append(f"{item.name}: {path} is {size:,} bytes, the manifest says {level.size}")
     return problems
 
 
@@ -200,7 +205,7 @@ def space_problems(steps: List[RestoreStep], margin: float, env: Optional[Enviro
         item = step.archive
         if step.kind != "stage" or step.skip_reason or item is None or step.destination is None:
             continue
-        size = item.tar_bytes if item.tar_bytes is not None else (item.size if not item.is_archive else None)
+        size = item.unpacked_bytes
         if size is None:
             unknown.append(item.name)
             continue

@@ -16,8 +16,8 @@ import shlex
 import shutil
 import subprocess
 import threading
-from dataclasses import dataclass
-from typing import List, Optional
+from dataclasses import dataclass, field
+from typing import List, Optional, Set
 
 from ..archive import ATTRIBUTE_ARGS, copy_back_file, extract_archive
 from ..errors import StepFailed
@@ -48,6 +48,7 @@ class LocalRun:
     expected_members: Optional[int] = None
     allow_special: bool = False
     total_bytes: Optional[int] = None  # the archive's size in the manifest: progress has a total
+    symlinks: Set[str] = field(default_factory=set)  # what the level just extracted left (for the next level)
 
 
 @dataclass
@@ -61,6 +62,7 @@ class RemoteRun:
     expected_members: Optional[int] = None
     allow_special: bool = False
     cancel: Optional[threading.Event] = None
+    symlinks: Set[str] = field(default_factory=set)  # what the level just extracted left (for the next level)
 
 
 class Operation:
@@ -133,17 +135,36 @@ class MakeDir(Operation):
         os.makedirs(self.path, exist_ok=True)
 
 
+INCREMENTAL_EXTRACT = "--listed-incremental=/dev/null"
+"""How a level of a two-phase archive is extracted: GNU tar applies its directory records
+(deletions, renames) inside the staging folder, and reads no snapshot."""
+
+
 @dataclass(frozen=True)
 class Extract(Operation):
-    """Unpack an archive of the set into the (empty) staging folder, owners and modes kept."""
+    """Unpack an archive of the set into the staging folder, owners and modes kept.
+
+    The one archive of an item, or a level of a two-phase item: level 0 into the empty staging
+    folder, then level 1 over it (``--listed-incremental=/dev/null``: what was deleted or renamed
+    before the stop is deleted or renamed in staging). ``sha256``/``members``/``size``: this
+    archive's, from the manifest (the run's context holds the item's).
+    """
 
     archive: str
     staging: str
     attributes: bool = False  # the archive keeps xattrs, ACLs and SELinux contexts: restore them too (as root)
+    level: Optional[int] = None
+    sha256: Optional[str] = None
+    members: Optional[int] = None
+    size: Optional[int] = None
 
     @property
     def tar_options(self) -> List[str]:
         return list(ATTRIBUTE_ARGS) if self.attributes else []
+
+    @property
+    def level_options(self) -> List[str]:
+        return [INCREMENTAL_EXTRACT] if self.level is not None else []
 
     def trusted_tar_options(self, signed: bool, as_root: bool) -> List[str]:
         """The attribute options for an extraction that runs as root from a signed set, else none:
@@ -152,7 +173,8 @@ class Extract(Operation):
         return self.tar_options if signed and as_root else []
 
     def _tar(self) -> str:
-        return " ".join(["tar -xpf - --same-owner", *(q(a) for a in self.tar_options), "-C", q(self.staging)])
+        return " ".join(["tar -xpf - --same-owner", *(q(a) for a in self.tar_options + self.level_options),
+                         "-C", q(self.staging)])
 
     def shell(self) -> str:
         return f"zstd -dc {q(self.archive)} | {self._tar()}"
@@ -160,31 +182,45 @@ class Extract(Operation):
     def remote_shell(self, ssh: str) -> str:
         return f"{ssh} {q(f'zstd -dc | {self._tar()}')} < {q(self.archive)}"
 
+    @property
+    def over_level(self) -> bool:
+        """Extracted over the level before it (the staging folder is not emptied first)."""
+        return bool(self.level)
+
     def run_local(self, ctx: LocalRun) -> None:
-        if os.path.isdir(self.staging) and os.listdir(self.staging):
+        if not self.over_level and os.path.isdir(self.staging) and os.listdir(self.staging):
             # a previous extraction into our own staging folder was cut short, or a resumed
             # restore stages afresh what it cannot re-check: start it again
             if not is_staging(self.staging):
                 raise StepFailed(f"{self.staging} is not empty and not a staging folder; not touching it")
             shutil.rmtree(self.staging)
             os.makedirs(self.staging)
-        task = ctx.progress.task(ctx.label, ctx.total_bytes, ctx.expected_members)  # totals from the manifest
+        members = self.members if self.sha256 else ctx.expected_members
+        task = ctx.progress.task(ctx.label if self.level is None else f"{ctx.label} level {self.level}",
+                                 self.size if self.sha256 else ctx.total_bytes, members)  # totals from the manifest
         with open_in_set(ctx.set_dir, os.path.relpath(self.archive, ctx.set_dir)) as source:
-            count = extract_archive(source, self.staging, progress=task.update, cancel=ctx.cancel,
-                                    expected_sha256=ctx.expected_sha256, expected_members=ctx.expected_members,
-                                    allow_special=ctx.allow_special,
-                                    extra_tar_args=self.trusted_tar_options(ctx.allow_special, os.geteuid() == 0))
+            result = extract_archive(source, self.staging, progress=task.update, cancel=ctx.cancel,
+                                     expected_sha256=self.sha256 or ctx.expected_sha256, expected_members=members,
+                                     allow_special=ctx.allow_special,
+                                     extra_tar_args=self.trusted_tar_options(ctx.allow_special, os.geteuid() == 0)
+                                     + self.level_options,
+                                     over_level=ctx.symlinks if self.over_level else None)
+        ctx.symlinks = set(result.symlinks)
         sync_tree(self.staging)
-        task.finish(f"{count:,} entries", verb="staged")
+        task.finish(f"{result.files:,} entries", verb="staged")
 
     def run_remote(self, ctx: RemoteRun) -> None:
         staging = q(self.staging)
-        ctx.transport.run(ctx.host, f"if [ -d {staging} ] && [ -n \"$(ls -A {staging})\" ]; then rm -rf {staging}; fi")
+        if not self.over_level:
+            ctx.transport.run(ctx.host, f"if [ -d {staging} ] && [ -n \"$(ls -A {staging})\" ]; then rm -rf {staging}; fi")
         with open_in_set(ctx.set_dir, os.path.relpath(self.archive, ctx.set_dir)) as source:
-            remote_ops.extract_remote(source, self.staging, ctx.transport, ctx.host, expected_sha256=ctx.expected_sha256,
-                                      expected_members=ctx.expected_members, allow_special=ctx.allow_special,
-                                      cancel=ctx.cancel,
-                                      tar_options=self.trusted_tar_options(ctx.allow_special, ctx.host.user == "root"))
+            result = remote_ops.extract_remote(
+                source, self.staging, ctx.transport, ctx.host, expected_sha256=self.sha256 or ctx.expected_sha256,
+                expected_members=self.members if self.sha256 else ctx.expected_members,
+                allow_special=ctx.allow_special, cancel=ctx.cancel,
+                tar_options=self.trusted_tar_options(ctx.allow_special, ctx.host.user == "root") + self.level_options,
+                carried_symlinks=ctx.symlinks if self.over_level else ())
+        ctx.symlinks = set(result.symlinks)
 
     def discard_local(self) -> None:
         _remove_staging(self.staging)

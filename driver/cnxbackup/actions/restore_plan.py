@@ -190,7 +190,9 @@ def file_operations(item: ArchiveRecord, set_dir: str, dest: str, stamp: str,
         ops += [MoveContentsAside(dest, replaced, staging), MoveContentsIn(staging, dest)]
     else:
         ops += [MoveAside(dest, replaced), MoveIntoPlace(staging, dest)]
-    return ItemOperations([MakeDir(staging), Extract(archive, staging, bool(item.attributes))], ops)
+    extracts: List[Operation] = [Extract(os.path.join(set_dir, level.path), staging, bool(item.attributes), level.level,
+                                         level.sha256, level.files, level.size) for level in item.levels()]
+    return ItemOperations([MakeDir(staging)] + extracts, ops)
 
 
 def _ssh_prefix(env: Optional[Environment], host_name: Optional[str]) -> Optional[str]:
@@ -243,8 +245,9 @@ def restore_steps(manifest: Manifest, set_dir: str, env: Optional[Environment] =
                                  "and the room for the staged copies, before changing anything", "check")
     for item in selected:
         if item.in_set:
-            line = f"{item.sha256}  {item.path}"
-            check.commands.append(f"(cd {shlex.quote(set_dir)} && echo {shlex.quote(line)} | sha256sum -c -)")
+            for level in item.levels():
+                line = f"{level.sha256}  {level.path}"
+                check.commands.append(f"(cd {shlex.quote(set_dir)} && echo {shlex.quote(line)} | sha256sum -c -)")
     steps.append(check)
     swaps: List[RestoreStep] = []
     dests = {item.name: destination_for((destinations or {}).get(item.name, item.source), target_root)

@@ -20,9 +20,15 @@ def format_plan(plan: Plan, notes: List[str]) -> str:
     ]
     for index, step in enumerate(plan.wsadmin_steps, 1):
         lines.append(f"   1.{index} {step}")
+    if env.section("archive")["mode"] == "two-phase":
+        folders = [item for item in plan.items if item.kind == "archive"]
+        lines.append(f"   (two-phase: right before stop_servers, a level-0 archive of the {len(folders)} folders, "
+                     f"{human_bytes(sum(item.est_bytes for item in folders))}, while the servers run; after the stop, "
+                     "their level 1 (what changed) and the single files, beside the databases)")
     lines.append(f"2. databases ({plan.db_vendor}, concurrency {env.section('database').get('concurrency', 1)}): "
-                 + (", ".join(plan.databases) if plan.databases else "none"))
-    lines.append(f"3. files: {len(plan.items)} items, {human_bytes(plan.estimated_bytes)}, {plan.estimated_files:,} entries")
+                 + (", ".join(plan.databases) if plan.databases else "none") + ", after the stop")
+    lines.append(f"3. files: {len(plan.items)} items, {human_bytes(plan.estimated_bytes)}, {plan.estimated_files:,} entries"
+                 f" (archive mode {env.section('archive')['mode']})")
     for item in plan.items:
         where = "" if item.host == "local" else f" @{item.host}"
         size = f"{human_bytes(item.est_bytes)}, {item.est_files:,} entries" if item.est_files else "size unknown"

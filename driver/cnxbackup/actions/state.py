@@ -28,13 +28,14 @@ class SetLayout:
         self.wsadmin = os.path.join(root, "wsadmin")
         self.databases = os.path.join(root, "databases")
         self.scripts = os.path.join(root, "scripts")
+        self.snapshots = os.path.join(root, "snapshots")  # GNU tar's level-0 snapshots (two-phase)
         self.private = os.path.join(root, ".run")  # job files and transcripts
         self.log = os.path.join(root, "cnxbackup.log")
 
     def create(self) -> None:
         old = os.umask(0o077)
         try:
-            for path in (self.root, self.archives, self.files, self.wsadmin, self.databases, self.scripts, self.private):
+            for path in (self.root, self.archives, self.files, self.wsadmin, self.databases, self.scripts, self.snapshots, self.private):
                 os.makedirs(path, mode=0o700, exist_ok=True)
                 os.chmod(path, 0o700)
         finally:

@@ -1,20 +1,22 @@
 """``cnxbackup verify SET [--deep]``: prove a backup set is whole.
 
 Checks the manifest's own checksum, then every archive's size and SHA-256 (``--deep``: also
-decompress and list it, comparing the entry count), every recorded file, and the database
-images (their SHA-256, then the vendor's verifier where one exists). Exit 0 or 1.
+decompress and list it through the member gate, comparing the entry count), every recorded
+file, and the database images (their SHA-256, then the vendor's verifier where one exists).
+A two-phase folder is whole only with its level 0, its snapshot, and a level 1 taken from
+that snapshot. Exit 0 or 1.
 """
 from __future__ import annotations
 
 import argparse
 import os
-from typing import List, Optional, Tuple
+from typing import FrozenSet, List, Optional, Tuple
 
 from ..archive import ArchiveError, hash_file, scan_archive
 from ..config import Environment
 from ..databases import verify_database
 from ..errors import EXIT_FAILED, EXIT_OK
-from ..manifest import ArchiveRecord, DatabaseRecord, FileRecord, Manifest, ManifestError, ManifestFormatError
+from ..manifest import ArchiveLevel, ArchiveRecord, DatabaseRecord, FileRecord, Manifest, ManifestError, ManifestFormatError
 from ..progress import Progress
 from ..setbox import OutsideTheSet, path_in_set
 from ..signing import KeyMissing, SignatureRefused
@@ -44,11 +46,11 @@ def verify_set(set_dir: str, *, trusted_keys: str, trust_unsealed: bool = False,
         ok = False
         lines.append("BAD the set is partial: " + "; ".join(manifest.failures or ["unfinished steps"]))
     for item in manifest.archives:
-        if not item.in_set:
+        if not item.in_set and item.level1 is None:
             continue
-        good, line = _verify_item(set_dir, item, deep, progress, allow_special=opened.signed)
-        ok &= good
-        lines.append(line)
+        for good, line in _verify_item(set_dir, item, deep, progress, allow_special=opened.signed):
+            ok &= good
+            lines.append(line)
     for record in manifest.files:
         good, line = _verify_plain(set_dir, record)
         ok &= good
@@ -77,39 +79,60 @@ def _locate(set_dir: str, name: str, who: str) -> Tuple[Optional[str], str]:
 
 
 def _verify_item(set_dir: str, item: ArchiveRecord, deep: bool, progress: Optional[Progress],
-                 allow_special: bool) -> Tuple[bool, str]:
-    name = item.name
-    path, bad = _locate(set_dir, item.path, f"{name}: ")
+                 allow_special: bool) -> List[Tuple[bool, str]]:
+    """Every archive of the item, in order (a two-phase folder: level 0, its snapshot, level 1)."""
+    problem = item.levels_problem()
+    if problem:
+        return [(False, f"BAD {item.name}: {problem}")]
+    checks: List[Tuple[bool, str]] = []
+    if item.two_phase and item.snapshot is not None:
+        checks.append(_verify_plain(set_dir, FileRecord(item.snapshot.path, item.snapshot.sha256, item.snapshot.size),
+                                    f"{item.name}: level-0 snapshot "))
+    carried: FrozenSet[str] = frozenset()
+    for level in item.levels():
+        good, line, carried = _verify_archive(set_dir, item, level, deep, allow_special, carried)
+        checks.append((good, line))
+        if not good:
+            break
+    return checks
+
+
+def _verify_archive(set_dir: str, item: ArchiveRecord, level: ArchiveLevel, deep: bool, allow_special: bool,
+                    carried: FrozenSet[str]) -> Tuple[bool, str, FrozenSet[str]]:
+    name = item.name if level.level is None else f"{item.name} level {level.level}"
+    path, bad = _locate(set_dir, level.path, f"{name}: ")
     if path is None:
-        return False, bad
+        return False, bad, carried
     size = os.path.getsize(path)
-    if size != item.size:
-        return False, f"BAD {name}: {item.path} is {size:,} bytes, the manifest says {_count(item.size)} (truncated or replaced)"
+    if size != level.size:
+        return False, (f"BAD {name}: {level.path} is {size:,} bytes, the manifest says {_count(level.size)} "
+                       "(truncated or replaced)"), carried
     if deep and item.is_archive:
         try:
-            listing = scan_archive(path, allow_special=allow_special)
+            listing = scan_archive(path, allow_special=allow_special, carried_symlinks=carried)
         except ArchiveError as error:
-            return False, f"BAD {name}: {item.path} does not decompress/list completely: {error}"
-        if listing.sha256 != item.sha256:
-            return False, f"BAD {name}: {item.path} SHA-256 differs from the manifest (content changed)"
-        if listing.files != item.files:
-            return False, f"BAD {name}: {item.path} lists {listing.files:,} entries, the manifest says {_count(item.files)}"
-        return True, f"OK  {name}: sha256, size and {listing.files:,} entries"
+            return False, f"BAD {name}: {level.path} does not decompress/list completely: {error}", carried
+        if listing.sha256 != level.sha256:
+            return False, f"BAD {name}: {level.path} SHA-256 differs from the manifest (content changed)", carried
+        if listing.files != level.files:
+            return False, (f"BAD {name}: {level.path} lists {listing.files:,} entries, the manifest says "
+                           f"{_count(level.files)}"), carried
+        return True, f"OK  {name}: sha256, size and {listing.files:,} entries", listing.symlinks
     digest, _ = hash_file(path)
-    if digest != item.sha256:
-        return False, f"BAD {name}: {item.path} SHA-256 differs from the manifest (content changed)"
-    return True, f"OK  {name}: sha256 and size"
+    if digest != level.sha256:
+        return False, f"BAD {name}: {level.path} SHA-256 differs from the manifest (content changed)", carried
+    return True, f"OK  {name}: sha256 and size", carried
 
 
-def _verify_plain(set_dir: str, record: FileRecord) -> Tuple[bool, str]:
-    path, bad = _locate(set_dir, record.path, "")
+def _verify_plain(set_dir: str, record: FileRecord, who: str = "") -> Tuple[bool, str]:
+    path, bad = _locate(set_dir, record.path, who)
     if path is None:
         return False, bad
     digest, size = hash_file(path)
     if (digest, size) != (record.sha256, record.size):
-        return False, (f"BAD {record.path}: {size:,} bytes, SHA-256 {digest[:12]}...; the manifest says "
+        return False, (f"BAD {who}{record.path}: {size:,} bytes, SHA-256 {digest[:12]}...; the manifest says "
                        f"{record.size:,} bytes, {record.sha256[:12]}... (changed or truncated)")
-    return True, f"OK  {record.path}"
+    return True, f"OK  {who}{record.path}"
 
 
 def _verify_database(manifest: Manifest, db: DatabaseRecord, env: Optional[Environment],

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import time
 from typing import Any, Dict, List, Optional
 
 from ..config import Environment
@@ -52,37 +53,83 @@ def open_session(run: BackupRun) -> WsadminSession:
     return new_session(run.env, run.layout.private, os.path.basename(run.layout.root))
 
 
-def run(run: BackupRun) -> None:
-    """Run the planned wsadmin steps that are not finished yet, in order, in one session.
+class WsadminPhase:
+    """The planned wsadmin steps in one session, in two halves: the steps before the stop (aliases,
+    filenetAdmin, role export), then the stop. A two-phase backup takes its level-0 archives in
+    between, the session kept open (it is reopened if wsadmin went away meanwhile).
 
     A resumed run stops the servers again even when the interrupted run had (stopping is
     idempotent): what comes after the stop expects them stopped, whatever happened since."""
-    ws = run.env.section("wsadmin")
-    pending = [s for s in run.plan.wsadmin_steps if not run.journal.is_finished(f"wsadmin:{s}")]
-    if run.journal.data.get("resumed") and "stop_servers" in run.plan.wsadmin_steps and "stop_servers" not in pending:
-        run.progress.message("[wsadmin] resuming: the servers are stopped again before more work")
-        pending.append("stop_servers")
-    if not pending:
-        run.progress.message("[wsadmin] all steps already done in this set")
-        return
-    session = open_session(run)
-    run.progress.message(f"[wsadmin] connecting to {ws['host']}:{ws['port']} ...")
-    try:
+
+    def __init__(self, run: BackupRun) -> None:
+        self.run = run
+        self.ws = run.env.section("wsadmin")
+        self.session: Optional[WsadminSession] = None
+
+    def before_stop(self) -> None:
+        pending = [s for s in self.run.plan.wsadmin_steps
+                   if s != "stop_servers" and not self.run.journal.is_finished(f"wsadmin:{s}")]
+        if not pending:
+            self.run.progress.message("[wsadmin] the steps before the stop are already done in this set")
+        self._run(pending)
+
+    def stop(self) -> None:
+        if "stop_servers" not in self.run.plan.wsadmin_steps:
+            return
+        if self.run.journal.is_finished("wsadmin:stop_servers"):
+            if not self.run.journal.data.get("resumed"):
+                return
+            self.run.progress.message("[wsadmin] resuming: the servers are stopped again before more work")
+        self._run(["stop_servers"])
+
+    def _run(self, steps: List[str]) -> None:
+        if not steps:
+            return
         try:
-            session.start()
+            session = self._session(steps)
+            for script in steps:
+                _run_step(self.run, session, script, self.ws)
+        except KeyboardInterrupt:
+            self.kill()  # do not wait for a step that is still running
+            raise
+
+    def _session(self, steps: List[str]) -> WsadminSession:
+        if self.session is not None and self.session.child is not None and self.session.child.isalive():
+            return self.session
+        self.close()
+        self.session = open_session(self.run)
+        self.run.progress.message(f"[wsadmin] connecting to {self.ws['host']}:{self.ws['port']} ...")
+        try:
+            self.session.start()
         except WsadminError as error:
-            for script in pending:
-                run.journal.set(f"wsadmin:{script}", FAILED, error=str(error))
+            for script in steps:
+                self.run.journal.set(f"wsadmin:{script}", FAILED, error=str(error))
             raise StepFailed(f"wsadmin: {error}") from None
-        for script in pending:
-            _run_step(run, session, script, ws)
-    except KeyboardInterrupt:
-        session.kill()  # do not wait for a step that is still running
-        raise
+        return self.session
+
+    def kill(self) -> None:
+        if self.session is not None:
+            self.session.kill()
+        self.close()
+
+    def close(self) -> None:
+        if self.session is None:
+            return
+        self.session.close()
+        journal = self.run.journal
+        journal.data["wsadminLaunches"] = journal.data.get("wsadminLaunches", 0) + self.session.launches
+        journal.save()
+        self.session = None
+
+
+def run(run: BackupRun) -> None:
+    """Every planned wsadmin step in order, the stop last (``archive.mode: full``)."""
+    phase = WsadminPhase(run)
+    try:
+        phase.before_stop()
+        phase.stop()
     finally:
-        session.close()
-        run.journal.data["wsadminLaunches"] = run.journal.data.get("wsadminLaunches", 0) + session.launches
-        run.journal.save()
+        phase.close()
 
 
 def _run_step(run: BackupRun, session: WsadminSession, script: str, ws: Dict[str, Any]) -> None:
@@ -120,17 +167,28 @@ def _record_stop(run: BackupRun, result: Dict[str, Any]) -> None:
     stops = run.journal.data.setdefault("stops", [])
     stops.append(now())
     restarted = result.get("stopped") or []
+    if len(stops) == 1 or restarted:  # the outage of this set starts at the stop whose moment it holds
+        run.journal.data["stoppedEpoch"] = time.time()
+        run.journal.data["stoppedAt"] = stops[-1]
     if len(stops) < 2 or not restarted:
         return
-    redo = [sid for sid in run.journal.data["order"]
-            if sid.startswith(("db:", "item:")) and run.journal.is_finished(sid)]
+    redo = [sid for sid in run.journal.data["order"] if _after_the_stop(run, sid) and run.journal.is_finished(sid)]
     for sid in redo:
         run.journal.set(sid, PENDING, error="redone: the servers ran again after the first stop")
     message = (f"the servers {', '.join(restarted)} were running again: the {len(redo)} database and file steps "
-               "done after the first stop are redone, so that the set holds one moment")
+               "done after the first stop are redone, so that the set holds one moment (level-0 archives are kept: "
+               "their level 1 takes what changed)")
     run.warnings.append(message)
     run.log.warning("%s", message)
     run.progress.message(f"[wsadmin] {message}")
+
+
+def _after_the_stop(run: BackupRun, step_id: str) -> bool:
+    """Steps that hold the moment of the stop: databases, level-1 archives, single files and the
+    one archives of ``full`` mode; a level 0 (taken while the servers ran) is not one of them."""
+    if step_id.startswith(("db:", "level1:")):
+        return True
+    return step_id.startswith("item:") and run.journal.step(step_id).get("level") != 0
 
 
 def _journal_record(script: str, result: Dict[str, Any]) -> Dict[str, Any]:

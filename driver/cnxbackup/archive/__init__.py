@@ -24,6 +24,8 @@ from .copy import CopyResult, copy_back_file, copy_file, hash_file, open_source,
 from .create import (
     create_archive,
     create_archive_from_stream,
+    incremental_args,
+    low_priority_prefix,
     remote_archive_command,
     tar_create_args,
     tar_exclude_args,
@@ -31,6 +33,7 @@ from .create import (
 )
 from .extract import extract_archive, list_archive, scan_archive, stream_archive, tar_extract_argv
 from .members import MalformedArchive, MemberGate
+from .process import changed_while_read
 
 __all__ = [
     "ATTRIBUTE_ARGS", "attribute_args",
@@ -38,5 +41,5 @@ __all__ = [
     "UnsafeArchiveError", "copy_back_file", "copy_file", "create_archive", "create_archive_from_stream",
     "extract_archive", "hash_file", "list_archive", "open_source", "pump", "receive", "remote_archive_command",
     "tar_create_args", "tar_exclude_args", "zstd_compress_args", "scan_archive", "stream_archive", "tar_extract_argv",
-    "MalformedArchive", "MemberGate",
+    "MalformedArchive", "MemberGate", "changed_while_read", "incremental_args", "low_priority_prefix",
 ]

@@ -10,7 +10,7 @@ import dataclasses
 import errno
 import threading
 import time
-from typing import Callable, List, Optional
+from typing import Callable, FrozenSet, List, Optional
 
 CHUNK = 1 << 20
 # Extended attributes of every namespace (user, trusted, security: SELinux labels included),
@@ -76,6 +76,8 @@ class ListResult:
     files: int
     sha256: str
     size: int
+    # the symlinks the archive leaves in the tree (a level 1 extracted over it must not go through them)
+    symlinks: FrozenSet[str] = frozenset()
 
 
 class Throttle:

@@ -16,6 +16,7 @@ import hashlib
 import os
 import selectors
 import shlex
+import shutil
 import subprocess
 import tempfile
 import threading
@@ -163,6 +164,25 @@ def tar_create_args(
     return argv
 
 
+def incremental_args(snapshot: str) -> List[str]:
+    """GNU tar's listed-incremental options for the snapshot file ``snapshot``: read (when it
+    exists: a level 1) and rewritten by tar. Device numbers are not compared (an NFS remount
+    changes them, and every file would look new); the notices of new and renamed folders that
+    ``-v`` prints are not warnings."""
+    return [f"--listed-incremental={snapshot}", "--no-check-device", "--warning=no-new-directory",
+            "--warning=no-rename-directory"]
+
+
+LOW_PRIORITY = ("nice", "-n", "19")
+IDLE_IO = ("ionice", "-c3")
+
+
+def low_priority_prefix() -> List[str]:
+    """``nice -n 19 ionice -c3`` (ionice where this machine has it): for archives taken while the
+    servers still serve users."""
+    return list(LOW_PRIORITY) + (list(IDLE_IO) if shutil.which("ionice") else [])
+
+
 def zstd_compress_args(level: int = 3, threads: int = 0, zstd_cmd: str = "zstd") -> List[str]:
     return [zstd_cmd, f"-T{int(threads)}", f"-{int(level)}", "-q", "-c"]
 
@@ -179,19 +199,22 @@ def create_archive(
     cancel: Optional[threading.Event] = None,
     tar_cmd: str = "tar",
     zstd_cmd: str = "zstd",
+    prefix: Sequence[str] = (),
 ) -> ArchiveResult:
     """Archive the directory ``source`` into ``dest`` (.tar.zst) and publish it atomically.
 
-    ``excludes`` are GNU tar ``--exclude`` patterns (members are named ``./rel/path``).
+    ``excludes`` are GNU tar ``--exclude`` patterns (members are named ``./rel/path``);
+    ``prefix`` goes before both tar and zstd (``low_priority_prefix()``).
     tar exit 1 becomes a warning in the result; exit >= 2, a signal or a zstd
     failure raise ArchiveError; ENOSPC raises DiskFullError; ``cancel`` raises
     ArchiveCancelled. No ``.partial`` is left behind on any failure.
     """
     if not os.path.isdir(source):
         raise ArchiveError(f"source directory not found: {source}")
-    tar_argv = tar_create_args(excludes, extra_tar_args, tar_cmd)
-    tar_argv[1:1] = ["-C", source]
+    tar_argv = list(prefix) + tar_create_args(excludes, extra_tar_args, tar_cmd)
+    tar_argv[len(prefix) + 1:len(prefix) + 1] = ["-C", source]
     tar_argv.append(".")
+    zstd_argv = list(prefix) + zstd_compress_args(level, threads, zstd_cmd)
     pipe_r, pipe_w = os.pipe()
     grow_pipe(pipe_w)
     procs: List[subprocess.Popen] = []
@@ -204,7 +227,7 @@ def create_archive(
             )
             procs.append(tar)
             zstd = subprocess.Popen(
-                zstd_compress_args(level, threads, zstd_cmd), stdin=pipe_r, stdout=subprocess.PIPE,
+                zstd_argv, stdin=pipe_r, stdout=subprocess.PIPE,
                 stderr=zstd_err, start_new_session=True,
             )
             procs.append(zstd)
@@ -229,7 +252,7 @@ def create_archive(
         result = _stream_to_file(
             procs, zstd.stdout.fileno(), tar.stderr.fileno(), dest, source, judge, progress, cancel
         )
-        result.command = f"{shlex.join(tar_argv)} | {shlex.join(zstd_compress_args(level, threads, zstd_cmd))}"
+        result.command = f"{shlex.join(tar_argv)} | {shlex.join(zstd_argv)}"
         return result
     finally:
         zstd_err.close()
@@ -288,15 +311,24 @@ def remote_archive_command(
     extra_tar_args: Sequence[str] = (),
     tar_cmd: str = "tar",
     zstd_cmd: str = "zstd",
+    low_priority: bool = False,
+    prelude: str = "",
 ) -> str:
     """POSIX sh command for the remote side: tar | zstd, with tar's exit status echoed to stderr.
 
     Example: ``cd -- '/opt/IBM' && { tar ... . ; echo "CNXTAR_RC=$?" >&2; } | zstd -T0 -3 -q -c``.
-    Pass it as the single command argument of ``ssh host CMD``.
+    Pass it as the single command argument of ``ssh host CMD``. ``low_priority``: both run under
+    ``nice -n 19`` and, where the host has it, ``ionice -c3``; ``prelude``: a command that must
+    succeed first (e.g. making the private folder of a snapshot).
     """
     tar_part = " ".join(shlex.quote(arg) for arg in tar_create_args(excludes, extra_tar_args, tar_cmd))
     zstd_part = " ".join(shlex.quote(arg) for arg in zstd_compress_args(level, threads, zstd_cmd))
+    low = ""
+    if low_priority:
+        nice, idle = " ".join(LOW_PRIORITY), " ".join(IDLE_IO)
+        low = f"if command -v ionice >/dev/null 2>&1; then CNXLOW='{nice} {idle}'; else CNXLOW='{nice}'; fi; "
+        tar_part, zstd_part = f"$CNXLOW {tar_part}", f"$CNXLOW {zstd_part}"
     return (
-        f"LC_ALL=C; export LC_ALL; cd -- {shlex.quote(source)} && "
+        f"LC_ALL=C; export LC_ALL; {low}{prelude + ' && ' if prelude else ''}cd -- {shlex.quote(source)} && "
         f'{{ {tar_part} . ; echo "CNXTAR_RC=$?" >&2; }} | {zstd_part}'
     )

@@ -16,7 +16,7 @@ import shutil
 import subprocess
 import tempfile
 import threading
-from typing import IO, BinaryIO, List, Optional, Sequence, Tuple, Union
+from typing import IO, BinaryIO, Iterable, List, Optional, Sequence, Tuple, Union
 
 from .common import CHUNK, ArchiveError, ListResult, ProgressFn, Throttle, check_cancel
 from .copy import open_source
@@ -96,8 +96,11 @@ def stream_archive(
     expected_members: Optional[int] = None,
     progress: Optional[ProgressFn] = None,
     cancel: Optional[threading.Event] = None,
+    carried_symlinks: Iterable[str] = (),
 ) -> ListResult:
     """One read of an archive through the gate into ``consumer_argv`` (stdin), or nowhere.
+
+    ``carried_symlinks``: those of the level extracted before this one (``ListResult.symlinks``).
 
     Raises ArchiveError (corrupt, truncated, digest or member count not the manifest's, the
     consumer failed) or UnsafeArchiveError (a member the gate refuses): the consumer's output
@@ -138,7 +141,8 @@ def stream_archive(
             except BrokenPipeError:
                 broken = True  # the consumer died: its status and stderr say why, below
 
-        gate = MemberGate(sink if consumer_fd is not None else None, allow_special=allow_special, label=label)
+        gate = MemberGate(sink if consumer_fd is not None else None, allow_special=allow_special, label=label,
+                          carried_symlinks=carried_symlinks)
         feeder = _Feeder(handle, zstd.stdin)
         feeder.start()
         throttle = Throttle(progress)
@@ -177,7 +181,7 @@ def stream_archive(
             raise ArchiveError(f"{label}: {consumer_argv[0] if consumer_argv else 'tar'} failed "
                                f"({rc_text(consumer.returncode)}): {tail_of(consumer_err)}")
         throttle(members, feeder.size, force=True)
-        return ListResult(files=members, sha256=digest, size=feeder.size)
+        return ListResult(files=members, sha256=digest, size=feeder.size, symlinks=frozenset(gate.symlinks))
     finally:
         close_std(procs)
         zstd_err.close()
@@ -206,26 +210,28 @@ def extract_archive(
     extra_tar_args: Sequence[str] = (),
     expected_sha256: Optional[str] = None,
     expected_members: Optional[int] = None,
-) -> int:
-    """Extract into the EXISTING, EMPTY staging dir ``dest_dir`` in one gated read; the member count.
+    over_level: Optional[Iterable[str]] = None,
+) -> ListResult:
+    """Extract into the EXISTING, EMPTY staging dir ``dest_dir`` in one gated read.
 
     Keeps permissions (-p), owners when ``same_owner`` (default: running as root), symlinks
     and hardlinks. On any error the staging dir is emptied again; the digest is compared only
-    at the end, so the caller publishes the tree only after this returned.
+    at the end, so the caller publishes the tree only after this returned. ``over_level``: the
+    staging dir holds the level before this one (its symlinks, from that extraction's result);
+    it is then not empty, and is extracted over.
     """
     if not os.path.isdir(dest_dir):
         raise ArchiveError(f"staging directory does not exist: {dest_dir}")
-    if os.listdir(dest_dir):
+    if over_level is None and os.listdir(dest_dir):
         raise ArchiveError(f"staging directory is not empty: {dest_dir}")
     argv = tar_extract_argv(dest_dir, same_owner=same_owner, numeric_owner=numeric_owner, extra_tar_args=extra_tar_args)
     try:
-        result = stream_archive(source, argv, allow_special=allow_special, label=os.path.basename(str(getattr(
+        return stream_archive(source, argv, allow_special=allow_special, label=os.path.basename(str(getattr(
             source, "name", source))), expected_sha256=expected_sha256, expected_members=expected_members,
-            progress=progress, cancel=cancel)
+            progress=progress, cancel=cancel, carried_symlinks=over_level or ())
     except BaseException:
         _empty(dest_dir)  # what was extracted before the refusal is not kept
         raise
-    return result.files
 
 
 def _empty(folder: str) -> None:
@@ -243,11 +249,12 @@ def _empty(folder: str) -> None:
 
 def scan_archive(source: Source, *, allow_special: bool, expected_sha256: Optional[str] = None,
                  expected_members: Optional[int] = None, progress: Optional[ProgressFn] = None,
-                 cancel: Optional[threading.Event] = None) -> ListResult:
+                 cancel: Optional[threading.Event] = None, carried_symlinks: Iterable[str] = ()) -> ListResult:
     """The gate's check of a whole archive with nothing extracted (``verify --deep``)."""
     return stream_archive(source, None, allow_special=allow_special,
                           label=os.path.basename(str(getattr(source, "name", source))), expected_sha256=expected_sha256,
-                          expected_members=expected_members, progress=progress, cancel=cancel)
+                          expected_members=expected_members, progress=progress, cancel=cancel,
+                          carried_symlinks=carried_symlinks)
 
 
 def list_archive(

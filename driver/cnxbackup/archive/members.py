@@ -16,7 +16,9 @@ What GNU tar does, and so what the gate follows (GNU tar 1.30-1.35, ``src/list.c
   ``linkpath``, ``size`` override the header; ``GNU.sparse.name`` the name of a sparse file),
   ``g`` records apply to all that follow;
 - data follows every member except a directory; old GNU sparse (``S``) headers may be followed
-  by extension blocks; ``D`` (incremental dumpdir) is a directory whose data lists names.
+  by extension blocks; ``D`` (incremental dumpdir) is a directory whose data lists names, and
+  a POSIX-format incremental archive gives a directory (``5``) its dumpdir in the pax record
+  ``GNU.dumpdir``; both are checked alike (names, renames, what the extraction deletes).
 
 The gate is stricter than GNU tar wherever GNU tar would do something cnxbackup never asks of
 it: any header it cannot read fails the archive (GNU would skip to the next header), as do
@@ -29,7 +31,7 @@ device nodes. FIFOs and setuid/setgid files pass only when ``allow_special`` (a 
 from __future__ import annotations
 
 import re
-from typing import Callable, Dict, Optional, Set, Union
+from typing import Callable, Dict, Iterable, Optional, Set, Union
 
 from .common import ArchiveError, UnsafeArchiveError
 
@@ -126,12 +128,19 @@ class MemberGate:
     raises before the offending member's first byte reached the sink.
     """
 
-    def __init__(self, sink: Optional[Sink], *, allow_special: bool, label: str = "archive") -> None:
+    def __init__(self, sink: Optional[Sink], *, allow_special: bool, label: str = "archive",
+                 carried_symlinks: Iterable[str] = ()) -> None:
         self.sink = sink
         self.allow_special = allow_special
         self.label = label
         self.members = 0
-        self.symlinks: Set[str] = set()
+        # ``carried_symlinks``: the symlinks an earlier level left in the tree this archive is
+        # extracted over (a level 1 over its level 0). Nothing may go through them; GNU tar's
+        # dumpdir processing deletes them (a name listed as a folder, or not listed) or renames
+        # them with their folder (``R``/``T``), and the gate follows it.
+        self.carried: Set[str] = set(carried_symlinks)
+        self.symlinks: Set[str] = set(self.carried)
+        self._dump_dir = ""
         self._buffer = bytearray()  # an incomplete header block or meta data
         self._held = bytearray()  # headers of the member being checked, not yet passed on
         self._state = "header"
@@ -328,6 +337,11 @@ class MemberGate:
         name = raw_name.decode("utf-8", "surrogateescape")
         link = raw_link.decode("utf-8", "surrogateescape")
         self._check_member(name, typeflag, size, link)
+        if "GNU.dumpdir" in pax:  # a POSIX-format incremental archive keeps a folder's dumpdir here
+            if typeflag != b"5":
+                raise MalformedArchive(f"{self.label}: member {name!r} of type {typeflag.decode()} carries a dumpdir")
+            self._dump_dir = self._norm(name, name, "name")
+            self._check_dumpdir(pax["GNU.dumpdir"])
         self.members += 1
         self._release()
         if typeflag == b"D":
@@ -362,7 +376,14 @@ class MemberGate:
             raise MalformedArchive(f"{self.label}: regular member {name!r} is named like a directory")
         if not norm and typeflag not in (b"5", b"D"):
             raise UnsafeArchiveError(name, "replaces the root of the tree with something that is not a folder")
-        if norm in self.symlinks and typeflag != b"2":
+        if norm in self.carried:
+            if typeflag in (b"5", b"D"):
+                # GNU tar keeps a symlink to a folder where a folder is extracted, and a dumpdir
+                # would then be applied (files deleted) wherever it points
+                raise UnsafeArchiveError(name, "a folder in place of a symlink of the earlier level")
+            self.carried.discard(norm)  # a file or link replaces it (tar unlinks it first)
+            self.symlinks.discard(norm)
+        elif norm in self.symlinks and typeflag != b"2":
             raise UnsafeArchiveError(name, "replaces a symlink member")
         if typeflag == b"1":
             target = self._norm(name, link, "hardlink target")
@@ -374,9 +395,17 @@ class MemberGate:
             if not norm:
                 raise UnsafeArchiveError(name, "symlink in place of the root of the tree")
             self.symlinks.add(norm)
+        if typeflag == b"D":
+            self._dump_dir = norm
 
     def _check_dumpdir(self, content: bytes) -> None:
-        """GNU incremental directory records: ``Y``/``N``/``D`` + a plain name, ``R``/``T`` + a path."""
+        """GNU incremental directory records: ``Y``/``N``/``D`` + a plain name, ``R``/``T`` + a path.
+
+        Extracted with ``--listed-incremental``, GNU tar first renames the folders of the ``R``/``T``
+        pairs, then deletes from the folder what the records do not list, and what they list as a
+        folder (``D``) that is not one (``incremen.c``, ``purge_directory``)."""
+        listed: Dict[str, bytes] = {}
+        renamed_from: Optional[str] = None
         for record in content.split(b"\0"):
             if not record:
                 continue
@@ -384,7 +413,27 @@ class MemberGate:
             if code in (b"Y", b"N", b"D"):
                 if "/" in value or value in ("", ".", ".."):
                     raise UnsafeArchiveError(self.label, f"dumpdir entry {value!r} is not a plain name")
-            elif code in (b"R", b"T"):
-                self._norm(value, value, "dumpdir rename")
+                listed[value] = code
+            elif code == b"R":
+                renamed_from = self._norm(value, value, "dumpdir rename")
+            elif code == b"T":
+                target = self._norm(value, value, "dumpdir rename")
+                if renamed_from is not None:
+                    self._rename_carried(renamed_from, target)
+                renamed_from = None
             elif code != b"X":
                 raise MalformedArchive(f"{self.label}: dumpdir record {record[:20]!r} is not one GNU tar writes")
+        for link in list(self.carried):
+            parent, _, base = link.rpartition("/")
+            if parent == self._dump_dir and listed.get(base, b"D") == b"D":
+                self.carried.discard(link)  # deleted by tar before anything is extracted into the folder
+                self.symlinks.discard(link)
+
+    def _rename_carried(self, source: str, target: str) -> None:
+        for link in list(self.carried):
+            if link == source or link.startswith(source + "/"):
+                moved = target + link[len(source):]
+                self.carried.discard(link)
+                self.symlinks.discard(link)
+                self.carried.add(moved)
+                self.symlinks.add(moved)

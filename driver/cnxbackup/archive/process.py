@@ -184,6 +184,17 @@ class TarStderr:
         return out
 
 
+# what GNU tar says of a file that changed, shrank or went away while it read it (exit 1)
+CHANGED_WHILE_READ = re.compile(r"file changed as we read it|File removed before we read it|File shrank by|"
+                                r"some files changed while being archived")
+
+
+def changed_while_read(warnings: Sequence[str]) -> List[str]:
+    """The warnings that only say a file changed while tar read it: expected of an archive taken
+    while the servers run, when a later level takes those files again."""
+    return [w for w in warnings if CHANGED_WHILE_READ.search(w)]
+
+
 def judge_tar(rc: Optional[int], parser: TarStderr, what: str) -> List[str]:
     """GNU tar: 0 ok, 1 'some files differ' (warning), anything else fatal."""
     warnings = parser.warning_list()

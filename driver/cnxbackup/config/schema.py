@@ -146,6 +146,8 @@ SCHEMA: Dict[str, Field] = {
         "tar_options": Field("list", "Extra GNU tar options, e.g. [--one-file-system].", [], options=True),
         "attributes": Field("str", "Extended attributes (every namespace), POSIX ACLs and SELinux contexts, kept when archiving and restoring (`--xattrs --xattrs-include=* --acls --selinux`): `auto` when the run (or the host's ssh user) is root, `on`, `off`. A filesystem without them (NFS) is not a warning.", "auto", choices=["auto", "on", "off"]),
         "parallel": Field("int", "Archives written at once on one host.", 1, minimum=1, maximum=16),
+        "mode": Field("str", "`two-phase`: every folder is archived once while the servers still run (a level-0 GNU tar incremental archive), then, after the stop, only what changed since (level 1), beside the database backups: the outage is the databases and the changes, not the whole tree. `full`: one archive per folder, after the stop.", "two-phase", choices=["two-phase", "full"]),
+        "low_priority": Field("bool", "Run the archives taken while the servers still serve users (two-phase, phase 1) at low priority: `nice -n 19 ionice -c3` (ionice where the host has it).", True),
     }),
     "hosts": Field("records", "The machines of the deployment (omit for a single host).", [], section=HOST_FIELDS),
     "demo": Field("section", "Demo only: build a sample deployment under root before backing up.", section={

@@ -145,6 +145,7 @@ class Invocation:
     def __init__(self, tool: str, argv: list[str]) -> None:
         self.tool = tool
         self.argv = argv
+        self.started = time.time()
         self.env_used: list[str] = []
         self.extra: dict[str, Any] = {}
         state_path = os.environ.get("FAKEDB_STATE")
@@ -191,6 +192,7 @@ class Invocation:
             "rc": rc,
             "pid": os.getpid(),
             "ppid": os.getppid(),
+            "started": self.started,
             "time": time.time(),
             "host": os.environ.get("CNX_TEST_HOST"),  # set by the test sshd hosts (cnxbackup.demo.sshhosts)
         }

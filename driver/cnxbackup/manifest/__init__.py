@@ -5,15 +5,18 @@ loads it. See docs/DESIGN.md, "The manifest at the centre".
 """
 from .model import (
     DONE_STATUSES,
+    ArchiveLevel,
     ArchiveRecord,
     DatabaseRecord,
     FileRecord,
     HostRecord,
     ImageRecord,
+    LevelRecord,
     Manifest,
     ManifestError,
     RoleMappingsRecord,
     SigningRecord,
+    SnapshotRecord,
     ToolRecord,
     WsadminRecord,
 )
@@ -36,7 +39,8 @@ from .store import (
 )
 
 __all__ = [
-    "DONE_STATUSES", "FORMAT", "MANIFEST", "SIGNATURE", "ArchiveRecord", "DatabaseRecord", "FileRecord", "HostRecord",
+    "DONE_STATUSES", "FORMAT", "MANIFEST", "SIGNATURE", "ArchiveLevel", "ArchiveRecord", "LevelRecord", "SnapshotRecord",
+    "DatabaseRecord", "FileRecord", "HostRecord",
     "ImageRecord", "Manifest", "ManifestError", "ManifestFormatError", "RoleMappingsRecord", "Signer", "SigningRecord",
     "ToolRecord", "WsadminRecord", "load_manifest", "load_manifest_data", "manifest_from_data", "parse_manifest", "parse_manifest_data",
     "read_manifest_bytes", "read_signature", "seal", "write_manifest", "write_manifest_data",

@@ -162,6 +162,35 @@ class HostRecord(Record):
 
 
 @dataclass
+class SnapshotRecord(Record):
+    """GNU tar's listed-incremental snapshot of a level-0 archive, as fetched into the set."""
+
+    path: str
+    sha256: str
+    size: int
+    extra: Dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class LevelRecord(Record):
+    """The level-1 archive of a two-phase item: what changed after its level 0 (format 3).
+
+    ``snapshot_sha256`` names the level-0 snapshot it was started from: a level 1 taken from
+    any other snapshot would not carry the changes since this set's level 0.
+    """
+
+    path: str
+    sha256: str
+    size: int
+    files: int
+    snapshot_sha256: str
+    seconds: float = 0.0
+    tar_bytes: Optional[int] = field(default=None, metadata=key(omit_none=True))
+    warnings: List[str] = field(default_factory=list)
+    extra: Dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
 class ArchiveRecord(Record):
     """One item of the set: a tar.zst of a folder (``kind`` archive) or a copied file (copy).
 
@@ -192,6 +221,13 @@ class ArchiveRecord(Record):
     tar_bytes: Optional[int] = field(default=None, metadata=key(omit_none=True))
     # written with extended attributes, ACLs and SELinux contexts (restored with them as root)
     attributes: Optional[bool] = field(default=None, metadata=key(omit_none=True))
+    # two-phase (format 3): the archive above is level 0, taken while the servers ran, with its
+    # snapshot; ``level1`` holds what changed until the end; files that changed while level 0
+    # read them (level 1 takes them again) are listed apart from the warnings
+    level: Optional[int] = field(default=None, metadata=key(omit_none=True))
+    snapshot: Optional[SnapshotRecord] = field(default=None, metadata=key(omit_none=True))
+    level1: Optional[LevelRecord] = field(default=None, metadata=key(omit_none=True))
+    changed_while_read: Optional[List[str]] = field(default=None, metadata=key(omit_none=True))
     extra: Dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -201,6 +237,55 @@ class ArchiveRecord(Record):
     @property
     def is_archive(self) -> bool:
         return self.kind == "archive"
+
+    @property
+    def two_phase(self) -> bool:
+        """A level-0 archive whose level 1 must be extracted after it."""
+        return self.level == 0
+
+    def levels_problem(self) -> str:
+        """Why the levels of the item do not make one tree ("" when they do): a level 1 needs its
+        level 0, its snapshot, and to have been taken from that snapshot."""
+        if self.level1 is not None and not self.two_phase:
+            return "a level-1 archive without its level 0: the set is broken"
+        if not self.two_phase:
+            return ""
+        if self.level1 is None:
+            return "a level-0 archive without its level 1 (what changed until the stop is missing)"
+        if self.snapshot is None:
+            return "a level-0 archive without its snapshot: the set is broken"
+        if self.level1.snapshot_sha256 != self.snapshot.sha256:
+            return (f"its level 1 was taken from another snapshot ({self.level1.snapshot_sha256[:12]}..., the set's "
+                    f"level 0 has {self.snapshot.sha256[:12]}...): the set is broken")
+        return ""
+
+    @property
+    def unpacked_bytes(self) -> Optional[int]:
+        """Roughly what the item takes restored: its tar stream(s), or a copied file's size."""
+        if not self.is_archive:
+            return self.tar_bytes if self.tar_bytes is not None else self.size
+        if self.tar_bytes is None:
+            return None
+        return self.tar_bytes + ((self.level1.tar_bytes or self.level1.size) if self.level1 is not None else 0)
+
+    def levels(self) -> List["ArchiveLevel"]:
+        """The archives to extract, in order: the one archive, or level 0 then level 1."""
+        first = ArchiveLevel(0 if self.two_phase else None, self.path, self.sha256 or "", self.size or 0,
+                             self.files)
+        if not self.two_phase or self.level1 is None:
+            return [first]
+        return [first, ArchiveLevel(1, self.level1.path, self.level1.sha256, self.level1.size, self.level1.files)]
+
+
+@dataclass(frozen=True)
+class ArchiveLevel:
+    """One archive file of an item (not a manifest record: a view for verify and restore)."""
+
+    level: Optional[int]
+    path: str
+    sha256: str
+    size: int
+    files: Optional[int]
 
 
 @dataclass
@@ -308,6 +393,11 @@ class Manifest(Record):
     overrides: Optional[List[str]] = field(default=None, metadata=key(omit_none=True))
     # every time the servers were stopped for this set (a resume after a restart stops them again)
     stops: Optional[List[str]] = field(default=None, metadata=key(omit_none=True))
+    # the outage: from the first stop of the servers to the end of the last backup step
+    archive_mode: Optional[str] = field(default=None, metadata=key(omit_none=True))
+    stopped_at: Optional[str] = field(default=None, metadata=key(omit_none=True))
+    finished_at: Optional[str] = field(default=None, metadata=key(omit_none=True))
+    downtime_seconds: Optional[float] = field(default=None, metadata=key(omit_none=True))
     signing: Optional[SigningRecord] = field(default=None, metadata=key(omit_none=True))
     format: Optional[int] = field(default=None, metadata=key(omit_none=True))
     manifest_sha256: Optional[str] = field(default=None, metadata=key("manifestSha256", omit_none=True))

@@ -21,8 +21,12 @@ from .model import Manifest, ManifestError
 
 MANIFEST = "manifest.json"
 SIGNATURE = "manifest.json.sig"
-FORMAT = 2
-"""1: unsigned (before signed sets); 2: ``signing`` names the key of ``manifest.json.sig``."""
+FORMAT = 3
+"""1: unsigned (before signed sets); 2: ``signing`` names the key of ``manifest.json.sig``;
+3: two-phase archives (``level1`` records). A set without a level 1 is still written as format 2,
+which the releases before two-phase archives read; a format-3 set they refuse, rather than
+restore its level 0 alone."""
+LEVELS_FORMAT = 3
 MAX_MANIFEST_BYTES = 64 << 20
 MAX_SIGNATURE_BYTES = 4096
 
@@ -35,13 +39,18 @@ class ManifestFormatError(ManifestError):
     exit_code = EXIT_USAGE
 
 
+def _has_levels(data: Dict[str, Any]) -> bool:
+    archives = data.get("archives")
+    return isinstance(archives, list) and any(isinstance(a, dict) and "level1" in a for a in archives)
+
+
 def _canonical(data: Dict[str, Any]) -> bytes:
     return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode("ascii")
 
 
 def seal(data: Dict[str, Any]) -> Dict[str, Any]:
     body = {k: v for k, v in data.items() if k != "manifestSha256"}
-    body["format"] = FORMAT
+    body["format"] = LEVELS_FORMAT if _has_levels(body) else 2
     body["manifestSha256"] = hashlib.sha256(_canonical(body)).hexdigest()
     return body
 
@@ -95,6 +104,8 @@ def parse_manifest_data(raw: bytes, set_dir: str, check: bool = True) -> Dict[st
     if not isinstance(written, int) or isinstance(written, bool) or written > FORMAT or written < 1:
         raise ManifestFormatError(f"{path}: manifest format {written!r} is not one this cnxbackup reads "
                                   f"(it reads formats 1 to {FORMAT}); use the cnxbackup release that wrote the set")
+    if written < LEVELS_FORMAT and _has_levels(data):
+        raise ManifestError(f"{path}: level-1 archives in a format-{written} manifest; the manifest is damaged")
     if check:
         recorded = data.get("manifestSha256")
         body = {k: v for k, v in data.items() if k != "manifestSha256"}
