@@ -12,9 +12,10 @@ import shutil
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
+from . import componentpack
 from .config import Environment
 from .databases import backup_targets
-from .errors import PreflightError
+from .errors import ConfigError, PreflightError
 from .hosts import first_with_role, host_paths, hosts_of, is_multi_host
 from .paths import is_within, leftover_patterns, nearest_existing
 from .versions import ConnectionsVersion, detect_interim_fixes, read_installed_xml, read_was_product
@@ -159,6 +160,27 @@ def _base_items(env: Environment, version: ConnectionsVersion) -> List[Item]:
         kind = "copy" if host_name == "local" and os.path.isfile(extra["path"]) else "archive"
         items.append(Item(_unique(extra["name"], used), kind, extra["path"], "extra item", host=host_name,
                           key=f"paths.extra[{index}].path"))
+    items += component_pack_items(env, used)
+    return items
+
+
+def component_pack_items(env: Environment, used: set) -> List[Item]:
+    """The Component Pack's persistent-volume folders on the NFS master, one directory item each
+    (skipped with a note when missing); never a live database folder."""
+    if not componentpack.enabled(env):
+        return []
+    settings = componentpack.settings(env)
+    host = settings["nfs_host"]
+    if host != "local" and host not in hosts_of(env):
+        raise ConfigError(f"{env.where('component_pack.nfs_host')}: key 'component_pack.nfs_host': host {host!r} is "
+                          f"not among the hosts ({', '.join(hosts_of(env))})")
+    items = []
+    for name, error in componentpack.pv_folders(env):
+        if error:
+            raise ConfigError(f"{env.where('component_pack.folders')}: key 'component_pack.folders': {error}")
+        items.append(Item(_unique(f"cp-{name}", used), "archive", os.path.join(settings["pv_root"], name),
+                          f"Component Pack persistent volume {name}", host=host, optional=True,
+                          key="component_pack.folders"))
     return items
 
 

@@ -14,7 +14,7 @@ import os
 import socket
 import threading
 import time
-from typing import List, Optional
+from typing import Callable, List, Optional, Tuple
 
 from .. import __version__, signals
 from ..config import Environment
@@ -28,7 +28,7 @@ from ..plan import Plan
 from ..progress import Progress, human_bytes, human_seconds
 from ..signing import ensure_signing_key, sign
 from ..transport import Transport
-from . import dbphase, filephase, reports, wsphase
+from . import cpphase, dbphase, filephase, reports, wsphase
 from .common import find_resumable_set, new_set_dir
 from .identity import ALLOW_OTHER, check_identity, journal_cell
 from .restore_plan import start_servers_command
@@ -192,39 +192,55 @@ def _phase1(run: BackupRun, plan: Plan) -> None:
 
 
 def _databases_and_files(run: BackupRun, plan: Plan) -> None:
-    """After the stop, the database backups (on the DB host, or here) and the file archives run at
-    the same time, each within its own limits (``database.concurrency``; ``archive.parallel`` and
-    the hosts' own): the outage is the longer of the two, not their sum. Two-phase, the file
-    archives are the level 1 of each folder and the single files."""
+    """After the stop, the database backups (on the DB host, or here), the Component Pack part and
+    the file archives run at the same time, each within its own limits (``database.concurrency``;
+    ``archive.parallel`` and the hosts' own): the outage is the longest of them, not their sum.
+    Two-phase, the file archives are the level 1 of each folder and the single files. The folder of
+    the OpenSearch snapshot repository is archived once the snapshot is over."""
     phase = filephase.PHASE2 if filephase.two_phase(run) else filephase.FULL
-    run.log.info("%s: %d database(s) beside %d file item(s), servers stopped", phase if phase != filephase.FULL
-                 else "after the stop", len(plan.databases), len(plan.items))
-    if not plan.databases:
-        filephase.archive_items(run, plan.items, phase)
-        return
+    after_snapshot = set(cpphase.snapshot_item_names(run))
+    run.log.info("%s: %d database(s)%s beside %d file item(s), servers stopped", phase if phase != filephase.FULL
+                 else "after the stop", len(plan.databases), ", the Component Pack" if cpphase.planned_steps(run) else "",
+                 len(plan.items))
+    workers: List[Tuple[str, Callable[[BackupRun], None], Callable[[], None]]] = []
+    if plan.databases:
+        workers.append(("databases", dbphase.run, stop_all_tools))
+    if cpphase.planned_steps(run):
+        workers.append(("component pack", cpphase.run, cpphase.stop))
     failure: List[BaseException] = []
-    finished = threading.Event()  # waited on, not Thread.join(): a join cut by Ctrl-C may return early
+    finished = [threading.Event() for _ in workers]  # waited on, not Thread.join(): a join cut by Ctrl-C may return early
 
-    def databases() -> None:
+    def worker(body: Callable[[BackupRun], None], done: threading.Event) -> None:
         try:
-            dbphase.run(run)
+            body(run)
         except BaseException as error:  # re-raised in the main thread, after the files
             failure.append(error)
         finally:
-            finished.set()
+            done.set()
 
-    threading.Thread(target=databases, name="databases", daemon=True).start()
+    for (name, body, _), done in zip(workers, finished):
+        threading.Thread(target=worker, args=(body, done), name=name, daemon=True).start()
     try:
-        filephase.archive_items(run, plan.items, phase)
-        while not finished.wait(0.2):  # Ctrl-C is delivered to this thread, here
-            pass
+        filephase.archive_items(run, [item for item in plan.items if item.name not in after_snapshot], phase)
+        for done in finished:
+            while not done.wait(0.2):  # Ctrl-C is delivered to this thread, here
+                pass
     except BaseException:
-        stop_all_tools()  # Ctrl-C or a full target: the database tools stop too, nothing is left running
-        while not finished.wait(0.2):  # their results are journaled before the run unwinds
-            pass
+        for _, _, stop in workers:
+            stop()  # Ctrl-C or a full target: the tools stop too, nothing is left running
+        for done in finished:
+            while not done.wait(0.2):  # their results are journaled before the run unwinds
+                pass
         raise
     if failure:
         raise failure[0]
+    waiting = [item for item in plan.items if item.name in after_snapshot]
+    if waiting and run.journal.is_finished("cp:opensearch"):
+        filephase.archive_items(run, waiting, phase)
+    for item in waiting if not run.journal.is_finished("cp:opensearch") else []:
+        step = filephase.step_of(item, 1 if phase == filephase.PHASE2 else None)
+        run.journal.set(step, FAILED, error="the OpenSearch snapshot did not succeed; archived after it on resume")
+        run.failures.append(f"{item.name}: not archived after the stop, the OpenSearch snapshot did not succeed")
 
 
 def _run_phases(run: BackupRun, plan: Plan, set_dir: str, env: Environment, journal: Journal) -> None:

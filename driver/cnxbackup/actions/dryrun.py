@@ -5,10 +5,12 @@ import os
 import shlex
 from typing import Any, Dict, Optional
 
+from .. import componentpack
 from ..archive import incremental_args, low_priority_prefix, tar_create_args, zstd_compress_args
 from ..databases import dry_run_commands
 from ..plan import Item, Plan
 from ..progress import Progress
+from ..transport.local import LocalTransport
 from . import levels, remote_ops
 from .wsphase import RESULT_FILES, step_arguments
 
@@ -33,6 +35,16 @@ def show_dry_run(plan: Plan, progress: Progress) -> None:
                                                                   " and the archives")]
     if plan.databases:
         out.extend(dry_run_commands(env, plan.version.raw))
+    if componentpack.enabled(env):
+        kube = componentpack.Kube(env, LocalTransport())
+        out += [f"component pack: {kube.line('kubectl', ['version', '-o', 'json'])}; "
+                f"{kube.line('helm', ['list', '-a', '-o', 'json'])}; helm get values R -o yaml (and --all) per release; "
+                "kubectl get configmap connections-env, secrets -o json -> <set>/componentpack/",
+                "component pack: mongosh db.fsyncLock() on a secondary; kubectl exec MEMBER -- mongodump --archive --gzip "
+                "(directConnection=true, readPreference=secondary) -> <set>/componentpack/mongodb.archive.gz; "
+                "db.fsyncUnlock()",
+                "component pack: sendRequest.sh PUT /_snapshot/REPO/NAME?wait_for_completion=true (Connections "
+                "indices, include_global_state false); then the repository folder's archive"]
     for item in plan.items:
         if item.kind == "copy":
             out.append(f"copy {shlex.quote(item.source)} -> {os.path.join('<set>', item.relpath)} (sha256 while copying)")

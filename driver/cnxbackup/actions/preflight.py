@@ -11,9 +11,10 @@ import shlex
 import shutil
 from typing import Any, Dict, List, Optional, Tuple
 
+from .. import componentpack
 from ..config import Environment
 from ..databases import db_host
-from ..errors import EXIT_USAGE, ConfigError, PreflightError
+from ..errors import EXIT_USAGE, CnxBackupError, ConfigError, PreflightError
 from ..hosts import hosts_of
 from ..lock import RunLock
 from ..paths import nearest_existing
@@ -21,7 +22,7 @@ from ..plan import Plan, check_sources, check_space, estimate_sizes
 from ..progress import human_bytes
 from ..secrets import read_password
 from ..signing import SigningError, public_key_of
-from ..transport import HostUnreachable, Transport
+from ..transport import HostUnreachable, Transport, make_transport
 from .common import recent_manifests
 from .remote_ops import probe_remote_items, remote_free_space
 
@@ -151,6 +152,49 @@ def _database_problems(plan: Plan, transport: Optional[Transport]) -> Tuple[List
     return problems, notes
 
 
+def component_pack_problems(plan: Plan, transport: Transport, allow_partial: bool) -> Tuple[List[str], List[str]]:
+    """(problems, notes) of the Component Pack: the API server answers, MongoDB (5 or 7) has every
+    member ready and healthy and none left fsync-locked, OpenSearch has a ready client and no red
+    index, the deployments to quiesce exist. A cluster that answers but is unhealthy is a note
+    with ``--allow-partial`` (that part then fails alone, after the stop)."""
+    env = plan.env
+    if not componentpack.enabled(env):
+        return [], []
+    cp = componentpack.settings(env)
+    try:
+        kube = componentpack.Kube(env, transport)
+        kube.json("kubectl", ["version", "-o", "json"])
+    except (CnxBackupError, OSError) as error:
+        return [f"component pack: kubectl does not reach the cluster: {error}"], []
+    health: List[str] = []
+    try:
+        if cp["mongodb"]:
+            found = componentpack.mongo.detect(kube)
+            health += _unready(kube, found.pods)
+            health += componentpack.mongo.problems(kube, found)
+        if cp["opensearch"]:
+            search = componentpack.opensearch.detect(kube)
+            health += componentpack.opensearch.problems(kube, search)
+        for name in cp["quiesce"]:
+            kube.json("kubectl", ["get", "deployment", name, "-o", "json"])
+    except componentpack.mongo.MongoError as error:
+        if "MongoDB 3" in str(error):
+            return [f"component pack: {error}"], []
+        health.append(str(error))
+    except (CnxBackupError, OSError) as error:
+        health.append(str(error))
+    health = [f"component pack: {problem}" for problem in health]
+    if allow_partial:
+        return [], [f"{problem} (--allow-partial: that part fails, the rest goes on)" for problem in health]
+    return health, []
+
+
+def _unready(kube: componentpack.Kube, pods: List[str]) -> List[str]:
+    ready = {p["metadata"]["name"]: all(s.get("ready") for s in (p.get("status") or {}).get("containerStatuses") or [{}])
+             for p in kube.items("pods")}
+    return [f"pod {pod} is not ready" for pod in pods if not ready.get(pod)]
+
+
 def _signing_problems(env: Environment) -> List[str]:
     """The signing key must be usable (or creatable) before anything stops."""
     key = env.section("signing")["key"]
@@ -181,6 +225,9 @@ def preflight(plan: Plan, transport: Optional[Transport] = None, *, allow_partia
     database, db_notes = _database_problems(plan, transport)
     problems += database
     notes += db_notes
+    cluster, cp_notes = component_pack_problems(plan, transport or make_transport(env), allow_partial)
+    problems += cluster
+    notes += cp_notes
     target = env.section("target")["dir"]
     estimate_sizes(plan)
     margin = env.section("target")["free_space_margin"]

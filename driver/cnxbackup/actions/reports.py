@@ -5,7 +5,7 @@ import os
 import re
 import socket
 import time
-from typing import List, Optional
+from typing import Any, Dict, List, Optional
 
 from .. import __version__
 from ..archive import hash_file
@@ -27,7 +27,7 @@ from ..plan import Item
 from ..progress import human_seconds
 from ..render import render_template
 from ..signing import fingerprint, public_key_of
-from . import dbphase, restore_plan
+from . import cpphase, dbphase, restore_plan
 from .identity import journal_cell
 from .state import BackupRun
 
@@ -88,7 +88,8 @@ def _wsadmin_record(run: BackupRun) -> WsadminRecord:
 
 
 def _set_files(run: BackupRun) -> List[FileRecord]:
-    """The wsadmin results, generated scripts and copied DB images, with their digests."""
+    """The wsadmin results, generated scripts, copied DB images and the Component Pack inventory,
+    with their digests (the MongoDB dump has its own record)."""
     files = []
     for folder in (run.layout.wsadmin, run.layout.scripts, run.layout.databases):
         for name in sorted(os.listdir(folder)):
@@ -96,7 +97,35 @@ def _set_files(run: BackupRun) -> List[FileRecord]:
             if os.path.isfile(path):
                 digest, size = hash_file(path)
                 files.append(FileRecord(path=os.path.relpath(path, run.layout.root), sha256=digest, size=size))
+    inventory = os.path.join(run.layout.root, cpphase.FOLDER)
+    for folder, dirs, names in os.walk(inventory):
+        dirs.sort()
+        for name in sorted(names):
+            path = os.path.join(folder, name)
+            rel = os.path.relpath(path, run.layout.root)
+            if rel != cpphase.MONGO_ARCHIVE and os.path.isfile(path) and not os.path.islink(path):
+                digest, size = hash_file(path)
+                files.append(FileRecord(path=rel, sha256=digest, size=size))
     return files
+
+
+def _component_pack_record(run: BackupRun) -> Optional[Dict[str, Any]]:
+    steps = cpphase.planned_steps(run)
+    if not steps:
+        return None
+    cp = run.env.section("component_pack")
+    record: Dict[str, Any] = {"namespace": cp["namespace"], "host": cp["host"], "nfsHost": cp["nfs_host"],
+                              "pvRoot": cp["pv_root"],
+                              "folders": [item.name for item in run.plan.items if item.key == "component_pack.folders"]}
+    for step in steps:
+        entry = run.journal.step(step)
+        part: Dict[str, Any] = {"status": entry.get("status", "pending")}
+        if entry.get("error"):
+            part["error"] = entry["error"]
+        if entry.get("status") in FINISHED:
+            part.update(entry.get("result") or {})
+        record[step[3:]] = part
+    return record
 
 
 def build_manifest(run: BackupRun) -> Manifest:
@@ -127,6 +156,7 @@ def build_manifest(run: BackupRun) -> Manifest:
         cell=journal_cell(run.journal),
         overrides=list(journal.data.get("overrides") or []) or None,
         stops=list(journal.data.get("stops") or []) or None,
+        component_pack=_component_pack_record(run),
         archive_mode=run.env.section("archive")["mode"],
         stopped_at=journal.data.get("stoppedAt"),
         finished_at=(time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(journal.data["finishedEpoch"]))

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import List
 
+from .. import componentpack
 from ..plan import Plan
 from ..progress import human_bytes
 
@@ -34,6 +35,14 @@ def format_plan(plan: Plan, notes: List[str]) -> str:
         size = f"{human_bytes(item.est_bytes)}, {item.est_files:,} entries" if item.est_files else "size unknown"
         excluded = f" (without {', '.join(item.nested_excludes)})" if item.nested_excludes else ""
         lines.append(f"   - {item.name:<18} {item.kind:<7} {item.source}{where}{excluded} [{size}]")
+    if componentpack.enabled(env):
+        cp = componentpack.settings(env)
+        parts = ["inventory (versions, Helm releases and values, connections-env, secrets)"]
+        parts += ["MongoDB dump from a fsync-locked secondary"] if cp["mongodb"] else []
+        parts += [f"OpenSearch snapshot into {cp['opensearch_repository']}"] if cp["opensearch"] else []
+        lines.append(f"   component pack (namespace {cp['namespace']}, kubectl on {cp['host']}), after the stop beside "
+                     f"the databases: {'; '.join(parts)}" + (f"; {', '.join(cp['quiesce'])} scaled to 0 for the dump"
+                                                           if cp["quiesce"] else ""))
     lines.append("4. REPORT.md, RESTORE.md, DB scripts; manifest.json last")
     for note in plan.notes + notes:
         lines.append(f"note: {note}")

@@ -12,14 +12,17 @@ import argparse
 import os
 from typing import FrozenSet, List, Optional, Tuple
 
-from ..archive import ArchiveError, hash_file, scan_archive
+from ..archive import ArchiveError, archive_names, hash_file, scan_archive
+from ..componentpack import kube
+from ..componentpack import mongo as mongo_part
 from ..config import Environment
 from ..databases import verify_database
-from ..errors import EXIT_FAILED, EXIT_OK
-from ..manifest import ArchiveLevel, ArchiveRecord, DatabaseRecord, FileRecord, Manifest, ManifestError, ManifestFormatError
+from ..errors import EXIT_FAILED, EXIT_OK, CnxBackupError
+from ..manifest import DONE_STATUSES, ArchiveLevel, ArchiveRecord, DatabaseRecord, FileRecord, Manifest, ManifestError, ManifestFormatError
 from ..progress import Progress
 from ..setbox import OutsideTheSet, path_in_set
 from ..signing import KeyMissing, SignatureRefused
+from ..transport import make_transport
 from .trust import open_set, trusted_keys_path
 
 
@@ -53,6 +56,9 @@ def verify_set(set_dir: str, *, trusted_keys: str, trust_unsealed: bool = False,
             lines.append(line)
     for record in manifest.files:
         good, line = _verify_plain(set_dir, record)
+        ok &= good
+        lines.append(line)
+    for good, line in _verify_component_pack(set_dir, manifest, deep, env):
         ok &= good
         lines.append(line)
     for db in manifest.databases:
@@ -133,6 +139,53 @@ def _verify_plain(set_dir: str, record: FileRecord, who: str = "") -> Tuple[bool
         return False, (f"BAD {who}{record.path}: {size:,} bytes, SHA-256 {digest[:12]}...; the manifest says "
                        f"{record.size:,} bytes, {record.sha256[:12]}... (changed or truncated)")
     return True, f"OK  {who}{record.path}"
+
+
+def _verify_component_pack(set_dir: str, manifest: Manifest, deep: bool,
+                           env: Optional[Environment]) -> List[Tuple[bool, str]]:
+    """The MongoDB dump (its digest; ``--deep`` with ``--env``: a dry-run restore in the cluster
+    reads all of it) and, ``--deep``, the snapshot named in the manifest inside the archived
+    repository folder. The inventory files are among the set's recorded files."""
+    cp = manifest.component_pack or {}
+    checks: List[Tuple[bool, str]] = []
+    dump = cp.get("mongodb") or {}
+    if dump.get("status") in DONE_STATUSES and isinstance(dump.get("path"), str):
+        record = FileRecord(dump["path"], str(dump.get("sha256")), int(dump.get("size") or 0))
+        good, line = _verify_plain(set_dir, record, "component pack MongoDB dump ")
+        checks.append((good, line))
+        if good and deep and env is not None and kube.enabled(env):
+            checks.append(_mongo_dry_run(set_dir, record.path, env))
+        elif good and deep:
+            checks.append((True, "OK  component pack MongoDB dump: not read by mongorestore (give --env to run a "
+                                 "dry-run restore in the cluster)"))
+    snap = cp.get("opensearch") or {}
+    if deep and snap.get("status") in DONE_STATUSES:
+        wanted = f"./snap-{snap.get('uuid')}.dat"
+        holder = next((a for a in manifest.archives if a.name in (cp.get("folders") or [])
+                       and os.path.basename(a.source) == snap.get("folder")), None)
+        if holder is None or not holder.in_set:
+            checks.append((False, f"BAD component pack: the snapshot repository folder {snap.get('folder')} is not in "
+                                  "the set"))
+        else:
+            names = set()
+            for level in holder.levels():
+                names |= set(archive_names(path_in_set(set_dir, level.path)))
+            found = wanted in names
+            checks.append((found, f"{'OK ' if found else 'BAD'} component pack: snapshot {snap.get('snapshot')} "
+                                  f"({wanted[2:]}) {'is' if found else 'is NOT'} in {holder.name}"))
+    return checks
+
+
+def _mongo_dry_run(set_dir: str, relpath: str, env: Environment) -> Tuple[bool, str]:
+    try:
+        client = kube.Kube(env, make_transport(env))
+        with open(path_in_set(set_dir, relpath), "rb") as handle:
+            failed, restored = mongo_part.dry_run(client, mongo_part.detect(client), handle.read())
+    except (CnxBackupError, OSError) as error:
+        return False, f"BAD component pack MongoDB dump: the dry-run restore could not run: {error}"
+    if failed:
+        return False, f"BAD component pack MongoDB dump: the dry-run restore reports {failed} failed documents"
+    return True, f"OK  component pack MongoDB dump: read whole by mongorestore --dryRun ({restored})"
 
 
 def _verify_database(manifest: Manifest, db: DatabaseRecord, env: Optional[Environment],

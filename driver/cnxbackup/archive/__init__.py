@@ -31,7 +31,7 @@ from .create import (
     tar_exclude_args,
     zstd_compress_args,
 )
-from .extract import extract_archive, list_archive, scan_archive, stream_archive, tar_extract_argv
+from .extract import archive_names, extract_archive, list_archive, scan_archive, stream_archive, tar_extract_argv
 from .members import MalformedArchive, MemberGate
 from .process import changed_while_read
 
@@ -41,5 +41,5 @@ __all__ = [
     "UnsafeArchiveError", "copy_back_file", "copy_file", "create_archive", "create_archive_from_stream",
     "extract_archive", "hash_file", "list_archive", "open_source", "pump", "receive", "remote_archive_command",
     "tar_create_args", "tar_exclude_args", "zstd_compress_args", "scan_archive", "stream_archive", "tar_extract_argv",
-    "MalformedArchive", "MemberGate", "changed_while_read", "incremental_args", "low_priority_prefix",
+    "MalformedArchive", "MemberGate", "archive_names", "changed_while_read", "incremental_args", "low_priority_prefix",
 ]

@@ -318,3 +318,13 @@ def list_archive(
         close_std(procs)
         zstd_err.close()
         tar_err.close()
+
+
+def archive_names(path: str) -> List[str]:
+    """Member names of an archive as GNU tar lists them (``zstd -dc | tar -tf -``), for a lookup of a
+    few names in an archive already checked by digest."""
+    command = ["sh", "-c", 'zstd -dc -q -- "$1" | tar -tf -', "list", path]
+    proc = subprocess.run(command, capture_output=True, env=c_locale_env(), check=False)
+    if proc.returncode != 0:
+        raise ArchiveError(f"cannot list {path}: {proc.stderr.decode(errors='replace').strip()[-200:]}")
+    return proc.stdout.decode("utf-8", "surrogateescape").splitlines()

@@ -23,7 +23,7 @@ from ..databases.defaults import default_databases
 from ..plan import detect_versions
 from ..progress import Progress
 from ..treegen import build_demo_deployment
-from . import fakedb, mockcell, sshhosts
+from . import fakedb, fakekube, mockcell, sshhosts
 
 _MARKER = ".cnxbackup-demo.json"
 Overlay = Dict[str, Any]
@@ -88,6 +88,23 @@ def _start_demo_hosts(env: Environment, progress: Progress, build_tree: bool) ->
     return overlay
 
 
+def _component_pack(env: Environment, root: str, build_tree: bool) -> Dict[str, str]:
+    """The emulated cluster (``fakekube``) and the NFS master's PV folders, made once."""
+    pv_root = env.section("component_pack")["pv_root"]
+    if build_tree and not os.path.isdir(pv_root):
+        for folder, files in (("customizations", {"themes/custom.css": "body { color: #333 }\n"}),
+                              ("kudos-boards-minio", {"boards/a1/object.bin": "x" * 4096}),
+                              ("opensearchbackup", {})):
+            for rel, text in files.items():
+                path = os.path.join(pv_root, folder, rel)
+                os.makedirs(os.path.dirname(path), exist_ok=True)
+                with open(path, "w", encoding="utf-8") as handle:
+                    handle.write(text)
+            os.makedirs(os.path.join(pv_root, folder), mode=0o700, exist_ok=True)
+    folder = os.path.join(root, "fakekube")
+    return _cached_env(folder, lambda: fakekube.prepare(folder, pv_root))
+
+
 def prepare_demo(env: Environment, progress: Progress, build_tree: bool = True) -> Overlay:
     """Ready the stand-ins of a demo environment; the overlay to load the environment with."""
     demo = env.data["demo"]
@@ -119,6 +136,9 @@ def prepare_demo(env: Environment, progress: Progress, build_tree: bool = True) 
     if ws["host"] == "localhost":
         overlay["wsadmin"]["host"] = fixture.get("dmgrHost", "localhost")
 
+    if "component_pack" in env.lines:
+        overlay["component_pack"] = {"env": {**_component_pack(env, root, build_tree),
+                                             **(env.section("component_pack").get("env") or {})}}
     db = env.section("database")
     if db.get("vendor", "none") != "none":
         fake_dir = os.path.join(root, "fakedb")

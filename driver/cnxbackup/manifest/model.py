@@ -393,6 +393,8 @@ class Manifest(Record):
     overrides: Optional[List[str]] = field(default=None, metadata=key(omit_none=True))
     # every time the servers were stopped for this set (a resume after a restart stops them again)
     stops: Optional[List[str]] = field(default=None, metadata=key(omit_none=True))
+    # the Component Pack part (inventory summary, MongoDB dump with its counts, OpenSearch snapshot)
+    component_pack: Optional[Dict[str, Any]] = field(default=None, metadata=key(omit_none=True))
     # the outage: from the first stop of the servers to the end of the last backup step
     archive_mode: Optional[str] = field(default=None, metadata=key(omit_none=True))
     stopped_at: Optional[str] = field(default=None, metadata=key(omit_none=True))

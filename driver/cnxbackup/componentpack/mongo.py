@@ -1,0 +1,269 @@
+"""MongoDB of the Component Pack: a gzip archive dump from a fsync-locked secondary, streamed out.
+
+HCL's procedure (component-pack.md §2.3) locks the member it dumps with ``db.fsyncLock()``,
+dumps it, then ``db.fsyncUnlock()``. Here the dump is ``mongodump --archive --gzip`` on the
+member's own pod, written to stdout and streamed through ``kubectl exec -i`` into the set (hashed
+as it lands), connected with ``directConnection=true`` and ``readPreference=secondary`` so that
+the member dumped is the member locked. The unlock runs in ``finally``, as many times as this run
+locked, and the member's lock is then checked to be gone. With no healthy secondary, the primary
+is dumped with ``--oplog`` and no lock (a lock on the primary would stop every write).
+
+The x509 paths are read from the pod (``MONGO_net_tls_*``, as the image's probe does, §2.1);
+the user name and ``$external`` go as separate argv words, never through a shell on the pod.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Tuple
+
+from ..archive import CopyResult, receive
+from ..errors import CnxBackupError
+from .kube import Kube, KubeError, tail
+
+STATEFULSETS = ("mongo7", "mongo5")
+"""MongoDB 7 (8.0 CR9 and later), MongoDB 5 (8.0 until CR8); ``mongo`` is MongoDB 3 (Component Pack 7)."""
+ADMIN_DN = "C=IE,ST=Ireland,L=Dublin,O=IBM,OU=Connections-Middleware-Clients,CN=admin,emailAddress=admin@mongodb"
+ADMIN = "db.getSiblingDB('admin')."
+_DONE = re.compile(r"\tdone dumping (\S+?)\.(\S+) \((\d+) documents?\)")
+_FAILED = re.compile(r"\tFailed: (.*)")
+
+_LIVE: List[subprocess.Popen] = []
+_LIVE_LOCK = threading.Lock()
+
+
+class MongoError(CnxBackupError):
+    """The MongoDB part cannot be backed up (the message says why)."""
+
+
+@dataclass
+class MongoSet:
+    statefulset: str
+    namespace: str
+    pods: List[str]
+    tls: Dict[str, str] = field(default_factory=dict)  # certificateKeyFile, CAFile; empty: no TLS
+
+    @property
+    def container(self) -> str:
+        return self.statefulset
+
+    def fqdn(self, pod: str) -> str:
+        return f"{pod}.{self.statefulset}.{self.namespace}.svc.cluster.local"
+
+
+@dataclass
+class DumpResult:
+    member: str
+    locked: bool
+    oplog: bool
+    reason: str
+    sha256: str
+    size: int
+    counts: Dict[str, Dict[str, int]]
+    version: str
+
+
+def detect(kube: Kube) -> MongoSet:
+    """The MongoDB StatefulSet of the namespace (MongoDB 7 or 5), its pods, its x509 paths."""
+    names = {i.get("metadata", {}).get("name") for i in kube.items("statefulsets")}
+    found = next((name for name in STATEFULSETS if name in names), None)
+    if found is None:
+        if "mongo" in names:
+            raise MongoError("the MongoDB StatefulSet is 'mongo' (MongoDB 3, Component Pack 7): cnxbackup dumps "
+                             "MongoDB 5 and 7 only; back it up with HCL's MongoDB 3 steps, or set "
+                             "component_pack.mongodb: false")
+        raise MongoError(f"no MongoDB StatefulSet ({', '.join(STATEFULSETS)}) in namespace {kube.namespace}; set "
+                         "component_pack.mongodb: false if the Component Pack has none")
+    pods = sorted(p["metadata"]["name"] for p in kube.items("pods")
+                  if re.fullmatch(rf"{found}-\d+", str(p.get("metadata", {}).get("name"))))
+    if not pods:
+        raise MongoError(f"StatefulSet {found} has no pods")
+    mongo = MongoSet(found, kube.namespace, pods)
+    env = kube.exec(pods[0], found, ["printenv", "MONGO_net_tls_mode", "MONGO_net_tls_certificateKeyFile",
+                                     "MONGO_net_tls_CAFile"])
+    values = env.text.split("\n")
+    if env.rc == 0 and len(values) >= 3 and values[1] and values[2]:
+        mongo.tls = {"key": values[1].strip(), "ca": values[2].strip()}
+    return mongo
+
+
+def _auth(mongo: MongoSet, shell: bool) -> List[str]:
+    tls: List[str] = []
+    if mongo.tls:
+        tls = (["--tls", "--tlsCertificateKeyFile", mongo.tls["key"], "--tlsCAFile", mongo.tls["ca"]] if shell else
+               ["--ssl", "--sslPEMKeyFile", mongo.tls["key"], "--sslCAFile", mongo.tls["ca"]])
+    return tls + ["--authenticationDatabase", "$external", "--authenticationMechanism", "MONGODB-X509", "-u", ADMIN_DN]
+
+
+def shell(kube: Kube, mongo: MongoSet, pod: str, expression: str) -> Any:
+    """``mongosh --eval EJSON.stringify(EXPR)`` against ``pod`` itself; the parsed result."""
+    argv = ["mongosh", "--quiet", *_auth(mongo, True), "--host", mongo.fqdn(pod), "--eval",
+            f"EJSON.stringify({expression})"]
+    result = kube.exec(pod, mongo.container, argv)
+    if result.rc != 0:
+        raise MongoError(f"mongosh on {pod} ({expression}) failed: {tail(result.stderr)}")
+    lines = [line for line in result.text.splitlines() if line.strip()]
+    try:
+        return json.loads(lines[-1]) if lines else None
+    except ValueError:
+        raise MongoError(f"mongosh on {pod}: not JSON: {result.text.strip()[-200:]!r}") from None
+
+
+def members(kube: Kube, mongo: MongoSet) -> List[Dict[str, Any]]:
+    """``rs.status()`` members: pod, state, health."""
+    status = shell(kube, mongo, mongo.pods[0], "rs.status()")
+    out = []
+    for member in (status or {}).get("members") or []:
+        name = str(member.get("name", "")).split(".", 1)[0]
+        out.append({"pod": name, "state": member.get("stateStr"), "health": member.get("health")})
+    return out
+
+
+def problems(kube: Kube, mongo: MongoSet) -> List[str]:
+    """What stops a dump: an unhealthy member, a member left fsync-locked by an earlier run."""
+    found = []
+    for member in members(kube, mongo):
+        if member["health"] != 1:
+            found.append(f"MongoDB member {member['pod']} is not healthy (rs.status health {member['health']})")
+    for pod in mongo.pods:
+        if shell(kube, mongo, pod, f"{ADMIN}currentOp().fsyncLock === true") is True:
+            found.append(f"MongoDB member {pod} is fsync-locked (a run that did not unlock it?); unlock it with "
+                         f"db.getSiblingDB('admin').fsyncUnlock() on {pod} once its dump is known to be over")
+    return found
+
+
+def _secondary(status: List[Dict[str, Any]]) -> Optional[str]:
+    healthy = [m["pod"] for m in status if m["state"] == "SECONDARY" and m["health"] == 1]
+    return healthy[-1] if healthy else None
+
+
+def dump(kube: Kube, mongo: MongoSet, dest: str, *, timeout: float, cancel: threading.Event,
+         log: Any) -> DumpResult:
+    """Dump into ``dest`` (published only when mongodump succeeded); unlock always."""
+    unready = [p["metadata"]["name"] for p in kube.items("pods") if p["metadata"]["name"] in mongo.pods and not all(
+        s.get("ready") for s in (p.get("status") or {}).get("containerStatuses") or [{}])]
+    if unready:
+        raise MongoError(f"MongoDB pod(s) {', '.join(unready)} not ready: no dump from a replica set in that state")
+    status = members(kube, mongo)
+    member = _secondary(status)
+    oplog, reason = False, "a healthy secondary, fsync-locked for the dump (as HCL does)"
+    if member is None:
+        primary = next((m["pod"] for m in status if m["state"] == "PRIMARY"), mongo.pods[0])
+        member, oplog = primary, True
+        reason = "no healthy secondary: the primary with --oplog and no lock (a lock on it would stop every write)"
+    version = str(shell(kube, mongo, member, "db.version()"))
+    locks = 0
+    try:
+        if not oplog:
+            answer = shell(kube, mongo, member, f"{ADMIN}fsyncLock()")
+            if not isinstance(answer, dict) or answer.get("ok") != 1:
+                raise MongoError(f"db.fsyncLock() on {member} did not succeed: {answer!r}")
+            locks += 1
+            log.info("mongodb: %s fsync-locked (lockCount %s)", member, answer.get("lockCount"))
+        uri = f"mongodb://{mongo.fqdn(member)}:27017/?directConnection=true&readPreference=secondary"
+        if oplog:
+            uri = f"mongodb://{mongo.fqdn(member)}:27017/?directConnection=true"
+        argv = ["mongodump", *_auth(mongo, False), f"--uri={uri}", "--archive", "--gzip"] + (["--oplog"] if oplog else [])
+        copied, counts = _stream(kube, mongo, member, argv, dest, timeout, cancel)
+    finally:
+        _unlock(kube, mongo, member, locks, log)
+    return DumpResult(member, bool(locks), oplog, reason, copied.sha256, copied.size, counts, version)
+
+
+def _stream(kube: Kube, mongo: MongoSet, member: str, argv: List[str], dest: str, timeout: float,
+            cancel: threading.Event) -> Tuple[CopyResult, Dict[str, Dict[str, int]]]:
+    proc = subprocess.Popen(kube.exec_argv(member, mongo.container, argv, stdin=False), stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    with _LIVE_LOCK:
+        _LIVE.append(proc)
+    errors: List[bytes] = []
+    reader = threading.Thread(target=lambda: errors.append(proc.stderr.read() if proc.stderr else b""), daemon=True)
+    reader.start()
+    timer = threading.Timer(timeout, _kill_group, (proc,))
+    timer.start()
+
+    def finished(_result: CopyResult, _fd: int) -> None:
+        rc = proc.wait()
+        reader.join()
+        text = b"".join(errors).decode("utf-8", "replace")
+        failure = _FAILED.search(text)
+        if rc != 0 or failure:
+            raise MongoError(f"mongodump on {member} failed (exit {rc}): "
+                             f"{failure.group(1) if failure else tail(b''.join(errors))}")
+
+    try:
+        assert proc.stdout is not None
+        copied = receive(proc.stdout, dest, before_publish=finished, cancel=cancel)
+    finally:
+        timer.cancel()
+        if proc.poll() is None:
+            _kill_group(proc)
+            proc.wait()
+        with _LIVE_LOCK:
+            _LIVE.remove(proc)
+    counts: Dict[str, Dict[str, int]] = {}
+    for db, coll, number in _DONE.findall(b"".join(errors).decode("utf-8", "replace")):
+        counts.setdefault(db, {})[coll] = int(number)
+    return copied, counts
+
+
+def _unlock(kube: Kube, mongo: MongoSet, member: str, locks: int, log: Any) -> None:
+    """``fsyncUnlock`` once per lock taken, then the member must not be locked any more."""
+    failures = []
+    for _ in range(locks):
+        try:
+            answer = shell(kube, mongo, member, f"{ADMIN}fsyncUnlock()")
+            log.info("mongodb: %s fsyncUnlock (lockCount %s)", member, (answer or {}).get("lockCount"))
+        except (MongoError, KubeError, OSError) as error:
+            failures.append(str(error))
+    if locks:
+        try:
+            still = shell(kube, mongo, member, f"{ADMIN}currentOp().fsyncLock === true")
+        except (MongoError, KubeError, OSError) as error:
+            still, failures = None, failures + [str(error)]
+        if still is not False or failures:
+            raise MongoError(f"MongoDB member {member} may still be fsync-locked: {'; '.join(failures) or 'locked'}; "
+                             f"unlock it by hand with db.getSiblingDB('admin').fsyncUnlock() on {member}")
+
+
+def stop_dumps() -> None:
+    """Ctrl-C: end the running dumps (each one's ``finally`` unlocks its member)."""
+    with _LIVE_LOCK:
+        running = list(_LIVE)
+    for proc in running:
+        if proc.poll() is None:
+            _kill_group(proc)
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    """The whole session of the dump (sh, kubectl or ssh): a kill of the shell alone would leave them."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+_RESTORED = re.compile(r"(\d+) document\(s\) restored successfully\. (\d+) document\(s\) failed to restore")
+
+
+def dry_run(kube: Kube, mongo: MongoSet, archive: bytes) -> Tuple[int, str]:
+    """``mongorestore --archive --gzip --dryRun`` of a dump, fed through ``kubectl exec -i`` to the
+    primary: (failed documents, its last line). mongorestore can exit 0 and still report failed
+    documents (component-pack.md §2.5), so its last line is what is judged."""
+    status = members(kube, mongo)
+    primary = next((m["pod"] for m in status if m["state"] == "PRIMARY"), mongo.pods[0])
+    argv = ["mongorestore", *_auth(mongo, False),
+            f"--uri=mongodb://{mongo.fqdn(primary)}:27017/?directConnection=true", "--archive", "--gzip", "--dryRun"]
+    proc = subprocess.run(kube.exec_argv(primary, mongo.container, argv, stdin=True), input=archive,
+                          capture_output=True, timeout=kube.settings["timeout"])
+    text = proc.stderr.decode("utf-8", "replace")
+    found = _RESTORED.findall(text)
+    if proc.returncode != 0 or not found:
+        raise MongoError(f"mongorestore --dryRun on {primary} failed (exit {proc.returncode}): {tail(proc.stderr)}")
+    restored, failed = found[-1]
+    return int(failed), f"{restored} restored, {failed} failed"

@@ -1,0 +1,110 @@
+"""OpenSearch (or Elasticsearch 7) of the Component Pack: a snapshot into the fs repository.
+
+Requests go through the image's own ``sendRequest.sh`` in a client pod (``kubectl exec POD --
+bash -c "sendRequest.sh METHOD PATH ..."``, component-pack.md §3.1); its exit code on an HTTP
+error is not documented, so the JSON body is what is judged, and curl's meter before it is
+skipped. The repository is registered when missing (type fs, location ``/backup``, which is
+the ``opensearchbackup`` PV folder, §3.2). The snapshot holds the Connections indices (not the
+security plugin's dot-indices) without the global state, taken with ``wait_for_completion=true``;
+only ``state: SUCCESS`` with no failed shard and no failure is accepted (§3.3).
+"""
+from __future__ import annotations
+
+import json
+import shlex
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional
+
+from ..errors import CnxBackupError
+from .kube import Kube, json_body, tail
+
+FLAVOURS = (
+    ("opensearch-cluster-client", "/usr/share/opensearch/probe/sendRequest.sh", "opensearchbackup"),
+    ("opensearch-cluster-master", "/usr/share/opensearch/probe/sendRequest.sh", "opensearchbackup"),
+    ("es-client", "/opt/elasticsearch-7.10.1/probe/sendRequest.sh", "esbackup-7"),
+)
+
+
+class SearchError(CnxBackupError):
+    """The OpenSearch part cannot be backed up (the message says why)."""
+
+
+@dataclass
+class Search:
+    pod: str
+    script: str
+    folder: str  # the PV folder of the repository (mounted as /backup)
+
+
+def _ready(pod: Dict[str, Any]) -> bool:
+    statuses = (pod.get("status") or {}).get("containerStatuses") or []
+    return bool(statuses) and all(s.get("ready") for s in statuses)
+
+
+def detect(kube: Kube) -> Search:
+    """A ready client pod and its ``sendRequest.sh``."""
+    pods = kube.items("pods")
+    for prefix, script, folder in FLAVOURS:
+        named = [p for p in pods if str(p.get("metadata", {}).get("name", "")).startswith(prefix)]
+        ready = [p for p in named if _ready(p)]
+        if ready:
+            return Search(ready[0]["metadata"]["name"], script, folder)
+        if named:
+            raise SearchError(f"no {prefix} pod is ready ({', '.join(p['metadata']['name'] for p in named)})")
+    raise SearchError(f"no OpenSearch or Elasticsearch client pod in namespace {kube.namespace}; set "
+                      "component_pack.opensearch: false if the Component Pack has none")
+
+
+def request(kube: Kube, search: Search, method: str, path: str, body: Optional[Dict[str, Any]] = None) -> Any:
+    words = [search.script, method, path]
+    if body is not None:
+        words += ["-H", "Content-Type: application/json", "-d", json.dumps(body)]
+    result = kube.exec(search.pod, None, ["bash", "-c", shlex.join(words)], timeout=kube.settings["timeout"])
+    if result.rc != 0:
+        raise SearchError(f"{method} {path} on {search.pod} failed (exit {result.rc}): {tail(result.stderr)}")
+    answer = json_body(result.text)
+    if isinstance(answer, dict) and "error" in answer:
+        error = answer["error"]
+        reason = error.get("reason") if isinstance(error, dict) else error
+        raise SearchError(f"{method} {path}: {reason} (status {answer.get('status')})")
+    return answer
+
+
+def indices(kube: Kube, search: Search) -> List[Dict[str, Any]]:
+    answer = request(kube, search, "GET", "/_cat/indices?format=json")
+    if not isinstance(answer, list):
+        raise SearchError(f"GET /_cat/indices: not a list: {str(answer)[:100]}")
+    return [i for i in answer if isinstance(i, dict)]
+
+
+def problems(kube: Kube, search: Search) -> List[str]:
+    red = sorted(str(i.get("index")) for i in indices(kube, search) if i.get("health") == "red")
+    return [f"OpenSearch index {', '.join(red)} is red: a snapshot would fail; fix the cluster first"] if red else []
+
+
+def snapshot(kube: Kube, search: Search, repository: str, name: str) -> Dict[str, Any]:
+    """Take the snapshot; its record for the manifest. SearchError unless it is whole."""
+    red = problems(kube, search)
+    if red:
+        raise SearchError(red[0])
+    repositories = request(kube, search, "GET", "/_snapshot/_all")
+    if not isinstance(repositories, dict) or repository not in repositories:
+        answer = request(kube, search, "PUT", f"/_snapshot/{repository}",
+                         {"type": "fs", "settings": {"compress": True, "location": "/backup"}})
+        if not (isinstance(answer, dict) and answer.get("acknowledged") is True):
+            raise SearchError(f"registering the repository {repository} was not acknowledged: {answer!r}")
+    names = [str(i.get("index")) for i in indices(kube, search) if not str(i.get("index", ".")).startswith(".")]
+    if not names:
+        raise SearchError("no Connections index to snapshot")
+    answer = request(kube, search, "PUT", f"/_snapshot/{repository}/{name}?wait_for_completion=true",
+                     {"indices": ",".join(names), "include_global_state": False})
+    record = answer.get("snapshot") if isinstance(answer, dict) else None
+    if not isinstance(record, dict):
+        raise SearchError(f"the snapshot {name} did not answer with its record: {str(answer)[:200]}")
+    shards = record.get("shards") or {}
+    if record.get("state") != "SUCCESS" or shards.get("failed") != 0 or record.get("failures"):
+        raise SearchError(f"snapshot {name} ended {record.get('state')} ({shards.get('failed')} of "
+                          f"{shards.get('total')} shards failed): {str(record.get('failures'))[:200]}")
+    return {"repository": repository, "snapshot": record.get("snapshot"), "uuid": record.get("uuid"),
+            "version": record.get("version"), "indices": list(record.get("indices") or []), "state": "SUCCESS",
+            "shards": shards, "folder": search.folder}
