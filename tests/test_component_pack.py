@@ -17,7 +17,8 @@ import time
 import pytest
 
 import e2e
-from cnxbackup.demo import fakedb, fakekube
+from cnxbackup.demo import fakedb, fakekube, mockcell
+from restorekit import stops
 
 CP = """\
 component_pack:
@@ -238,3 +239,102 @@ def test_the_fakes_answer_as_the_real_tools_do(tmp_path):
     assert run("helm", "-n", "connections", "get", "values", "orientme").stdout == b"USER-SUPPLIED VALUES:\nnull\n"
     scaled = run("kubectl", "-n", "connections", "scale", "deployment/mw-proxy", "--replicas=0")
     assert scaled.stdout == b"deployment.apps/mw-proxy scaled\n"
+
+
+# --------------------------------------------------------------------------- restore (part 2)
+
+
+def backed_up(tmp: str):
+    env_file, kube = setup(tmp)
+    proc = e2e.cli("--plain", "backup", "--env", env_file)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    [set_dir] = e2e.sets(os.path.join(tmp, "backups"))
+    return env_file, kube, set_dir
+
+
+def tree(root: str) -> dict:
+    return {os.path.relpath(os.path.join(f, n), root): open(os.path.join(f, n), "rb").read()
+            for f, _, names in os.walk(root) for n in names}
+
+
+def test_restore_round_trips_the_mongo_data_the_indices_and_the_folders_and_leaves_websphere_running(tmp_path):
+    tmp = str(tmp_path)
+    env_file, kube, set_dir = backed_up(tmp)
+    at_backup = fakekube.read_state(kube)
+    custom = os.path.join(tmp, "demo", "tree", "pv-connections", "customizations")
+    files_before = tree(custom)
+    # a rebuilt cluster: data lost or changed, no repository, an index gone, the folders changed
+    state = fakekube.read_state(kube)
+    del state["mongo"]["databases"]["profiledb"]
+    state["mongo"]["databases"]["commtpldb"]["CommTemplate"] = [{"_id": "new", "n": -1}]
+    state["mongo"]["databases"]["admin"]["system.users"] = [{"_id": "admin.cluster-own-user", "n": 0}]
+    state["opensearch"]["repos"], state["opensearch"]["snapshots"] = {}, {}
+    del state["opensearch"]["indices"]["quickresults"]
+    state["opensearch"]["indices"]["orient-me-collection"]["docs"] = 0
+    fakekube.write_state(kube, state)
+    os.unlink(os.path.join(custom, "themes", "custom.css"))
+    open(os.path.join(custom, "stray.txt"), "w").write("new since the backup")
+    mock_before = len(mockcell.read_log(e2e.mock_env(tmp)))
+    dry = e2e.cli("--plain", "restore", set_dir, "--env", env_file, "--only", "component-pack", "--dry-run")
+    assert dry.returncode == 0, dry.stdout + dry.stderr
+    lines = dry.stdout.splitlines()
+    order = [next(i for i, line in enumerate(lines) if marker in line) for marker in (
+        "kubectl apply -n connections -f", "helm upgrade bootstrap", "helm upgrade infrastructure",
+        "helm upgrade opensearch-client", "helm upgrade orientme")]
+    assert order == sorted(order)  # the secrets before bootstrap, then HCL's chart order
+    assert "SKIPPED: the Component Pack alone: WebSphere is not stopped" in dry.stdout
+    runbook = open(os.path.join(set_dir, "RESTORE.md")).read()
+    assert runbook.index("kubectl apply -n connections -f") < runbook.index("helm upgrade bootstrap") \
+        < runbook.index("helm upgrade infrastructure")
+    halves = e2e.cli("--plain", "restore", set_dir, "--env", env_file, "--only", "databases", "--dry-run")
+    assert "database HOMEPAGE is restored from this set but the Component Pack is not" in halves.stdout, halves.stdout
+    proc = e2e.cli("--plain", "restore", set_dir, "--env", env_file, "--only", "component-pack")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "the Component Pack is restored from this set but database HOMEPAGE is not" in proc.stdout
+    after = fakekube.read_state(kube)
+    for db, colls in at_backup["mongo"]["databases"].items():
+        if db != "admin":
+            assert after["mongo"]["databases"][db] == colls, db
+    assert after["mongo"]["databases"]["admin"]["system.users"] == [{"_id": "admin.cluster-own-user", "n": 0}]
+    [restore] = [e for e in events(kube, "mongorestore") if not e["dryRun"]]
+    assert restore["drop"] and sorted(restore["excluded"]) == ["admin.*", "config.*", "local.*"]
+    assert {n: i["docs"] for n, i in after["opensearch"]["indices"].items() if not n.startswith(".")} == \
+        {n: i["docs"] for n, i in at_backup["opensearch"]["indices"].items() if not n.startswith(".")}
+    closes = [e["path"] for e in events(kube, "sendRequest") if e["path"].endswith("/_close")]
+    assert len(closes) == 1 and "quickresults" not in closes[0] and "_all" not in closes[0]
+    assert ".opendistro_security" not in closes[0]
+    assert tree(custom) == files_before
+    scales = [(e["name"], e["replicas"]) for e in events(kube, "scale")]
+    assert scales[-2:] == [("kudos-boards-cp-core", 0), ("kudos-boards-cp-core", 1)]
+    assert "every collection's count as in the set" in proc.stdout
+    assert not stops(mockcell.read_log(e2e.mock_env(tmp))[mock_before:])  # WebSphere kept running
+
+
+@pytest.mark.parametrize("fault, value, reason", [
+    ("fcv", "8.0", "featureCompatibilityVersion is 8.0, the dump is of MongoDB 7.0.39"),
+    ("dump_changed", None, "componentpack/mongodb.archive.gz does not match its SHA-256 and size in the manifest"),
+    ("restore_failed_docs", 2, "exited 0 but 2 document(s) failed to restore"),
+])
+def test_a_wrong_version_is_refused_before_any_change_and_failed_documents_fail_the_restore(tmp_path, fault, value,
+                                                                                            reason):
+    tmp = str(tmp_path)
+    env_file, kube, set_dir = backed_up(tmp)
+    if fault == "fcv":
+        state = fakekube.read_state(kube)
+        state["mongo"]["fcv"] = value
+        fakekube.write_state(kube, state)
+    elif fault == "dump_changed":
+        with open(os.path.join(set_dir, "componentpack", "mongodb.archive.gz"), "ab") as handle:
+            handle.write(b"appended on the backup disk")
+    else:
+        fakekube.set_fault(kube, fault, value)
+    scales_before = len(events(kube, "scale"))
+    proc = e2e.cli("--plain", "restore", set_dir, "--env", env_file, "--only", "component-pack")
+    assert proc.returncode == 1 and reason in proc.stdout + proc.stderr, proc.stdout + proc.stderr
+    scales = [(e["name"], e["replicas"]) for e in events(kube, "scale")[scales_before:]]
+    if fault != "restore_failed_docs":  # refused in the checks: nothing scaled, nothing restored
+        assert scales == [] and not [e for e in events(kube, "mongorestore") if not e["dryRun"]]
+        assert "nothing was stopped or changed" in proc.stdout + proc.stderr
+    else:  # the consumers are scaled back after the failure
+        assert scales == [("kudos-boards-cp-core", 0), ("kudos-boards-cp-core", 1)]
+        assert fakekube.read_state(kube)["deployments"]["kudos-boards-cp-core"]["replicas"] == 1

@@ -42,6 +42,9 @@ class Item:
     # a restore's moved-aside copies and staging folders of this item and of the items inside
     # it: anchored tar excludes in their fixed forms, computed from the environment
     leftover_excludes: List[str] = field(default_factory=list)
+    # restored with numeric owners (the Component Pack's PV folders: UIDs 1000/1001 of the pods,
+    # which the NFS master's user names need not match)
+    numeric_owner: bool = False
 
     @property
     def relpath(self) -> str:
@@ -180,7 +183,7 @@ def component_pack_items(env: Environment, used: set) -> List[Item]:
             raise ConfigError(f"{env.where('component_pack.folders')}: key 'component_pack.folders': {error}")
         items.append(Item(_unique(f"cp-{name}", used), "archive", os.path.join(settings["pv_root"], name),
                           f"Component Pack persistent volume {name}", host=host, optional=True,
-                          key="component_pack.folders"))
+                          key="component_pack.folders", numeric_owner=True))
     return items
 
 

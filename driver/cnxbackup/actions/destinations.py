@@ -76,15 +76,16 @@ def record_problems(item: ArchiveRecord, unsealed: bool) -> List[str]:
 
 
 def resolve(manifest: Manifest, env: Environment, names: Sequence[str], overrides: Dict[str, str],
-            target_root: Optional[str], unsealed: bool) -> Destinations:
-    """Every selected item's destination, and a line per item that cannot be restored as asked."""
+            target_root: Optional[str], unsealed: bool, exclude: Sequence[str] = ()) -> Destinations:
+    """Every selected item's destination, and a line per item that cannot be restored as asked
+    (``exclude``: items held back, the Component Pack's in a full restore)."""
     version = ConnectionsVersion.from_dict(manifest.connections)
     expected = restore_sources(env, version, manifest.cell)
     hosts = hosts_of(env)
     result = Destinations()
     wanted = set(names)
     for item in manifest.archives:
-        if wanted and item.name not in wanted:
+        if (wanted and item.name not in wanted) or item.name in exclude:
             continue
         if not item.in_set:
             continue

@@ -139,6 +139,8 @@ def _archive_one(run: BackupRun, item: Item, level: Optional[int]) -> ArchiveRes
     record.update({"sha256": result.sha256, "size": result.size, "files": result.files,
                    "warnings": warnings, "seconds": round(result.seconds, 3),
                    "tarBytes": result.tar_bytes or result.size})
+    if item.numeric_owner and level != 1:
+        record["numericOwner"] = True
     if level == 0:
         record["level"] = 0
         record["changedWhileRead"] = changed

@@ -27,7 +27,7 @@ from ..plan import Item
 from ..progress import human_seconds
 from ..render import render_template
 from ..signing import fingerprint, public_key_of
-from . import cpphase, dbphase, restore_plan
+from . import cp_restore, cpphase, dbphase, restore_plan
 from .identity import journal_cell
 from .state import BackupRun
 
@@ -185,7 +185,13 @@ def write_report(run: BackupRun, manifest: Manifest) -> None:
     downtime = human_seconds(manifest.downtime_seconds) if manifest.downtime_seconds is not None else ""
     report = render_template("report/REPORT.md.j2", m=data, set_dir=run.layout.root, images_outside=outside,
                              start_command=restore_plan.start_servers_command(run.env), downtime=downtime)
+    cp_steps = []
+    if manifest.component_pack:
+        folders = cp_restore.folder_items(manifest)
+        cp_steps = restore_plan.restore_steps(manifest, run.layout.root, run.env, only=folders or ["component-pack"],
+                                              stamp=stamp, component_pack=True)
+        steps = restore_plan.restore_steps(manifest, run.layout.root, run.env, stamp=stamp, exclude=folders)
     runbook = render_template("report/RESTORE.md.j2", m=data, set_dir=run.layout.root, steps=steps,
-                              env_name=run.env.name)
+                              env_name=run.env.name, cp_steps=cp_steps)
     write_file_atomic(os.path.join(run.layout.root, "REPORT.md"), report.encode("utf-8"))
     write_file_atomic(os.path.join(run.layout.root, "RESTORE.md"), runbook.encode("utf-8"))

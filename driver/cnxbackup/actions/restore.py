@@ -50,6 +50,7 @@ from ..transport import HostUnreachable, Transport, make_transport
 from ..versions import ConnectionsVersion, restore_decision
 from ..was_processes import STOPPED, ProcessError, ProfileScripts, deployment_processes, missing_scripts
 from ..wsadmin_session import WsadminError, WsadminSession
+from . import cp_restore
 from .destinations import parse_only, resolve
 from .identity import ALLOW_OTHER, check_identity
 from .restore_checks import archive_problems, database_problems, roles_problems, space_problems
@@ -134,7 +135,7 @@ def _check_only(manifest: Manifest, only: Optional[List[str]]) -> None:
     """Every ``--only`` name must be an item of the set, 'databases' or 'roles'."""
     if not only:
         return
-    known = set(manifest.item_names) | {"databases", "roles"}
+    known = set(manifest.item_names) | {"databases", "roles"} | ({"component-pack"} if manifest.component_pack else set())
     unknown = sorted(set(only) - known)
     if unknown:
         raise ConfigError(f"--only: unknown item(s) {', '.join(unknown)}; this set has: {', '.join(sorted(known))}")
@@ -149,7 +150,7 @@ def _is_installation_manager(name: str) -> bool:
 
 
 def plan_restore(set_dir: str, opened: OpenedSet, env: Environment, options: Dict[str, Any],
-                 stamp: str) -> Tuple[ConnectionsVersion, List[RestoreStep]]:
+                 stamp: str, progress: Optional[Progress] = None) -> Tuple[ConnectionsVersion, List[RestoreStep]]:
     """The deployment's version and the steps; raises RestoreRefused when the guard or a
     destination says no (one line per problem)."""
     manifest = opened.manifest
@@ -158,6 +159,14 @@ def plan_restore(set_dir: str, opened: OpenedSet, env: Environment, options: Dic
         raise RestoreRefused(f"{set_dir} is a partial backup ({'; '.join(manifest.failures)}); "
                              "finish it with backup --resume, or restore chosen items with --only")
     _check_only(manifest, names)
+    names, component_pack = cp_restore.restore_names(names, manifest)
+    held_back = [] if component_pack or names else cp_restore.folder_items(manifest)  # restored on their own
+    if not component_pack and progress is not None and cp_restore.optional_note(manifest):
+        progress.message(f"note: {cp_restore.optional_note(manifest)}")
+    for note in cp_restore.cross_part_notes(manifest, not names or "databases" in names, component_pack):
+        get_logger().warning("%s", note)
+        if progress is not None:
+            progress.message(f"note: {note}")
     current, _ = detect_versions(env)
     allowed, _, reason = restore_decision(ConnectionsVersion.from_dict(manifest.connections), current)
     im_only = bool(names) and all(_is_installation_manager(name) for name in names)
@@ -170,12 +179,14 @@ def plan_restore(set_dir: str, opened: OpenedSet, env: Environment, options: Dic
     if not allowed:
         get_logger().warning("version guard not applied: only the Installation Manager folders are restored (%s), "
                              "which is how a failed upgrade is rolled back: %s", ", ".join(names), reason)
-    where = resolve(manifest, env, names, overrides, options["target_root"], unsealed=not opened.signed)
+    where = resolve(manifest, env, names, overrides, options["target_root"], unsealed=not opened.signed,
+                    exclude=held_back)
     if where.problems:
         raise _refused(*where.problems)
     steps = restore_steps(manifest, set_dir, env, only=names, target_root=options["target_root"],
                           current=current, force_provision=options["force_provision"], stamp=stamp,
-                          destinations=where.by_item, version_guard=allowed or not im_only)
+                          destinations=where.by_item, version_guard=allowed or not im_only,
+                          component_pack=component_pack, exclude=held_back)
     if steps[0].skip_reason:
         raise _refused(str(steps[0].skip_reason))
     return current, steps
@@ -205,7 +216,10 @@ def check_before_staging(opened: OpenedSet, steps: List[RestoreStep], env: Envir
     problems = (archive_problems(opened.set_dir, steps)
                 + database_problems(opened.manifest, opened.set_dir, steps, env, transport)
                 + roles_problems(opened.manifest, opened.set_dir, steps)
-                + (_process_problems(env, transport) if processes else []))
+                + (_process_problems(env, transport) if processes and any(
+                    s.kind in PROCESS_STEPS and not s.skip_reason for s in steps) else [])
+                + (cp_restore.problems(opened.manifest, env, transport, opened.set_dir)
+                   if any(s.kind in cp_restore.KINDS for s in steps) else []))
     space, notes = space_problems(steps, env.section("target")["free_space_margin"], env, transport)
     problems += space
     for note in notes:
@@ -253,7 +267,7 @@ def run_restore(args: argparse.Namespace, env: Environment, progress: Progress) 
         options = recorded
     else:
         stamp = _new_stamp(set_dir)
-    current, steps = plan_restore(set_dir, opened, env, options, stamp)
+    current, steps = plan_restore(set_dir, opened, env, options, stamp, progress)
     backup_version = ConnectionsVersion.from_dict(manifest.connections)
     provision_steps = [s for s in steps if s.archive is not None and s.archive.restore_rule == EXACT_VERSION]
     forced = [s for s in provision_steps if s.note and not s.skip_reason]
@@ -459,12 +473,19 @@ def _execute(args: argparse.Namespace, env: Environment, opened: OpenedSet, step
                 restore_database(manifest.database_vendor, step.database, env, log, transport=transport,
                                  spec_dir=journal.set_dir)
                 journal.set(step.step_id, DONE)
+            elif step.kind in cp_restore.KINDS:
+                line = cp_restore.run_step(step, manifest, opened.set_dir, env, transport, journal, log)
+                log.info("%s: %s", step.step_id, line)
+                progress.message(f"[{step.step_id}] {line}")
+                journal.set(step.step_id, DONE)
             progress.message(f"[{step.step_id}] done")
     except KeyboardInterrupt:
         journal.data["status"] = "interrupted"
         journal.save()
+        _scale_back(env, transport, journal, progress)
         raise
     except (CnxBackupError, ArchiveError, OSError) as error:
+        _scale_back(env, transport, journal, progress)
         for sid in journal.data["order"]:
             if journal.status(sid) == RUNNING:
                 journal.set(sid, FAILED, error=str(error))
@@ -500,6 +521,16 @@ def _execute(args: argparse.Namespace, env: Environment, opened: OpenedSet, step
     log.info("restore of %s complete, exit %d: %d steps, %d moved aside, %d warning(s)", journal.data.get("set"), code,
              len(steps), len(replaced), len(warnings))
     return code
+
+
+def _scale_back(env: Environment, transport: Transport, journal: Journal, progress: Progress) -> None:
+    """A failed or interrupted restore still scales the Component Pack's consumers back."""
+    if not journal.data.get("cpScaled"):
+        return
+    try:
+        progress.message(f"[cp-scale-up] {cp_restore.scale_back(env, transport, journal)} (after the failure)")
+    except CnxBackupError as error:
+        progress.message(f"warning: {error}")
 
 
 def _private_roles_copy(opened: OpenedSet, journal: Journal) -> str:

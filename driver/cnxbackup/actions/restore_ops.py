@@ -157,6 +157,7 @@ class Extract(Operation):
     sha256: Optional[str] = None
     members: Optional[int] = None
     size: Optional[int] = None
+    numeric_owner: bool = False
 
     @property
     def tar_options(self) -> List[str]:
@@ -164,7 +165,8 @@ class Extract(Operation):
 
     @property
     def level_options(self) -> List[str]:
-        return [INCREMENTAL_EXTRACT] if self.level is not None else []
+        """The options of every extraction of this archive, trusted or not: its level, numeric owners."""
+        return ([INCREMENTAL_EXTRACT] if self.level is not None else []) + (["--numeric-owner"] if self.numeric_owner else [])
 
     def trusted_tar_options(self, signed: bool, as_root: bool) -> List[str]:
         """The attribute options for an extraction that runs as root from a signed set, else none:

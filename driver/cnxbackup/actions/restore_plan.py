@@ -18,6 +18,7 @@ from ..manifest import ArchiveRecord, DatabaseRecord, Manifest
 from ..paths import is_within, wsadmin_dir
 from ..versions import ConnectionsVersion, restore_decision
 from ..was_processes import WasProcess, deployment_processes, local_owner, script_line
+from . import cp_restore
 from .restore_ops import (
     REPLACED_SUFFIX,
     STAGING_SUFFIX,
@@ -191,7 +192,8 @@ def file_operations(item: ArchiveRecord, set_dir: str, dest: str, stamp: str,
     else:
         ops += [MoveAside(dest, replaced), MoveIntoPlace(staging, dest)]
     extracts: List[Operation] = [Extract(os.path.join(set_dir, level.path), staging, bool(item.attributes), level.level,
-                                         level.sha256, level.files, level.size) for level in item.levels()]
+                                         level.sha256, level.files, level.size, bool(item.numeric_owner))
+                                 for level in item.levels()]
     return ItemOperations([MakeDir(staging)] + extracts, ops)
 
 
@@ -213,7 +215,8 @@ PROVISION_SKIPPED = "provision/ SKIPPED (not restored)"
 def restore_steps(manifest: Manifest, set_dir: str, env: Optional[Environment] = None, *, only: Optional[Sequence[str]] = None,
                   target_root: Optional[str] = None, current: Optional[ConnectionsVersion] = None,
                   force_provision: bool = False, stamp: str = "<timestamp>",
-                  destinations: Optional[Dict[str, str]] = None, version_guard: bool = True) -> List[RestoreStep]:
+                  destinations: Optional[Dict[str, str]] = None, version_guard: bool = True,
+                  component_pack: bool = False, exclude: Sequence[str] = ()) -> List[RestoreStep]:
     """Every step of a restore, in order. ``current`` (the deployment's version) decides the
     guard and provision/; without it (RESTORE.md) the guard is left to the reader.
     ``version_guard`` False: only Installation Manager's folders are restored (rolling back a
@@ -240,7 +243,9 @@ def restore_steps(manifest: Manifest, set_dir: str, env: Optional[Environment] =
     steps.append(guard)
 
     wanted = set(only or [])
-    selected = [item for item in manifest.archives if not wanted or item.name in wanted]
+    selected = [item for item in manifest.archives if (not wanted or item.name in wanted) and item.name not in exclude]
+    cp_folders = set(cp_restore.folder_items(manifest)) if component_pack else set()
+    cp_only = component_pack and wanted <= cp_folders
     check = RestoreStep("check", "Check the archives, copied files and database images (present, size, SHA-256) "
                                  "and the room for the staged copies, before changing anything", "check")
     for item in selected:
@@ -283,9 +288,12 @@ def restore_steps(manifest: Manifest, set_dir: str, env: Optional[Environment] =
         steps.append(stage)
         swaps.append(step)
     dmgr, agents = deployment_processes(env) if env is not None else (None, [])
+    cp_before, cp_after = cp_restore.steps(manifest, set_dir) if component_pack else ([], [])
+    websphere_start = len(steps)
     steps.append(RestoreStep("stop", "Stop the application servers", "stop",
                              [wsadmin_command(env, "stop_servers", ["--timeout", str(wsadmin_timeout(env, 600))])]))
     steps += _process_steps("stop", agents, dmgr, env)
+    steps += cp_before
     # Outermost first: a nested item (provision/ in shared data in connections_root) is staged
     # inside its parent's live tree; the parent's swap carries the staging over with the live
     # nested data, then the nested item's own swap puts it in place inside the new tree.
@@ -309,4 +317,11 @@ def restore_steps(manifest: Manifest, set_dir: str, env: Optional[Environment] =
     steps += _process_steps("start", agents, None, env)
     steps.append(RestoreStep("next", "Start the application servers", "next",
                              [start_servers_command(env)]))
+    if cp_only:  # the Kubernetes half alone: WebSphere keeps running, nothing of it is stopped
+        for step in steps[websphere_start:]:
+            if step.kind in ("stop", "next", "roles", "stop-agents", "stop-dmgr", "start-dmgr", "start-agents", "sync"):
+                step.skip_reason = "the Component Pack alone: WebSphere is not stopped"
+    index = max((i for i, s in enumerate(steps) if s.kind == "file" and s.archive and s.archive.name in cp_folders),
+                default=len(steps) - 1)
+    steps[index + 1:index + 1] = cp_after
     return steps

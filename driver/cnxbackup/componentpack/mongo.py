@@ -30,6 +30,11 @@ STATEFULSETS = ("mongo7", "mongo5")
 """MongoDB 7 (8.0 CR9 and later), MongoDB 5 (8.0 until CR8); ``mongo`` is MongoDB 3 (Component Pack 7)."""
 ADMIN_DN = "C=IE,ST=Ireland,L=Dublin,O=IBM,OU=Connections-Middleware-Clients,CN=admin,emailAddress=admin@mongodb"
 ADMIN = "db.getSiblingDB('admin')."
+FCV_JS = "db.adminCommand({getParameter: 1, featureCompatibilityVersion: 1}).featureCompatibilityVersion.version"
+COUNTS_JS = ("Object.fromEntries(db.adminCommand({listDatabases: 1}).databases.map(d => [d.name, Object.fromEntries("
+             "db.getSiblingDB(d.name).getCollectionNames().map(c => [c, db.getSiblingDB(d.name)"
+             ".getCollection(c).countDocuments({})]))]))")
+"""The expressions the restore evaluates (mongosh ``--eval``): the FCV, and every collection's count."""
 _DONE = re.compile(r"\tdone dumping (\S+?)\.(\S+) \((\d+) documents?\)")
 _FAILED = re.compile(r"\tFailed: (.*)")
 
@@ -98,6 +103,11 @@ def _auth(mongo: MongoSet, shell: bool) -> List[str]:
         tls = (["--tls", "--tlsCertificateKeyFile", mongo.tls["key"], "--tlsCAFile", mongo.tls["ca"]] if shell else
                ["--ssl", "--sslPEMKeyFile", mongo.tls["key"], "--sslCAFile", mongo.tls["ca"]])
     return tls + ["--authenticationDatabase", "$external", "--authenticationMechanism", "MONGODB-X509", "-u", ADMIN_DN]
+
+
+def tool_auth(mongo: MongoSet) -> List[str]:
+    """The x509 options of mongodump and mongorestore."""
+    return _auth(mongo, False)
 
 
 def shell(kube: Kube, mongo: MongoSet, pod: str, expression: str) -> Any:
@@ -248,7 +258,7 @@ def _kill_group(proc: subprocess.Popen) -> None:
         pass
 
 
-_RESTORED = re.compile(r"(\d+) document\(s\) restored successfully\. (\d+) document\(s\) failed to restore")
+RESTORED = re.compile(r"(\d+) document\(s\) restored successfully\. (\d+) document\(s\) failed to restore")
 
 
 def dry_run(kube: Kube, mongo: MongoSet, archive: bytes) -> Tuple[int, str]:
@@ -262,7 +272,7 @@ def dry_run(kube: Kube, mongo: MongoSet, archive: bytes) -> Tuple[int, str]:
     proc = subprocess.run(kube.exec_argv(primary, mongo.container, argv, stdin=True), input=archive,
                           capture_output=True, timeout=kube.settings["timeout"])
     text = proc.stderr.decode("utf-8", "replace")
-    found = _RESTORED.findall(text)
+    found = RESTORED.findall(text)
     if proc.returncode != 0 or not found:
         raise MongoError(f"mongorestore --dryRun on {primary} failed (exit {proc.returncode}): {tail(proc.stderr)}")
     restored, failed = found[-1]

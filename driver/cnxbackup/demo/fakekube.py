@@ -27,6 +27,8 @@ import time
 import uuid
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
+from ..componentpack.mongo import COUNTS_JS, FCV_JS  # the expressions the fake mongosh evaluates
+
 NAMESPACE = "connections"
 SEND_REQUEST = "/usr/share/opensearch/probe/sendRequest.sh"
 ARCHIVE_MAGIC = b"FAKEMONGOARCHIVE1\n"
@@ -506,6 +508,10 @@ def _mongosh(pod: str, args: List[str]) -> int:
             result = bool(locks.get(member))
         elif expression == "EJSON.stringify(db.version())":
             result = mongo["version"]
+        elif expression == f"EJSON.stringify({FCV_JS})":
+            result = mongo.get("fcv") or ".".join(mongo["version"].split(".")[:2])
+        elif expression == f"EJSON.stringify({COUNTS_JS})":
+            result = {db: {c: len(docs) for c, docs in colls.items()} for db, colls in mongo["databases"].items()}
         else:
             raise Exit(1, f"SyntaxError: the fake mongosh does not know {expression[:60]!r}\n")
     _out(json.dumps(result) + "\n")
@@ -564,8 +570,21 @@ def _mongodump(pod: str, args: List[str], _stdin: bool) -> int:
     return 0
 
 
+def _repeated(args: List[str], name: str) -> List[Tuple[str, str]]:
+    """Every value of an option given more than once (``--nsExclude X --nsExclude Y``)."""
+    out = []
+    for at, arg in enumerate(args):
+        if arg == name and at + 1 < len(args):
+            out.append((name, args[at + 1]))
+        elif arg.startswith(name + "="):
+            out.append((name, arg.split("=", 1)[1]))
+    return out
+
+
 def _mongorestore(pod: str, args: List[str], stdin: bool) -> int:
-    options, flags = _parse(args, MONGO_VALUE_OPTIONS)
+    args = [a for i, a in enumerate(args) if a != "--nsExclude" and not a.startswith("--nsExclude=")
+            and not (i > 0 and args[i - 1] == "--nsExclude")] + [f"--nsExclude={v}" for _, v in _repeated(args, "--nsExclude")]
+    options, flags = _parse([a for a in args if not a.startswith("--nsExclude=")], MONGO_VALUE_OPTIONS)
     if not stdin:
         raise Exit(1, f"{_ts()}\tFailed: stream or file does not appear to be a mongodump archive\n")
     with _state() as state:
@@ -578,14 +597,30 @@ def _mongorestore(pod: str, args: List[str], stdin: bool) -> int:
         raise Exit(1, f"{_ts()}\tFailed: stream or file does not appear to be a mongodump archive\n") from None
     if not raw.startswith(ARCHIVE_MAGIC):
         raise Exit(1, f"{_ts()}\tFailed: stream or file does not appear to be a mongodump archive\n")
+    excluded = [value for key, value in _repeated(args, "--nsExclude")]
+    entries = [json.loads(line) for line in raw[len(ARCHIVE_MAGIC):].splitlines()]
+    entries = [e for e in entries if not any(_match(p, f"{e['db']}.{e['collection']}") for p in excluded)]
     total = 0
-    for line in raw[len(ARCHIVE_MAGIC):].splitlines():
-        entry = json.loads(line)
+    for entry in entries:
         count = len(entry["documents"])
         total += count
         sys.stderr.write(f"{_ts()}\tfinished restoring {entry['db']}.{entry['collection']} ({count} documents, 0 failures)\n")
     restored = 0 if "--dryRun" in flags else total - failed
-    _log({"event": "mongorestore", "dryRun": "--dryRun" in flags, "documents": total})
+    if "--dryRun" not in flags:
+        with _state() as state:
+            member = _target(state, options)
+            if member != state["mongo"]["primary"]:
+                raise Exit(1, f"{_ts()}\tFailed: (NotWritablePrimary) not primary\n")
+            databases = state["mongo"]["databases"]
+            for entry in entries:
+                collections = databases.setdefault(entry["db"], {})
+                if "--drop" in flags or entry["collection"] not in collections:
+                    collections[entry["collection"]] = entry["documents"]
+                else:
+                    known = {d["_id"] for d in collections[entry["collection"]]}
+                    collections[entry["collection"]] += [d for d in entry["documents"] if d["_id"] not in known]
+    _log({"event": "mongorestore", "dryRun": "--dryRun" in flags, "documents": total, "drop": "--drop" in flags,
+          "excluded": excluded})
     sys.stderr.write(f"{_ts()}\t{restored} document(s) restored successfully. {failed} document(s) failed to restore.\n")
     return 0
 
@@ -617,7 +652,7 @@ def _opensearch(state: Dict[str, Any], search: Dict[str, Any], method: str, path
         return {"name": "opensearch-cluster-client-0", "version": {"distribution": "opensearch", "number": search["version"]}}
     if method == "GET" and parts == ["_cat", "indices"]:
         red = state["faults"].get("red_index")
-        return [{"health": "red" if name == red else idx["health"], "status": "open", "index": name,
+        return [{"health": "red" if name == red else idx["health"], "status": idx.get("status", "open"), "index": name,
                  "docs.count": str(idx["docs"])} for name, idx in search["indices"].items()]
     if parts[:1] == ["_snapshot"] and len(parts) == 2 and method == "PUT":
         if not body or body.get("type") != "fs" or body.get("settings", {}).get("location") != "/backup":
@@ -658,6 +693,39 @@ def _opensearch(state: Dict[str, Any], search: Dict[str, Any], method: str, path
                   if partial and indices else [], "shards": shards}
         search["snapshots"][name] = record
         return {"snapshot": record}
+    if method == "POST" and len(parts) == 2 and parts[1] == "_close":
+        if parts[0] in ("_all", "*"):
+            return {"error": {"type": "illegal_argument_exception", "reason": "closing _all is not what cnxbackup does"},
+                    "status": 400}
+        for name in parts[0].split(","):
+            if name not in search["indices"]:
+                return {"error": {"type": "index_not_found_exception", "reason": f"no such index [{name}]"}, "status": 404}
+            search["indices"][name]["status"] = "close"
+        return {"acknowledged": True, "shards_acknowledged": True}
+    if method == "POST" and len(parts) == 4 and parts[0] == "_snapshot" and parts[3] == "_restore":
+        repo, name = parts[1], parts[2]
+        if repo not in search["repos"]:
+            return {"error": {"type": "repository_missing_exception", "reason": f"[{repo}] missing"}, "status": 404}
+        folder = os.path.join(state["pv_root"], "opensearchbackup")
+        held = None
+        for entry in sorted(os.listdir(folder)) if os.path.isdir(folder) else []:
+            if entry.startswith("snap-") and entry.endswith(".dat"):
+                with open(os.path.join(folder, entry), encoding="utf-8") as handle:
+                    data = json.load(handle)
+                if data.get("snapshot") == name:
+                    held = data
+        if held is None:
+            return {"error": {"type": "snapshot_missing_exception", "reason": f"[{repo}:{name}] is missing"}, "status": 404}
+        wanted = [i for i in str((body or {}).get("indices", "")).split(",") if i] or list(held["indices"])
+        for index in wanted:
+            current = search["indices"].get(index)
+            if current is not None and current.get("status", "open") == "open":
+                return {"error": {"type": "snapshot_restore_exception", "reason": f"cannot restore index [{index}] "
+                                  "because an open index with same name already exists in the cluster"}, "status": 500}
+        for index in wanted:
+            search["indices"][index] = dict(held["indices"][index], status="open")
+        return {"snapshot": {"snapshot": name, "indices": wanted,
+                             "shards": {"total": 2 * len(wanted), "failed": 0, "successful": 2 * len(wanted)}}}
     if parts[:1] == ["_snapshot"] and len(parts) == 3 and method == "GET":
         repo, name = parts[1], parts[2]
         found = [s for n, s in search["snapshots"].items() if name in ("_all", n)]

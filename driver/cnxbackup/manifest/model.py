@@ -225,6 +225,7 @@ class ArchiveRecord(Record):
     # snapshot; ``level1`` holds what changed until the end; files that changed while level 0
     # read them (level 1 takes them again) are listed apart from the warnings
     level: Optional[int] = field(default=None, metadata=key(omit_none=True))
+    numeric_owner: Optional[bool] = field(default=None, metadata=key(omit_none=True))
     snapshot: Optional[SnapshotRecord] = field(default=None, metadata=key(omit_none=True))
     level1: Optional[LevelRecord] = field(default=None, metadata=key(omit_none=True))
     changed_while_read: Optional[List[str]] = field(default=None, metadata=key(omit_none=True))
