@@ -164,9 +164,10 @@ def plan_restore(set_dir: str, opened: OpenedSet, env: Environment, options: Dic
     if not component_pack and progress is not None and cp_restore.optional_note(manifest):
         progress.message(f"note: {cp_restore.optional_note(manifest)}")
     for note in cp_restore.cross_part_notes(manifest, not names or "databases" in names, component_pack):
-        get_logger().warning("%s", note)
         if progress is not None:
             progress.message(f"note: {note}")
+        else:
+            get_logger().warning("%s", note)
     current, _ = detect_versions(env)
     allowed, _, reason = restore_decision(ConnectionsVersion.from_dict(manifest.connections), current)
     im_only = bool(names) and all(_is_installation_manager(name) for name in names)
