@@ -85,7 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
     restore.add_argument("--trust-unsealed", action="store_true",
                          help="restore a set that is unsigned or not signed by a trusted key (recorded in the restore "
                               "journal; setuid/setgid files, FIFOs, devices and extended attributes are then always refused)")
-    restore.add_argument("--only", nargs="+", metavar="ITEM", help="only these items (archive names, 'databases', 'roles', 'component-pack')")
+    restore.add_argument("--only", nargs="+", metavar="ITEM",
+                         help="only these items (archive names, 'databases', 'roles', 'component-pack')")
     restore.add_argument("--target-root", metavar="DIR", help="restore files under DIR instead of their original paths")
     restore.add_argument("--dry-run", action="store_true", help="print the steps; change nothing")
     restore.add_argument("--print-db-commands", action="store_true", help="print the database restore commands; do not run them")
