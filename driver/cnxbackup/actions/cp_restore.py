@@ -22,7 +22,7 @@ import os
 import re
 import shlex
 import subprocess
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from ..archive import ArchiveError, copy_back_file, hash_file
 from ..componentpack import Kube, KubeError, enabled, mongo, opensearch
@@ -33,8 +33,9 @@ from ..manifest import Manifest
 from ..setbox import OutsideTheSet, path_in_set
 from ..transport import Transport
 
-if TYPE_CHECKING:  # restore_plan builds these steps into its own list; it imports this module
-    from .restore_plan import RestoreStep
+Spec = Tuple[str, str, List[str], Optional[str]]
+"""A restore step of this part as data (kind = step id, title, commands, note): ``restore_plan``
+makes its ``RestoreStep`` of it."""
 
 FOLDER = "componentpack"
 HELM_ORDER = ("k8s-psp", "connections-volumes", "bootstrap", "connections-env", "cnx-ingress", "infrastructure",
@@ -86,35 +87,33 @@ def manual_commands(manifest: Manifest, set_dir: str) -> List[str]:
     return commands
 
 
-def steps(manifest: Manifest, set_dir: str) -> Tuple[List["RestoreStep"], List["RestoreStep"]]:
+def steps(manifest: Manifest, set_dir: str) -> Tuple[List[Spec], List[Spec]]:
     """(before the PV swaps, after them)."""
-    from .restore_plan import RestoreStep
     cp = manifest.component_pack or {}
-    before = [RestoreStep("cp-manual", "Component Pack: on a rebuilt cluster, the charts by hand, in this order "
-                                       "(the tool does not run Helm); then restore the data", "cp-manual",
-                          manual_commands(manifest, set_dir),
-                          note="the saved secrets go in before bootstrap, which would otherwise make new certificates"),
-              RestoreStep("cp-scale-down", "Component Pack: scale the consumers to 0 (quiesce)", "cp-scale-down")]
-    after: List["RestoreStep"] = []
+    before: List[Spec] = [
+        ("cp-manual", "Component Pack: on a rebuilt cluster, the charts by hand, in this order (the tool does not "
+                      "run Helm); then restore the data", manual_commands(manifest, set_dir),
+         "the saved secrets go in before bootstrap, which would otherwise make new certificates"),
+        ("cp-scale-down", "Component Pack: scale the consumers to 0 (quiesce)", [], None)]
+    after: List[Spec] = []
     dump = cp.get("mongodb") or {}
     if dump.get("status") in ("done", "warning"):
-        after.append(RestoreStep("cp-mongodb", f"Component Pack: restore MongoDB into the primary "
-                                               f"({dump.get('documents', 0):,} documents)", "cp-mongodb", [
+        after.append(("cp-mongodb", f"Component Pack: restore MongoDB into the primary ({dump.get('documents', 0):,} "
+                                    "documents)", [
             f"kubectl exec -i -n {shlex.quote(str(cp.get('namespace')))} <primary> -c {dump.get('statefulset')} -- "
             "mongorestore <x509 options> --archive --gzip --drop "
             + " ".join(f"--nsExclude {shlex.quote(n)}" for n in EXCLUDED_NAMESPACES)
-            + f" < {shlex.quote(set_dir + '/' + str(dump.get('path')))}"]))
+            + f" < {shlex.quote(set_dir + '/' + str(dump.get('path')))}"], None))
     snap = cp.get("opensearch") or {}
     if snap.get("status") in ("done", "warning"):
         indices = ",".join(snap.get("indices") or [])
-        after.append(RestoreStep("cp-opensearch", f"Component Pack: restore the OpenSearch snapshot {snap.get('snapshot')}",
-                                 "cp-opensearch", [
+        after.append(("cp-opensearch", f"Component Pack: restore the OpenSearch snapshot {snap.get('snapshot')}", [
             f"sendRequest.sh PUT /_snapshot/{snap.get('repository')} (fs, location /backup)",
             f"sendRequest.sh POST /<those of {indices} that exist>/_close",
             f"sendRequest.sh POST /_snapshot/{snap.get('repository')}/{snap.get('snapshot')}/_restore?"
             f"wait_for_completion=true  -d '{{\"indices\": \"{indices}\", \"include_global_state\": false}}'",
-            "sendRequest.sh GET /_cat/indices   # each restored index green or yellow"]))
-    after.append(RestoreStep("cp-scale-up", "Component Pack: scale the consumers back", "cp-scale-up"))
+            "sendRequest.sh GET /_cat/indices   # each restored index green or yellow"], None))
+    after.append(("cp-scale-up", "Component Pack: scale the consumers back", [], None))
     return before, after
 
 
@@ -177,14 +176,14 @@ def _primary(kube: Kube, members: mongo.MongoSet) -> str:
     return next((m["pod"] for m in mongo.members(kube, members) if m["state"] == "PRIMARY"), members.pods[0])
 
 
-def run_step(step: "RestoreStep", manifest: Manifest, set_dir: str, env: Environment, transport: Transport,
+def run_step(kind: str, manifest: Manifest, set_dir: str, env: Environment, transport: Transport,
              journal: Journal, log: Any) -> str:
-    """Run one Component Pack step; a line for the console."""
+    """Run one Component Pack step (its kind); a line for the console."""
     kube = Kube(env, transport)
     cp = manifest.component_pack or {}
-    if step.kind == "cp-manual":
+    if kind == "cp-manual":
         return "printed (the tool does not run Helm: on a rebuilt cluster run these first)"
-    if step.kind == "cp-scale-down":
+    if kind == "cp-scale-down":
         saved: Dict[str, int] = dict(journal.data.get("cpScaled") or {})
         for name in env.section("component_pack")["quiesce"]:
             if name not in saved:
@@ -194,9 +193,9 @@ def run_step(step: "RestoreStep", manifest: Manifest, set_dir: str, env: Environ
                 journal.save()
             kube.run("kubectl", ["scale", f"deployment/{name}", "--replicas=0"]).check()
         return f"scaled to 0: {', '.join(saved) or 'nothing (component_pack.quiesce is empty)'}"
-    if step.kind == "cp-scale-up":
+    if kind == "cp-scale-up":
         return scale_back(env, transport, journal)
-    if step.kind == "cp-mongodb":
+    if kind == "cp-mongodb":
         return _mongorestore(kube, cp, _private_dump(cp, set_dir, journal.set_dir), log)
     return _snapshot_restore(kube, cp)
 

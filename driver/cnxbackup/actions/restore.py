@@ -475,7 +475,7 @@ def _execute(args: argparse.Namespace, env: Environment, opened: OpenedSet, step
                                  spec_dir=journal.set_dir)
                 journal.set(step.step_id, DONE)
             elif step.kind in cp_restore.KINDS:
-                line = cp_restore.run_step(step, manifest, opened.set_dir, env, transport, journal, log)
+                line = cp_restore.run_step(step.kind, manifest, opened.set_dir, env, transport, journal, log)
                 log.info("%s: %s", step.step_id, line)
                 progress.message(f"[{step.step_id}] {line}")
                 journal.set(step.step_id, DONE)

@@ -288,7 +288,9 @@ def restore_steps(manifest: Manifest, set_dir: str, env: Optional[Environment] =
         steps.append(stage)
         swaps.append(step)
     dmgr, agents = deployment_processes(env) if env is not None else (None, [])
-    cp_before, cp_after = cp_restore.steps(manifest, set_dir) if component_pack else ([], [])
+    specs = cp_restore.steps(manifest, set_dir) if component_pack else ([], [])
+    cp_before, cp_after = ([RestoreStep(kind, title, kind, commands, note=note) for kind, title, commands, note in part]
+                           for part in specs)
     websphere_start = len(steps)
     steps.append(RestoreStep("stop", "Stop the application servers", "stop",
                              [wsadmin_command(env, "stop_servers", ["--timeout", str(wsadmin_timeout(env, 600))])]))
