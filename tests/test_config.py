@@ -108,6 +108,10 @@ def test_shipped_environments_load():
     for name in sorted(os.listdir(os.path.join(ROOT, "environments"))):
         env = load_environment(os.path.join(ROOT, "environments", name))
         assert env.section("target")["dir"]
+        # every path is resolved: a placeholder left in one would be a folder named "{demo_root}" in the cwd
+        for section in ("signing", "target", "component_pack"):
+            for value in env.section(section).values():
+                assert not (isinstance(value, str) and "{" in value), (name, section, value)
 
 
 def test_cli_bad_config_exits_2(tmp_path):

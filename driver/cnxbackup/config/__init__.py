@@ -100,7 +100,7 @@ def _resolve_placeholders(env: Environment) -> None:
             return {k: walk(v, f"{dotted}.{k}" if dotted else k) for k, v in node.items()}
         return node
 
-    for section in ("paths", "wsadmin", "database", "target", "archive", "hosts", "component_pack"):
+    for section in ("paths", "wsadmin", "database", "target", "archive", "hosts", "component_pack", "signing"):
         if env.data.get(section) is not None:
             env.data[section] = walk(env.data[section], section)
 
