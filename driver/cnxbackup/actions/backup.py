@@ -235,9 +235,10 @@ def _databases_and_files(run: BackupRun, plan: Plan) -> None:
     if failure:
         raise failure[0]
     waiting = [item for item in plan.items if item.name in after_snapshot]
-    if waiting and run.journal.is_finished("cp:opensearch"):
+    if run.journal.is_finished("cp:opensearch"):
         filephase.archive_items(run, waiting, phase)
-    for item in waiting if not run.journal.is_finished("cp:opensearch") else []:
+        return
+    for item in waiting:
         step = filephase.step_of(item, 1 if phase == filephase.PHASE2 else None)
         run.journal.set(step, FAILED, error="the OpenSearch snapshot did not succeed; archived after it on resume")
         run.failures.append(f"{item.name}: not archived after the stop, the OpenSearch snapshot did not succeed")

@@ -57,10 +57,6 @@ class SnapshotPlace:
     def tar_args(self) -> List[str]:
         return incremental_args(self.path)
 
-    @property
-    def remote(self) -> bool:
-        return self.host is not None
-
     def fetch(self, dest: str) -> Dict[str, Any]:
         """Copy the snapshot tar wrote into the set (hashed as it lands); its record."""
         os.makedirs(os.path.dirname(dest), mode=0o700, exist_ok=True)

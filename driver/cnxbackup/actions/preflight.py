@@ -170,7 +170,7 @@ def component_pack_problems(plan: Plan, transport: Transport, allow_partial: boo
     try:
         if cp["mongodb"]:
             found = componentpack.mongo.detect(kube)
-            health += _unready(kube, found.pods)
+            health += [f"pod {pod} is not ready" for pod in componentpack.mongo.unready(kube, found)]
             health += componentpack.mongo.problems(kube, found)
         if cp["opensearch"]:
             search = componentpack.opensearch.detect(kube)
@@ -187,12 +187,6 @@ def component_pack_problems(plan: Plan, transport: Transport, allow_partial: boo
     if allow_partial:
         return [], [f"{problem} (--allow-partial: that part fails, the rest goes on)" for problem in health]
     return health, []
-
-
-def _unready(kube: componentpack.Kube, pods: List[str]) -> List[str]:
-    ready = {p["metadata"]["name"]: all(s.get("ready") for s in (p.get("status") or {}).get("containerStatuses") or [{}])
-             for p in kube.items("pods")}
-    return [f"pod {pod} is not ready" for pod in pods if not ready.get(pod)]
 
 
 def _signing_problems(env: Environment) -> List[str]:

@@ -55,8 +55,8 @@ class Kube:
     def line(self, tool: str, args: Sequence[str]) -> str:
         """The shell line of one call (environment, tool, kubeconfig, namespace, arguments)."""
         prefix = " ".join(f"{k}={shlex.quote(str(v))}" for k, v in sorted((self.settings.get("env") or {}).items()))
-        words = [self.settings["command"][tool]]
-        command = " ".join(shlex.quote(w) for w in words) if " " not in words[0] else words[0]
+        tool_command = self.settings["command"][tool]  # a path, or a command line given as it is
+        command = tool_command if " " in tool_command else shlex.quote(tool_command)
         options = []
         if self.settings.get("kubeconfig"):
             options += ["--kubeconfig", self.settings["kubeconfig"]]
@@ -91,6 +91,12 @@ class Kube:
         if not isinstance(items, list):
             raise KubeError(f"kubectl get {kind}: no item list in its JSON")
         return [i for i in items if isinstance(i, dict)]
+
+
+def pod_ready(pod: Dict[str, Any]) -> bool:
+    """Every container of a pod (an item of ``kubectl get pods -o json``) is ready."""
+    statuses = (pod.get("status") or {}).get("containerStatuses") or []
+    return bool(statuses) and all(s.get("ready") for s in statuses)
 
 
 class Result:

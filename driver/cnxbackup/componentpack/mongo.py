@@ -24,7 +24,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from ..archive import CopyResult, receive
 from ..errors import CnxBackupError
-from .kube import Kube, KubeError, tail
+from .kube import Kube, KubeError, pod_ready, tail
 
 STATEFULSETS = ("mongo7", "mongo5")
 """MongoDB 7 (8.0 CR9 and later), MongoDB 5 (8.0 until CR8); ``mongo`` is MongoDB 3 (Component Pack 7)."""
@@ -147,6 +147,17 @@ def problems(kube: Kube, mongo: MongoSet) -> List[str]:
     return found
 
 
+def unready(kube: Kube, mongo: MongoSet) -> List[str]:
+    """The replica set's pods that are not ready (a pod not listed counts as not ready)."""
+    ready = {str(p.get("metadata", {}).get("name")): pod_ready(p) for p in kube.items("pods")}
+    return [pod for pod in mongo.pods if not ready.get(pod)]
+
+
+def primary(kube: Kube, mongo: MongoSet) -> str:
+    """The member ``rs.status()`` names PRIMARY (the first pod when none does)."""
+    return next((m["pod"] for m in members(kube, mongo) if m["state"] == "PRIMARY"), mongo.pods[0])
+
+
 def _secondary(status: List[Dict[str, Any]]) -> Optional[str]:
     healthy = [m["pod"] for m in status if m["state"] == "SECONDARY" and m["health"] == 1]
     return healthy[-1] if healthy else None
@@ -155,10 +166,9 @@ def _secondary(status: List[Dict[str, Any]]) -> Optional[str]:
 def dump(kube: Kube, mongo: MongoSet, dest: str, *, timeout: float, cancel: threading.Event,
          log: Any) -> DumpResult:
     """Dump into ``dest`` (published only when mongodump succeeded); unlock always."""
-    unready = [p["metadata"]["name"] for p in kube.items("pods") if p["metadata"]["name"] in mongo.pods and not all(
-        s.get("ready") for s in (p.get("status") or {}).get("containerStatuses") or [{}])]
-    if unready:
-        raise MongoError(f"MongoDB pod(s) {', '.join(unready)} not ready: no dump from a replica set in that state")
+    waiting = unready(kube, mongo)
+    if waiting:
+        raise MongoError(f"MongoDB pod(s) {', '.join(waiting)} not ready: no dump from a replica set in that state")
     status = members(kube, mongo)
     member = _secondary(status)
     oplog, reason = False, "a healthy secondary, fsync-locked for the dump (as HCL does)"
@@ -265,15 +275,14 @@ def dry_run(kube: Kube, mongo: MongoSet, archive: bytes) -> Tuple[int, str]:
     """``mongorestore --archive --gzip --dryRun`` of a dump, fed through ``kubectl exec -i`` to the
     primary: (failed documents, its last line). mongorestore can exit 0 and still report failed
     documents (component-pack.md §2.5), so its last line is what is judged."""
-    status = members(kube, mongo)
-    primary = next((m["pod"] for m in status if m["state"] == "PRIMARY"), mongo.pods[0])
+    target = primary(kube, mongo)
     argv = ["mongorestore", *_auth(mongo, False),
-            f"--uri=mongodb://{mongo.fqdn(primary)}:27017/?directConnection=true", "--archive", "--gzip", "--dryRun"]
-    proc = subprocess.run(kube.exec_argv(primary, mongo.container, argv, stdin=True), input=archive,
+            f"--uri=mongodb://{mongo.fqdn(target)}:27017/?directConnection=true", "--archive", "--gzip", "--dryRun"]
+    proc = subprocess.run(kube.exec_argv(target, mongo.container, argv, stdin=True), input=archive,
                           capture_output=True, timeout=kube.settings["timeout"])
     text = proc.stderr.decode("utf-8", "replace")
     found = RESTORED.findall(text)
     if proc.returncode != 0 or not found:
-        raise MongoError(f"mongorestore --dryRun on {primary} failed (exit {proc.returncode}): {tail(proc.stderr)}")
+        raise MongoError(f"mongorestore --dryRun on {target} failed (exit {proc.returncode}): {tail(proc.stderr)}")
     restored, failed = found[-1]
     return int(failed), f"{restored} restored, {failed} failed"

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Dict, List, Optional
 
 from ..errors import CnxBackupError
-from .kube import Kube, json_body, tail
+from .kube import Kube, json_body, pod_ready, tail
 
 FLAVOURS = (
     ("opensearch-cluster-client", "/usr/share/opensearch/probe/sendRequest.sh", "opensearchbackup"),
@@ -36,17 +36,12 @@ class Search:
     folder: str  # the PV folder of the repository (mounted as /backup)
 
 
-def _ready(pod: Dict[str, Any]) -> bool:
-    statuses = (pod.get("status") or {}).get("containerStatuses") or []
-    return bool(statuses) and all(s.get("ready") for s in statuses)
-
-
 def detect(kube: Kube) -> Search:
     """A ready client pod and its ``sendRequest.sh``."""
     pods = kube.items("pods")
     for prefix, script, folder in FLAVOURS:
         named = [p for p in pods if str(p.get("metadata", {}).get("name", "")).startswith(prefix)]
-        ready = [p for p in named if _ready(p)]
+        ready = [p for p in named if pod_ready(p)]
         if ready:
             return Search(ready[0]["metadata"]["name"], script, folder)
         if named:

@@ -25,7 +25,7 @@ import shlex
 import sys
 import time
 import uuid
-from typing import Any, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 from ..componentpack.mongo import COUNTS_JS, FCV_JS  # the expressions the fake mongosh evaluates
 
@@ -221,12 +221,16 @@ def _scalar(value: Any) -> str:
 # --------------------------------------------------------------------------- helm
 
 
-def helm_main(argv: List[str]) -> int:
+def _main(body: Callable[[List[str]], int], argv: List[str]) -> int:
     try:
-        return _helm(argv)
+        return body(argv)
     except Exit as done:
         sys.stderr.write(done.stderr)
         return done.code
+
+
+def helm_main(argv: List[str]) -> int:
+    return _main(_helm, argv)
 
 
 def _helm(argv: List[str]) -> int:
@@ -270,11 +274,7 @@ def _helm(argv: List[str]) -> int:
 
 
 def kubectl_main(argv: List[str]) -> int:
-    try:
-        return _kubectl(argv)
-    except Exit as done:
-        sys.stderr.write(done.stderr)
-        return done.code
+    return _main(_kubectl, argv)
 
 
 def _meta(name: str, namespace: str, **extra: Any) -> Dict[str, Any]:
