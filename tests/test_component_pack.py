@@ -313,6 +313,7 @@ def test_restore_round_trips_the_mongo_data_the_indices_and_the_folders_and_leav
 @pytest.mark.parametrize("fault, value, reason", [
     ("fcv", "8.0", "featureCompatibilityVersion is 8.0, the dump is of MongoDB 7.0.39"),
     ("dump_changed", None, "componentpack/mongodb.archive.gz does not match its SHA-256 and size in the manifest"),
+    ("snapshot_renamed", "x/../_all", "the set names the snapshot or index 'x/../_all', not an OpenSearch name"),
     ("restore_failed_docs", 2, "exited 0 but 2 document(s) failed to restore"),
 ])
 def test_a_wrong_version_is_refused_before_any_change_and_failed_documents_fail_the_restore(tmp_path, fault, value,
@@ -323,6 +324,8 @@ def test_a_wrong_version_is_refused_before_any_change_and_failed_documents_fail_
         state = fakekube.read_state(kube)
         state["mongo"]["fcv"] = value
         fakekube.write_state(kube, state)
+    elif fault == "snapshot_renamed":  # signed again with the trusted key: the name is still not used as it is
+        e2e.reseal(set_dir, lambda m: m["componentPack"]["opensearch"].update(snapshot=value))
     elif fault == "dump_changed":
         with open(os.path.join(set_dir, "componentpack", "mongodb.archive.gz"), "ab") as handle:
             handle.write(b"appended on the backup disk")
@@ -338,3 +341,20 @@ def test_a_wrong_version_is_refused_before_any_change_and_failed_documents_fail_
     else:  # the consumers are scaled back after the failure
         assert scales == [("kudos-boards-cp-core", 0), ("kudos-boards-cp-core", 1)]
         assert fakekube.read_state(kube)["deployments"]["kudos-boards-cp-core"]["replicas"] == 1
+
+
+def test_scale_back_trusts_only_the_environments_own_consumers(tmp_path):
+    """The restore journal lives in the set, where others may write: a name or count put there is not used."""
+    from cnxbackup.actions import cp_restore
+    from cnxbackup.config import load_environment
+
+    env_file = e2e.write_env(str(tmp_path), extra=CP.replace("quiesce: [kudos-boards-cp-core]", "quiesce: []"))
+
+    class Journal:
+        data = {"cpScaled": {"kube-apiserver": 0, "kudos-boards-cp-core": "9; rm -rf /"}}
+
+        def save(self):
+            pass
+
+    env = load_environment(env_file)
+    assert cp_restore.scale_back(env, None, Journal()) == "nothing to scale back"

@@ -43,6 +43,8 @@ HELM_ORDER = ("k8s-psp", "connections-volumes", "bootstrap", "connections-env", 
               "huddo-boards-cp")
 """HCL's install order (component-pack.md §1.1, §7 restore step 3); other releases follow, by name."""
 EXCLUDED_NAMESPACES = ("admin.*", "config.*", "local.*")
+SEARCH_NAME = re.compile(r"[a-z0-9][a-z0-9._-]*")
+"""What a snapshot or index name of the set may be before it goes into a request path."""
 KINDS = ("cp-manual", "cp-scale-down", "cp-mongodb", "cp-opensearch", "cp-scale-up")
 CROSS_PART = {"HOMEPAGE": "Orient Me's MongoDB data (profiledb, relationshipdb) and the OpenSearch "
                           "orient-me-collection and quickresults indices",
@@ -156,13 +158,16 @@ def problems(manifest: Manifest, env: Environment, transport: Transport, set_dir
         found: List[str] = []
         if dump.get("status") in ("done", "warning"):
             members = mongo.detect(kube)
-            fcv = str(mongo.shell(kube, members, _primary(kube, members), mongo.FCV_JS))
+            fcv = str(mongo.shell(kube, members, mongo.primary(kube, members), mongo.FCV_JS))
             wanted = ".".join(str(dump.get("version", "")).split(".")[:2])
             if fcv != wanted:
                 found.append(f"component pack: MongoDB featureCompatibilityVersion is {fcv}, the dump is of MongoDB "
                              f"{dump.get('version')}: it restores only into {wanted}")
         snap = cp.get("opensearch") or {}
         if snap.get("status") in ("done", "warning"):
+            odd = [str(n) for n in [snap.get("snapshot"), *(snap.get("indices") or [])] if not SEARCH_NAME.fullmatch(str(n))]
+            if odd:
+                return [f"component pack: the set names the snapshot or index {odd[0]!r}, not an OpenSearch name"]
             search = opensearch.detect(kube)
             running = str((opensearch.request(kube, search, "GET", "/").get("version") or {}).get("number", ""))
             if _version(running) < _version(str(snap.get("version", ""))):
@@ -170,10 +175,6 @@ def problems(manifest: Manifest, env: Environment, transport: Transport, set_dir
         return found
     except (CnxBackupError, OSError) as error:
         return [f"component pack: {error}"]
-
-
-def _primary(kube: Kube, members: mongo.MongoSet) -> str:
-    return next((m["pod"] for m in mongo.members(kube, members) if m["state"] == "PRIMARY"), members.pods[0])
 
 
 def run_step(kind: str, manifest: Manifest, set_dir: str, env: Environment, transport: Transport,
@@ -202,7 +203,11 @@ def run_step(kind: str, manifest: Manifest, set_dir: str, env: Environment, tran
 
 def scale_back(env: Environment, transport: Transport, journal: Journal) -> str:
     """Always: back to the replica counts saved before the scale-down (also after a failure)."""
-    saved = dict(journal.data.get("cpScaled") or {})
+    # the restore journal lives in the set, where others may write: only the environment's own
+    # consumers are scaled, to a replica count that is a number
+    allowed = set(env.section("component_pack")["quiesce"])
+    saved = {str(k): max(0, int(v)) for k, v in (journal.data.get("cpScaled") or {}).items()
+             if k in allowed and isinstance(v, int) and not isinstance(v, bool)}
     if not saved:
         return "nothing to scale back"
     kube = Kube(env, transport)
@@ -241,7 +246,7 @@ def _private_dump(cp: Dict[str, Any], set_dir: str, private: str) -> str:
 def _mongorestore(kube: Kube, cp: Dict[str, Any], dump_file: str, log: Any) -> str:
     dump = cp.get("mongodb") or {}
     members = mongo.detect(kube)
-    primary = _primary(kube, members)
+    primary = mongo.primary(kube, members)
     argv = ["mongorestore", *mongo.tool_auth(members), f"--uri=mongodb://{members.fqdn(primary)}:27017/?directConnection=true",
             "--archive", "--gzip", "--drop"]
     for namespace in EXCLUDED_NAMESPACES:
@@ -272,7 +277,8 @@ def _mongorestore(kube: Kube, cp: Dict[str, Any], dump_file: str, log: Any) -> s
 def _snapshot_restore(kube: Kube, cp: Dict[str, Any]) -> str:
     snap = cp.get("opensearch") or {}
     search = opensearch.detect(kube)
-    repository, name = str(snap["repository"]), str(snap["snapshot"])
+    # the repository is the environment's; the snapshot's and the indices' names were checked before
+    repository, name = str(kube.settings["opensearch_repository"]), str(snap["snapshot"])
     opensearch.request(kube, search, "PUT", f"/_snapshot/{repository}",
                        {"type": "fs", "settings": {"compress": True, "location": "/backup"}})
     wanted = [str(i) for i in snap.get("indices") or [] if not str(i).startswith(".")]

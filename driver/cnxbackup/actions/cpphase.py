@@ -140,7 +140,9 @@ def _wait_scaled_down(kube: Kube, name: str, timeout: float = 300) -> None:
 
 def restore_scale(run: BackupRun, kube: Optional[Kube] = None) -> None:
     """Scale back what this set scaled down (also after a crash: the replicas are in the journal)."""
-    saved = run.journal.data.get("cpQuiesced") or {}
+    allowed = set(settings(run.env)["quiesce"])
+    saved = {str(k): max(0, int(v)) for k, v in (run.journal.data.get("cpQuiesced") or {}).items()
+             if k in allowed and isinstance(v, int) and not isinstance(v, bool)}
     if not saved:
         return
     kube = kube or Kube(run.env, run.transport)
