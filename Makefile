@@ -63,7 +63,7 @@ $(STAMP): pyproject.toml
 setup: system-deps $(STAMP)
 
 test: setup lint
-	$(VPY) -m pytest -q -ra $(ARGS)
+	$(VPY) -m pytest -q -ra -n 2 --dist loadfile $(ARGS)
 
 lint: setup
 	$(VENV)/bin/lint-imports --no-cache

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -108,6 +109,16 @@ def test_a_backup_holds_the_inventory_the_dump_the_snapshot_and_the_folders(tmp_
     check = e2e.cli("verify", set_dir, "--deep", "--env", env_file)
     assert check.returncode == 0, check.stdout + check.stderr
     assert "read whole by mongorestore --dryRun" in check.stdout and f"snap-{snap['uuid']}.dat) is in" in check.stdout
+    # prune removes an older set's OpenSearch snapshot from the repository (this copy names no image)
+    older = os.path.join(tmp, "backups", "demo-20200101T000000")
+    shutil.copytree(set_dir, older)
+    e2e.reseal(older, lambda data: data.update(databases=[]))
+    pruned = e2e.cli("--plain", "prune", "--env", env_file, "--keep", "1")
+    assert pruned.returncode == 0, pruned.stdout + pruned.stderr
+    assert f"OpenSearch snapshot os_snaps_repo/{snap['snapshot']}: deleted" in pruned.stdout
+    assert not os.path.exists(older) and os.path.isdir(set_dir)
+    assert snap["snapshot"] not in fakekube.read_state(kube)["opensearch"]["snapshots"]
+    assert [e["method"] for e in events(kube, "sendRequest") if e["path"].startswith("/_snapshot/os_snaps_repo/")][-1] == "DELETE"
 
 
 def test_a_dump_that_dies_is_unlocked_fails_alone_and_the_resume_redoes_only_it(tmp_path):

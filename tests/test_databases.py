@@ -1,6 +1,7 @@
 """Database hooks (driver/cnxbackup/databases) against the fake vendor tools in driver/cnxbackup/demo/fakes."""
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -13,6 +14,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "driver"))
 
 from cnxbackup.databases import (  # noqa: E402
+    DbError,
     DbTarget,
     DbTimeout,
     backup_all,
@@ -317,6 +319,27 @@ def test_oracle_rman_cold_backup_reopens_database(tmp_path):
     assert "SHUTDOWN IMMEDIATE" in entry["cmdfile_text"] and not os.path.exists(entry["argv"][-1].split("=")[1])
     restored = oracle.restore(targets[0], settings, result)
     assert restored.status == "ok", restored.error
+
+
+def test_oracle_rman_delete_by_tag_removes_only_that_backup(tmp_path):
+    env, settings, backup_dir = make(tmp_path, "oracle", [], {"oracle": {"method": "rman", "sid": "LSCONN"}})
+    targets = targets_from_settings(dict(settings, databases=["OAUSER"]), "8.0", False)
+    (first,) = backup_all(targets, settings, backup_dir)
+    time.sleep(1.1)  # the tag is CNX + a timestamp to the second
+    (second,) = backup_all(targets, settings, backup_dir)
+    assert first.status == second.status == "ok" and first.timestamp != second.timestamp
+    line = oracle.delete_backup_tag(settings, "CNX%s" % first.timestamp)
+    assert f"deleted ({len(first.images)} objects)" in line
+    assert not any(os.path.exists(p) for p in first.images) and all(os.path.exists(p) for p in second.images)
+    assert {b["tag"] for b in fakedb.read_state(env)["rman_backups"]} == {"CNX%s" % second.timestamp}
+    assert "DELETE NOPROMPT BACKUP TAG 'CNX%s'" % first.timestamp in logged(env, "rman")[-1]["cmdfile_text"]
+    assert "already gone" in oracle.delete_backup_tag(settings, "CNX%s" % first.timestamp)
+    state = fakedb.read_state(env)
+    state["open_mode"] = "SHUTDOWN"  # DELETE needs the database mounted or open: a failure, said so
+    with open(env["FAKEDB_STATE"], "w") as handle:
+        json.dump(state, handle)
+    with pytest.raises(DbError, match="ORA-01034"):
+        oracle.delete_backup_tag(settings, "CNX%s" % second.timestamp)
 
 
 def test_oracle_rman_failure_reports_stack_and_reopens(tmp_path):

@@ -5,12 +5,14 @@ Exit codes: 0 ok, 1 failed, 2 bad config or usage, 3 finished with warnings, 130
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
-from typing import List, NoReturn, Optional
+from typing import Any, Dict, List, NoReturn, Optional
 
 from . import __version__, signals
 from .actions.control import run_control
+from .actions.housekeeping import run_list, run_prune
 from .actions.leftovers import run_cleanup
 from .actions.onboarding import run_init
 from .actions.restore import run_restore
@@ -21,6 +23,7 @@ from .config.schema import reference_markdown
 from .demo.prepare import prepare_demo
 from .errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, CnxBackupError
 from .log import get_logger, record_in_file, setup_console
+from .outcome import CommandOutcome
 from .progress import Progress
 from .transport.remote_tool import run_remote_tool
 
@@ -38,6 +41,9 @@ REMOTE_TOOL = "_remote-tool"  # internal: a DB tool on a remote host (argv handl
 def _global_options(parser: argparse.ArgumentParser, default: object) -> None:
     parser.add_argument("-v", "--verbose", action="store_true", default=default, help="log details on the console too")
     parser.add_argument("--plain", action="store_true", default=default, help="plain progress lines even on a terminal")
+    parser.add_argument("--json", action="store_true", default=default,
+                        help="one JSON result document on stdout at the end (docs/result.schema.json); "
+                             "progress and messages go to stderr")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -104,6 +110,17 @@ def build_parser() -> argparse.ArgumentParser:
     cleanup.add_argument("--env", required=True, help="environment name (environments/NAME.yaml) or file")
     cleanup.add_argument("--yes", action="store_true", help="do not ask (for scripts)")
 
+    listing = command("list", help="the environment's backup sets: status, date, version, size, downtime, last verify")
+    listing.add_argument("--env", required=True, help="environment name (environments/NAME.yaml) or file")
+    listing.add_argument("--trusted-keys", metavar="FILE", help="public keys to trust (default: signing.trusted_keys)")
+
+    prune = command("prune", help="remove old backup sets (and the images and snapshot each recorded outside itself)")
+    prune.add_argument("--env", required=True, help="environment name (environments/NAME.yaml) or file")
+    prune.add_argument("--keep", type=int, required=True, metavar="N", help="keep the newest N complete sets")
+    prune.add_argument("--keep-within", type=float, metavar="DAYS", help="also keep every complete set of the last DAYS days")
+    prune.add_argument("--dry-run", action="store_true", help="say what would be removed; remove nothing")
+    prune.add_argument("--trusted-keys", metavar="FILE", help="public keys to trust (default: signing.trusted_keys)")
+
     init = command("init", help="write a first environment file from what this host shows (never overwrites)")
     init.add_argument("--env", required=True, help="the new environment's name: writes environments/NAME.yaml")
     init.add_argument("--output", metavar="FILE", help="write FILE instead of environments/NAME.yaml")
@@ -132,45 +149,95 @@ def load_env(name: str, progress: Progress, build_tree: bool = False) -> Environ
     return load_environment(name, overlay=prepare_demo(env, progress, build_tree=build_tree))
 
 
+def _dispatch(args: argparse.Namespace, progress: Progress) -> int:
+    if args.command == "config-reference":
+        sys.stdout.write(reference_markdown())
+        return EXIT_OK
+    if args.command in ("plan", "backup"):
+        return run_plan_or_backup(args, load_env(args.env, progress, build_tree=True), progress)
+    if args.command == "verify":
+        return run_verify(args, load_env(args.env, progress) if args.env else None, progress)
+    if args.command == "restore":
+        return run_restore(args, load_env(args.env, progress), progress)
+    if args.command in ("stop", "start"):
+        return run_control(args, load_env(args.env, progress), progress)
+    if args.command == "init":
+        return run_init(args, progress)
+    if args.command == "cleanup":
+        return run_cleanup(args, load_env(args.env, progress), progress)
+    if args.command == "list":
+        return run_list(args, load_env(args.env, progress), progress)
+    if args.command == "prune":
+        return run_prune(args, load_env(args.env, progress), progress)
+    raise CnxBackupError(f"unknown command {args.command}")
+
+
+def _run(args: argparse.Namespace, progress: Progress) -> int:
+    """The command's exit code; every error becomes one line on stderr (and an entry of the outcome)."""
+    outcome = progress.outcome
+    try:
+        return _dispatch(args, progress)
+    except KeyboardInterrupt:
+        message = "interrupted; partial files were removed and nothing unfinished is marked done"
+        outcome.error(message)
+        sys.stderr.write(f"cnxbackup: {message}\n")
+        return EXIT_INTERRUPTED
+    except CnxBackupError as error:
+        outcome.error(str(error))
+        sys.stderr.write(f"cnxbackup: {error}\n")
+        return error.exit_code
+    except Exception as error:  # a bug or an unexpected OS error: one line, details in the log
+        get_logger().exception("unexpected error")
+        outcome.error(f"unexpected error: {type(error).__name__}: {error}")
+        sys.stderr.write(f"cnxbackup: unexpected error: {type(error).__name__}: {error} (run with -v for details)\n")
+        return EXIT_FAILED
+
+
+class _JsonStdout:
+    """With --json, file descriptor 1 is the JSON document's alone: while the command runs, it
+    points at stderr (the messages, and any child process that writes to its stdout)."""
+
+    def __init__(self) -> None:
+        sys.stdout.flush()
+        self.saved = os.dup(1)
+        os.dup2(2, 1)
+
+    def write(self, document: Dict[str, Any]) -> None:
+        sys.stdout.flush()
+        os.dup2(self.saved, 1)
+        os.close(self.saved)
+        sys.stdout.write(json.dumps(document, indent=2, sort_keys=True, default=str) + "\n")
+        sys.stdout.flush()
+
+
+def _usage_error_document(argv: List[str], error: SystemExit) -> Dict[str, Any]:
+    outcome = CommandOutcome(next((a for a in argv if not a.startswith("-")), ""))
+    outcome.error("usage error (see the message on stderr)")
+    return outcome.document(int(error.code) if isinstance(error.code, int) else EXIT_USAGE, __version__)
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == [REMOTE_TOOL] and len(argv) >= 2:
         tool_args = argv[2:]
         return run_remote_tool(argv[1], tool_args[1:] if tool_args[:1] == ["--"] else tool_args)
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as error:
+        if "--json" in argv and error.code not in (0, None):
+            sys.stdout.write(json.dumps(_usage_error_document(argv, error), indent=2, sort_keys=True) + "\n")
+        raise
     setup_console(args.verbose)
     signals.install()
+    json_stdout = _JsonStdout() if args.json else None
     progress = Progress(plain=True if args.plain else None)
     progress.recorder = record_in_file
+    progress.outcome = CommandOutcome(args.command, getattr(args, "env", None))
     os.umask(0o077)  # everything this run and its children create is private (sets are 0700/0600)
-    try:
-        if args.command == "config-reference":
-            sys.stdout.write(reference_markdown())
-            return EXIT_OK
-        if args.command in ("plan", "backup"):
-            return run_plan_or_backup(args, load_env(args.env, progress, build_tree=True), progress)
-        if args.command == "verify":
-            return run_verify(args, load_env(args.env, progress) if args.env else None, progress)
-        if args.command == "restore":
-            return run_restore(args, load_env(args.env, progress), progress)
-        if args.command in ("stop", "start"):
-            return run_control(args, load_env(args.env, progress), progress)
-        if args.command == "init":
-            return run_init(args, progress)
-        if args.command == "cleanup":
-            return run_cleanup(args, load_env(args.env, progress), progress)
-    except KeyboardInterrupt:
-        sys.stderr.write("cnxbackup: interrupted; partial files were removed and nothing unfinished is marked done\n")
-        return EXIT_INTERRUPTED
-    except CnxBackupError as error:
-        sys.stderr.write(f"cnxbackup: {error}\n")
-        return error.exit_code
-    except Exception as error:  # a bug or an unexpected OS error: one line, details in the log
-        get_logger().exception("unexpected error")
-        sys.stderr.write(f"cnxbackup: unexpected error: {type(error).__name__}: {error} (run with -v for details)\n")
-        return EXIT_FAILED
-    return EXIT_FAILED
-
+    code = _run(args, progress)
+    if json_stdout is not None:
+        json_stdout.write(progress.outcome.document(code, __version__))
+    return code
 
 if __name__ == "__main__":
     sys.exit(main())

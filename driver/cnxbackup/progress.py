@@ -12,6 +12,8 @@ import threading
 import time
 from typing import Callable, Optional, TextIO
 
+from .outcome import CommandOutcome
+
 
 def human_bytes(count: float) -> str:
     for unit in ("B", "KB", "MB", "GB", "TB"):
@@ -110,6 +112,8 @@ class Progress:
         # every message and every finished task also goes to the run's log (cli sets it)
         self.recorder: Optional[Callable[[str], None]] = None
         self._overall: Optional[Overall] = None
+        # what the command did, for --json: its warning and note lines are kept from the messages
+        self.outcome = CommandOutcome()
 
     def start_overall(self, label: str, total_bytes: int, items: int) -> None:
         """Totals of a whole phase: each finished task then also shows where the phase is."""
@@ -161,6 +165,7 @@ class Progress:
             self.stream.flush()
 
     def message(self, text: str) -> None:
+        self.outcome.heard(text)
         if self.recorder is not None:
             self.recorder(text)
         if self.quiet:

@@ -76,6 +76,7 @@ def run_backup(env: Environment, plan: Plan, *, progress: Progress, resume: Opti
     log_handler = None
     try:
         layout.create()
+        progress.outcome.set_dir = set_dir
         log_handler = add_log_file(layout.log)
         log = get_logger()
         mode = env.section("archive")["mode"]

@@ -101,6 +101,7 @@ def run_control(args: argparse.Namespace, env: Environment, progress: Progress) 
     finally:
         transport.close()
     failed = failures(result)
+    progress.outcome.details["processes"] = result
     get_logger().info("%s of %s: %s", args.command, env.name, json.dumps(result, sort_keys=True))
     progress.message(f"{args.command}: " + ("done" if not failed else f"FAILED for {', '.join(failed)}"))
     return EXIT_FAILED if failed else EXIT_OK

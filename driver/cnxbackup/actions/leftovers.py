@@ -72,6 +72,9 @@ def run_cleanup(args: argparse.Namespace, env: Environment, progress: Progress) 
     transport = make_transport(env)
     try:
         leftovers = find_leftovers(plan.items, hosts, transport)
+        progress.outcome.details["leftovers"] = [{"host": lo.host, "path": lo.path, "bytes": lo.size, "removed": False}
+                                                 for lo in leftovers]
+        progress.outcome.bytes = sum(lo.size for lo in leftovers)
         if not leftovers:
             progress.message(f"no restore leftovers under the sources of {env.name}")
             return EXIT_OK
@@ -86,13 +89,14 @@ def run_cleanup(args: argparse.Namespace, env: Environment, progress: Progress) 
                 progress.message("nothing removed")
                 return EXIT_OK
         failed = 0
-        for lo in leftovers:
+        for lo, entry in zip(leftovers, progress.outcome.details["leftovers"]):
             host = hosts.get(lo.host) or Host("local", "local")
             proc = transport.run(host, f"rm -rf -- {shlex.quote(lo.path)}", timeout=36000)
             if proc.returncode != 0:
                 failed += 1
                 progress.message(f"FAILED to remove {lo.path}: {proc.stderr.strip()[-200:]}")
             else:
+                entry["removed"] = True
                 progress.message(f"removed {lo.path} ({human_bytes(lo.size)})")
         return EXIT_FAILED if failed else EXIT_OK
     finally:

@@ -219,5 +219,6 @@ def run_init(args: argparse.Namespace, progress: Progress) -> int:
     progress.message(f"wrote {path}: " + ", ".join(f"{k} {v or 'not found'}" for k, v in summary.items()))
     for question in found.questions:
         progress.message(f"QUESTION: {question}")
+    progress.outcome.details.update({"file": os.path.abspath(path), "found": summary, "questions": list(found.questions)})
     progress.message(f"next: review the CHECK lines, then run: cnxbackup plan --env {path}")
     return EXIT_OK

@@ -44,6 +44,7 @@ from ..journal import DONE, FAILED, RUNNING, SKIPPED, Journal
 from ..lock import RunLock
 from ..log import add_log_file, get_logger, remove_handler
 from ..manifest import Manifest
+from ..outcome import CommandOutcome
 from ..plan import detect_versions
 from ..progress import Progress
 from ..transport import HostUnreachable, Transport, make_transport
@@ -268,6 +269,7 @@ def run_restore(args: argparse.Namespace, env: Environment, progress: Progress) 
         options = recorded
     else:
         stamp = _new_stamp(set_dir)
+    progress.outcome.set_dir = set_dir
     current, steps = plan_restore(set_dir, opened, env, options, stamp, progress)
     backup_version = ConnectionsVersion.from_dict(manifest.connections)
     provision_steps = [s for s in steps if s.archive is not None and s.archive.restore_rule == EXACT_VERSION]
@@ -284,6 +286,7 @@ def run_restore(args: argparse.Namespace, env: Environment, progress: Progress) 
     if args.dry_run:
         progress.message(f"Dry run: restore of {set_dir} onto {env.name} would do (nothing was changed):\n"
                          + format_steps(steps))
+        describe_steps(progress.outcome, steps, None, dry_run=True)
         return EXIT_OK
     transport = make_transport(env)  # one for the checks, the staging and the steps: one ssh master per host
     handler = None
@@ -321,6 +324,26 @@ def run_restore(args: argparse.Namespace, env: Environment, progress: Progress) 
         transport.close()
         if handler is not None:
             remove_handler(handler)
+        describe_steps(progress.outcome, steps, journal)
+
+
+def describe_steps(outcome: CommandOutcome, steps: List[RestoreStep], journal: Optional[Journal], dry_run: bool = False) -> None:
+    """The restore's steps for --json: files as items, databases as databases, every step in details."""
+    entries: List[Dict[str, Any]] = []
+    for step in steps:
+        entry = journal.step(step.step_id) if journal is not None else {}
+        status = entry.get("status") or ("skipped" if step.skip_reason else ("planned" if dry_run else "pending"))
+        entries.append({"name": step.label, "kind": step.kind, "host": None, "source": step.destination, "status": status,
+                        "bytes": step.archive.unpacked_bytes if step.archive is not None else None, "files": None,
+                        "seconds": None, "error": entry.get("error") or step.skip_reason, "warnings": [],
+                        "id": step.step_id, "title": step.title})
+    outcome.items = [e for e in entries if e["kind"] == "file"]
+    outcome.databases = [e for e in entries if e["kind"] == "db"]
+    outcome.details["steps"] = [{"id": e["id"], "title": e["title"], "kind": e["kind"], "status": e["status"],
+                                 "error": e["error"]} for e in entries]
+    outcome.details["dryRun"] = dry_run
+    if journal is not None:
+        outcome.details["restoreJournal"] = journal.path
 
 
 def _runs(step: RestoreStep, opened: OpenedSet, hosts: Dict[str, Host], transport: Transport, progress: Progress,

@@ -1,10 +1,15 @@
-"""``cnxbackup plan`` and ``cnxbackup backup``: preflight, show the plan, then act."""
+"""``cnxbackup plan`` and ``cnxbackup backup``: preflight, show the plan, then act.
+
+A real backup (not ``plan``, not ``--dry-run``) runs inside the environment's monitoring: the
+start ping and the before hooks first (a failing hook aborts before the preflight), then the
+after or on-error hooks, the success or failure ping and the textfile with the run's result.
+"""
 from __future__ import annotations
 
 import argparse
 
 from ..config import Environment
-from ..errors import EXIT_OK
+from ..errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, CnxBackupError
 from ..hosts import hosts_of
 from ..plan import build_plan
 from ..progress import Progress
@@ -13,19 +18,26 @@ from .backup import run_backup
 from .dryrun import show_dry_run
 from .estimate import expected_downtime
 from .leftovers import describe, find_leftovers
+from .monitoring import Monitor
 from .preflight import preflight
+from .results import describe_plan, describe_set
 from .show_plan import format_plan
 
 
-def run_plan_or_backup(args: argparse.Namespace, env: Environment, progress: Progress) -> int:
+def _plan_and_backup(args: argparse.Namespace, env: Environment, progress: Progress) -> int:
     plan = build_plan(env)
     transport = make_transport(env)
     try:
         notes = preflight(plan, transport, allow_partial=bool(args.allow_partial))
-        notes.append(expected_downtime(env, plan.estimated_bytes))
+        downtime = expected_downtime(env, plan.estimated_bytes)
+        notes.append(downtime)
         notes += [f"restore leftover {line}: left out of every archive; cnxbackup cleanup --env {env.name} removes it"
                   for line in describe(find_leftovers(plan.items, hosts_of(env), transport))]
         progress.message(format_plan(plan, notes))
+        if args.command == "plan" or args.dry_run:
+            describe_plan(progress.outcome, plan, downtime)
+            progress.outcome.details["gate"] = "passed"
+            progress.outcome.details["planNotes"] = notes
         if args.command == "plan":
             return EXIT_OK
         if args.dry_run:
@@ -36,3 +48,27 @@ def run_plan_or_backup(args: argparse.Namespace, env: Environment, progress: Pro
                           allow_other_environment=bool(args.allow_other_environment), gate_notes=notes)
     finally:
         transport.close()
+        if progress.outcome.set_dir:
+            describe_set(progress.outcome, progress.outcome.set_dir)
+
+
+def run_plan_or_backup(args: argparse.Namespace, env: Environment, progress: Progress) -> int:
+    if args.command == "plan" or args.dry_run:
+        return _plan_and_backup(args, env, progress)
+    monitor = Monitor(env, progress)
+    outcome = progress.outcome
+    code = EXIT_FAILED
+    try:
+        monitor.start(outcome)
+        code = _plan_and_backup(args, env, progress)
+        return code
+    except KeyboardInterrupt:
+        code = EXIT_INTERRUPTED
+        raise
+    except CnxBackupError as error:
+        code = error.exit_code
+        outcome.error(str(error))
+        raise
+    finally:
+        monitor.finish(outcome, code)
+        monitor.close()

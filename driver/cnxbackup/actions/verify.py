@@ -18,12 +18,24 @@ from ..componentpack import mongo as mongo_part
 from ..config import Environment
 from ..databases import verify_database
 from ..errors import EXIT_FAILED, EXIT_OK, CnxBackupError
-from ..manifest import DONE_STATUSES, ArchiveLevel, ArchiveRecord, DatabaseRecord, FileRecord, Manifest, ManifestError, ManifestFormatError
+from ..manifest import (
+    DONE_STATUSES,
+    MANIFEST,
+    ArchiveLevel,
+    ArchiveRecord,
+    DatabaseRecord,
+    FileRecord,
+    Manifest,
+    ManifestError,
+    ManifestFormatError,
+)
 from ..progress import Progress
 from ..setbox import OutsideTheSet, path_in_set
 from ..signing import KeyMissing, SignatureRefused
 from ..transport import make_transport
+from .results import describe_set
 from .trust import open_set, trusted_keys_path
+from .verify_record import record_verify_result
 
 
 def verify_set(set_dir: str, *, trusted_keys: str, trust_unsealed: bool = False, deep: bool = False,
@@ -228,10 +240,21 @@ def _verify_database(manifest: Manifest, db: DatabaseRecord, env: Optional[Envir
 
 
 def run_verify(args: argparse.Namespace, env: Optional[Environment], progress: Progress) -> int:
-    ok, lines = verify_set(args.set_dir, trusted_keys=trusted_keys_path(args, env), trust_unsealed=args.trust_unsealed,
+    set_dir = os.path.abspath(args.set_dir)
+    progress.outcome.set_dir = set_dir
+    ok, lines = verify_set(set_dir, trusted_keys=trusted_keys_path(args, env), trust_unsealed=args.trust_unsealed,
                            deep=args.deep, env=env, progress=progress)
     for line in lines:
         progress.message(line)
+        if line.startswith("BAD"):
+            progress.outcome.error(line[3:].strip())
     bad = sum(1 for line in lines if line.startswith("BAD"))
     progress.message(f"verify {'passed' if ok else 'FAILED'}: {len(lines) - bad} checks ok, {bad} bad")
+    progress.outcome.details.update({"deep": bool(args.deep), "checks": [
+        {"ok": not line.startswith("BAD"), "text": line[3:].strip()} for line in lines]})
+    describe_set(progress.outcome, set_dir)
+    if os.path.isfile(os.path.join(set_dir, MANIFEST)):  # a folder that is a set: the result goes beside its signed part
+        problem = record_verify_result(set_dir, ok, bool(args.deep), bad)
+        if problem:
+            progress.message(f"note: {problem}")
     return EXIT_OK if ok else EXIT_FAILED

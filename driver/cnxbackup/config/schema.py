@@ -167,6 +167,23 @@ SCHEMA: Dict[str, Field] = {
         "mode": Field("str", "`two-phase`: every folder is archived once while the servers still run (a level-0 GNU tar incremental archive), then, after the stop, only what changed since (level 1), beside the database backups: the outage is the databases and the changes, not the whole tree. `full`: one archive per folder, after the stop.", "two-phase", choices=["two-phase", "full"]),
         "low_priority": Field("bool", "Run the archives taken while the servers still serve users (two-phase, phase 1) at low priority: `nice -n 19 ionice -c3` (ionice where the host has it).", True),
     }),
+    "monitoring": Field("section", "Pings to a monitor (healthchecks.io style) and a Prometheus textfile, for `backup`; neither ever fails the backup.", section={
+        "ping_url": Field("str", "The check's ping URL: the start pings `URL/start`, a success `URL`, a failure `URL/fail` (with the log's last lines, secrets masked); each with `?rid=` the run's id."),
+        "start_url": Field("str", "The start ping's URL instead of `ping_url/start`."),
+        "success_url": Field("str", "The success ping's URL instead of `ping_url`."),
+        "fail_url": Field("str", "The failure ping's URL instead of `ping_url/fail`."),
+        "timeout": Field("float", "Seconds one ping may take.", 10.0, minimum=0.1, maximum=300.0),
+        "retries": Field("int", "Further attempts after a ping that failed (1 s, 2 s ... apart).", 2, minimum=0, maximum=10),
+        "log_lines": Field("int", "Lines of the log the failure ping carries.", 100, minimum=1, maximum=10000),
+        "body_limit": Field("int", "Bytes of a ping's body at most (healthchecks.io keeps 100 kB).", 100000, minimum=100, maximum=10000000),
+        "textfile_dir": Field("str", "node-exporter's textfile collector folder: `cnxbackup_ENV.prom` is written there atomically after each backup (README, Monitoring)."),
+    }),
+    "hooks": Field("section", "Shell commands run on this machine around `backup`, with `CNXBACKUP_ENV`, `CNXBACKUP_SET`, `CNXBACKUP_STATUS`, `CNXBACKUP_EXIT_CODE`, `CNXBACKUP_ERROR`, `CNXBACKUP_RUN_ID` and `CNXBACKUP_CONFIG` set.", section={
+        "before_backup": Field("list", "Run first, in order; one that fails aborts the backup before anything is checked or stopped.", []),
+        "after_backup": Field("list", "Run after a backup that succeeded (exit 0 or 3); a failure is a warning.", []),
+        "on_error": Field("list", "Run after a backup that failed, was partial or was refused; a failure is a warning.", []),
+        "timeout": Field("int", "Seconds one hook command may take.", 600, minimum=1, maximum=86400),
+    }),
     "hosts": Field("records", "The machines of the deployment (omit for a single host).", [], section=HOST_FIELDS),
     "demo": Field("section", "Demo only: build a sample deployment under root before backing up.", section={
         "root": Field("str", "Where the sample deployment lives.", required=True),

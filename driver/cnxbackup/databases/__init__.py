@@ -36,6 +36,7 @@ from .operations import (
     db_host,
     db_secrets,
     dry_run_commands,
+    forget_rman_backup,
     generated_scripts,
     image_header_problem,
     image_record,
@@ -53,6 +54,7 @@ from .settings import db_settings, settings_for
 __all__ = [
     "HOOKS", "VENDORS", "DbBackupResult", "DbError", "DbTarget", "DbTimeout", "RestoreSource", "VendorHooks",
     "backup_all", "backup_targets", "db2", "db_host", "image_header_problem", "db_secrets", "db_settings", "dry_run_commands",
+    "forget_rman_backup",
     "run_settings", "generated_scripts", "image_record", "mssql", "oracle", "remote_settings", "restore_commands", "restore_database",
     "result_from_record", "run_tool", "settings_for", "targets_from_settings", "vendor_module", "verify_database",
 ]

@@ -21,7 +21,7 @@ from ..manifest import DatabaseRecord
 from ..secrets import REDACT, read_password
 from ..transport import SshTransport, Transport, make_transport
 from ..transport.remote_tool import remote_tool_argv
-from . import db2, mssql
+from . import db2, mssql, oracle
 from .base import DbBackupResult, DbError, DbTarget, database_log
 from .defaults import default_databases
 from .hooks import vendor_module
@@ -175,6 +175,20 @@ def verify_database(vendor: str, db: DatabaseRecord, env: Optional[Environment],
     if ok is None:
         return True, f"{message} (no native verifier for this method; SHA-256 checked)"
     return bool(ok), message
+
+
+def forget_rman_backup(env: Environment, tag: str) -> str:
+    """Delete one RMAN backup by its tag (prune), on the DB host when there is one."""
+    settings = settings_for("oracle", env)
+    if db_host(env) is None:
+        return oracle.delete_backup_tag(settings, tag)
+    transport = make_transport(env)
+    spec_dir = tempfile.mkdtemp(prefix="cnxprune-")
+    try:
+        return oracle.delete_backup_tag(remote_settings(env, settings, transport, spec_dir), tag)
+    finally:
+        transport.close()
+        shutil.rmtree(spec_dir, ignore_errors=True)
 
 
 def generated_scripts(env: Environment, version: str, results: List[DbBackupResult]) -> Dict[str, str]:

@@ -258,6 +258,18 @@ def verify(result_or_image: DbBackupResult | str, settings: Mapping[str, Any], *
     return False, _rman_error(run.output)
 
 
+def delete_backup_tag(settings: Mapping[str, Any], tag: str, log: logging.Logger | None = None) -> str:
+    """RMAN ``DELETE NOPROMPT BACKUP TAG``: the pieces of one backup and their repository records,
+    nothing else (Backup and Recovery Reference, DELETE: the database mounted or open)."""
+    run, _ = _run_rman(settings, "DELETE NOPROMPT BACKUP TAG '%s';\n" % tag, log)
+    if run.rc != 0 or RMAN_STACK_MARK in run.output:
+        raise DbError("RMAN DELETE NOPROMPT BACKUP TAG %s failed: %s" % (tag, _rman_error(run.output)))
+    if "does not match any backup" in run.output:
+        return "RMAN backup %s: already gone (no backup with that tag in the repository)" % tag
+    count = re.search(r"Deleted (\d+) objects", run.output)
+    return "RMAN backup %s: deleted (%s objects)" % (tag, count.group(1) if count else "?")
+
+
 def restore_commands(target: DbTarget, settings: Mapping[str, Any], source: DbBackupResult | str, *,
                      backup_dir: str | None = None) -> list[str]:
     """Lines for RESTORE.md. The password appears only as ${PASSWORD_ENV} inside a 0600 parfile."""

@@ -726,6 +726,19 @@ def _opensearch(state: Dict[str, Any], search: Dict[str, Any], method: str, path
             search["indices"][index] = dict(held["indices"][index], status="open")
         return {"snapshot": {"snapshot": name, "indices": wanted,
                              "shards": {"total": 2 * len(wanted), "failed": 0, "successful": 2 * len(wanted)}}}
+    if parts[:1] == ["_snapshot"] and len(parts) == 3 and method == "DELETE":
+        # DELETE /_snapshot/REPO/NAME: {"acknowledged": true}, or snapshot_missing_exception (404)
+        repo, name = parts[1], parts[2]
+        if repo not in search["repos"]:
+            return {"error": {"type": "repository_missing_exception", "reason": f"[{repo}] missing"}, "status": 404}
+        if name not in search["snapshots"]:
+            return {"error": {"type": "snapshot_missing_exception", "reason": f"[{repo}:{name}] is missing"}, "status": 404}
+        gone = search["snapshots"].pop(name)
+        folder = os.path.join(state["pv_root"], "opensearchbackup")
+        for leftover in (f"snap-{gone['uuid']}.dat", f"meta-{gone['uuid']}.dat"):
+            if os.path.exists(os.path.join(folder, leftover)):
+                os.unlink(os.path.join(folder, leftover))
+        return {"acknowledged": True}
     if parts[:1] == ["_snapshot"] and len(parts) == 3 and method == "GET":
         repo, name = parts[1], parts[2]
         found = [s for n, s in search["snapshots"].items() if name in ("_all", n)]

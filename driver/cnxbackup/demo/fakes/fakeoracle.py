@@ -202,6 +202,8 @@ class RmanSession:
             self.say("Starting recover at %s\nusing channel ORA_DISK_1\n\nFinished recover at %s"
                      % (rman_date(), rman_date()))
             return 0
+        if lower.startswith("delete "):
+            return self.delete(command)
         if lower in ("list backup summary", "list backup"):
             state = self.inv.snapshot()
             self.say("\nList of Backups\n===============")
@@ -276,6 +278,36 @@ class RmanSession:
             state["rman_backups"].append({"tag": tag, "pieces": pieces, "what": what,
                                           "consistent": state["open_mode"] != "OPEN"})
         self.say("Finished backup at %s" % rman_date())
+        return 0
+
+    def delete(self, command: str) -> int:
+        """DELETE [NOPROMPT] BACKUP TAG 'x': deletes the pieces of that tag (the database mounted or open);
+        "Deleted N objects", or RMAN's message when nothing matches (Backup and Recovery Reference, DELETE)."""
+        match = re.fullmatch(r"(?i)delete\s+(noprompt\s+)?backup\s+tag\s+'?([A-Za-z0-9_]+)'?", command)
+        if match is None:
+            return self.fail("delete", "RMAN-01009: syntax error: found \"%s\"" % command.split()[-1])
+        if not match.group(1):  # a command file never prompts; cnxbackup always says NOPROMPT
+            self.say("Do you really want to delete the above objects (enter YES or NO)? ")
+        tag = match.group(2).upper()
+        with self.inv.state() as state:
+            if state["open_mode"] == "SHUTDOWN":
+                return self.fail("delete", "ORA-01034: ORACLE not available")
+            matched = [entry for entry in state["rman_backups"] if entry["tag"] == tag]
+            state["rman_backups"] = [entry for entry in state["rman_backups"] if entry["tag"] != tag]
+        self.say("using channel ORA_DISK_1")
+        if not matched:
+            self.say("specification does not match any backup in the repository")
+            return 0
+        self.say("\nList of Backup Pieces\nBP Key  BS Key  Pc# Cp# Status      Device Type Piece Name\n"
+                 "------- ------- --- --- ----------- ----------- ----------")
+        pieces = [piece for entry in matched for piece in entry["pieces"]]
+        for number, piece in enumerate(pieces, 1):
+            self.say("%-7d %-7d 1   1   AVAILABLE   DISK        %s" % (number, number, piece))
+        for number, piece in enumerate(pieces, 1):
+            if os.path.exists(piece):
+                os.unlink(piece)
+            self.say("deleted backup piece\nbackup piece handle=%s RECID=%d STAMP=1146735%03d" % (piece, number, number))
+        self.say("Deleted %d objects\n" % len(pieces))
         return 0
 
     def restore(self, validate_only: bool) -> int:

@@ -1,0 +1,160 @@
+"""``cnxbackup prune`` and ``list``: the rules (unit), then real sets: what is kept, what is removed
+with its database images, and the images a forged or altered set names are left alone."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+
+import pytest
+
+import e2e
+from cnxbackup.actions.housekeeping import SetEntry, decide
+from cnxbackup.lock import RunLock
+from jsonresult import run_json
+
+DAY = 86400.0
+NOW = 1_800_000_000.0
+
+
+def entry(name: str, days_ago: float, state: str, restore: bool = False) -> SetEntry:
+    return SetEntry(f"/t/{name}", name, NOW - days_ago * DAY, state, restore_running="/t/r" if restore else None)
+
+
+def kept(decisions) -> list:
+    return [d.entry.name for d in decisions if d.keep]
+
+
+def test_keep_counts_only_complete_sets_and_warnings_count_as_complete():
+    entries = [entry("c1", 9, "complete"), entry("p1", 8, "partial"), entry("c2", 7, "complete-with-warnings"),
+               entry("u1", 6, "unfinished"), entry("c3", 5, "complete")]
+    assert kept(decide(entries, 2, None, NOW)) == ["c2", "c3"]
+    assert kept(decide(entries, 5, None, NOW)) == ["c1", "c2", "c3"]  # the partial and unfinished older ones go
+
+
+def test_partial_and_unfinished_sets_newer_than_the_newest_complete_are_kept():
+    entries = [entry("p_old", 8, "partial"), entry("c1", 7, "complete"), entry("p_new", 1, "partial"),
+               entry("u_new", 0.5, "unfinished")]
+    assert kept(decide(entries, 1, None, NOW)) == ["c1", "p_new", "u_new"] and not decide(entries, 9, None, NOW)[0].keep
+
+
+def test_keep_within_keeps_complete_sets_in_addition_and_never_a_partial_one():
+    entries = [entry("c1", 30, "complete"), entry("c2", 10, "complete"), entry("p", 5, "partial"), entry("c3", 3, "complete"),
+               entry("c4", 1, "complete")]
+    assert kept(decide(entries, 1, 12, NOW)) == ["c2", "c3", "c4"]
+    assert kept(decide(entries, 1, 2, NOW)) == ["c4"]
+
+
+def test_never_the_newest_complete_one_an_unfinished_restore_names_or_an_untrusted_one():
+    entries = [entry("c1", 9, "complete", restore=True), entry("x", 8, "untrusted"), entry("c2", 7, "complete"),
+               entry("c3", 1, "complete")]
+    decisions = decide(entries, 1, None, NOW)
+    assert kept(decisions) == ["c1", "x", "c3"]
+    assert "unfinished restore" in decisions[0].reason and "signature" in decisions[1].reason
+    assert decide([entry("only", 400, "complete")], 1, 0, NOW)[0].keep
+
+
+@pytest.fixture(scope="module")
+def two_sets(tmp_path_factory):
+    tmp = str(tmp_path_factory.mktemp("prune"))
+    env_file = e2e.write_env(tmp)
+    first = run_json("backup", "--env", env_file, expect=0)["set"]
+    time.sleep(1.1)  # set names are to the second
+    second = run_json("backup", "--env", env_file, expect=0)["set"]
+    return {"tmp": tmp, "env": env_file, "b1": first, "b2": second, "target": os.path.dirname(first)}
+
+
+def images(set_dir: str) -> list:
+    return [i["path"] for d in e2e.manifest(set_dir)["databases"] for i in d["images"]]
+
+
+def decisions(document) -> dict:
+    return {os.path.basename(s["path"]): s for s in document["details"]["sets"]}
+
+
+def test_prune_on_real_sets(two_sets):
+    env, target, b1, b2 = two_sets["env"], two_sets["target"], two_sets["b1"], two_sets["b2"]
+    # an old partial set (signed: it names no image), a newer unfinished one, and a forged one (the
+    # manifest edited, its signature no longer holds) that names the newest set's images
+    partial = os.path.join(target, "demo-20200101T000000")
+    shutil.copytree(b1, partial)
+    e2e.reseal(partial, lambda data: data.update(status="partial", databases=[]))
+    unfinished = os.path.join(target, "demo-20991231T000000")
+    os.makedirs(unfinished)
+    with open(os.path.join(unfinished, "journal.json"), "w", encoding="utf-8") as handle:
+        json.dump({"status": "running", "steps": {}, "order": []}, handle)
+    forged = os.path.join(target, "demo-20200102T000000")
+    shutil.copytree(b2, forged)
+    data = e2e.manifest(forged)
+    data["status"] = "complete"
+    with open(os.path.join(forged, "manifest.json"), "w", encoding="utf-8") as handle:
+        json.dump(data, handle)
+    b1_images, b2_images = images(b1), images(b2)
+    assert all(map(os.path.isfile, b1_images + b2_images)) and not set(b1_images) & set(b2_images)
+
+    listing = run_json("list", "--env", env, expect=0)
+    states = {os.path.basename(s["path"]): s["status"] for s in listing["details"]["sets"]}
+    assert states == {os.path.basename(b1): "complete", os.path.basename(b2): "complete", "demo-20200101T000000": "partial",
+                      "demo-20991231T000000": "unfinished", "demo-20200102T000000": "untrusted"}
+    assert listing["details"]["sets"][0]["name"] == "demo-20991231T000000"  # newest first
+
+    dry = decisions(run_json("prune", "--env", env, "--keep", "1", "--dry-run", expect=0))
+    assert {name: d["keep"] for name, d in dry.items()} == {
+        os.path.basename(b1): False, os.path.basename(b2): True, "demo-20200101T000000": False,
+        "demo-20991231T000000": True, "demo-20200102T000000": True}
+    assert all(map(os.path.isdir, (b1, b2, partial, unfinished, forged)))  # a dry run removes nothing
+
+    # a restore of b1 that did not finish: b1 stays; the old partial set goes
+    restore_dir = os.path.join(b1, "restore-20261201T000000")
+    os.makedirs(restore_dir)
+    with open(os.path.join(restore_dir, "journal.json"), "w", encoding="utf-8") as handle:
+        json.dump({"status": "running"}, handle)
+    done = decisions(run_json("prune", "--env", env, "--keep", "1", expect=0))
+    assert "unfinished restore" in done[os.path.basename(b1)]["reason"]
+    assert not os.path.exists(partial) and os.path.isdir(b1) and os.path.isdir(forged)
+    shutil.rmtree(restore_dir)
+
+    # an image of b1 that is not what the set recorded: nothing of b1 is removed, and prune fails
+    with open(b1_images[-1], "ab") as handle:
+        handle.write(b"x")
+    refused = run_json("prune", "--env", env, "--keep", "1", expect=1)
+    assert "does not match its SHA-256" in " ".join(decisions(refused)[os.path.basename(b1)]["problems"])
+    assert os.path.isdir(b1) and all(map(os.path.isfile, b1_images))
+    with open(b1_images[-1], "r+b") as handle:
+        handle.truncate(os.path.getsize(b1_images[-1]) - 1)
+
+    removed = decisions(run_json("prune", "--env", env, "--keep", "1", expect=0))
+    assert len(removed[os.path.basename(b1)]["removed"]) == len(b1_images) + 1
+    assert not os.path.exists(b1) and not any(map(os.path.exists, b1_images))
+    assert os.path.isdir(b2) and all(map(os.path.isfile, b2_images))  # the forged set named them: left alone
+    assert os.path.isdir(forged) and os.path.isdir(unfinished)
+    assert not [n for n in os.listdir(target) if n.startswith(".cnxbackup-pruning-")]
+
+
+def test_a_signed_set_naming_an_image_outside_backup_dir_is_refused(two_sets, tmp_path):
+    env, b2 = two_sets["env"], two_sets["b2"]
+    outside = str(tmp_path / "precious.bin")
+    shutil.copyfile(images(b2)[0], outside)
+    old = os.path.join(two_sets["target"], "demo-20200103T000000")
+    shutil.copytree(b2, old)
+
+    def point_outside(data):
+        data["databases"] = data["databases"][:1]
+        data["databases"][0]["images"][0]["path"] = outside
+
+    e2e.reseal(old, point_outside)
+    document = run_json("prune", "--env", env, "--keep", "1", expect=1)
+    assert "is not inside database.backup_dir" in " ".join(decisions(document)["demo-20200103T000000"]["problems"])
+    assert os.path.isfile(outside) and os.path.isdir(old)
+    shutil.rmtree(old)
+
+
+def test_prune_takes_the_environment_lock(two_sets):
+    lock = RunLock(two_sets["target"], "demo", "a-backup")
+    lock.acquire()
+    try:
+        document = run_json("prune", "--env", two_sets["env"], "--keep", "1", expect=1)
+    finally:
+        lock.release()
+    assert "a-backup" in document["errors"][0] or "lock" in document["errors"][0]
