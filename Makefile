@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 ENV ?= demo
 SET ?=
 ARGS ?=
-SYSTEM_TOOLS := jython java tar zstd ssh sshd
+SYSTEM_TOOLS := jython java tar zstd ssh sshd gpg
 
 # Production hosts (RHEL 8/9, SLES 15: no internet, no Jython, Java or sshd of their own) run the
 # single-file zipapp of `make dist`, copied to dist/cnxbackup.pyz, with the distribution's own
@@ -51,7 +51,7 @@ system-deps:
 	    echo "error: missing$$missing and cannot apt-get install them (need root on Debian/Ubuntu)" >&2; exit 1; \
 	  fi; \
 	  export DEBIAN_FRONTEND=noninteractive; \
-	  apt-get update -qq && apt-get install -y -qq jython default-jre-headless tar zstd openssh-client openssh-server >/dev/null; \
+	  apt-get update -qq && apt-get install -y -qq jython default-jre-headless tar zstd openssh-client openssh-server gnupg >/dev/null; \
 	fi
 
 $(STAMP): pyproject.toml

@@ -81,6 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--trusted-keys", metavar="FILE",
                         help="public keys to trust (default: the environment's signing.trusted_keys, else "
                              "/etc/cnxbackup/trusted-keys)")
+    verify.add_argument("--identity", metavar="FILE",
+                        help="the secret key (gpg export) that decrypts an encrypted set, for --deep (default: $CNXBACKUP_IDENTITY)")
     verify.add_argument("--trust-unsealed", action="store_true",
                         help="accept a set that is unsigned or not signed by a trusted key (sets from before signing)")
 
@@ -88,6 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
     restore.add_argument("set_dir", metavar="SET", help="the backup set folder (target.dir/ENV-YYYYmmddTHHMMSS)")
     restore.add_argument("--env", required=True, help="environment to restore onto (environments/NAME.yaml) or file")
     restore.add_argument("--trusted-keys", metavar="FILE", help="public keys to trust (default: signing.trusted_keys)")
+    restore.add_argument("--identity", metavar="FILE",
+                         help="the secret key (gpg export) that decrypts an encrypted set (default: $CNXBACKUP_IDENTITY)")
     restore.add_argument("--trust-unsealed", action="store_true",
                          help="restore a set that is unsigned or not signed by a trusted key (recorded in the restore "
                               "journal; setuid/setgid files, FIFOs, devices and extended attributes are then always refused)")

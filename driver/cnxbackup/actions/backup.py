@@ -30,6 +30,7 @@ from ..signing import ensure_signing_key, sign
 from ..transport import Transport
 from . import cpphase, dbphase, filephase, reports, wsphase
 from .common import find_resumable_set, new_set_dir
+from .crypto import backup_cipher, encryption_record
 from .identity import ALLOW_OTHER, check_identity, journal_cell
 from .restore_plan import start_servers_command
 from .state import BackupRun, SetLayout
@@ -80,12 +81,19 @@ def run_backup(env: Environment, plan: Plan, *, progress: Progress, resume: Opti
         log_handler = add_log_file(layout.log)
         log = get_logger()
         mode = env.section("archive")["mode"]
+        encryption = encryption_record(env)
         if resume:
             journal = Journal.load(set_dir)
             started_as = journal.data.setdefault("archiveMode", "full")  # sets begun before two-phase were full
             if started_as != mode:
                 raise CnxBackupError(f"{env.where('archive.mode')}: archive.mode is {mode}, but {set_dir} was begun "
                                      f"as {started_as}; resume it with archive.mode: {started_as}, or start a new set")
+            begun_with = journal.data.get("encryption") or None
+            if begun_with != encryption:
+                raise CnxBackupError(f"{env.where('archive.encrypt')}: archive.encrypt is "
+                                     f"{(encryption or {}).get('recipients') or 'off'}, but {set_dir} was begun with "
+                                     f"{(begun_with or {}).get('recipients') or 'no encryption'}: one set is encrypted "
+                                     "to one set of recipients; resume it with those, or start a new set")
             journal.data.setdefault("resumed", []).append(time.strftime("%Y-%m-%dT%H:%M:%S%z"))
             journal.data["overrides"] = sorted(set(journal.data.get("overrides") or []) | set(overrides))
             journal.save()
@@ -93,7 +101,7 @@ def run_backup(env: Environment, plan: Plan, *, progress: Progress, resume: Opti
         else:
             journal = Journal.create(set_dir, tool=__version__, environment=env.name, run_id=run_id,
                                      config=os.path.abspath(env.file), host=socket.gethostname(), overrides=overrides,
-                                     archiveMode=mode)
+                                     archiveMode=mode, encryption=encryption)
         signing = env.section("signing")
         for note in ensure_signing_key(signing["key"], signing["trusted_keys"]):
             progress.message(note)
@@ -105,7 +113,11 @@ def run_backup(env: Environment, plan: Plan, *, progress: Progress, resume: Opti
         progress.message(f"backup set: {set_dir}")
         run = BackupRun(plan, layout, journal, progress, cancel, transport)
         try:
-            _run_phases(run, plan, set_dir, env, journal)
+            with backup_cipher(env) as run.cipher:
+                if run.cipher is not None:
+                    log.info("encryption: every archive, copied file, Component Pack file and image copy goes to "
+                             "gpg for %s", ", ".join(run.cipher.recipients))
+                _run_phases(run, plan, set_dir, env, journal)
         except KeyboardInterrupt:
             _mark_interrupted(journal)
             raise Interrupted(f"interrupted; resume with: cnxbackup backup --env {env.name} --resume {set_dir}") from None

@@ -24,7 +24,7 @@ import shlex
 import subprocess
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from ..archive import ArchiveError, copy_back_file, hash_file
+from ..archive import ArchiveError, Cipher, copy_back_file, hash_file
 from ..componentpack import Kube, KubeError, enabled, mongo, opensearch
 from ..config import Environment
 from ..errors import CnxBackupError, StepFailed
@@ -77,13 +77,16 @@ def manual_commands(manifest: Manifest, set_dir: str) -> List[str]:
     namespace = str(cp.get("namespace") or "connections")
     folder = f"{set_dir}/{FOLDER}"
     ns = shlex.quote(namespace)
+    secrets = shlex.quote(folder + "/secrets.json")
+    # an encrypted set's files are decrypted on the way, never written out in clear (bash: <(...))
+    apply = f"gpg --decrypt {secrets} | kubectl apply -n {ns} -f -" if manifest.encryption else f"kubectl apply -n {ns} -f {secrets}"
     commands = [f"kubectl get namespace {ns} || kubectl create namespace {ns}",
-                f"kubectl apply -n {ns} -f {shlex.quote(folder + '/secrets.json')}   # before bootstrap: its "
-                "certificates stay the ones the data and WebSphere trust"]
+                f"{apply}   # before bootstrap: its certificates stay the ones the data and WebSphere trust"]
     for release in _helm_order((cp.get("inventory") or {}).get("releases") or []):
         name = str(release.get("name"))
         chart, version = _chart(str(release.get("chart") or name))
         values = shlex.quote(f"{folder}/helm-values/{name}.yaml")
+        values = f"<(gpg --decrypt {values})" if manifest.encryption else values
         commands.append(f"helm upgrade {shlex.quote(name)} oci://hclcr.io/cnx/{shlex.quote(chart)} -i"
                         + (f" --version {shlex.quote(version)}" if version else "") + f" -n {ns} -f {values}")
     return commands
@@ -105,7 +108,8 @@ def steps(manifest: Manifest, set_dir: str) -> Tuple[List[Spec], List[Spec]]:
             f"kubectl exec -i -n {shlex.quote(str(cp.get('namespace')))} <primary> -c {dump.get('statefulset')} -- "
             "mongorestore <x509 options> --archive --gzip --drop "
             + " ".join(f"--nsExclude {shlex.quote(n)}" for n in EXCLUDED_NAMESPACES)
-            + f" < {shlex.quote(set_dir + '/' + str(dump.get('path')))}"], None))
+            + (f" < <(gpg --decrypt {shlex.quote(set_dir + '/' + str(dump.get('path')))})" if dump.get("encrypted")
+               else f" < {shlex.quote(set_dir + '/' + str(dump.get('path')))}")], None))
     snap = cp.get("opensearch") or {}
     if snap.get("status") in ("done", "warning"):
         indices = ",".join(snap.get("indices") or [])
@@ -178,7 +182,7 @@ def problems(manifest: Manifest, env: Environment, transport: Transport, set_dir
 
 
 def run_step(kind: str, manifest: Manifest, set_dir: str, env: Environment, transport: Transport,
-             journal: Journal, log: Any) -> str:
+             journal: Journal, log: Any, cipher: Optional[Cipher] = None) -> str:
     """Run one Component Pack step (its kind); a line for the console."""
     kube = Kube(env, transport)
     cp = manifest.component_pack or {}
@@ -197,7 +201,7 @@ def run_step(kind: str, manifest: Manifest, set_dir: str, env: Environment, tran
     if kind == "cp-scale-up":
         return scale_back(env, transport, journal)
     if kind == "cp-mongodb":
-        return _mongorestore(kube, cp, _private_dump(cp, set_dir, journal.set_dir), log)
+        return _mongorestore(kube, cp, _private_dump(cp, set_dir, journal.set_dir, cipher), log)
     return _snapshot_restore(kube, cp)
 
 
@@ -225,7 +229,7 @@ def scale_back(env: Environment, transport: Transport, journal: Journal) -> str:
     return "scaled back"
 
 
-def _private_dump(cp: Dict[str, Any], set_dir: str, private: str) -> str:
+def _private_dump(cp: Dict[str, Any], set_dir: str, private: str, cipher: Optional[Cipher] = None) -> str:
     """The dump mongorestore reads: a copy in the restore's own folder, read inside the set and
     checked against the manifest's SHA-256 before it is published (what is fed is what was checked)."""
     dump = cp.get("mongodb") or {}
@@ -237,7 +241,8 @@ def _private_dump(cp: Dict[str, Any], set_dir: str, private: str) -> str:
     if os.path.exists(dest):
         os.unlink(dest)
     try:
-        copy_back_file(source, dest, expected_sha256=str(dump.get("sha256")))
+        copy_back_file(source, dest, expected_sha256=str(dump.get("sha256")),
+                       cipher=cipher if dump.get("encrypted") else None)
     except ArchiveError as error:
         raise StepFailed(f"component pack: the MongoDB dump does not match the manifest: {error}") from None
     return dest

@@ -49,7 +49,7 @@ def run(run: BackupRun) -> None:
     kube = Kube(run.env, run.transport)
     run.log.info("component pack: %s in namespace %s on host %s", ", ".join(steps), kube.namespace, kube.host.name)
     actions: Dict[str, Callable[[], Dict[str, Any]]] = {
-        "cp:inventory": lambda: inventory.take(kube, os.path.join(run.layout.root, FOLDER)),
+        "cp:inventory": lambda: inventory.take(kube, os.path.join(run.layout.root, FOLDER), cipher=run.cipher),
         "cp:mongodb": lambda: _quiesced(run, kube, lambda: _mongodb(run, kube)),
         "cp:opensearch": lambda: _opensearch(run, kube),
     }
@@ -90,7 +90,8 @@ def _mongodb(run: BackupRun, kube: Kube) -> Dict[str, Any]:
     found = mongo.detect(kube)
     dest = os.path.join(run.layout.root, MONGO_ARCHIVE)
     os.makedirs(os.path.dirname(dest), mode=0o700, exist_ok=True)
-    result = mongo.dump(kube, found, dest, timeout=settings(run.env)["timeout"], cancel=run.cancel, log=run.log)
+    result = mongo.dump(kube, found, dest, timeout=settings(run.env)["timeout"], cancel=run.cancel, log=run.log,
+                        cipher=run.cipher)
     return {"statefulset": found.statefulset, "member": result.member, "locked": result.locked, "oplog": result.oplog,
             "how": result.reason, "path": MONGO_ARCHIVE, "sha256": result.sha256, "size": result.size,
             "version": result.version, "counts": result.counts,

@@ -97,7 +97,7 @@ def _remote_image_record(run: BackupRun, host_name: str, name: str, path: str, c
     if copy_back:
         local = os.path.join(run.layout.databases, name, os.path.basename(path))
         os.makedirs(os.path.dirname(local), mode=0o700, exist_ok=True)
-        copied = run.transport.get(run.hosts[host_name], path, local)
+        copied = run.transport.get(run.hosts[host_name], path, local, cipher=run.cipher)
         os.chmod(local, 0o600)
         record.update({"copy": os.path.relpath(local, run.layout.root), "sha256": copied.sha256, "size": copied.size})
     return record

@@ -164,11 +164,11 @@ def _copy_one(run: BackupRun, item: Item, dest: str) -> Tuple[ArchiveResult, Dic
     if item.host != "local":
         host = run.hosts[item.host]
         extra = remote_ops.remote_stat(run.transport, host, item.source)
-        result = remote_ops.copy_remote(item, dest, run.transport, host)
+        result = remote_ops.copy_remote(item, dest, run.transport, host, cipher=run.cipher)
     else:
         info = os.stat(item.source)
         extra = {"mode": f"{info.st_mode & 0o7777:04o}", "uid": info.st_uid, "gid": info.st_gid}
-        result = copy_file(item.source, dest, cancel=run.cancel)
+        result = copy_file(item.source, dest, cancel=run.cancel, cipher=run.cipher)
     os.chmod(dest, 0o600)  # the set is private; the source's mode is recorded instead
     return result, extra
 
@@ -200,10 +200,10 @@ def _tar(run: BackupRun, item: Item, host: Optional[Host], dest: str, settings: 
          progress: Any, *, low: bool) -> ArchiveResult:
     if host is not None:
         return remote_ops.archive_remote(item, dest, run.transport, host, settings, progress, run.cancel,
-                                         tar_args=tar_args, low_priority=low)
+                                         tar_args=tar_args, low_priority=low, cipher=run.cipher)
     return create_archive(item.source, dest, level=settings["level"], threads=settings["threads"],
                           extra_tar_args=tar_args, progress=progress, cancel=run.cancel,
-                          prefix=low_priority_prefix() if low else ())
+                          prefix=low_priority_prefix() if low else (), cipher=run.cipher)
 
 
 def _as_root(run: BackupRun, item: Item) -> bool:

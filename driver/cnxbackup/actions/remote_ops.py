@@ -14,6 +14,7 @@ from typing import Any, BinaryIO, Callable, Dict, Iterable, List, Optional, Sequ
 from ..archive import (
     ArchiveError,
     ArchiveResult,
+    Cipher,
     ListResult,
     attribute_args,
     create_archive_from_stream,
@@ -112,14 +113,14 @@ def archive_tar_args(item: Item, settings: Dict[str, Any], *, as_root: bool) -> 
 
 def archive_remote(item: Item, dest: str, transport: Transport, host: Host, settings: Dict[str, Any],
                    progress: Optional[Callable[[int, int], None]], cancel: threading.Event, *,
-                   tar_args: Sequence[str], low_priority: bool = False) -> ArchiveResult:
+                   tar_args: Sequence[str], low_priority: bool = False, cipher: Optional[Cipher] = None) -> ArchiveResult:
     """``tar | zstd`` on the item's host, streamed into ``dest`` here (``tar_args``: the item's
     ``archive_tar_args``, and a level's snapshot options)."""
     command = remote_archive_command(item.source, level=settings["level"], threads=settings["threads"],
                                      extra_tar_args=tar_args, low_priority=low_priority)
     try:
         return create_archive_from_stream(transport.argv(host, command), dest, source=f"{host.name}:{item.source}",
-                                          progress=progress, cancel=cancel)
+                                          progress=progress, cancel=cancel, cipher=cipher)
     except ArchiveError as error:
         failure = transport.explain_failure(host, 255, str(error))
         if failure is not None:
@@ -127,9 +128,9 @@ def archive_remote(item: Item, dest: str, transport: Transport, host: Host, sett
         raise
 
 
-def copy_remote(item: Item, dest: str, transport: Transport, host: Host) -> ArchiveResult:
+def copy_remote(item: Item, dest: str, transport: Transport, host: Host, cipher: Optional[Cipher] = None) -> ArchiveResult:
     started = time.monotonic()
-    copied = transport.get(host, item.source, dest)
+    copied = transport.get(host, item.source, dest, cipher=cipher)
     return ArchiveResult(path=dest, sha256=copied.sha256, size=copied.size, files=1, source=f"{host.name}:{item.source}",
                          warnings=[], seconds=time.monotonic() - started)
 
@@ -144,8 +145,9 @@ def remote_stat(transport: Transport, host: Host, path: str) -> Dict[str, Any]:
 def extract_remote(source: BinaryIO, staging: str, transport: Transport, host: Host, *, expected_sha256: Optional[str],
                    expected_members: Optional[int], allow_special: bool,
                    cancel: Optional[threading.Event] = None, tar_options: Sequence[str] = (),
-                   carried_symlinks: Iterable[str] = ()) -> ListResult:
-    """Stream an archive of the set, read and gated here, into ``tar -x`` on the host.
+                   carried_symlinks: Iterable[str] = (), cipher: Optional[Cipher] = None) -> ListResult:
+    """Stream an archive of the set, read and gated here (decrypted here with ``cipher``), into
+    ``tar -x`` on the host.
 
     The gate sits here (the host needs no Python), so what crosses the wire is the checked
     tar stream, compressed again (``zstd -1``) for the network; the host unpacks it into the
@@ -158,7 +160,7 @@ def extract_remote(source: BinaryIO, staging: str, transport: Transport, host: H
     try:
         return stream_archive(source, consumer, allow_special=allow_special, label=f"{host.name}:{staging}",
                               expected_sha256=expected_sha256, expected_members=expected_members, cancel=cancel,
-                              carried_symlinks=carried_symlinks)
+                              carried_symlinks=carried_symlinks, cipher=cipher)
     except ArchiveError as error:
         failure = transport.explain_failure(host, 255, str(error))
         if failure is not None:

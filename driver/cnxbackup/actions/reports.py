@@ -129,6 +129,30 @@ def _component_pack_record(run: BackupRun) -> Optional[Dict[str, Any]]:
 
 
 def build_manifest(run: BackupRun) -> Manifest:
+    return mark_encrypted(_build_manifest(run))
+
+
+def mark_encrypted(manifest: Manifest) -> Manifest:
+    """Under ``archive.encrypt`` every archive, copied file, Component Pack file and image copy of the
+    set was written through the cipher (the journal fixes the recipients for the whole set)."""
+    if not manifest.encryption:
+        return manifest
+    for record in manifest.archives:
+        record.encrypted = True
+    for file in manifest.files:
+        if file.path.startswith(cpphase.FOLDER + "/"):
+            file.encrypted = True
+    for db in manifest.databases:
+        for image in db.images:
+            if image.copy:
+                image.encrypted = True
+    dump = (manifest.component_pack or {}).get("mongodb")
+    if isinstance(dump, dict) and dump.get("path"):
+        dump["encrypted"] = True
+    return manifest
+
+
+def _build_manifest(run: BackupRun) -> Manifest:
     journal = run.journal
     steps = {sid: {k: v for k, v in entry.items() if k != "result"} for sid, entry in journal.data["steps"].items()}
     unfinished = [sid for sid in journal.data["order"] if journal.status(sid) not in FINISHED]
@@ -163,6 +187,7 @@ def build_manifest(run: BackupRun) -> Manifest:
                      if isinstance(journal.data.get("finishedEpoch"), (int, float)) else None),
         downtime_seconds=downtime_seconds(journal),
         signing=SigningRecord(key_fingerprint=fingerprint(public_key_of(run.env.section("signing")["key"]))),
+        encryption=journal.data.get("encryption") or None,
     )
 
 

@@ -52,6 +52,7 @@ from ..versions import ConnectionsVersion, restore_decision
 from ..was_processes import STOPPED, ProcessError, ProfileScripts, deployment_processes, missing_scripts
 from ..wsadmin_session import WsadminError, WsadminSession
 from . import cp_restore
+from .crypto import set_cipher
 from .destinations import parse_only, resolve
 from .identity import ALLOW_OTHER, check_identity
 from .restore_checks import archive_problems, database_problems, roles_problems, space_problems
@@ -247,6 +248,16 @@ def format_steps(steps: List[RestoreStep]) -> str:
 def run_restore(args: argparse.Namespace, env: Environment, progress: Progress) -> int:
     set_dir = os.path.abspath(args.set_dir)
     opened = open_set(set_dir, trusted_keys_path(args, env), bool(args.trust_unsealed))
+    # an encrypted set: the identity is checked against the set's recipients before anything else
+    # (a dry run reads nothing, and needs none)
+    encryption = opened.manifest.encryption if not args.dry_run else None
+    with set_cipher(encryption, args.identity, set_dir, "restore", str(env.section("archive")["encrypt"]["gpg"])) as cipher:
+        opened.cipher = cipher
+        return _restore_opened(args, env, progress, set_dir, opened)
+
+
+def _restore_opened(args: argparse.Namespace, env: Environment, progress: Progress, set_dir: str,
+                    opened: OpenedSet) -> int:
     manifest = opened.manifest
     if not opened.signed:
         progress.message(f"WARNING: --trust-unsealed: {opened.unsealed_reason}; the set's content is trusted as it "
@@ -353,11 +364,12 @@ def _runs(step: RestoreStep, opened: OpenedSet, hosts: Dict[str, Host], transpor
     assert item is not None
     host = hosts.get(item.host)
     members = item.files if item.is_archive else None
+    cipher = opened.cipher if item.encrypted else None
     remote = (RemoteRun(transport, host, item.sha256, set_dir=opened.set_dir, expected_members=members,
-                        allow_special=opened.signed, cancel=cancel)
+                        allow_special=opened.signed, cancel=cancel, cipher=cipher)
               if host is not None and not host.is_local and item.host != LOCAL else None)
     local = LocalRun(progress, cancel, item.name, item.sha256, set_dir=opened.set_dir, expected_members=members,
-                     allow_special=opened.signed, total_bytes=item.size)
+                     allow_special=opened.signed, total_bytes=item.size, cipher=cipher)
     return local, remote
 
 
@@ -498,7 +510,8 @@ def _execute(args: argparse.Namespace, env: Environment, opened: OpenedSet, step
                                  spec_dir=journal.set_dir)
                 journal.set(step.step_id, DONE)
             elif step.kind in cp_restore.KINDS:
-                line = cp_restore.run_step(step.kind, manifest, opened.set_dir, env, transport, journal, log)
+                line = cp_restore.run_step(step.kind, manifest, opened.set_dir, env, transport, journal, log,
+                                           cipher=opened.cipher)
                 log.info("%s: %s", step.step_id, line)
                 progress.message(f"[{step.step_id}] {line}")
                 journal.set(step.step_id, DONE)

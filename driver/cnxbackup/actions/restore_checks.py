@@ -103,7 +103,9 @@ def _image_problems(db: DatabaseRecord, set_dir: str, backup_dir: Optional[str],
                 continue
             problem = _remote_image_problem(db, image, host_name, env, transport)
             if problem is not None:
-                hint = f" (the set holds a copy: {os.path.join(set_dir, image.copy)}; copy it back)" if image.copy else ""
+                held = os.path.join(set_dir, image.copy) if image.copy else ""
+                hint = ((f" (the set holds an encrypted copy: gpg --decrypt --output IMAGE {held}, then copy it back)"
+                         if image.encrypted else f" (the set holds a copy: {held}; copy it back)") if image.copy else "")
                 problems.append(problem + hint)
                 continue
             path, on_db_host = image.path, True

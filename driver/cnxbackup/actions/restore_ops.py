@@ -15,11 +15,12 @@ import os
 import shlex
 import shutil
 import subprocess
+import tempfile
 import threading
 from dataclasses import dataclass, field
 from typing import List, Optional, Set
 
-from ..archive import ATTRIBUTE_ARGS, copy_back_file, extract_archive
+from ..archive import ATTRIBUTE_ARGS, Cipher, copy_back_file, extract_archive
 from ..errors import StepFailed
 from ..hosts import Host
 from ..paths import REPLACED_SUFFIX, STAGING_SUFFIX  # noqa: F401  (re-exported: the restore's naming)
@@ -49,6 +50,7 @@ class LocalRun:
     allow_special: bool = False
     total_bytes: Optional[int] = None  # the archive's size in the manifest: progress has a total
     symlinks: Set[str] = field(default_factory=set)  # what the level just extracted left (for the next level)
+    cipher: Optional[Cipher] = None  # the item is encrypted: decrypted as it is read
 
 
 @dataclass
@@ -63,6 +65,7 @@ class RemoteRun:
     allow_special: bool = False
     cancel: Optional[threading.Event] = None
     symlinks: Set[str] = field(default_factory=set)  # what the level just extracted left (for the next level)
+    cipher: Optional[Cipher] = None  # the item is encrypted: decrypted here, as it is read
 
 
 class Operation:
@@ -158,6 +161,7 @@ class Extract(Operation):
     members: Optional[int] = None
     size: Optional[int] = None
     numeric_owner: bool = False
+    encrypted: bool = False  # an OpenPGP message of the .tar.zst (archive.encrypt)
 
     @property
     def tar_options(self) -> List[str]:
@@ -179,9 +183,13 @@ class Extract(Operation):
                          "-C", q(self.staging)])
 
     def shell(self) -> str:
+        if self.encrypted:
+            return f"gpg --decrypt {q(self.archive)} | zstd -dc | {self._tar()}"
         return f"zstd -dc {q(self.archive)} | {self._tar()}"
 
     def remote_shell(self, ssh: str) -> str:
+        if self.encrypted:
+            return f"gpg --decrypt {q(self.archive)} | {ssh} {q(f'zstd -dc | {self._tar()}')}"
         return f"{ssh} {q(f'zstd -dc | {self._tar()}')} < {q(self.archive)}"
 
     @property
@@ -206,7 +214,7 @@ class Extract(Operation):
                                      allow_special=ctx.allow_special,
                                      extra_tar_args=self.trusted_tar_options(ctx.allow_special, os.geteuid() == 0)
                                      + self.level_options,
-                                     over_level=ctx.symlinks if self.over_level else None)
+                                     over_level=ctx.symlinks if self.over_level else None, cipher=ctx.cipher)
         ctx.symlinks = set(result.symlinks)
         sync_tree(self.staging)
         task.finish(f"{result.files:,} entries", verb="staged")
@@ -221,7 +229,7 @@ class Extract(Operation):
                 expected_members=self.members if self.sha256 else ctx.expected_members,
                 allow_special=ctx.allow_special, cancel=ctx.cancel,
                 tar_options=self.trusted_tar_options(ctx.allow_special, ctx.host.user == "root") + self.level_options,
-                carried_symlinks=ctx.symlinks if self.over_level else ())
+                carried_symlinks=ctx.symlinks if self.over_level else (), cipher=ctx.cipher)
         ctx.symlinks = set(result.symlinks)
 
     def discard_local(self) -> None:
@@ -326,18 +334,30 @@ class CopyFile(Operation):
 
     source: str
     dest: str
+    encrypted: bool = False  # an OpenPGP message of the file (archive.encrypt)
 
     def shell(self) -> str:
+        if self.encrypted:
+            return f"gpg --decrypt --output {q(self.dest)} {q(self.source)}"
         return f"cp -p {q(self.source)} {q(self.dest)}"
 
     def remote_shell(self, ssh: str) -> str:
+        if self.encrypted:
+            return f"gpg --decrypt {q(self.source)} | {ssh} {q(f'cat > {q(self.dest)}')}"
         return f"{ssh} {q(f'cat > {q(self.dest)}')} < {q(self.source)}"
 
     def run_local(self, ctx: LocalRun) -> None:
         copy_back_file(_in_set(ctx.set_dir, self.source), self.dest, expected_sha256=ctx.expected_sha256,
-                       cancel=ctx.cancel)
+                       cancel=ctx.cancel, cipher=ctx.cipher)
 
     def run_remote(self, ctx: RemoteRun) -> None:
+        if ctx.cipher is not None:  # decrypted here (checked against the set's digest), then sent
+            with tempfile.TemporaryDirectory(prefix="cnxplain-") as private:
+                plain = os.path.join(private, os.path.basename(self.dest))
+                copy_back_file(_in_set(ctx.set_dir, self.source), plain, expected_sha256=ctx.expected_sha256,
+                               cancel=ctx.cancel, cipher=ctx.cipher)
+                ctx.transport.put(ctx.host, plain, self.dest)
+            return
         copied = ctx.transport.put(ctx.host, _in_set(ctx.set_dir, self.source), self.dest)
         if ctx.expected_sha256 and copied.sha256 != ctx.expected_sha256:
             ctx.transport.run(ctx.host, f"rm -f {q(self.dest)}")

@@ -173,7 +173,7 @@ def file_operations(item: ArchiveRecord, set_dir: str, dest: str, stamp: str,
             swap.append(SetOwner(item.uid, item.gid, dest))
         if item.mode:
             swap.append(SetMode(item.mode, dest))
-        return ItemOperations([MakeDir(os.path.dirname(dest)), CopyFile(archive, staged)], swap)
+        return ItemOperations([MakeDir(os.path.dirname(dest)), CopyFile(archive, staged, bool(item.encrypted))], swap)
     mounted = os.path.ismount(dest)
     staging = staging_path(dest)
     replaced = (os.path.join(dest, REPLACED_SUFFIX.lstrip(".") + "-" + stamp) if mounted
@@ -192,7 +192,8 @@ def file_operations(item: ArchiveRecord, set_dir: str, dest: str, stamp: str,
     else:
         ops += [MoveAside(dest, replaced), MoveIntoPlace(staging, dest)]
     extracts: List[Operation] = [Extract(os.path.join(set_dir, level.path), staging, bool(item.attributes), level.level,
-                                         level.sha256, level.files, level.size, bool(item.numeric_owner))
+                                         level.sha256, level.files, level.size, bool(item.numeric_owner),
+                                         bool(item.encrypted))
                                  for level in item.levels()]
     return ItemOperations([MakeDir(staging)] + extracts, ops)
 

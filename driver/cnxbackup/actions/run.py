@@ -15,6 +15,7 @@ from ..plan import build_plan
 from ..progress import Progress
 from ..transport import make_transport
 from .backup import run_backup
+from .crypto import backup_cipher
 from .dryrun import show_dry_run
 from .estimate import expected_downtime
 from .leftovers import describe, find_leftovers
@@ -29,6 +30,10 @@ def _plan_and_backup(args: argparse.Namespace, env: Environment, progress: Progr
     transport = make_transport(env)
     try:
         notes = preflight(plan, transport, allow_partial=bool(args.allow_partial))
+        with backup_cipher(env) as cipher:  # the keys are checked before anything stops (a bad one: exit 2)
+            if cipher is not None:
+                notes.append(f"encryption at rest: archives, copied files, Component Pack files and image copies "
+                             f"are encrypted to {', '.join(cipher.recipients)} (GnuPG)")
         downtime = expected_downtime(env, plan.estimated_bytes)
         notes.append(downtime)
         notes += [f"restore leftover {line}: left out of every archive; cnxbackup cleanup --env {env.name} removes it"

@@ -9,6 +9,7 @@ import os
 import threading
 from typing import Dict, List, Optional
 
+from ..archive import Cipher
 from ..config import Environment
 from ..hosts import Host, hosts_of
 from ..journal import Journal
@@ -59,3 +60,5 @@ class BackupRun:
         self.failures: List[str] = []
         self.hosts: Dict[str, Host] = hosts_of(self.env)
         self.transport: Transport = transport if transport is not None else make_transport(self.env)
+        # archive.encrypt: what lands in the set goes through this filter (None: not encrypted)
+        self.cipher: Optional[Cipher] = None

@@ -13,6 +13,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any, Dict, Optional
 
+from ..archive import Cipher
 from ..config import Environment
 from ..manifest import Manifest, ManifestError, manifest_from_data, parse_manifest_data, read_manifest_bytes, read_signature
 from ..setbox import OutsideTheSet, read_in_set
@@ -25,6 +26,7 @@ class OpenedSet:
     manifest: Manifest
     signed_by: Optional[str]  # the trusted key's fingerprint; None when accepted unsealed
     unsealed_reason: Optional[str] = None  # why the signature did not hold (with --trust-unsealed)
+    cipher: Optional[Cipher] = None  # an encrypted set's decrypting filter (the restore's identity)
 
     @property
     def signed(self) -> bool:

@@ -12,7 +12,7 @@ import argparse
 import os
 from typing import FrozenSet, List, Optional, Tuple
 
-from ..archive import ArchiveError, archive_names, hash_file, scan_archive
+from ..archive import ArchiveError, Cipher, EncryptionError, archive_names, hash_file, read_through, scan_archive
 from ..componentpack import kube
 from ..componentpack import mongo as mongo_part
 from ..config import Environment
@@ -33,14 +33,18 @@ from ..progress import Progress
 from ..setbox import OutsideTheSet, path_in_set
 from ..signing import KeyMissing, SignatureRefused
 from ..transport import make_transport
+from .crypto import set_cipher
 from .results import describe_set
 from .trust import open_set, trusted_keys_path
 from .verify_record import record_verify_result
 
 
 def verify_set(set_dir: str, *, trusted_keys: str, trust_unsealed: bool = False, deep: bool = False,
-               env: Optional[Environment] = None, progress: Optional[Progress] = None) -> Tuple[bool, List[str]]:
-    """(ok, lines): one line per check, 'OK ...' or 'BAD ...'; the signature first."""
+               env: Optional[Environment] = None, progress: Optional[Progress] = None,
+               identity: Optional[str] = None) -> Tuple[bool, List[str]]:
+    """(ok, lines): one line per check, 'OK ...' or 'BAD ...'; the signature first. An encrypted set
+    is checked without a key (its files' digests are of the ciphertext); ``deep`` decrypts it with
+    ``identity`` (refused, exit 2, without one or with a key that is not the set's)."""
     lines: List[str] = []
     try:
         opened = open_set(set_dir, trusted_keys, trust_unsealed)
@@ -55,22 +59,36 @@ def verify_set(set_dir: str, *, trusted_keys: str, trust_unsealed: bool = False,
         lines.append(f"OK  signature: signed by trusted key {opened.signed_by}")
     else:
         lines.append(f"OK  signature NOT checked ({opened.unsealed_reason}); accepted by --trust-unsealed")
+    gpg = str(env.section("archive")["encrypt"]["gpg"]) if env is not None else "gpg"
+    with set_cipher(manifest.encryption if deep else None, identity, set_dir, "verify --deep", gpg) as cipher:
+        ok, checked = _checks(set_dir, manifest, opened.signed, deep, env, progress, cipher)
+    return ok, lines + checked
+
+
+def _checks(set_dir: str, manifest: Manifest, signed: bool, deep: bool, env: Optional[Environment],
+            progress: Optional[Progress], cipher: Optional[Cipher]) -> Tuple[bool, List[str]]:
+    lines: List[str] = []
     ok = True
     lines.append(f"OK  manifest.json (checksum matches; status {manifest.status})")
+    if manifest.encryption:
+        recipients = ", ".join(str(r) for r in manifest.encryption.get("recipients") or [])
+        lines.append(f"OK  encrypted to {recipients}: " + ("decrypted with the identity given" if cipher is not None
+                                                           else "checked as stored (no key needed; --deep decrypts)"))
     if manifest.status == "partial":
         ok = False
         lines.append("BAD the set is partial: " + "; ".join(manifest.failures or ["unfinished steps"]))
     for item in manifest.archives:
         if not item.in_set and item.level1 is None:
             continue
-        for good, line in _verify_item(set_dir, item, deep, progress, allow_special=opened.signed):
+        for good, line in _verify_item(set_dir, item, deep, progress, allow_special=signed,
+                                       cipher=cipher if item.encrypted else None):
             ok &= good
             lines.append(line)
     for record in manifest.files:
-        good, line = _verify_plain(set_dir, record)
+        good, line = _verify_plain(set_dir, record, cipher=cipher if record.encrypted else None)
         ok &= good
         lines.append(line)
-    for good, line in _verify_component_pack(set_dir, manifest, deep, env):
+    for good, line in _verify_component_pack(set_dir, manifest, deep, env, cipher):
         ok &= good
         lines.append(line)
     for db in manifest.databases:
@@ -97,7 +115,7 @@ def _locate(set_dir: str, name: str, who: str) -> Tuple[Optional[str], str]:
 
 
 def _verify_item(set_dir: str, item: ArchiveRecord, deep: bool, progress: Optional[Progress],
-                 allow_special: bool) -> List[Tuple[bool, str]]:
+                 allow_special: bool, cipher: Optional[Cipher] = None) -> List[Tuple[bool, str]]:
     """Every archive of the item, in order (a two-phase folder: level 0, its snapshot, level 1)."""
     problem = item.levels_problem()
     if problem:
@@ -108,7 +126,7 @@ def _verify_item(set_dir: str, item: ArchiveRecord, deep: bool, progress: Option
                                     f"{item.name}: level-0 snapshot "))
     carried: FrozenSet[str] = frozenset()
     for level in item.levels():
-        good, line, carried = _verify_archive(set_dir, item, level, deep, allow_special, carried)
+        good, line, carried = _verify_archive(set_dir, item, level, deep, allow_special, carried, cipher)
         checks.append((good, line))
         if not good:
             break
@@ -116,7 +134,7 @@ def _verify_item(set_dir: str, item: ArchiveRecord, deep: bool, progress: Option
 
 
 def _verify_archive(set_dir: str, item: ArchiveRecord, level: ArchiveLevel, deep: bool, allow_special: bool,
-                    carried: FrozenSet[str]) -> Tuple[bool, str, FrozenSet[str]]:
+                    carried: FrozenSet[str], cipher: Optional[Cipher] = None) -> Tuple[bool, str, FrozenSet[str]]:
     name = item.name if level.level is None else f"{item.name} level {level.level}"
     path, bad = _locate(set_dir, level.path, f"{name}: ")
     if path is None:
@@ -127,7 +145,7 @@ def _verify_archive(set_dir: str, item: ArchiveRecord, level: ArchiveLevel, deep
                        "(truncated or replaced)"), carried
     if deep and item.is_archive:
         try:
-            listing = scan_archive(path, allow_special=allow_special, carried_symlinks=carried)
+            listing = scan_archive(path, allow_special=allow_special, carried_symlinks=carried, cipher=cipher)
         except ArchiveError as error:
             return False, f"BAD {name}: {level.path} does not decompress/list completely: {error}", carried
         if listing.sha256 != level.sha256:
@@ -139,10 +157,24 @@ def _verify_archive(set_dir: str, item: ArchiveRecord, level: ArchiveLevel, deep
     digest, _ = hash_file(path)
     if digest != level.sha256:
         return False, f"BAD {name}: {level.path} SHA-256 differs from the manifest (content changed)", carried
+    if deep and cipher is not None:
+        problem = _decrypt_problem(cipher, path)
+        if problem:
+            return False, f"BAD {name}: {level.path}: {problem}", carried
+        return True, f"OK  {name}: sha256 and size; decrypts whole", carried
     return True, f"OK  {name}: sha256 and size", carried
 
 
-def _verify_plain(set_dir: str, record: FileRecord, who: str = "") -> Tuple[bool, str]:
+def _decrypt_problem(cipher: Cipher, path: str) -> str:
+    try:
+        read_through(cipher, path, limit=0)
+    except (EncryptionError, OSError) as error:
+        return str(error)
+    return ""
+
+
+def _verify_plain(set_dir: str, record: FileRecord, who: str = "", cipher: Optional[Cipher] = None) -> Tuple[bool, str]:
+    """A file's digest and size; with ``cipher`` (verify --deep of an encrypted file) it is also decrypted whole."""
     path, bad = _locate(set_dir, record.path, who)
     if path is None:
         return False, bad
@@ -150,11 +182,16 @@ def _verify_plain(set_dir: str, record: FileRecord, who: str = "") -> Tuple[bool
     if (digest, size) != (record.sha256, record.size):
         return False, (f"BAD {who}{record.path}: {size:,} bytes, SHA-256 {digest[:12]}...; the manifest says "
                        f"{record.size:,} bytes, {record.sha256[:12]}... (changed or truncated)")
+    if cipher is not None:
+        problem = _decrypt_problem(cipher, path)
+        if problem:
+            return False, f"BAD {who}{record.path}: {problem}"
+        return True, f"OK  {who}{record.path} (decrypts whole)"
     return True, f"OK  {who}{record.path}"
 
 
-def _verify_component_pack(set_dir: str, manifest: Manifest, deep: bool,
-                           env: Optional[Environment]) -> List[Tuple[bool, str]]:
+def _verify_component_pack(set_dir: str, manifest: Manifest, deep: bool, env: Optional[Environment],
+                           cipher: Optional[Cipher] = None) -> List[Tuple[bool, str]]:
     """The MongoDB dump (its digest; ``--deep`` with ``--env``: a dry-run restore in the cluster
     reads all of it) and, ``--deep``, the snapshot named in the manifest inside the archived
     repository folder. The inventory files are among the set's recorded files."""
@@ -163,10 +200,11 @@ def _verify_component_pack(set_dir: str, manifest: Manifest, deep: bool,
     dump = cp.get("mongodb") or {}
     if dump.get("status") in DONE_STATUSES and isinstance(dump.get("path"), str):
         record = FileRecord(dump["path"], str(dump.get("sha256")), int(dump.get("size") or 0))
-        good, line = _verify_plain(set_dir, record, "component pack MongoDB dump ")
+        dump_cipher = cipher if dump.get("encrypted") else None
+        good, line = _verify_plain(set_dir, record, "component pack MongoDB dump ", dump_cipher if deep else None)
         checks.append((good, line))
         if good and deep and env is not None and kube.enabled(env):
-            checks.append(_mongo_dry_run(set_dir, record.path, env))
+            checks.append(_mongo_dry_run(set_dir, record.path, env, dump_cipher))
         elif good and deep:
             checks.append((True, "OK  component pack MongoDB dump: not read by mongorestore (give --env to run a "
                                  "dry-run restore in the cluster)"))
@@ -181,18 +219,23 @@ def _verify_component_pack(set_dir: str, manifest: Manifest, deep: bool,
         else:
             names = set()
             for level in holder.levels():
-                names |= set(archive_names(path_in_set(set_dir, level.path)))
+                names |= set(archive_names(path_in_set(set_dir, level.path), cipher if holder.encrypted else None))
             found = wanted in names
             checks.append((found, f"{'OK ' if found else 'BAD'} component pack: snapshot {snap.get('snapshot')} "
                                   f"({wanted[2:]}) {'is' if found else 'is NOT'} in {holder.name}"))
     return checks
 
 
-def _mongo_dry_run(set_dir: str, relpath: str, env: Environment) -> Tuple[bool, str]:
+def _mongo_dry_run(set_dir: str, relpath: str, env: Environment, cipher: Optional[Cipher] = None) -> Tuple[bool, str]:
     try:
         client = kube.Kube(env, make_transport(env))
-        with open(path_in_set(set_dir, relpath), "rb") as handle:
-            failed, restored = mongo_part.dry_run(client, mongo_part.detect(client), handle.read())
+        path = path_in_set(set_dir, relpath)
+        if cipher is not None:
+            data = read_through(cipher, path)
+        else:
+            with open(path, "rb") as handle:
+                data = handle.read()
+        failed, restored = mongo_part.dry_run(client, mongo_part.detect(client), data)
     except (CnxBackupError, OSError) as error:
         return False, f"BAD component pack MongoDB dump: the dry-run restore could not run: {error}"
     if failed:
@@ -243,7 +286,7 @@ def run_verify(args: argparse.Namespace, env: Optional[Environment], progress: P
     set_dir = os.path.abspath(args.set_dir)
     progress.outcome.set_dir = set_dir
     ok, lines = verify_set(set_dir, trusted_keys=trusted_keys_path(args, env), trust_unsealed=args.trust_unsealed,
-                           deep=args.deep, env=env, progress=progress)
+                           deep=args.deep, env=env, progress=progress, identity=args.identity)
     for line in lines:
         progress.message(line)
         if line.startswith("BAD"):

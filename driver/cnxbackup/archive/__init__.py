@@ -31,12 +31,13 @@ from .create import (
     tar_exclude_args,
     zstd_compress_args,
 )
+from .encryption import Cipher, EncryptionError, Keyring, filter_bytes, read_through
 from .extract import archive_names, extract_archive, list_archive, scan_archive, stream_archive, tar_extract_argv
 from .members import MalformedArchive, MemberGate
 from .process import changed_while_read
 
 __all__ = [
-    "ATTRIBUTE_ARGS", "attribute_args",
+    "ATTRIBUTE_ARGS", "attribute_args", "Cipher", "EncryptionError", "Keyring", "filter_bytes", "read_through",
     "ArchiveCancelled", "ArchiveError", "ArchiveResult", "CopyResult", "DiskFullError", "ListResult", "ProgressFn",
     "UnsafeArchiveError", "copy_back_file", "copy_file", "create_archive", "create_archive_from_stream",
     "extract_archive", "hash_file", "list_archive", "open_source", "pump", "receive", "remote_archive_command",

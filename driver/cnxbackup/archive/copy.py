@@ -11,13 +11,15 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
+import subprocess
 import threading
 import time
 from typing import IO, BinaryIO, Callable, Optional, Tuple
 
 from ..atomic import open_partial
 from .common import CHUNK, ArchiveError, ArchiveResult, DiskFullError, ProgressFn, Throttle, check_cancel, is_disk_full
-from .process import write_all
+from .encryption import Cipher, feed
+from .process import close_std, stop_processes, write_all
 
 Writer = Callable[[memoryview], object]
 
@@ -28,6 +30,7 @@ class CopyResult:
 
     size: int
     sha256: str
+    source_size: Optional[int] = None  # what was read, when a filter (encryption) changed the size
 
 
 def open_source(path: str) -> BinaryIO:
@@ -69,30 +72,61 @@ def hash_file(path: str, progress: Optional[ProgressFn] = None) -> Tuple[str, in
 
 def receive(reader: IO[bytes], dest: str, *, mode: int = 0o600,
             before_publish: Optional[Callable[[CopyResult, int], None]] = None,
-            progress: Optional[ProgressFn] = None, cancel: Optional[threading.Event] = None) -> CopyResult:
+            progress: Optional[ProgressFn] = None, cancel: Optional[threading.Event] = None,
+            cipher: Optional[Cipher] = None) -> CopyResult:
     """Write a stream to ``dest`` atomically: partial, hashed while written, fsynced, published.
 
     ``before_publish(result, fd)`` runs once everything is written and may raise to discard the
     partial file (a wrong size or checksum, a failed sender) or adjust the file through ``fd``.
+    ``cipher``: the stream goes through the filter on its way (the result is of what was written).
     """
     with open_partial(dest, mode) as out:
-        digest, size = pump(reader, lambda chunk: write_all(out.fileno(), chunk), progress=progress, cancel=cancel)
-        result = CopyResult(size, digest)
+        if cipher is None:
+            digest, size = pump(reader, lambda chunk: write_all(out.fileno(), chunk), progress=progress, cancel=cancel)
+        else:
+            filt = cipher.spawn(subprocess.PIPE)
+            assert filt.stdin is not None and filt.stdout is not None
+            feeder = feed(reader, filt.stdin)
+            try:
+                digest, size = pump(filt.stdout, lambda chunk: write_all(out.fileno(), chunk), progress=progress,
+                                    cancel=cancel)
+            except BaseException:
+                stop_processes([filt])
+                raise
+            finally:
+                feeder.join()
+                close_std([filt])
+            cipher.finish(filt)
+        result = CopyResult(size, digest, feeder.size if cipher is not None else None)
         if before_publish is not None:
             before_publish(result, out.fileno())
     return result
 
 
 def _copy_with_hash(source: str, dest: str, expected_sha256: Optional[str], progress: Optional[ProgressFn],
-                    cancel: Optional[threading.Event]) -> ArchiveResult:
+                    cancel: Optional[threading.Event], cipher: Optional[Cipher] = None) -> ArchiveResult:
+    """Copy with the digest of what is in the set: the destination's when encrypting into the set
+    (or a plain copy), the source's when decrypting out of it."""
     started = time.monotonic()
     try:
         with open_source(source) as src:
             info = os.fstat(src.fileno())
+            source_digest = hashlib.sha256()
+            filt = None
+            if cipher is not None and cipher.decrypt:
+                filt = cipher.spawn(subprocess.PIPE)
+                assert filt.stdin is not None and filt.stdout is not None
+                feeder = feed(src, filt.stdin, source_digest)
 
             def finish(result: CopyResult, fd: int) -> None:
-                if expected_sha256 is not None and result.sha256 != expected_sha256.lower():
-                    raise ArchiveError(f"sha256 mismatch for {source}: expected {expected_sha256}, got {result.sha256}")
+                if filt is not None:
+                    feeder.join()
+                    cipher_used = cipher
+                    assert cipher_used is not None
+                    cipher_used.finish(filt)
+                digest = source_digest.hexdigest() if filt is not None else result.sha256
+                if expected_sha256 is not None and digest != expected_sha256.lower():
+                    raise ArchiveError(f"sha256 mismatch for {source}: expected {expected_sha256}, got {digest}")
                 if os.geteuid() == 0:
                     try:
                         os.fchown(fd, info.st_uid, info.st_gid)
@@ -101,7 +135,17 @@ def _copy_with_hash(source: str, dest: str, expected_sha256: Optional[str], prog
                 os.fchmod(fd, info.st_mode & 0o7777)
                 os.utime(fd, ns=(info.st_atime_ns, info.st_mtime_ns))
 
-            copied = receive(src, dest, before_publish=finish, progress=progress, cancel=cancel)
+            try:
+                if filt is not None:
+                    assert filt.stdout is not None
+                    copied = receive(filt.stdout, dest, before_publish=finish, progress=progress, cancel=cancel)
+                else:
+                    copied = receive(src, dest, before_publish=finish, progress=progress, cancel=cancel, cipher=cipher)
+            finally:
+                if filt is not None:
+                    if filt.poll() is None:  # cut short: the filter and the feeding thread stop
+                        stop_processes([filt])
+                    close_std([filt])
     except OSError as exc:
         if is_disk_full(exc):
             raise DiskFullError(dest, str(exc)) from exc
@@ -111,12 +155,15 @@ def _copy_with_hash(source: str, dest: str, expected_sha256: Optional[str], prog
 
 
 def copy_file(source: str, dest: str, *, progress: Optional[ProgressFn] = None,
-              cancel: Optional[threading.Event] = None) -> ArchiveResult:
-    """Copy one file with in-stream SHA-256, keeping mode, mtime (and owner when root); atomic publish."""
-    return _copy_with_hash(source, dest, None, progress, cancel)
+              cancel: Optional[threading.Event] = None, cipher: Optional[Cipher] = None) -> ArchiveResult:
+    """Copy one file with in-stream SHA-256, keeping mode, mtime (and owner when root); atomic publish
+    (``cipher``: encrypted on its way; the digest is of the encrypted file)."""
+    return _copy_with_hash(source, dest, None, progress, cancel, cipher)
 
 
 def copy_back_file(source: str, dest: str, *, expected_sha256: Optional[str] = None,
-                   progress: Optional[ProgressFn] = None, cancel: Optional[threading.Event] = None) -> ArchiveResult:
-    """Restore a copied file: like copy_file, but refuses to publish if the hash differs."""
-    return _copy_with_hash(source, dest, expected_sha256, progress, cancel)
+                   progress: Optional[ProgressFn] = None, cancel: Optional[threading.Event] = None,
+                   cipher: Optional[Cipher] = None) -> ArchiveResult:
+    """Restore a copied file: like copy_file, but refuses to publish if the hash differs (``cipher``:
+    decrypted on its way; the set's file, as read, must match ``expected_sha256``)."""
+    return _copy_with_hash(source, dest, expected_sha256, progress, cancel, cipher)

@@ -21,7 +21,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from typing import Callable, List, Optional, Sequence, Tuple
+from typing import IO, Callable, List, Optional, Sequence, Tuple
 
 from ..atomic import open_new, partial_path, publish
 from .common import (
@@ -35,6 +35,7 @@ from .common import (
     check_cancel,
     is_disk_full,
 )
+from .encryption import Cipher, EncryptionError
 from .process import (
     TarStderr,
     c_locale_env,
@@ -88,6 +89,30 @@ def _pump_to_partial(
     finally:
         sel.close()
     return hasher.hexdigest(), size
+
+
+def _through_cipher(cipher: Optional[Cipher], stream: IO[bytes], procs: List[subprocess.Popen]) -> Tuple[int, Optional[subprocess.Popen]]:
+    """The fd the set's file is written from: ``stream`` itself, or the encrypting filter reading it
+    (the parent's copy of ``stream`` is closed so that a dead filter stops the producer)."""
+    if cipher is None:
+        return stream.fileno(), None
+    try:
+        filt = cipher.spawn(stream)
+    except EncryptionError:
+        stop_processes(procs)
+        raise
+    stream.close()
+    procs.append(filt)
+    assert filt.stdout is not None
+    grow_pipe(filt.stdout.fileno())
+    return filt.stdout.fileno(), filt
+
+
+def _cipher_problem(cipher: Optional[Cipher], filt: Optional[subprocess.Popen], label: str) -> None:
+    if cipher is not None and filt is not None:
+        problem = cipher.problem(filt)
+        if problem:
+            raise ArchiveError(f"{label}: {problem}")
 
 
 def _stream_to_file(
@@ -200,8 +225,12 @@ def create_archive(
     tar_cmd: str = "tar",
     zstd_cmd: str = "zstd",
     prefix: Sequence[str] = (),
+    cipher: Optional[Cipher] = None,
 ) -> ArchiveResult:
     """Archive the directory ``source`` into ``dest`` (.tar.zst) and publish it atomically.
+
+    ``cipher``: the compressed stream is encrypted on its way to the file (what is hashed is
+    what lands on disk).
 
     ``excludes`` are GNU tar ``--exclude`` patterns (members are named ``./rel/path``);
     ``prefix`` goes before both tar and zstd (``low_priority_prefix()``).
@@ -240,6 +269,7 @@ def create_archive(
             os.close(pipe_w)
         assert tar.stderr is not None and zstd.stdout is not None
         grow_pipe(zstd.stdout.fileno())
+        data_fd, filt = _through_cipher(cipher, zstd.stdout, procs)
 
         def judge(parser: TarStderr) -> List[str]:
             if zstd.returncode != 0:
@@ -247,10 +277,11 @@ def create_archive(
                     f"zstd failed for {source} ({rc_text(zstd.returncode)}): {tail_of(zstd_err)}\n"
                     f"{parser.tail_text()}"
                 )
+            _cipher_problem(cipher, filt, source)
             return judge_tar(tar.returncode, parser, source)
 
         result = _stream_to_file(
-            procs, zstd.stdout.fileno(), tar.stderr.fileno(), dest, source, judge, progress, cancel
+            procs, data_fd, tar.stderr.fileno(), dest, source, judge, progress, cancel
         )
         result.command = f"{shlex.join(tar_argv)} | {shlex.join(zstd_argv)}"
         return result
@@ -266,6 +297,7 @@ def create_archive_from_stream(
     progress: Optional[ProgressFn] = None,
     cancel: Optional[threading.Event] = None,
     require_tar_rc: bool = True,
+    cipher: Optional[Cipher] = None,
 ) -> ArchiveResult:
     """Store the compressed tar stream written to stdout by ``producer_argv``.
 
@@ -284,8 +316,11 @@ def create_archive_from_stream(
         raise ArchiveError(f"cannot start {producer_argv[0]!r}: {exc}") from exc
     assert producer.stdout is not None and producer.stderr is not None
     grow_pipe(producer.stdout.fileno())
+    procs: List[subprocess.Popen] = [producer]
+    data_fd, filt = _through_cipher(cipher, producer.stdout, procs)
 
     def judge(parser: TarStderr) -> List[str]:
+        _cipher_problem(cipher, filt, label)
         if producer.returncode != 0:
             raise ArchiveError(
                 f"archive producer failed for {label} ({rc_text(producer.returncode)}):\n{parser.tail_text()}"
@@ -296,9 +331,7 @@ def create_archive_from_stream(
             return parser.warning_list()
         return judge_tar(parser.tar_rc, parser, label)
 
-    result = _stream_to_file(
-        [producer], producer.stdout.fileno(), producer.stderr.fileno(), dest, label, judge, progress, cancel
-    )
+    result = _stream_to_file(procs, data_fd, producer.stderr.fileno(), dest, label, judge, progress, cancel)
     result.command = shlex.join(producer_argv)
     return result
 

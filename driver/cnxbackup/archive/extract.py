@@ -20,6 +20,7 @@ from typing import IO, BinaryIO, Iterable, List, Optional, Sequence, Tuple, Unio
 
 from .common import CHUNK, ArchiveError, ListResult, ProgressFn, Throttle, check_cancel
 from .copy import open_source
+from .encryption import Cipher, EncryptionError
 from .members import MemberGate
 from .process import c_locale_env, close_std, grow_pipe, rc_text, stop_processes, tail_of, write_all
 
@@ -97,8 +98,12 @@ def stream_archive(
     progress: Optional[ProgressFn] = None,
     cancel: Optional[threading.Event] = None,
     carried_symlinks: Iterable[str] = (),
+    cipher: Optional[Cipher] = None,
 ) -> ListResult:
     """One read of an archive through the gate into ``consumer_argv`` (stdin), or nowhere.
+
+    ``cipher``: the file is an OpenPGP message: it is decrypted between the read (hashed as it is
+    on disk) and zstd.
 
     ``carried_symlinks``: those of the level extracted before this one (``ListResult.symlinks``).
 
@@ -111,20 +116,27 @@ def stream_archive(
     consumer_err = tempfile.TemporaryFile()
     procs: List[subprocess.Popen] = []
     feeder: Optional[_Feeder] = None
+    filt: Optional[subprocess.Popen] = None
     try:
         try:
-            zstd = subprocess.Popen(["zstd", "-dc", "-q"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                    stderr=zstd_err, start_new_session=True, bufsize=0)
+            if cipher is not None:
+                filt = cipher.spawn(subprocess.PIPE)
+                procs.append(filt)
+            zstd = subprocess.Popen(["zstd", "-dc", "-q"], stdin=filt.stdout if filt is not None else subprocess.PIPE,
+                                    stdout=subprocess.PIPE, stderr=zstd_err, start_new_session=True, bufsize=0)
             procs.append(zstd)
+            if filt is not None and filt.stdout is not None:
+                filt.stdout.close()  # zstd holds it: a zstd that dies stops gpg
             consumer = None
             if consumer_argv is not None:
                 consumer = subprocess.Popen(list(consumer_argv), stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
                                             stderr=consumer_err, env=c_locale_env(), start_new_session=True, bufsize=0)
                 procs.append(consumer)
-        except OSError as exc:
+        except (OSError, EncryptionError) as exc:
             stop_processes(procs)
             raise ArchiveError(f"cannot start zstd/tar: {exc}") from exc
-        assert zstd.stdin is not None and zstd.stdout is not None
+        feed_into = filt.stdin if filt is not None else zstd.stdin
+        assert feed_into is not None and zstd.stdout is not None
         out_fd = zstd.stdout.fileno()
         grow_pipe(out_fd)
         consumer_fd = consumer.stdin.fileno() if consumer is not None and consumer.stdin is not None else None
@@ -143,7 +155,7 @@ def stream_archive(
 
         gate = MemberGate(sink if consumer_fd is not None else None, allow_special=allow_special, label=label,
                           carried_symlinks=carried_symlinks)
-        feeder = _Feeder(handle, zstd.stdin)
+        feeder = _Feeder(handle, feed_into)
         feeder.start()
         throttle = Throttle(progress)
         buf = bytearray(CHUNK)  # reused: the gate keeps copies of what it holds back, never the chunk
@@ -170,6 +182,8 @@ def stream_archive(
         if feeder.error is not None:
             raise ArchiveError(f"{label}: cannot read the archive: {feeder.error}")
         digest = feeder.hasher.hexdigest()
+        if cipher is not None and filt is not None and cipher.problem(filt):
+            raise ArchiveError(f"{label}: {cipher.problem(filt)}")
         if zstd.returncode != 0:
             raise ArchiveError(f"{label}: the archive is corrupt or truncated (zstd {rc_text(zstd.returncode)}): "
                                f"{tail_of(zstd_err)}")
@@ -211,6 +225,7 @@ def extract_archive(
     expected_sha256: Optional[str] = None,
     expected_members: Optional[int] = None,
     over_level: Optional[Iterable[str]] = None,
+    cipher: Optional[Cipher] = None,
 ) -> ListResult:
     """Extract into the EXISTING, EMPTY staging dir ``dest_dir`` in one gated read.
 
@@ -228,7 +243,7 @@ def extract_archive(
     try:
         return stream_archive(source, argv, allow_special=allow_special, label=os.path.basename(str(getattr(
             source, "name", source))), expected_sha256=expected_sha256, expected_members=expected_members,
-            progress=progress, cancel=cancel, carried_symlinks=over_level or ())
+            progress=progress, cancel=cancel, carried_symlinks=over_level or (), cipher=cipher)
     except BaseException:
         _empty(dest_dir)  # what was extracted before the refusal is not kept
         raise
@@ -249,12 +264,13 @@ def _empty(folder: str) -> None:
 
 def scan_archive(source: Source, *, allow_special: bool, expected_sha256: Optional[str] = None,
                  expected_members: Optional[int] = None, progress: Optional[ProgressFn] = None,
-                 cancel: Optional[threading.Event] = None, carried_symlinks: Iterable[str] = ()) -> ListResult:
+                 cancel: Optional[threading.Event] = None, carried_symlinks: Iterable[str] = (),
+                 cipher: Optional[Cipher] = None) -> ListResult:
     """The gate's check of a whole archive with nothing extracted (``verify --deep``)."""
     return stream_archive(source, None, allow_special=allow_special,
                           label=os.path.basename(str(getattr(source, "name", source))), expected_sha256=expected_sha256,
                           expected_members=expected_members, progress=progress, cancel=cancel,
-                          carried_symlinks=carried_symlinks)
+                          carried_symlinks=carried_symlinks, cipher=cipher)
 
 
 def list_archive(
@@ -320,11 +336,23 @@ def list_archive(
         tar_err.close()
 
 
-def archive_names(path: str) -> List[str]:
+def archive_names(path: str, cipher: Optional[Cipher] = None) -> List[str]:
     """Member names of an archive as GNU tar lists them (``zstd -dc | tar -tf -``), for a lookup of a
-    few names in an archive already checked by digest."""
-    command = ["sh", "-c", 'zstd -dc -q -- "$1" | tar -tf -', "list", path]
-    proc = subprocess.run(command, capture_output=True, env=c_locale_env(), check=False)
+    few names in an archive already checked by digest (decrypted first with ``cipher``)."""
+    if cipher is None:
+        command = ["sh", "-c", 'zstd -dc -q -- "$1" | tar -tf -', "list", path]
+        proc = subprocess.run(command, capture_output=True, env=c_locale_env(), check=False)
+    else:
+        with open_source(path) as source:
+            filt = cipher.spawn(source)
+            try:
+                proc = subprocess.run(["sh", "-c", "zstd -dc -q | tar -tf -"], stdin=filt.stdout, capture_output=True,
+                                      env=c_locale_env(), check=False)
+            finally:
+                close_std([filt])
+                filt.wait()
+            if cipher.problem(filt):
+                raise ArchiveError(f"cannot list {path}: {cipher.problem(filt)}")
     if proc.returncode != 0:
         raise ArchiveError(f"cannot list {path}: {proc.stderr.decode(errors='replace').strip()[-200:]}")
     return proc.stdout.decode("utf-8", "surrogateescape").splitlines()

@@ -70,7 +70,7 @@ def stop_processes(procs: Sequence[subprocess.Popen]) -> None:
 
 def close_std(procs: Sequence[subprocess.Popen]) -> None:
     for proc in procs:
-        for stream in (proc.stdin, proc.stdout, proc.stderr):
+        for stream in (proc.stdin, proc.stdout, proc.stderr, getattr(proc, "cnx_errors", None)):
             if stream is not None:
                 try:
                     stream.close()

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
+from ..archive import Cipher, filter_bytes
 from ..atomic import write_file_atomic
 from .kube import Kube, KubeError
 
@@ -31,14 +32,15 @@ def secrets_list(items: List[Dict[str, Any]]) -> Dict[str, Any]:
     return {"apiVersion": "v1", "kind": "List", "items": kept}
 
 
-def take(kube: Kube, folder: str) -> Dict[str, Any]:
-    """Write the inventory into ``folder``; its summary (releases, counts, versions) for the manifest."""
+def take(kube: Kube, folder: str, cipher: Optional[Cipher] = None) -> Dict[str, Any]:
+    """Write the inventory into ``folder`` (each file through ``cipher`` when the set is encrypted);
+    its summary (releases, counts, versions) for the manifest."""
     os.makedirs(folder, mode=0o700, exist_ok=True)
 
     def save(name: str, data: bytes) -> None:
         path = os.path.join(folder, name)
         os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
-        write_file_atomic(path, data)
+        write_file_atomic(path, data if cipher is None else filter_bytes(cipher, data))
 
     versions = kube.json("kubectl", ["version", "-o", "json"])
     save("kubectl-version.json", json.dumps(versions, indent=1).encode())

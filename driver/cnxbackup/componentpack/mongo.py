@@ -22,7 +22,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
-from ..archive import CopyResult, receive
+from ..archive import Cipher, CopyResult, receive
 from ..errors import CnxBackupError
 from .kube import Kube, KubeError, pod_ready, tail
 
@@ -164,7 +164,7 @@ def _secondary(status: List[Dict[str, Any]]) -> Optional[str]:
 
 
 def dump(kube: Kube, mongo: MongoSet, dest: str, *, timeout: float, cancel: threading.Event,
-         log: Any) -> DumpResult:
+         log: Any, cipher: Optional[Cipher] = None) -> DumpResult:
     """Dump into ``dest`` (published only when mongodump succeeded); unlock always."""
     waiting = unready(kube, mongo)
     if waiting:
@@ -189,14 +189,14 @@ def dump(kube: Kube, mongo: MongoSet, dest: str, *, timeout: float, cancel: thre
         if oplog:
             uri = f"mongodb://{mongo.fqdn(member)}:27017/?directConnection=true"
         argv = ["mongodump", *_auth(mongo, False), f"--uri={uri}", "--archive", "--gzip"] + (["--oplog"] if oplog else [])
-        copied, counts = _stream(kube, mongo, member, argv, dest, timeout, cancel)
+        copied, counts = _stream(kube, mongo, member, argv, dest, timeout, cancel, cipher)
     finally:
         _unlock(kube, mongo, member, locks, log)
     return DumpResult(member, bool(locks), oplog, reason, copied.sha256, copied.size, counts, version)
 
 
 def _stream(kube: Kube, mongo: MongoSet, member: str, argv: List[str], dest: str, timeout: float,
-            cancel: threading.Event) -> Tuple[CopyResult, Dict[str, Dict[str, int]]]:
+            cancel: threading.Event, cipher: Optional[Cipher] = None) -> Tuple[CopyResult, Dict[str, Dict[str, int]]]:
     proc = subprocess.Popen(kube.exec_argv(member, mongo.container, argv, stdin=False), stdin=subprocess.DEVNULL,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
     with _LIVE_LOCK:
@@ -218,7 +218,7 @@ def _stream(kube: Kube, mongo: MongoSet, member: str, argv: List[str], dest: str
 
     try:
         assert proc.stdout is not None
-        copied = receive(proc.stdout, dest, before_publish=finished, cancel=cancel)
+        copied = receive(proc.stdout, dest, before_publish=finished, cancel=cancel, cipher=cipher)
     finally:
         timer.cancel()
         if proc.poll() is None:

@@ -166,6 +166,11 @@ SCHEMA: Dict[str, Field] = {
         "parallel": Field("int", "Archives written at once on one host.", 1, minimum=1, maximum=16),
         "mode": Field("str", "`two-phase`: every folder is archived once while the servers still run (a level-0 GNU tar incremental archive), then, after the stop, only what changed since (level 1), beside the database backups: the outage is the databases and the changes, not the whole tree. `full`: one archive per folder, after the stop.", "two-phase", choices=["two-phase", "full"]),
         "low_priority": Field("bool", "Run the archives taken while the servers still serve users (two-phase, phase 1) at low priority: `nice -n 19 ionice -c3` (ionice where the host has it).", True),
+        "encrypt": Field("section", "Encryption at rest (README, Encryption at rest): every archive, copied file, Component Pack file and database image copied into the set is encrypted with GnuPG to these recipients after compression, in the stream; `verify` needs no key, `verify --deep` and `restore` need an identity (`--identity FILE` or `CNXBACKUP_IDENTITY`).", section={
+            "recipients": Field("list", "The recipients' OpenPGP key fingerprints (40 hex digits); empty: the set is not encrypted.", []),
+            "public_keys": Field("str", "The recipients' public keys (one file, armored or binary); only public keys ever sit on the backup host.", "/etc/cnxbackup/encryption-public-keys.asc"),
+            "gpg": Field("str", "The GnuPG 2 command (`gpg`; `gpg2` on SLES 12).", "gpg"),
+        }),
     }),
     "monitoring": Field("section", "Pings to a monitor (healthchecks.io style) and a Prometheus textfile, for `backup`; neither ever fails the backup.", section={
         "ping_url": Field("str", "The check's ping URL: the start pings `URL/start`, a success `URL`, a failure `URL/fail` (with the log's last lines, secrets masked); each with `?rid=` the run's id."),

@@ -229,6 +229,8 @@ class ArchiveRecord(Record):
     snapshot: Optional[SnapshotRecord] = field(default=None, metadata=key(omit_none=True))
     level1: Optional[LevelRecord] = field(default=None, metadata=key(omit_none=True))
     changed_while_read: Optional[List[str]] = field(default=None, metadata=key(omit_none=True))
+    # format 4: the archive (both levels) or the copied file is an OpenPGP message (archive.encrypt)
+    encrypted: Optional[bool] = field(default=None, metadata=key(omit_none=True))
     extra: Dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -299,6 +301,7 @@ class ImageRecord(Record):
     size: Optional[int] = field(default=None, metadata=key(omit_none=True))
     host: Optional[str] = field(default=None, metadata=key(omit_none=True))
     copy: Optional[str] = field(default=None, metadata=key(omit_none=True))
+    encrypted: Optional[bool] = field(default=None, metadata=key(omit_none=True))  # the copy in the set
     extra: Dict[str, Any] = field(default_factory=dict)
 
 
@@ -334,6 +337,7 @@ class FileRecord(Record):
     path: str
     sha256: str
     size: int
+    encrypted: Optional[bool] = field(default=None, metadata=key(omit_none=True))
     extra: Dict[str, Any] = field(default_factory=dict)
 
 
@@ -402,6 +406,8 @@ class Manifest(Record):
     finished_at: Optional[str] = field(default=None, metadata=key(omit_none=True))
     downtime_seconds: Optional[float] = field(default=None, metadata=key(omit_none=True))
     signing: Optional[SigningRecord] = field(default=None, metadata=key(omit_none=True))
+    # format 4: {"tool": "gnupg", "recipients": [fingerprints]}: what the set's encrypted files need
+    encryption: Optional[Dict[str, Any]] = field(default=None, metadata=key(omit_none=True))
     format: Optional[int] = field(default=None, metadata=key(omit_none=True))
     manifest_sha256: Optional[str] = field(default=None, metadata=key("manifestSha256", omit_none=True))
     extra: Dict[str, Any] = field(default_factory=dict)

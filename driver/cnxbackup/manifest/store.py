@@ -21,12 +21,14 @@ from .model import Manifest, ManifestError
 
 MANIFEST = "manifest.json"
 SIGNATURE = "manifest.json.sig"
-FORMAT = 3
+FORMAT = 4
 """1: unsigned (before signed sets); 2: ``signing`` names the key of ``manifest.json.sig``;
 3: two-phase archives (``level1`` records). A set without a level 1 is still written as format 2,
 which the releases before two-phase archives read; a format-3 set they refuse, rather than
-restore its level 0 alone."""
+restore its level 0 alone; 4: an encrypted set (``encryption``, ``encrypted`` records), refused by
+the releases that would read its OpenPGP files as zstd."""
 LEVELS_FORMAT = 3
+ENCRYPTED_FORMAT = 4  # ``encryption`` and ``encrypted`` records: a release that cannot decrypt refuses the set
 MAX_MANIFEST_BYTES = 64 << 20
 MAX_SIGNATURE_BYTES = 4096
 
@@ -50,7 +52,7 @@ def _canonical(data: Dict[str, Any]) -> bytes:
 
 def seal(data: Dict[str, Any]) -> Dict[str, Any]:
     body = {k: v for k, v in data.items() if k != "manifestSha256"}
-    body["format"] = LEVELS_FORMAT if _has_levels(body) else 2
+    body["format"] = ENCRYPTED_FORMAT if body.get("encryption") else (LEVELS_FORMAT if _has_levels(body) else 2)
     body["manifestSha256"] = hashlib.sha256(_canonical(body)).hexdigest()
     return body
 

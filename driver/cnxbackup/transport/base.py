@@ -15,7 +15,7 @@ import re
 import subprocess
 from typing import Any, List, Mapping, Optional, Protocol, Union
 
-from ..archive import CopyResult
+from ..archive import Cipher, CopyResult
 from ..errors import CnxBackupError
 from ..hosts import Host
 
@@ -67,7 +67,7 @@ class Transport(Protocol):
     def put(self, host: Host, local_path: str, remote_path: str) -> CopyResult:
         """Copy a local file to ``host`` (hashed in the stream; the destination appears whole or not at all)."""
 
-    def get(self, host: Host, remote_path: str, local_path: str) -> CopyResult:
+    def get(self, host: Host, remote_path: str, local_path: str, cipher: Optional[Cipher] = None) -> CopyResult:
         """Copy a regular file from ``host`` (hashed in the stream; published through ``atomic``)."""
 
     def close(self) -> None:

@@ -6,7 +6,7 @@ import os
 import subprocess
 from typing import Any, List, Mapping, Optional, Union
 
-from ..archive import CopyResult, copy_file
+from ..archive import Cipher, CopyResult, copy_file
 from ..hosts import Host
 from .base import HostUnreachable, as_bytes, decoded, secrets_stdin
 
@@ -42,8 +42,8 @@ class LocalTransport:
         copied = copy_file(local_path, remote_path)
         return CopyResult(copied.size, copied.sha256)
 
-    def get(self, host: Host, remote_path: str, local_path: str) -> CopyResult:
-        copied = copy_file(remote_path, local_path)
+    def get(self, host: Host, remote_path: str, local_path: str, cipher: Optional[Cipher] = None) -> CopyResult:
+        copied = copy_file(remote_path, local_path, cipher=cipher)
         return CopyResult(copied.size, copied.sha256)
 
     def close(self) -> None:

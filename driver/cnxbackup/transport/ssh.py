@@ -24,7 +24,7 @@ import tempfile
 import threading
 from typing import Any, List, Mapping, Optional, Union
 
-from ..archive import CopyResult, open_source, pump, receive
+from ..archive import Cipher, CopyResult, open_source, pump, receive
 from ..hosts import Host
 from .base import SECRETS_PROLOGUE, HostUnreachable, TransferError, as_bytes, decoded, secrets_stdin
 from .local import LocalTransport
@@ -290,11 +290,12 @@ class SshTransport:
                                 f"{err.decode(errors='replace').strip()}")
         return CopyResult(size, digest)
 
-    def get(self, host: Host, remote_path: str, local_path: str) -> CopyResult:
+    def get(self, host: Host, remote_path: str, local_path: str, cipher: Optional[Cipher] = None) -> CopyResult:
         """Copy a regular file from host: ``ls -ln`` (mode, size) then ``cat`` in one session,
-        written to LOCAL.partial, hashed as it lands, size checked, fsynced, renamed."""
+        written to LOCAL.partial (through ``cipher`` when given), hashed as it lands, size checked,
+        fsynced, renamed."""
         if host.is_local:
-            return self.local.get(host, remote_path, local_path)
+            return self.local.get(host, remote_path, local_path, cipher)
         if "\n" in remote_path:
             raise ValueError(f"remote path with a newline cannot be fetched: {remote_path!r}")
         q = shlex.quote(remote_path)
@@ -323,11 +324,12 @@ class SshTransport:
             mode, expected = _mode_from_ls(fields[0]), int(fields[4])
 
             def complete(result: CopyResult, fd: int) -> None:
-                if proc.wait() != 0 or result.size != expected:
-                    raise failed(f"exit {proc.returncode}, {result.size} of {expected} bytes")
+                received = result.size if result.source_size is None else result.source_size
+                if proc.wait() != 0 or received != expected:
+                    raise failed(f"exit {proc.returncode}, {received} of {expected} bytes")
                 os.fchmod(fd, mode)
 
-            return receive(proc.stdout, local_path, before_publish=complete)
+            return receive(proc.stdout, local_path, before_publish=complete, cipher=cipher)
         finally:
             proc.stdout.close()
             proc.wait()
