@@ -10,7 +10,9 @@
 6. ``downtime_two_phase_vs_full=<ratio>`` and ``db_files_overlap=<ratio>`` (bench_downtime.measure:
    the outage of a two-phase backup over a full one, goal <= 0.25; phase 2 over the longer of its
    parts alone, goal <= 1.15).
-7. Last line: ``archive_vs_tar_zstd=<ratio>`` (bench_archive.measure; must be <= 1.10).
+7. ``encrypted_archive_vs_plain=<ratio>`` and ``encrypted_scan_vs_plain=<ratio>`` (bench_encrypt.measure:
+   archive.encrypt's cost on the bench tree, creating and on the gated read; goal <= 1.25 each).
+8. Last line: ``archive_vs_tar_zstd=<ratio>`` (bench_archive.measure; must be <= 1.10).
 
 Exits 1 and names the missed targets when one is missed. The bench tree is cached under --workdir.
 """
@@ -32,6 +34,7 @@ for extra in (ROOT / "driver", ROOT / "tests", HERE):
 
 import bench_archive  # noqa: E402
 import bench_downtime  # noqa: E402
+import bench_encrypt  # noqa: E402
 import bench_restore  # noqa: E402
 import e2e  # noqa: E402
 from cnxbackup.databases import backup_all, targets_from_settings  # noqa: E402
@@ -143,6 +146,11 @@ def main() -> int:
         missed.append(f"downtime_two_phase_vs_full {downtime['ratio']:.3f} > {bench_downtime.MAX_DOWNTIME_RATIO}")
     if downtime["overlap"] > bench_downtime.MAX_OVERLAP:
         missed.append(f"db_files_overlap {downtime['overlap']:.3f} > {bench_downtime.MAX_OVERLAP}")
+    encrypted = bench_encrypt.measure(str(workdir), workdir / "tree", runs=opts.runs)
+    print(f"encrypted_archive_vs_plain={encrypted['archive']:.3f}")
+    print(f"encrypted_scan_vs_plain={encrypted['scan']:.3f}")
+    missed += [f"encrypted_{what}_vs_plain {value:.3f} > {bench_encrypt.MAX_RATIO}"
+               for what, value in encrypted.items() if value > bench_encrypt.MAX_RATIO]
     multihost_error = multihost_line()
     if multihost_error:
         missed.append(multihost_error)

@@ -4,33 +4,15 @@ of a known file."""
 from __future__ import annotations
 
 import os
-import subprocess
 
 import pytest
 
 import e2e
+from gpgkeys import encrypt_yaml, make_key
 from jsonresult import run_json
 from restorekit import snapshot
 
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
-
-
-def make_key(home: str, name: str, out: str) -> str:
-    """A fresh OpenPGP key (ed25519/cv25519, no passphrase): its fingerprint; NAME.pub.asc and NAME.sec.asc in out."""
-    os.makedirs(home, mode=0o700, exist_ok=True)
-    gpg = ["gpg", "--homedir", home, "--batch", "--quiet"]
-    subprocess.run(gpg + ["--passphrase", "", "--quick-gen-key", f"{name} <{name}@example.invalid>", "future-default",
-                          "default", "never"], check=True, capture_output=True)
-    listing = subprocess.run(gpg + ["--with-colons", "--fingerprint", "--list-keys", name], check=True,
-                             capture_output=True, text=True).stdout
-    fingerprint = next(line.split(":")[9] for line in listing.splitlines() if line.startswith("fpr:"))
-    with open(os.path.join(out, f"{name}.pub.asc"), "wb") as handle:
-        handle.write(subprocess.run(gpg + ["--armor", "--export", fingerprint], check=True, capture_output=True).stdout)
-    with open(os.path.join(out, f"{name}.sec.asc"), "wb") as handle:
-        handle.write(subprocess.run(gpg + ["--pinentry-mode", "loopback", "--passphrase", "", "--armor",
-                                           "--export-secret-keys", fingerprint], check=True, capture_output=True).stdout)
-    subprocess.run(["gpgconf", "--homedir", home, "--kill", "all"], capture_output=True)
-    return fingerprint
 
 
 @pytest.fixture(scope="module")
@@ -40,9 +22,7 @@ def encrypted(tmp_path_factory):
     os.makedirs(keys)
     right = make_key(os.path.join(tmp, "gpghome"), "backupteam", keys)
     wrong = make_key(os.path.join(tmp, "gpghome2"), "stranger", keys)
-    extra = (f"archive:\n  encrypt:\n    recipients: [\"{right}\"]\n"
-             f"    public_keys: \"{keys}/backupteam.pub.asc\"\n")
-    env_file = e2e.write_env(tmp, extra=extra)
+    env_file = e2e.write_env(tmp, extra=encrypt_yaml(right, f"{keys}/backupteam.pub.asc"))
     document = run_json("backup", "--env", env_file, expect=0)
     return {"tmp": tmp, "env": env_file, "set": document["set"], "right": f"{keys}/backupteam.sec.asc",
             "wrong": f"{keys}/stranger.sec.asc", "fingerprint": right, "wrong_fingerprint": wrong}

@@ -207,9 +207,19 @@ def test_a_set_with_level_1_archives_is_format_3_and_an_older_format_with_them_i
     archive = {"name": "a", "kind": "archive", "source": "/a", "path": "archives/a.tar.zst", "status": "done",
                "level": 0, "level1": LEVEL1}
     sealed = write_manifest_data(str(tmp_path), {"environment": "prod", "status": "complete", "archives": [archive]})
-    assert sealed["format"] == FORMAT == 3
+    assert sealed["format"] == 3
     _write_raw(str(tmp_path), {"format": 2, "environment": "prod", "status": "complete", "archives": [archive]})
     with pytest.raises(ManifestError, match="level-1 archives in a format-2 manifest"):
+        load_manifest_data(str(tmp_path))
+
+
+def test_an_encrypted_set_is_format_4_and_an_older_format_with_encryption_is_refused(tmp_path) -> None:
+    encryption = {"tool": "gnupg", "recipients": ["A" * 40]}
+    sealed = write_manifest_data(str(tmp_path), {"environment": "prod", "status": "complete", "archives": [],
+                                                  "encryption": encryption})
+    assert sealed["format"] == FORMAT == 4
+    _write_raw(str(tmp_path), {"format": 3, "environment": "prod", "status": "complete", "encryption": encryption})
+    with pytest.raises(ManifestError, match="an encrypted set in a format-3 manifest"):
         load_manifest_data(str(tmp_path))
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 
 import pytest
@@ -14,18 +15,28 @@ import pytest
 import e2e
 import sshhosts
 from cnxbackup.demo import fakedb, mockcell
+from gpgkeys import encrypt_yaml, make_key
 from restorekit import stops
 
 
-@pytest.fixture()
-def five_hosts(tmp_path):
+def _loopback_hosts(tmp_path, count: int):
     try:
-        hosts = sshhosts.start_hosts(5, str(tmp_path / "ssh"))
+        hosts = sshhosts.start_hosts(count, str(tmp_path / "ssh"))
     except sshhosts.SshHostsUnavailable as error:
         pytest.skip(f"sshd cannot run here: {error}")
     known = sshhosts.write_known_hosts(hosts, tmp_path / "known_hosts")
     yield hosts, str(known)
     sshhosts.stop_all(hosts)
+
+
+@pytest.fixture()
+def five_hosts(tmp_path):
+    yield from _loopback_hosts(tmp_path, 5)
+
+
+@pytest.fixture()
+def three_hosts(tmp_path):
+    yield from _loopback_hosts(tmp_path, 3)
 
 
 def _prepare_db(tmp, delay=0.0):
@@ -165,3 +176,54 @@ def test_unreachable_host_fails_only_its_items(tmp_path, five_hosts):
     assert {n for n, s in status.items() if s != "done"} == {n for n in status if n.startswith("node3-")}
     assert all(d["status"] == "done" for d in manifest["databases"])
     assert manifest["overrides"] == ["--allow-partial"]
+
+
+def _is_openpgp(path: str) -> bool:
+    with open(path, "rb") as handle:
+        head = handle.read(4)
+    return head[:4] != b"\x28\xb5\x2f\xfd" and bool(head[0] & 0x80)
+
+
+def test_an_encrypted_set_over_ssh_restores_a_node_item_and_prune_removes_its_images_on_the_db_host(tmp_path, three_hosts):
+    hosts, known = three_hosts
+    tmp = str(tmp_path)
+    keys = os.path.join(tmp, "gpgkeys")
+    os.makedirs(keys)
+    fingerprint = make_key(os.path.join(tmp, "gpghome"), "backupteam", keys)
+    env_file = e2e.write_multihost_env(tmp, hosts, 1, known)
+    with open(env_file, "a", encoding="utf-8") as handle:
+        handle.write(encrypt_yaml(fingerprint, f"{keys}/backupteam.pub.asc"))
+    _prepare_db(tmp)
+    proc = e2e.cli("backup", "--env", env_file)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    [set_dir] = e2e.sets(os.path.join(tmp, "backups"))
+    manifest = e2e.manifest(set_dir)
+    by_name = {a["name"]: a for a in manifest["archives"]}
+    # the node's archives came over ssh and its copied file too: encrypted here, as they landed
+    for name in ("node1-local-data", "node1-profileRegistry"):
+        assert by_name[name]["host"] == "node1" and by_name[name]["encrypted"] is True
+        assert _is_openpgp(os.path.join(set_dir, by_name[name]["path"]))
+    images = [image for db in manifest["databases"] for image in db["images"]]
+    assert images and all(i["encrypted"] and _is_openpgp(os.path.join(set_dir, i["copy"])) for i in images)
+    identity = f"{keys}/backupteam.sec.asc"
+    check = e2e.cli("verify", set_dir, "--deep", "--env", env_file, "--identity", identity)
+    assert check.returncode == 0, check.stdout + check.stderr
+
+    # a node item restored over ssh: read, decrypted and gated here, unpacked on the node
+    local = by_name["node1-local-data"]["source"]
+    victim = next(os.path.join(d, f) for d, _, fs in os.walk(local) for f in fs)
+    original = open(victim, "rb").read()
+    with open(victim, "wb") as handle:
+        handle.write(b"changed after the backup")
+    proc = e2e.cli("restore", set_dir, "--env", env_file, "--only", "node1-local-data", "--identity", identity)
+    assert proc.returncode in (0, 3), proc.stdout + proc.stderr
+    assert open(victim, "rb").read() == original
+
+    # prune: an older set naming the same images removes them on the DB host, checked there first
+    older = os.path.join(tmp, "backups", "demo-20200101T000000")
+    shutil.copytree(set_dir, older)
+    e2e.reseal(older, lambda data: None)
+    proc = e2e.cli("--plain", "prune", "--env", env_file, "--keep", "1")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.count(": image db:") == len(images) and not os.path.exists(older)
+    assert not any(os.path.exists(i["path"]) for i in images) and os.path.isdir(set_dir)

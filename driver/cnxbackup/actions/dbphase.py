@@ -100,6 +100,9 @@ def _remote_image_record(run: BackupRun, host_name: str, name: str, path: str, c
         copied = run.transport.get(run.hosts[host_name], path, local, cipher=run.cipher)
         os.chmod(local, 0o600)
         record.update({"copy": os.path.relpath(local, run.layout.root), "sha256": copied.sha256, "size": copied.size})
+        if copied.source_sha256 is not None:  # encrypted on its way: the image's digest, and the copy's own
+            record.update({"sha256": copied.source_sha256, "size": copied.source_size,
+                           "copySha256": copied.sha256, "copySize": copied.size})
     return record
 
 

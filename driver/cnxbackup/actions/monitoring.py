@@ -26,7 +26,6 @@ import os
 import re
 import subprocess
 import time
-import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
@@ -131,7 +130,7 @@ class Monitor:
                         self.log.info("monitor: %s ping sent to %s", kind, _masked_url(url))
                         return True
                     error = f"HTTP {answer.status}"
-            except (urllib.error.URLError, OSError, ValueError) as problem:
+            except Exception as problem:  # URLError, OSError, http.client's own: a monitor never fails the backup
                 error = getattr(problem, "reason", problem)
             if attempt + 1 < attempts:
                 time.sleep(min(1.0 * (attempt + 1), 5.0))

@@ -123,9 +123,10 @@ def _image_problems(db: DatabaseRecord, set_dir: str, backup_dir: Optional[str],
             if not os.path.isfile(path) or os.path.islink(path):
                 problems.append(f"database {db.name}: image {path} is missing")
                 continue
-        if image.sha256 and not on_db_host:
+        wanted_sha, wanted_size = image.copy_digest if image.copy and not on_db_host else (image.sha256, image.size)
+        if wanted_sha and not on_db_host:
             digest, size = hash_file(path)
-            if (digest, size) != (image.sha256, image.size if image.size is not None else size):
+            if (digest, size) != (wanted_sha, wanted_size if wanted_size is not None else size):
                 problems.append(f"database {db.name}: image {path} does not match its SHA-256 and size in the "
                                 "manifest (changed, truncated or replaced)")
                 continue

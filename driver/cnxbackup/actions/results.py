@@ -37,7 +37,7 @@ def set_bytes(manifest: Manifest) -> int:
         total += record.level1.size if record.level1 is not None else 0
         total += record.snapshot.size if record.snapshot is not None else 0
     total += sum(record.size for record in manifest.files)
-    total += sum(image.size or 0 for db in manifest.databases for image in db.images if image.copy)
+    total += sum(image.copy_digest[1] or 0 for db in manifest.databases for image in db.images if image.copy)
     return total
 
 

@@ -261,9 +261,10 @@ def _verify_database(manifest: Manifest, db: DatabaseRecord, env: Optional[Envir
         if not os.path.exists(path):
             checks.append((False, f"BAD database {db.name}: image {path} is missing"))
             continue
-        if image.sha256:
+        wanted_sha, wanted_size = image.copy_digest if image.copy else (image.sha256, image.size)
+        if wanted_sha:
             digest, size = hash_file(path)
-            if digest != image.sha256 or size != (size if image.size is None else image.size):
+            if digest != wanted_sha or size != (size if wanted_size is None else wanted_size):
                 checks.append((False, f"BAD database {db.name}: image {path} SHA-256 or size differs from the "
                                       "manifest (changed, truncated or replaced)"))
                 continue

@@ -30,7 +30,8 @@ class CopyResult:
 
     size: int
     sha256: str
-    source_size: Optional[int] = None  # what was read, when a filter (encryption) changed the size
+    source_size: Optional[int] = None  # what was read, when a filter (encryption) changed the bytes
+    source_sha256: Optional[str] = None
 
 
 def open_source(path: str) -> BinaryIO:
@@ -86,7 +87,8 @@ def receive(reader: IO[bytes], dest: str, *, mode: int = 0o600,
         else:
             filt = cipher.spawn(subprocess.PIPE)
             assert filt.stdin is not None and filt.stdout is not None
-            feeder = feed(reader, filt.stdin)
+            read_digest = hashlib.sha256()
+            feeder = feed(reader, filt.stdin, read_digest)
             try:
                 digest, size = pump(filt.stdout, lambda chunk: write_all(out.fileno(), chunk), progress=progress,
                                     cancel=cancel)
@@ -97,7 +99,8 @@ def receive(reader: IO[bytes], dest: str, *, mode: int = 0o600,
                 feeder.join()
                 close_std([filt])
             cipher.finish(filt)
-        result = CopyResult(size, digest, feeder.size if cipher is not None else None)
+        result = (CopyResult(size, digest) if cipher is None
+                  else CopyResult(size, digest, feeder.size, read_digest.hexdigest()))
         if before_publish is not None:
             before_publish(result, out.fileno())
     return result

@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 import typing
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Mapping, Optional, Type, TypeVar
+from typing import Any, Dict, List, Mapping, Optional, Tuple, Type, TypeVar
 
 from ..errors import CnxBackupError
 
@@ -302,6 +302,14 @@ class ImageRecord(Record):
     host: Optional[str] = field(default=None, metadata=key(omit_none=True))
     copy: Optional[str] = field(default=None, metadata=key(omit_none=True))
     encrypted: Optional[bool] = field(default=None, metadata=key(omit_none=True))  # the copy in the set
+    # an encrypted copy is not the image's bytes: its own digest and size (``sha256``/``size`` stay the image's)
+    copy_sha256: Optional[str] = field(default=None, metadata=key(omit_none=True))
+    copy_size: Optional[int] = field(default=None, metadata=key(omit_none=True))
+
+    @property
+    def copy_digest(self) -> Tuple[Optional[str], Optional[int]]:
+        """(SHA-256, size) of the copy in the set."""
+        return (self.copy_sha256, self.copy_size) if self.copy_sha256 else (self.sha256, self.size)
     extra: Dict[str, Any] = field(default_factory=dict)
 
 

@@ -108,6 +108,8 @@ def parse_manifest_data(raw: bytes, set_dir: str, check: bool = True) -> Dict[st
                                   f"(it reads formats 1 to {FORMAT}); use the cnxbackup release that wrote the set")
     if written < LEVELS_FORMAT and _has_levels(data):
         raise ManifestError(f"{path}: level-1 archives in a format-{written} manifest; the manifest is damaged")
+    if written < ENCRYPTED_FORMAT and data.get("encryption"):
+        raise ManifestError(f"{path}: an encrypted set in a format-{written} manifest; the manifest is damaged")
     if check:
         recorded = data.get("manifestSha256")
         body = {k: v for k, v in data.items() if k != "manifestSha256"}

@@ -6,7 +6,7 @@ import os
 import subprocess
 from typing import Any, List, Mapping, Optional, Union
 
-from ..archive import Cipher, CopyResult, copy_file
+from ..archive import Cipher, CopyResult, copy_file, open_source, receive
 from ..hosts import Host
 from .base import HostUnreachable, as_bytes, decoded, secrets_stdin
 
@@ -43,7 +43,10 @@ class LocalTransport:
         return CopyResult(copied.size, copied.sha256)
 
     def get(self, host: Host, remote_path: str, local_path: str, cipher: Optional[Cipher] = None) -> CopyResult:
-        copied = copy_file(remote_path, local_path, cipher=cipher)
+        if cipher is not None:  # the result carries the source's digest too (what was read, before encryption)
+            with open_source(remote_path) as source:
+                return receive(source, local_path, cipher=cipher)
+        copied = copy_file(remote_path, local_path)
         return CopyResult(copied.size, copied.sha256)
 
     def close(self) -> None:
