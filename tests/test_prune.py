@@ -11,6 +11,7 @@ import pytest
 
 import e2e
 from cnxbackup.actions.housekeeping import SetEntry, decide
+from cnxbackup.demo import fakedb
 from cnxbackup.lock import RunLock
 from jsonresult import run_json
 
@@ -130,6 +131,9 @@ def test_prune_on_real_sets(two_sets):
     assert os.path.isdir(b2) and all(map(os.path.isfile, b2_images))  # the forged set named them: left alone
     assert os.path.isdir(forged) and os.path.isdir(unfinished)
     assert not [n for n in os.listdir(target) if n.startswith(".cnxbackup-pruning-")]
+    # the images went by their recorded paths: DB2 was never asked to prune its history
+    calls = [" ".join(c["argv"]).lower() for c in fakedb.read_log(e2e.fakedb_env(two_sets["tmp"]))]
+    assert calls and not any("prune history" in call for call in calls)
 
 
 def test_a_signed_set_naming_an_image_outside_backup_dir_is_refused(two_sets, tmp_path):
