@@ -34,7 +34,7 @@ from typing import Any, Deque, Dict, List, Mapping, Optional
 from .. import __version__
 from ..atomic import write_file_atomic
 from ..config import Environment
-from ..errors import EXIT_OK, EXIT_WARNINGS, StepFailed
+from ..errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_WARNINGS, StepFailed
 from ..log import get_logger
 from ..outcome import CommandOutcome
 from ..progress import Progress
@@ -112,14 +112,15 @@ class Monitor:
             return None
         return str(base).rstrip("/") + ("" if kind == "success" else f"/{kind}")
 
-    def ping(self, kind: str, body: str = "") -> bool:
-        """One ping (start, success, fail); False when the monitor did not answer (never raises)."""
+    def ping(self, kind: str, body: str = "", once: bool = False) -> bool:
+        """One ping (start, success, fail); False when the monitor did not answer (never raises).
+        ``once``: a single attempt (after Ctrl-C, the user is not kept waiting through the retries)."""
         url = self._url(kind)
         if url is None:
             return True
         url = _with_rid(url, self.rid)
         data = body.encode("utf-8")[-int(self.settings["body_limit"]):] if body else None
-        attempts = int(self.settings["retries"]) + 1
+        attempts = 1 if once else int(self.settings["retries"]) + 1
         error: Any = None
         for attempt in range(attempts):
             request = urllib.request.Request(url, data=data, method="POST" if data else "GET",
@@ -192,7 +193,7 @@ class Monitor:
         if ok:
             self.ping("success", self._summary(outcome, code))
         else:
-            self.ping("fail", self._summary(outcome, code) + "\n\n" + self.tail.text())
+            self.ping("fail", self._summary(outcome, code) + "\n\n" + self.tail.text(), once=code == EXIT_INTERRUPTED)
         self.write_textfile(outcome, code)
 
     def _summary(self, outcome: CommandOutcome, code: int) -> str:
