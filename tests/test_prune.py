@@ -10,9 +10,16 @@ import time
 import pytest
 
 import e2e
+from cnxbackup.actions import housekeeping
 from cnxbackup.actions.housekeeping import SetEntry, decide
+from cnxbackup.archive import hash_file
+from cnxbackup.config import load_environment
+from cnxbackup.databases import backup_all, settings_for, targets_from_settings
 from cnxbackup.demo import fakedb
+from cnxbackup.errors import CnxBackupError
 from cnxbackup.lock import RunLock
+from cnxbackup.manifest import DatabaseRecord, ImageRecord, Manifest, ToolRecord
+from cnxbackup.transport import LocalTransport
 from jsonresult import run_json
 
 DAY = 86400.0
@@ -162,3 +169,39 @@ def test_prune_takes_the_environment_lock(two_sets):
     finally:
         lock.release()
     assert "a-backup" in document["errors"][0] or "lock" in document["errors"][0]
+
+
+def test_an_rman_backup_goes_by_its_tag_and_only_after_every_piece_checked(tmp_path):
+    tmp = str(tmp_path)
+    fake = fakedb.prepare(os.path.join(tmp, "fake"), "oracle", [])
+    backup_dir = os.path.join(tmp, "rman")
+    os.makedirs(backup_dir)
+    env_lines = "".join(f"    {key}: \"{value}\"\n" for key, value in fake.items())
+    env_file = e2e.write_env(tmp, database=(
+        f"database:\n  vendor: oracle\n  backup_dir: \"{backup_dir}\"\n  oracle:\n    method: rman\n    sid: LSCONN\n"
+        f"  command:\n    rman: \"{fakedb.tool_path('rman')}\"\n  env:\n{env_lines}"))
+    env = load_environment(env_file)
+    settings = settings_for("oracle", env)
+    targets = targets_from_settings(dict(settings, databases=["OAUSER"]), "8.0", False)
+    (first,) = backup_all(targets, settings, backup_dir)
+    time.sleep(1.1)  # the tag is CNX + the time to the second
+    (second,) = backup_all(targets, settings, backup_dir)
+    assert first.status == second.status == "ok"
+
+    def manifest_of(result) -> Manifest:
+        images = [ImageRecord(path, *hash_file(path)) for path in result.images]
+        return Manifest(tool=ToolRecord("cnxbackup", "test"), environment="demo", run_id="r", connections={},
+                        status="complete", database_vendor="oracle",
+                        databases=[DatabaseRecord("LSCONN", "oracle", "done", images, timestamp=result.timestamp)])
+
+    older, newer = manifest_of(first), manifest_of(second)
+    with open(second.images[0], "ab") as handle:  # not what the newer set recorded: RMAN is not even asked
+        handle.write(b"x")
+    rman_calls = len([c for c in fakedb.read_log(fake) if c["tool"] == "rman"])
+    with pytest.raises(CnxBackupError, match="does not match its SHA-256"):
+        housekeeping._forget_databases(env, newer, LocalTransport())
+    assert len([c for c in fakedb.read_log(fake) if c["tool"] == "rman"]) == rman_calls
+    lines = housekeeping._forget_databases(env, older, LocalTransport())
+    assert lines == [f"RMAN backup CNX{first.timestamp}: deleted ({len(first.images)} objects)"]
+    assert not any(map(os.path.exists, first.images)) and all(map(os.path.exists, second.images))
+    assert "DELETE NOPROMPT BACKUP TAG 'CNX%s'" % first.timestamp in fakedb.read_log(fake)[-1]["cmdfile_text"]
