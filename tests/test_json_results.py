@@ -90,6 +90,8 @@ def test_cleanup_init_and_the_usage_errors(demo_set, tmp_path):
     assert "absent.yaml" in missing["errors"][0]
     usage = run_json("prune", "--env", demo_set["env"], expect=2)  # --keep is required
     assert usage["status"] == "usage-error" and usage["command"] == "prune"
+    unknown = run_json("bogus", expect=2)
+    assert unknown["command"] == "" and unknown["errors"]
 
 
 def test_stop_and_start(demo_set):

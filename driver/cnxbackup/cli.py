@@ -214,8 +214,15 @@ class _JsonStdout:
         sys.stdout.flush()
 
 
+def _command_names(parser: argparse.ArgumentParser) -> List[str]:
+    return [name for action in parser._actions if isinstance(action, argparse._SubParsersAction)
+            for name in action.choices]
+
+
 def _usage_error_document(argv: List[str], error: SystemExit) -> Dict[str, Any]:
-    outcome = CommandOutcome(next((a for a in argv if not a.startswith("-")), ""))
+    """The document of a command line argparse refused (the command, when one was named)."""
+    commands = _command_names(build_parser())
+    outcome = CommandOutcome(next((a for a in argv if a in commands), ""))
     outcome.error("usage error (see the message on stderr)")
     return outcome.document(int(error.code) if isinstance(error.code, int) else EXIT_USAGE, __version__)
 

@@ -123,7 +123,8 @@ class Keyring:
         have = set(self.fingerprints())
         missing = [r for r in wanted if r not in have]
         if missing:
-            raise EncryptionError(f"recipient(s) {', '.join(missing)} not in the public keys file")
+            raise EncryptionError(f"recipient(s) {', '.join(missing)} not among the primary keys of the public keys "
+                                  f"file (it holds {', '.join(sorted(have)) or 'none'})")
         argv = [self.gpg, "--homedir", self.home, *GPG_FLAGS, "--trust-model", "always", "--compress-algo", "none",
                 "--encrypt", *[a for r in wanted for a in ("--recipient", r)], "--output", "-"]
         return Cipher(tuple(argv), False, tuple(wanted))

@@ -167,7 +167,7 @@ SCHEMA: Dict[str, Field] = {
         "mode": Field("str", "`two-phase`: every folder is archived once while the servers still run (a level-0 GNU tar incremental archive), then, after the stop, only what changed since (level 1), beside the database backups: the outage is the databases and the changes, not the whole tree. `full`: one archive per folder, after the stop.", "two-phase", choices=["two-phase", "full"]),
         "low_priority": Field("bool", "Run the archives taken while the servers still serve users (two-phase, phase 1) at low priority: `nice -n 19 ionice -c3` (ionice where the host has it).", True),
         "encrypt": Field("section", "Encryption at rest (README, Encryption at rest): every archive, copied file, Component Pack file and database image copied into the set is encrypted with GnuPG to these recipients after compression, in the stream; `verify` needs no key, `verify --deep` and `restore` need an identity (`--identity FILE` or `CNXBACKUP_IDENTITY`).", section={
-            "recipients": Field("list", "The recipients' OpenPGP key fingerprints (40 hex digits); empty: the set is not encrypted.", []),
+            "recipients": Field("list", "The recipients' OpenPGP primary key fingerprints (40 hex digits, `gpg --fingerprint`); empty: the set is not encrypted.", []),
             "public_keys": Field("str", "The recipients' public keys (one file, armored or binary); only public keys ever sit on the backup host.", "/etc/cnxbackup/encryption-public-keys.asc"),
             "gpg": Field("str", "The GnuPG 2 command (`gpg`; `gpg2` on SLES 12).", "gpg"),
         }),
