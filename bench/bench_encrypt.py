@@ -40,7 +40,7 @@ def measure(workdir: str, tree: Path, runs: int = 3) -> dict:
         sender, reader = archive.Keyring(), archive.Keyring()
         try:
             sender.import_file(os.path.join(home, "bench.pub.asc"), "public keys file")
-            reader.import_file(os.path.join(home, "bench.sec.asc"), "identity file")
+            reader.import_file(os.path.join(home, "bench.sec.asc"), "identity file", secret=True)
             encrypt, decrypt = sender.encryptor([fingerprint]), reader.decryptor()
             plain_file, secret_file = work / "plain.tar.zst", work / "secret.tar.zst"
             made = {}

@@ -76,7 +76,7 @@ def set_cipher(encryption: Optional[Dict[str, Any]], identity: Optional[str], se
     keyring = Keyring(gpg)
     try:
         try:
-            held = keyring.import_file(identity, "identity file")
+            held = keyring.import_file(identity, "identity file", secret=True)
         except EncryptionError as error:
             raise ConfigError(str(error)) from None
         if not set(held) & set(recipients):

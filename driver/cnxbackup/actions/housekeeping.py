@@ -43,11 +43,11 @@ from ..progress import Progress, human_bytes, human_seconds
 from ..signing import SignatureRefused
 from ..transport import HostUnreachable, Transport, make_transport
 from .cp_restore import SEARCH_NAME
+from .estimate import COMPLETE
 from .restore import RESTORE_DIR_PREFIX
 from .trust import open_set, trusted_keys_path
 from .verify_record import read_verify_result
 
-COMPLETE = ("complete", "complete-with-warnings")
 PRUNING_PREFIX = ".cnxbackup-pruning-"
 STAMP_FORMAT = "%Y%m%dT%H%M%S"
 RMAN_TAG = re.compile(r"CNX[0-9A-Za-z_]{1,27}")
@@ -59,7 +59,7 @@ class SetEntry:
 
     path: str
     name: str
-    stamp: float  # from the folder name (the manifest's own start when signed)
+    stamp: float  # from the folder name (cnxbackup names a set by its start)
     state: str  # complete | complete-with-warnings | partial | unfinished | untrusted
     manifest: Optional[Manifest] = None
     trust_problem: str = ""
@@ -273,15 +273,16 @@ def _forget_snapshot(env: Environment, manifest: Manifest, transport: Transport)
     try:
         opensearch.request(kube, search, "DELETE", f"/_snapshot/{repository}/{name}")
     except opensearch.SearchError as error:
-        if "snapshot_missing" not in str(error) and "missing" not in str(error):
+        if " is missing" not in str(error):  # snapshot_missing_exception: "[REPO:NAME] is missing"
             raise
         return [f"OpenSearch snapshot {repository}/{name}: already gone"]
     return [f"OpenSearch snapshot {repository}/{name}: deleted"]
 
 
-def remove_set(env: Environment, entry: SetEntry, transport: Transport) -> PruneDecision:
-    """Remove a set: what it recorded outside itself first (each a line), then the folder."""
-    decision = PruneDecision(entry, False, "")
+def remove_set(env: Environment, decision: PruneDecision, transport: Transport) -> PruneDecision:
+    """Remove a decided set: what it recorded outside itself first (each a line in ``removed``,
+    each failure in ``problems``, which keeps the set), then the folder."""
+    entry = decision.entry
     if entry.manifest is not None:
         for part in (_forget_databases, _forget_snapshot):
             try:
@@ -312,7 +313,7 @@ def set_json(entry: SetEntry) -> Dict[str, Any]:
             "date": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(entry.stamp)),
             "connectionsVersion": manifest.connections.get("version") if manifest else None,
             "bytes": entry.size, "downtimeSeconds": manifest.downtime_seconds if manifest else None,
-            "signed": manifest is not None and entry.state != "untrusted",
+            "signed": manifest is not None,  # a set whose signature does not hold has no manifest here
             "trustProblem": entry.trust_problem or None, "unfinishedRestore": entry.restore_running,
             "lastVerify": entry.verify}
 
@@ -361,8 +362,7 @@ def run_prune(args: argparse.Namespace, env: Environment, progress: Progress) ->
             if decision.keep or args.dry_run:
                 results.append(decision)
                 continue
-            done = remove_set(env, decision.entry, transport)
-            done.reason = decision.reason
+            done = remove_set(env, decision, transport)
             for line in done.removed:
                 progress.message(f"  {line}")
                 log.info("prune: %s", line)

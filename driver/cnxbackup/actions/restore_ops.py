@@ -354,9 +354,12 @@ class CopyFile(Operation):
         if ctx.cipher is not None:  # decrypted here (checked against the set's digest), then sent
             with tempfile.TemporaryDirectory(prefix="cnxplain-") as private:
                 plain = os.path.join(private, os.path.basename(self.dest))
-                copy_back_file(_in_set(ctx.set_dir, self.source), plain, expected_sha256=ctx.expected_sha256,
-                               cancel=ctx.cancel, cipher=ctx.cipher)
-                ctx.transport.put(ctx.host, plain, self.dest)
+                decrypted = copy_back_file(_in_set(ctx.set_dir, self.source), plain, expected_sha256=ctx.expected_sha256,
+                                           cancel=ctx.cancel, cipher=ctx.cipher)
+                sent = ctx.transport.put(ctx.host, plain, self.dest)
+            if sent.sha256 != decrypted.sha256:
+                ctx.transport.run(ctx.host, f"rm -f {q(self.dest)}")
+                raise StepFailed(f"{self.source}: what reached {ctx.host.name}:{self.dest} is not what was decrypted; not trusted")
             return
         copied = ctx.transport.put(ctx.host, _in_set(ctx.set_dir, self.source), self.dest)
         if ctx.expected_sha256 and copied.sha256 != ctx.expected_sha256:

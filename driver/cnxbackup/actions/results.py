@@ -1,4 +1,4 @@
-"""The ``--json`` results of a plan or a set: per-item and per-database entries for an CommandOutcome.
+"""The ``--json`` results of a plan or a set: per-item and per-database entries for a CommandOutcome.
 
 A set is described from its manifest when it has one (written last), else from its journal
 (a run that stopped before the end). Only what the set says is reported: these entries are

@@ -18,8 +18,8 @@ from typing import IO, BinaryIO, Callable, Optional, Tuple
 
 from ..atomic import open_partial
 from .common import CHUNK, ArchiveError, ArchiveResult, DiskFullError, ProgressFn, Throttle, check_cancel, is_disk_full
-from .encryption import Cipher, feed
-from .process import close_std, stop_processes, write_all
+from .encryption import Cipher
+from .process import close_std, feed, stop_processes, write_all
 
 Writer = Callable[[memoryview], object]
 
@@ -79,7 +79,8 @@ def receive(reader: IO[bytes], dest: str, *, mode: int = 0o600,
 
     ``before_publish(result, fd)`` runs once everything is written and may raise to discard the
     partial file (a wrong size or checksum, a failed sender) or adjust the file through ``fd``.
-    ``cipher``: the stream goes through the filter on its way (the result is of what was written).
+    ``cipher``: the stream goes through the filter on its way: the result is of what was written,
+    with the size and digest of what was read beside it (``source_size``, ``source_sha256``).
     """
     with open_partial(dest, mode) as out:
         if cipher is None:
@@ -87,20 +88,22 @@ def receive(reader: IO[bytes], dest: str, *, mode: int = 0o600,
         else:
             filt = cipher.spawn(subprocess.PIPE)
             assert filt.stdin is not None and filt.stdout is not None
-            read_digest = hashlib.sha256()
-            feeder = feed(reader, filt.stdin, read_digest)
+            feeder = feed(reader, filt.stdin)
             try:
                 digest, size = pump(filt.stdout, lambda chunk: write_all(out.fileno(), chunk), progress=progress,
                                     cancel=cancel)
             except BaseException:
+                feeder.stop.set()
                 stop_processes([filt])
                 raise
             finally:
                 feeder.join()
                 close_std([filt])
             cipher.finish(filt)
+            if feeder.error is not None:
+                raise ArchiveError(f"{dest}: the source could not be read: {feeder.error}")
         result = (CopyResult(size, digest) if cipher is None
-                  else CopyResult(size, digest, feeder.size, read_digest.hexdigest()))
+                  else CopyResult(size, digest, feeder.size, feeder.hasher.hexdigest()))
         if before_publish is not None:
             before_publish(result, out.fileno())
     return result
@@ -108,26 +111,15 @@ def receive(reader: IO[bytes], dest: str, *, mode: int = 0o600,
 
 def _copy_with_hash(source: str, dest: str, expected_sha256: Optional[str], progress: Optional[ProgressFn],
                     cancel: Optional[threading.Event], cipher: Optional[Cipher] = None) -> ArchiveResult:
-    """Copy with the digest of what is in the set: the destination's when encrypting into the set
-    (or a plain copy), the source's when decrypting out of it."""
+    """Copy, ``expected_sha256`` being of the source as read (the set's file): with a decrypting
+    ``cipher`` that is the ciphertext's digest, which ``receive`` computes beside the plaintext's."""
     started = time.monotonic()
     try:
         with open_source(source) as src:
             info = os.fstat(src.fileno())
-            source_digest = hashlib.sha256()
-            filt = None
-            if cipher is not None and cipher.decrypt:
-                filt = cipher.spawn(subprocess.PIPE)
-                assert filt.stdin is not None and filt.stdout is not None
-                feeder = feed(src, filt.stdin, source_digest)
 
             def finish(result: CopyResult, fd: int) -> None:
-                if filt is not None:
-                    feeder.join()
-                    cipher_used = cipher
-                    assert cipher_used is not None
-                    cipher_used.finish(filt)
-                digest = source_digest.hexdigest() if filt is not None else result.sha256
+                digest = result.source_sha256 if result.source_sha256 is not None else result.sha256
                 if expected_sha256 is not None and digest != expected_sha256.lower():
                     raise ArchiveError(f"sha256 mismatch for {source}: expected {expected_sha256}, got {digest}")
                 if os.geteuid() == 0:
@@ -138,17 +130,7 @@ def _copy_with_hash(source: str, dest: str, expected_sha256: Optional[str], prog
                 os.fchmod(fd, info.st_mode & 0o7777)
                 os.utime(fd, ns=(info.st_atime_ns, info.st_mtime_ns))
 
-            try:
-                if filt is not None:
-                    assert filt.stdout is not None
-                    copied = receive(filt.stdout, dest, before_publish=finish, progress=progress, cancel=cancel)
-                else:
-                    copied = receive(src, dest, before_publish=finish, progress=progress, cancel=cancel, cipher=cipher)
-            finally:
-                if filt is not None:
-                    if filt.poll() is None:  # cut short: the filter and the feeding thread stop
-                        stop_processes([filt])
-                    close_std([filt])
+            copied = receive(src, dest, before_publish=finish, progress=progress, cancel=cancel, cipher=cipher)
     except OSError as exc:
         if is_disk_full(exc):
             raise DiskFullError(dest, str(exc)) from exc

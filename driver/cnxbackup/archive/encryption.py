@@ -14,17 +14,17 @@ SHA-256 recorded is of the ciphertext, what lands on disk, so ``verify`` needs n
 """
 from __future__ import annotations
 
+import io
 import os
 import re
 import shutil
 import subprocess
 import tempfile
-import threading
 from dataclasses import dataclass
-from typing import IO, Any, List, Optional, Sequence, Tuple, Union
+from typing import IO, List, Optional, Sequence, Tuple, Union
 
 from .common import ArchiveError
-from .process import tail_of
+from .process import feed, tail_of
 
 FINGERPRINT = re.compile(r"[0-9A-F]{40}")
 GPG_FLAGS = ("--batch", "--no-tty", "--quiet", "--no-greeting", "--no-permission-warning")
@@ -75,10 +75,6 @@ class Cipher:
         if problem:
             raise EncryptionError(problem)
 
-    def shell(self) -> str:
-        """The command for the runbook (RESTORE.md): gpg with the administrator's own keyring."""
-        return "gpg --decrypt" if self.decrypt else "gpg --encrypt " + " ".join(f"-r {r}" for r in self.recipients)
-
 
 class Keyring:
     """A private gpg home for one run: import keys, make ciphers, remove it all on ``close``."""
@@ -88,21 +84,22 @@ class Keyring:
         self.home = tempfile.mkdtemp(prefix="cnxgpg-")
         os.chmod(self.home, 0o700)
 
-    def _run(self, args: Sequence[str], input: Optional[bytes] = None) -> "subprocess.CompletedProcess[bytes]":
+    def _run(self, args: Sequence[str]) -> "subprocess.CompletedProcess[bytes]":
         try:
-            return subprocess.run([self.gpg, "--homedir", self.home, *GPG_FLAGS, *args], input=input,
-                                  stdin=None if input is not None else subprocess.DEVNULL, capture_output=True, timeout=120)
+            return subprocess.run([self.gpg, "--homedir", self.home, *GPG_FLAGS, *args], stdin=subprocess.DEVNULL,
+                                  capture_output=True, timeout=120)
         except (OSError, subprocess.TimeoutExpired) as error:
             raise EncryptionError(f"{self.gpg}: {error}") from None
 
-    def import_file(self, path: str, what: str) -> List[str]:
-        """Import a key file; the primary fingerprints it holds (``what`` names it in errors)."""
+    def import_file(self, path: str, what: str, secret: bool = False) -> List[str]:
+        """Import a key file; the primary fingerprints it holds (of its secret keys when ``secret``;
+        ``what`` names the file in errors)."""
         if not os.path.isfile(path):
             raise EncryptionError(f"{what} {path} does not exist")
         proc = self._run(["--import", path])
         if proc.returncode != 0:
             raise EncryptionError(f"{what} {path}: gpg could not import it: {proc.stderr.decode(errors='replace')[-300:]}")
-        return self.fingerprints(secret=what.startswith("identity"))
+        return self.fingerprints(secret=secret)
 
     def fingerprints(self, secret: bool = False) -> List[str]:
         proc = self._run(["--with-colons", "--fingerprint", "--list-secret-keys" if secret else "--list-keys"])
@@ -147,17 +144,15 @@ class Keyring:
 def filter_bytes(cipher: Cipher, data: bytes) -> bytes:
     """A small file's bytes through the filter: encrypted (inventory files, secrets) or decrypted."""
     proc = cipher.spawn(subprocess.PIPE)
-    out: List[bytes] = []
-    reader = threading.Thread(target=lambda: out.append(proc.stdout.read() if proc.stdout else b""), daemon=True)
-    reader.start()
-    assert proc.stdin is not None
+    assert proc.stdin is not None and proc.stdout is not None
+    feeder = feed(io.BytesIO(data), proc.stdin)
     try:
-        proc.stdin.write(data)
+        out = proc.stdout.read()
     finally:
-        proc.stdin.close()
-    reader.join()
+        feeder.join()
+        proc.stdout.close()
     cipher.finish(proc)
-    return out[0] if out else b""
+    return out
 
 
 def read_through(cipher: Cipher, path: str, limit: Optional[int] = None) -> bytes:
@@ -178,37 +173,3 @@ def read_through(cipher: Cipher, path: str, limit: Optional[int] = None) -> byte
             proc.stdout.close()
         cipher.finish(proc)
     return bytes(kept)
-
-
-class Feeder(threading.Thread):
-    """Copies ``source`` into a filter's stdin (then closes it), counting and, given a hasher, hashing."""
-
-    def __init__(self, source: IO[bytes], sink: IO[bytes], hasher: Optional[Any] = None) -> None:
-        super().__init__(daemon=True)
-        self.source, self.sink, self.hasher = source, sink, hasher
-        self.size = 0
-
-    def run(self) -> None:
-        try:
-            while True:
-                chunk = self.source.read(1 << 20)
-                if not chunk:
-                    break
-                if self.hasher is not None:
-                    self.hasher.update(chunk)
-                self.size += len(chunk)
-                self.sink.write(chunk)
-        except (BrokenPipeError, ValueError, OSError):
-            pass  # the filter died: its exit status says why
-        finally:
-            try:
-                self.sink.close()
-            except OSError:
-                pass
-
-
-def feed(source: IO[bytes], sink: IO[bytes], hasher: Optional[Any] = None) -> Feeder:
-    """A started :class:`Feeder`."""
-    feeder = Feeder(source, sink, hasher)
-    feeder.start()
-    return feeder

@@ -10,7 +10,6 @@ For extraction and scanning, ``bytes_done`` of the progress callback is compress
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import subprocess
@@ -22,7 +21,7 @@ from .common import CHUNK, ArchiveError, ListResult, ProgressFn, Throttle, check
 from .copy import open_source
 from .encryption import Cipher, EncryptionError
 from .members import MemberGate
-from .process import c_locale_env, close_std, grow_pipe, rc_text, stop_processes, tail_of, write_all
+from .process import Feeder, c_locale_env, close_std, grow_pipe, rc_text, stop_processes, tail_of, write_all
 
 Source = Union[str, BinaryIO]
 
@@ -42,43 +41,6 @@ class LineCounter(threading.Thread):
             if not chunk:
                 return
             self.lines += chunk.count(b"\n")
-
-
-class _Feeder(threading.Thread):
-    """Reads the archive once, hashing it, into zstd's stdin (a thread: the main one reads zstd)."""
-
-    def __init__(self, source: BinaryIO, sink: IO[bytes]) -> None:
-        super().__init__(daemon=True)
-        self.source, self.sink = source, sink
-        self.readinto = source.readinto  # type: ignore[attr-defined]  # files opened "rb" have it
-        self.hasher = hashlib.sha256()
-        self.size = 0
-        self.error: Optional[BaseException] = None
-        self.stop = threading.Event()
-
-    def run(self) -> None:
-        buf = memoryview(bytearray(CHUNK))
-        feeding = True
-        try:
-            while not self.stop.is_set():
-                count = self.readinto(buf)
-                if not count:
-                    break
-                chunk = buf[:count]
-                self.hasher.update(chunk)
-                self.size += count
-                if feeding:
-                    try:
-                        self.sink.write(chunk)
-                    except (BrokenPipeError, ValueError):
-                        feeding = False  # zstd died or was stopped; its status tells why
-        except BaseException as error:  # reported by the main thread
-            self.error = error
-        finally:
-            try:
-                self.sink.close()
-            except (BrokenPipeError, OSError, ValueError):
-                pass
 
 
 def _open(source: Source) -> Tuple[BinaryIO, bool]:
@@ -115,7 +77,7 @@ def stream_archive(
     zstd_err = tempfile.TemporaryFile()
     consumer_err = tempfile.TemporaryFile()
     procs: List[subprocess.Popen] = []
-    feeder: Optional[_Feeder] = None
+    feeder: Optional[Feeder] = None
     filt: Optional[subprocess.Popen] = None
     try:
         try:
@@ -155,7 +117,7 @@ def stream_archive(
 
         gate = MemberGate(sink if consumer_fd is not None else None, allow_special=allow_special, label=label,
                           carried_symlinks=carried_symlinks)
-        feeder = _Feeder(handle, feed_into)
+        feeder = Feeder(handle, feed_into)
         feeder.start()
         throttle = Throttle(progress)
         buf = bytearray(CHUNK)  # reused: the gate keeps copies of what it holds back, never the chunk
@@ -182,8 +144,9 @@ def stream_archive(
         if feeder.error is not None:
             raise ArchiveError(f"{label}: cannot read the archive: {feeder.error}")
         digest = feeder.hasher.hexdigest()
-        if cipher is not None and filt is not None and cipher.problem(filt):
-            raise ArchiveError(f"{label}: {cipher.problem(filt)}")
+        problem = cipher.problem(filt) if cipher is not None and filt is not None else None
+        if problem:
+            raise ArchiveError(f"{label}: {problem}")
         if zstd.returncode != 0:
             raise ArchiveError(f"{label}: the archive is corrupt or truncated (zstd {rc_text(zstd.returncode)}): "
                                f"{tail_of(zstd_err)}")
@@ -303,7 +266,7 @@ def list_archive(
         assert zstd.stdin is not None and tar.stdout is not None
         counter = LineCounter(tar.stdout)
         counter.start()
-        feeder = _Feeder(open_source(path), zstd.stdin)
+        feeder = Feeder(open_source(path), zstd.stdin)
         feeder.start()
         throttle = Throttle(progress)
         try:

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import collections
 import fcntl
+import hashlib
 import os
 import re
 import signal
 import subprocess
+import threading
 import time
 from typing import IO, Deque, Dict, List, Optional, Sequence, Union
 
@@ -66,6 +68,52 @@ def stop_processes(procs: Sequence[subprocess.Popen]) -> None:
         except subprocess.TimeoutExpired:
             signal_group(proc, signal.SIGKILL)
             proc.wait()
+
+
+class Feeder(threading.Thread):
+    """Reads a source once, hashing and counting it, into a child's stdin (a thread: the caller
+    reads the child's output meanwhile). Every read is hashed even after the child stopped taking
+    input; ``error`` holds a failed read for the caller to report."""
+
+    def __init__(self, source: IO[bytes], sink: IO[bytes]) -> None:
+        super().__init__(daemon=True)
+        self.source, self.sink = source, sink
+        self.readinto = source.readinto  # type: ignore[attr-defined]  # files, pipes and BytesIO have it
+        self.hasher = hashlib.sha256()
+        self.size = 0
+        self.error: Optional[BaseException] = None
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        buf = memoryview(bytearray(CHUNK))
+        feeding = True
+        try:
+            while not self.stop.is_set():
+                count = self.readinto(buf)
+                if not count:
+                    break
+                chunk = buf[:count]
+                self.hasher.update(chunk)
+                self.size += count
+                if feeding:
+                    try:
+                        self.sink.write(chunk)
+                    except (BrokenPipeError, ValueError):
+                        feeding = False  # the child died or was stopped; its status tells why
+        except BaseException as error:  # reported by the caller
+            self.error = error
+        finally:
+            try:
+                self.sink.close()
+            except (BrokenPipeError, OSError, ValueError):
+                pass
+
+
+def feed(source: IO[bytes], sink: IO[bytes]) -> Feeder:
+    """A started :class:`Feeder`."""
+    feeder = Feeder(source, sink)
+    feeder.start()
+    return feeder
 
 
 def close_std(procs: Sequence[subprocess.Popen]) -> None:
