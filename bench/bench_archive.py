@@ -23,7 +23,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "driver"))
 
-from cnxbackup import archive, treegen  # noqa: E402
+from cnxbackup import archive  # noqa: E402
+from cnxbackup.demo import treegen  # noqa: E402
 
 
 def ensure_tree(path: Path, total_bytes: int, files: int) -> dict:

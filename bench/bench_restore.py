@@ -24,8 +24,8 @@ HERE = Path(__file__).resolve().parent
 for extra in (HERE.parent / "driver", HERE):
     sys.path.insert(0, str(extra))
 
-from cnxbackup.actions.restore_ops import Extract, LocalRun  # noqa: E402
-from cnxbackup.actions.trust import open_set  # noqa: E402
+from cnxbackup.actions.restore.operations import Extract, LocalRun  # noqa: E402
+from cnxbackup.actions.sets.trust import open_set  # noqa: E402
 from cnxbackup.archive import list_archive  # noqa: E402
 from cnxbackup.manifest import write_manifest_data  # noqa: E402
 from cnxbackup.progress import Progress  # noqa: E402

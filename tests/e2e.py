@@ -165,7 +165,7 @@ NODE_PATHS = """\
 
 def write_multihost_env(tmp: str, hosts: list, nodes: int, known_hosts: str, scale: float = 0.02) -> str:
     """A multi-host environment: dmgr (+nfs) = hosts[0], nodes = hosts[1..nodes], db = hosts[nodes+1]."""
-    from cnxbackup.treegen import build_demo_deployment
+    from cnxbackup.demo.treegen import build_demo_deployment
 
     lines = ["hosts:"]
     names = ["dmgr"] + [f"node{i}" for i in range(1, nodes + 1)] + ["db"]

@@ -21,13 +21,14 @@ try:
 except ImportError:  # running without an installed package
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "driver"))
 
-from cnxbackup import archive, atomic, treegen  # noqa: E402
+from cnxbackup import archive, atomic
 from cnxbackup.archive import (  # noqa: E402
     ArchiveCancelled,
     ArchiveError,
     DiskFullError,
     UnsafeArchiveError,
 )
+from cnxbackup.demo import treegen
 
 REAL_TAR = shutil.which("tar")
 

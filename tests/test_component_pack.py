@@ -356,7 +356,7 @@ def test_a_wrong_version_is_refused_before_any_change_and_failed_documents_fail_
 
 def test_scale_back_trusts_only_the_environments_own_consumers(tmp_path):
     """The restore journal lives in the set, where others may write: a name or count put there is not used."""
-    from cnxbackup.actions import cp_restore
+    from cnxbackup.actions.restore import component_pack as cp_restore
     from cnxbackup.config import load_environment
 
     env_file = e2e.write_env(str(tmp_path), extra=CP.replace("quiesce: [kudos-boards-cp-core]", "quiesce: []"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import textwrap
 
-from cnxbackup.actions.estimate import expected_downtime
+from cnxbackup.actions.backup.estimate import expected_downtime
 from cnxbackup.config import load_environment
 
 

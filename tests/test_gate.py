@@ -12,7 +12,7 @@ import shutil
 import textwrap
 
 import e2e
-from cnxbackup.actions.preflight import _database_problems
+from cnxbackup.actions.backup.gate import _database_problems
 from cnxbackup.config import load_environment
 from cnxbackup.demo import mockcell
 from cnxbackup.plan import build_plan

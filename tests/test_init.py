@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 
 import e2e
+from cnxbackup.demo.treegen import build_demo_deployment
 from cnxbackup.paths import demo_dir
-from cnxbackup.treegen import build_demo_deployment
 
 
 def test_init_on_the_demo_tree_writes_a_file_whose_plan_passes(tmp_path) -> None:

@@ -9,7 +9,7 @@ import shutil
 import pytest
 
 import e2e
-from cnxbackup.treegen import build_demo_deployment
+from cnxbackup.demo.treegen import build_demo_deployment
 from jsonresult import SCHEMA, VALIDATOR, run_json
 
 

@@ -11,7 +11,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 import e2e
-from cnxbackup.actions import monitoring
+from cnxbackup.actions.backup import monitoring
 from cnxbackup.config import load_environment
 from cnxbackup.demo import fakedb
 from cnxbackup.progress import Progress

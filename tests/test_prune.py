@@ -10,8 +10,8 @@ import time
 import pytest
 
 import e2e
-from cnxbackup.actions import housekeeping
-from cnxbackup.actions.housekeeping import SetEntry, decide
+from cnxbackup.actions.sets import retention
+from cnxbackup.actions.sets.retention import SetEntry, decide
 from cnxbackup.archive import hash_file
 from cnxbackup.config import load_environment
 from cnxbackup.databases import backup_all, settings_for, targets_from_settings
@@ -199,9 +199,9 @@ def test_an_rman_backup_goes_by_its_tag_and_only_after_every_piece_checked(tmp_p
         handle.write(b"x")
     rman_calls = len([c for c in fakedb.read_log(fake) if c["tool"] == "rman"])
     with pytest.raises(CnxBackupError, match="does not match its SHA-256"):
-        housekeeping._forget_databases(env, newer, LocalTransport())
+        retention._forget_databases(env, newer, LocalTransport())
     assert len([c for c in fakedb.read_log(fake) if c["tool"] == "rman"]) == rman_calls
-    lines = housekeeping._forget_databases(env, older, LocalTransport())
+    lines = retention._forget_databases(env, older, LocalTransport())
     assert lines == [f"RMAN backup CNX{first.timestamp}: deleted ({len(first.images)} objects)"]
     assert not any(map(os.path.exists, first.images)) and all(map(os.path.exists, second.images))
     assert "DELETE NOPROMPT BACKUP TAG 'CNX%s'" % first.timestamp in fakedb.read_log(fake)[-1]["cmdfile_text"]

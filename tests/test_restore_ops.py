@@ -17,7 +17,7 @@ import threading
 
 import pytest
 
-from cnxbackup.actions.restore_ops import (
+from cnxbackup.actions.restore.operations import (
     Carry,
     CopyFile,
     Extract,
@@ -31,7 +31,7 @@ from cnxbackup.actions.restore_ops import (
     SetMode,
     SetOwner,
 )
-from cnxbackup.actions.restore_plan import file_operations
+from cnxbackup.actions.restore.plan import file_operations
 from cnxbackup.archive import create_archive, hash_file
 from cnxbackup.errors import StepFailed
 from cnxbackup.hosts import Host

@@ -5,9 +5,9 @@ import os
 
 import pytest
 
-from cnxbackup.actions import restore_checks
-from cnxbackup.actions.restore_checks import space_problems
-from cnxbackup.actions.restore_plan import RestoreStep
+from cnxbackup.actions.restore import checks as restore_checks
+from cnxbackup.actions.restore.checks import space_problems
+from cnxbackup.actions.restore.plan import RestoreStep
 from cnxbackup.hosts import Host
 from cnxbackup.manifest import ArchiveRecord
 from cnxbackup.transport.local import LocalTransport

@@ -11,13 +11,14 @@ import sys
 from typing import Any, Dict, List, NoReturn, Optional
 
 from . import __version__, signals
-from .actions.control import run_control
-from .actions.housekeeping import run_list, run_prune
-from .actions.leftovers import run_cleanup
-from .actions.onboarding import run_init
-from .actions.restore import run_restore
-from .actions.run import run_plan_or_backup
-from .actions.verify import run_verify
+from .actions.backup_cmd import run_plan_or_backup
+from .actions.cleanup_cmd import run_cleanup
+from .actions.control_cmd import run_control
+from .actions.init_cmd import run_init
+from .actions.list_cmd import run_list
+from .actions.prune_cmd import run_prune
+from .actions.restore_cmd import run_restore
+from .actions.verify_cmd import run_verify
 from .config import Environment, load_environment
 from .config.schema import reference_markdown
 from .demo.prepare import prepare_demo

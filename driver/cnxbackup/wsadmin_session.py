@@ -16,6 +16,7 @@ import json
 import os
 import re
 import secrets as pysecrets
+import shlex
 import signal
 import time
 from dataclasses import dataclass
@@ -24,11 +25,12 @@ from typing import Any, Dict, List, Optional, Sequence, TextIO
 import pexpect
 
 from . import __version__
+from .config import Environment
 from .errors import CnxBackupError
 from .log import get_logger
 from .paths import wsadmin_dir
 from .render import render_template
-from .secrets import REDACT
+from .secrets import REDACT, read_password
 
 PROMPT = "wsadmin>"
 _CONNECT_ERRORS = re.compile(r"(WASX7246E[^\r\n]*|WASX7023E[^\r\n]*|WASX7213I[^\r\n]*)")
@@ -246,3 +248,51 @@ class _RedactingWriter:
 
     def flush(self) -> None:
         self.stream.flush()
+
+
+# --------------------------------------------------------------------------- from the environment
+
+
+def step_arguments(script: str, ws: Dict[str, Any], out: str) -> List[str]:
+    """Command-line options of each wsadmin script, as a by-hand run would pass them."""
+    argv = ["--out", out]
+    if script == "check_filenet_admin":
+        argv += ["--alias", ws["filenet_alias"]]
+    elif script == "stop_servers":
+        for cluster in ws["clusters"]:
+            argv += ["--cluster", cluster]
+        for server in ws["servers"]:
+            argv += ["--server", server]
+        argv += ["--timeout", str(ws["stop_timeout"])]
+    return argv
+
+
+def new_session(env: Environment, workdir: str, run_id: str = "") -> WsadminSession:
+    """A WsadminSession configured from the ``wsadmin`` section (not started yet)."""
+    ws = env.section("wsadmin")
+    password = None
+    if ws["credentials"] == "driver":
+        password = read_password(ws, "WAS administrative", env.where("wsadmin"), required=bool(ws.get("user")))
+        REDACT.add(password)
+    return WsadminSession(
+        ws["command"], workdir, conntype=ws["conntype"], host=ws["host"], port=ws["port"],
+        user=ws.get("user"), password=password, credentials="stdin" if ws["credentials"] == "driver" else "profile",
+        usejython21=ws.get("usejython21"), startup_timeout=ws["startup_timeout"], env=ws.get("env") or {},
+        transcript=os.path.join(workdir, "wsadmin-transcript.log"), run_id=run_id)
+
+
+def wsadmin_command(env: Optional[Environment], script: str, args: Sequence[str]) -> str:
+    """The shell line that runs one of the project's wsadmin scripts (by hand, or in RESTORE.md)."""
+    command = env.section("wsadmin")["command"] if env is not None else "<dmgr_profile>/bin/wsadmin.sh"
+    return " ".join([shlex.quote(command), "-lang", "jython", "-f",
+                     shlex.quote(os.path.join(wsadmin_dir(), f"{script}.py"))] + [shlex.quote(a) for a in args])
+
+
+def start_servers_command(env: Optional[Environment]) -> str:
+    """The line that starts the application servers by hand (the restore's last step, the end of a
+    backup, REPORT.md and the restore's closing hint all print this one)."""
+    return wsadmin_command(env, "start_servers", ["--timeout", str(wsadmin_timeout(env, 900))])
+
+
+def wsadmin_timeout(env: Optional[Environment], default: int) -> int:
+    return int(env.section("wsadmin")["stop_timeout"]) if env is not None else default

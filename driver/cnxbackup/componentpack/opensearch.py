@@ -11,12 +11,16 @@ only ``state: SUCCESS`` with no failed shard and no failure is accepted (§3.3).
 from __future__ import annotations
 
 import json
+import re
 import shlex
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional
 
 from ..errors import CnxBackupError
 from .kube import Kube, json_body, pod_ready, tail
+
+SEARCH_NAME = re.compile(r"[a-z0-9][a-z0-9._-]*")
+"""What an OpenSearch snapshot or index name read from a set may be before it goes into a request path."""
 
 FLAVOURS = (
     ("opensearch-cluster-client", "/usr/share/opensearch/probe/sendRequest.sh", "opensearchbackup"),

@@ -22,8 +22,8 @@ from ..config import Environment
 from ..databases.defaults import default_databases
 from ..plan import detect_versions
 from ..progress import Progress
-from ..treegen import build_demo_deployment
 from . import fakedb, fakekube, mockcell, sshhosts
+from .treegen import build_demo_deployment
 
 _MARKER = ".cnxbackup-demo.json"
 Overlay = Dict[str, Any]

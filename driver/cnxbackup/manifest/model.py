@@ -25,6 +25,9 @@ R = TypeVar("R")
 DONE_STATUSES = ("done", "warning")
 """Statuses of an archive or database record whose content is in the set."""
 
+COMPLETE = ("complete", "complete-with-warnings")
+"""Statuses of a manifest whose set holds everything its plan asked for."""
+
 
 class ManifestError(CnxBackupError):
     """The manifest is missing, damaged, edited, or not what cnxbackup writes."""

@@ -1,0 +1,173 @@
+"""The Component Pack part of a backup: inventory, MongoDB dump, OpenSearch snapshot.
+
+It runs after the WebSphere stop, beside the database backups, so that the Orient Me and
+Profiles data in MongoDB come from the same moment as the WebSphere databases. Each part is one
+journaled step (``cp:inventory``, ``cp:mongodb``, ``cp:opensearch``): a failed part fails alone
+(the set is partial, the WebSphere half completes) and ``--resume`` redoes only what is not done.
+Deployments named in ``component_pack.quiesce`` (Boards, Customizer, which keep writing after the
+WebSphere stop) are scaled to 0 for the dump and always scaled back, also by a resume after a
+crash (their replicas are in the journal).
+"""
+from __future__ import annotations
+
+import os
+import time
+from typing import Any, Callable, Dict, List, Optional
+
+from ...archive import hash_file
+from ...componentpack import Kube, KubeError, enabled, inventory, mongo, opensearch, settings
+from ...errors import CnxBackupError
+from ...journal import DONE, FAILED, RUNNING
+from .state import BackupRun
+
+FOLDER = "componentpack"
+MONGO_ARCHIVE = f"{FOLDER}/mongodb.archive.gz"
+STEPS = ("cp:inventory", "cp:mongodb", "cp:opensearch")
+
+
+def planned_steps(run: BackupRun) -> List[str]:
+    if not enabled(run.env):
+        return []
+    cp = settings(run.env)
+    return ["cp:inventory"] + (["cp:mongodb"] if cp["mongodb"] else []) + (["cp:opensearch"] if cp["opensearch"] else [])
+
+
+def snapshot_item_names(run: BackupRun) -> List[str]:
+    """The PV folder items that hold the snapshot repository: archived after the snapshot (phase 2)."""
+    if not enabled(run.env) or not settings(run.env)["opensearch"]:
+        return []
+    return [item.name for item in run.plan.items if item.key == "component_pack.folders"
+            and os.path.basename(item.source) in ("opensearchbackup", "esbackup-7")]
+
+
+def run(run: BackupRun) -> None:
+    steps = [s for s in planned_steps(run) if not _still_done(run, s)]
+    if not steps:
+        if planned_steps(run):
+            run.progress.message("[component pack] already backed up in this set")
+        return
+    kube = Kube(run.env, run.transport)
+    run.log.info("component pack: %s in namespace %s on host %s", ", ".join(steps), kube.namespace, kube.host.name)
+    actions: Dict[str, Callable[[], Dict[str, Any]]] = {
+        "cp:inventory": lambda: inventory.take(kube, os.path.join(run.layout.root, FOLDER), cipher=run.cipher),
+        "cp:mongodb": lambda: _quiesced(run, kube, lambda: _mongodb(run, kube)),
+        "cp:opensearch": lambda: _opensearch(run, kube),
+    }
+    for step in steps:
+        if run.cancel.is_set():
+            break
+        run.journal.set(step, RUNNING)
+        run.progress.message(f"[component pack] {step[3:]} ...")
+        started = time.monotonic()
+        try:
+            result = actions[step]()
+        except (CnxBackupError, OSError) as error:
+            run.journal.set(step, FAILED, error=str(error))
+            run.failures.append(f"component pack {step[3:]}: {error}")
+            run.log.error("component pack %s failed: %s", step[3:], error)
+            run.progress.message(f"[component pack] {step[3:]} FAILED: {error}")
+            continue
+        except BaseException:
+            run.journal.set(step, FAILED, error="interrupted")
+            raise
+        result["seconds"] = round(time.monotonic() - started, 2)
+        run.journal.set(step, DONE, result=result)
+        run.log.info("component pack %s done in %.1f s: %s", step[3:], result["seconds"], _summary(step, result))
+        run.progress.message(f"[component pack] {step[3:]} done: {_summary(step, result)}")
+
+
+def _still_done(run: BackupRun, step: str) -> bool:
+    if not run.journal.is_finished(step):
+        return False
+    if step != "cp:mongodb":
+        return True
+    record = run.journal.result(step) or {}
+    path = os.path.join(run.layout.root, MONGO_ARCHIVE)
+    return os.path.isfile(path) and hash_file(path) == (record.get("sha256"), record.get("size"))
+
+
+def _mongodb(run: BackupRun, kube: Kube) -> Dict[str, Any]:
+    found = mongo.detect(kube)
+    dest = os.path.join(run.layout.root, MONGO_ARCHIVE)
+    os.makedirs(os.path.dirname(dest), mode=0o700, exist_ok=True)
+    result = mongo.dump(kube, found, dest, timeout=settings(run.env)["timeout"], cancel=run.cancel, log=run.log,
+                        cipher=run.cipher)
+    return {"statefulset": found.statefulset, "member": result.member, "locked": result.locked, "oplog": result.oplog,
+            "how": result.reason, "path": MONGO_ARCHIVE, "sha256": result.sha256, "size": result.size,
+            "version": result.version, "counts": result.counts,
+            "documents": sum(n for colls in result.counts.values() for n in colls.values())}
+
+
+def _opensearch(run: BackupRun, kube: Kube) -> Dict[str, Any]:
+    search = opensearch.detect(kube)
+    name = "cnxbackup-" + os.path.basename(run.layout.root).lower()
+    return opensearch.snapshot(kube, search, settings(run.env)["opensearch_repository"], name)
+
+
+def _quiesced(run: BackupRun, kube: Kube, body: Callable[[], Dict[str, Any]]) -> Dict[str, Any]:
+    """``body`` with the ``quiesce`` deployments scaled to 0; scaled back whatever happens."""
+    restore_scale(run, kube)
+    names = list(settings(run.env)["quiesce"])
+    saved: Dict[str, int] = {}
+    try:
+        for name in names:
+            replicas = int((kube.json("kubectl", ["get", "deployment", name, "-o", "json"]).get("spec") or {})
+                           .get("replicas") or 0)
+            saved[name] = replicas
+            run.journal.data["cpQuiesced"] = dict(saved)
+            run.journal.save()
+            kube.run("kubectl", ["scale", f"deployment/{name}", "--replicas=0"]).check()
+            _wait_scaled_down(kube, name)
+            run.log.info("component pack: deployment %s scaled to 0 for the dump (was %d)", name, replicas)
+        result = body()
+        result["quiesced"] = sorted(saved)
+        return result
+    finally:
+        restore_scale(run, kube)
+
+
+def _wait_scaled_down(kube: Kube, name: str, timeout: float = 300) -> None:
+    """Until the deployment has no pod left (HCL waits for the pods to be gone before touching data)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        status = kube.json("kubectl", ["get", "deployment", name, "-o", "json"]).get("status") or {}
+        if not status.get("replicas"):
+            return
+        if time.monotonic() > deadline:
+            raise KubeError(f"deployment {name} still has {status.get('replicas')} pod(s) {timeout:.0f} s after its "
+                            "scale to 0")
+        time.sleep(2)
+
+
+def restore_scale(run: BackupRun, kube: Optional[Kube] = None) -> None:
+    """Scale back what this set scaled down (also after a crash: the replicas are in the journal)."""
+    allowed = set(settings(run.env)["quiesce"])
+    saved = {str(k): max(0, int(v)) for k, v in (run.journal.data.get("cpQuiesced") or {}).items()
+             if k in allowed and isinstance(v, int) and not isinstance(v, bool)}
+    if not saved:
+        return
+    kube = kube or Kube(run.env, run.transport)
+    left = dict(saved)
+    for name, replicas in saved.items():
+        try:
+            kube.run("kubectl", ["scale", f"deployment/{name}", f"--replicas={int(replicas)}"]).check()
+            run.log.info("component pack: deployment %s scaled back to %d", name, replicas)
+            left.pop(name)
+        except (KubeError, OSError) as error:
+            run.warnings.append(f"component pack: deployment {name} could not be scaled back to {replicas}: {error}")
+    run.journal.data["cpQuiesced"] = left
+    run.journal.save()
+
+
+def _summary(step: str, result: Dict[str, Any]) -> str:
+    if step == "cp:inventory":
+        return f"{len(result.get('releases') or [])} Helm releases, {result.get('secrets')} secrets"
+    if step == "cp:mongodb":
+        return (f"{result['documents']:,} documents in {sum(len(c) for c in result['counts'].values())} collections "
+                f"from {result['member']} ({result['how']}), {result['size']:,} bytes")
+    return f"snapshot {result.get('snapshot')} of {len(result.get('indices') or [])} indices, {result.get('state')}"
+
+
+def stop() -> None:
+    """Ctrl-C: end a running dump (its member is unlocked by the dump's own ``finally``)."""
+    mongo.stop_dumps()

@@ -1,0 +1,243 @@
+"""Preflight, the gate before the outage: everything a backup will need, checked before the set
+folder exists and before anything stops, every problem reported at once.
+
+``plan`` runs it and exits non-zero when the backup would fail or end partial; ``backup``
+runs it first and refuses to start (``--allow-partial`` accepts unreachable hosts).
+"""
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+from typing import Any, Dict, List, Optional, Tuple
+
+from ... import componentpack
+from ...config import Environment
+from ...databases import db_host
+from ...errors import EXIT_USAGE, CnxBackupError, ConfigError, PreflightError
+from ...hosts import hosts_of
+from ...lock import RunLock
+from ...paths import nearest_existing
+from ...plan import Plan, check_sources, check_space, estimate_sizes
+from ...progress import human_bytes
+from ...remote_archive import probe_remote_items, remote_free_space
+from ...secrets import read_password
+from ...signing import SigningError, public_key_of
+from ...transport import HostUnreachable, Transport, make_transport
+from ..sets.naming import recent_manifests
+
+DB_TOOLS = {"db2": ["db2"], "mssql": ["sqlcmd"], "oracle": []}
+
+
+def _tool_present(command: str) -> bool:
+    if os.sep in command:
+        return os.path.isfile(command) and os.access(command, os.X_OK)
+    return shutil.which(command) is not None
+
+
+def db_tools(env: Environment) -> List[str]:
+    """The commands a database backup runs (as configured: names or paths)."""
+    db = env.section("database")
+    vendor = db["vendor"]
+    names = list(DB_TOOLS.get(vendor, []))
+    if vendor == "oracle":
+        names = ["rman"] if db["oracle"]["method"] == "rman" else ["expdp"]
+    if vendor == "db2" and db["verify_after_backup"]:
+        names.append("db2ckbkp")
+    return [db["command"][name] for name in names]
+
+
+def required_tools(plan: Plan) -> List[str]:
+    env = plan.env
+    tools = ["tar", "zstd", "openssl"]
+    if plan.wsadmin_steps:
+        tools.append(env.section("wsadmin")["command"])
+    if plan.db_vendor != "none" and plan.databases and db_host(env) is None:
+        tools += db_tools(env)
+    return tools
+
+
+def _password_problems(plan: Plan) -> Tuple[List[str], List[str]]:
+    """Each password source the run will read: the variable set, the file present and private."""
+    env = plan.env
+    wanted: List[Tuple[Dict[str, Any], str, str]] = []
+    ws = env.section("wsadmin")
+    if plan.wsadmin_steps and ws["credentials"] == "driver" and ws.get("user"):
+        wanted.append((ws, "WAS administrative", "wsadmin"))
+    db = env.section("database")
+    if plan.db_vendor != "none" and plan.databases and db.get("auth") == "password":
+        wanted.append((db, "database", "database"))
+    problems, notes = [], []
+    for section, what, key in wanted:
+        if section.get("password_prompt") and not section.get("password_env") and not section.get("password_file"):
+            notes.append(f"the {what} password is asked for when the backup starts ({key}.password_prompt)")
+            continue
+        try:
+            read_password(section, what, env.where(key))
+        except ConfigError as error:
+            problems.append(str(error))
+    return problems, notes
+
+
+def last_image_bytes(env: Environment) -> Optional[int]:
+    """The database images' total size in the newest set of this environment (an estimate only:
+    the manifest is read, not trusted), or None when there is none."""
+    for _set_dir, data in recent_manifests(env.section("target")["dir"], env.name):
+        try:
+            sizes = [image.get("size") for db in data.get("databases") or [] for image in db.get("images") or []]
+        except (AttributeError, TypeError):
+            continue
+        if sizes and all(isinstance(size, int) and size >= 0 for size in sizes):
+            return sum(sizes)
+    return None
+
+
+def _database_problems(plan: Plan, transport: Optional[Transport]) -> Tuple[List[str], List[str]]:
+    """The DB host reachable with its tools; DB2's backup_dir a writable folder with room for the
+    images (the last run's sizes). SQL Server and Oracle write their images with the server's
+    own account, which this host cannot check: noted."""
+    env = plan.env
+    if plan.db_vendor == "none" or not plan.databases:
+        return [], []
+    db = env.section("database")
+    backup_dir = db["backup_dir"]
+    where = f"{env.where('database.backup_dir')}: key 'database.backup_dir'"
+    host_name = db_host(env)
+    problems: List[str] = []
+    notes: List[str] = []
+    free: Optional[int] = None
+    if host_name is not None:
+        host = hosts_of(env)[host_name]
+        if transport is None:
+            return [], [f"database host {host_name} not checked (no transport)"]
+        tools = " && ".join(f"command -v {shlex.quote(tool)} >/dev/null" for tool in db_tools(env))
+        folder = shlex.quote(backup_dir)
+        try:
+            transport.check(host)
+            if transport.run(host, tools).returncode != 0:
+                problems.append(f"database host {host_name}: {', '.join(db_tools(env))} not all installed there")
+            if plan.db_vendor == "db2" and transport.run(host, f"test -d {folder} && test -w {folder}").returncode != 0:
+                problems.append(f"{where}: {backup_dir} on {host_name} is not a folder this user can write")
+            elif plan.db_vendor == "db2":
+                free = remote_free_space(transport, host, backup_dir)[1]
+        except HostUnreachable as error:
+            return [f"database host: UNREACHABLE {error}: no database could be backed up"], []
+        except ValueError as error:
+            notes.append(f"room in {backup_dir} on {host_name} not checked: {error}")
+    elif plan.db_vendor == "db2":
+        parent = nearest_existing(backup_dir)
+        if not os.path.exists(backup_dir) and os.path.isdir(parent) and os.access(parent, os.W_OK | os.X_OK):
+            notes.append(f"{backup_dir} does not exist yet; the backup creates it (in {parent})")
+            free = shutil.disk_usage(parent).free
+        elif not os.path.isdir(backup_dir):
+            problems.append(f"{where}: {backup_dir} does not exist and cannot be created here")
+        elif not os.access(backup_dir, os.W_OK | os.X_OK):
+            problems.append(f"{where}: {backup_dir} is not writable by this user (the DB2 instance owner runs the backup)")
+        else:
+            free = shutil.disk_usage(backup_dir).free
+    if plan.db_vendor != "db2":
+        notes.append(f"{backup_dir} is written by the database server's own account; its room is not checked here")
+        return problems, notes
+    last = last_image_bytes(env)
+    if free is not None and last is None:
+        notes.append(f"room in {backup_dir}: no earlier set to size the images by; {human_bytes(free)} free")
+    elif free is not None and last is not None:
+        margin = env.section("target")["free_space_margin"]
+        needed = int(last * (1 + margin))
+        if needed > free:
+            problems.append(f"{where}: {backup_dir} has {human_bytes(free)} free; the last run's images were "
+                            f"{human_bytes(last)} ({human_bytes(needed)} with the {margin:.0%} margin)")
+        else:
+            notes.append(f"{backup_dir}: {human_bytes(free)} free, the last run's images were {human_bytes(last)}")
+    return problems, notes
+
+
+def component_pack_problems(plan: Plan, transport: Transport, allow_partial: bool) -> Tuple[List[str], List[str]]:
+    """(problems, notes) of the Component Pack: the API server answers, MongoDB (5 or 7) has every
+    member ready and healthy and none left fsync-locked, OpenSearch has a ready client and no red
+    index, the deployments to quiesce exist. A cluster that answers but is unhealthy is a note
+    with ``--allow-partial`` (that part then fails alone, after the stop)."""
+    env = plan.env
+    if not componentpack.enabled(env):
+        return [], []
+    cp = componentpack.settings(env)
+    try:
+        kube = componentpack.Kube(env, transport)
+        kube.json("kubectl", ["version", "-o", "json"])
+    except (CnxBackupError, OSError) as error:
+        return [f"component pack: kubectl does not reach the cluster: {error}"], []
+    health: List[str] = []
+    try:
+        if cp["mongodb"]:
+            found = componentpack.mongo.detect(kube)
+            health += [f"pod {pod} is not ready" for pod in componentpack.mongo.unready(kube, found)]
+            health += componentpack.mongo.problems(kube, found)
+        if cp["opensearch"]:
+            search = componentpack.opensearch.detect(kube)
+            health += componentpack.opensearch.problems(kube, search)
+        for name in cp["quiesce"]:
+            kube.json("kubectl", ["get", "deployment", name, "-o", "json"])
+    except componentpack.mongo.MongoError as error:
+        if "MongoDB 3" in str(error):
+            return [f"component pack: {error}"], []
+        health.append(str(error))
+    except (CnxBackupError, OSError) as error:
+        health.append(str(error))
+    health = [f"component pack: {problem}" for problem in health]
+    if allow_partial:
+        return [], [f"{problem} (--allow-partial: that part fails, the rest goes on)" for problem in health]
+    return health, []
+
+
+def _signing_problems(env: Environment) -> List[str]:
+    """The signing key must be usable (or creatable) before anything stops."""
+    key = env.section("signing")["key"]
+    if os.path.exists(key):
+        try:
+            public_key_of(key)
+        except SigningError as error:
+            return [str(error)]
+        return []
+    probe = nearest_existing(os.path.dirname(os.path.abspath(key)))
+    if not os.access(probe, os.W_OK | os.X_OK):
+        return [f"signing.key {key} does not exist and {probe} is not writable, so it cannot be created"]
+    return []
+
+
+def preflight(plan: Plan, transport: Optional[Transport] = None, *, allow_partial: bool = False) -> List[str]:
+    """Raise PreflightError listing every problem; return notes for the plan display."""
+    env = plan.env
+    problems = check_sources(plan)
+    if transport is not None and any(item.host != "local" for item in plan.items):
+        problems += probe_remote_items(plan, transport, hosts_of(env), allow_partial)
+    for tool in required_tools(plan):
+        if not _tool_present(tool):
+            problems.append(f"tool {tool} is not installed or not executable")
+    problems += _signing_problems(env)
+    passwords, notes = _password_problems(plan)
+    problems += passwords
+    database, db_notes = _database_problems(plan, transport)
+    problems += database
+    notes += db_notes
+    cluster, cp_notes = component_pack_problems(plan, transport or make_transport(env), allow_partial)
+    problems += cluster
+    notes += cp_notes
+    target = env.section("target")["dir"]
+    estimate_sizes(plan)
+    margin = env.section("target")["free_space_margin"]
+    needed = int(plan.estimated_bytes * (1 + margin))
+    enough, free = check_space(target, needed)
+    if not enough:
+        problems.append(f"target {target} has {human_bytes(free)} free but the estimate with a "
+                        f"{margin:.0%} margin is {human_bytes(needed)}")
+    if os.path.exists(target) and not os.access(target, os.W_OK | os.X_OK):
+        problems.append(f"target {target} is not writable")
+    holder = RunLock(target, env.name, "").holder()
+    if holder is not None:
+        problems.append(f"another cnxbackup run ({holder}) holds the lock of {env.name}")
+    if problems:
+        error = PreflightError("preflight failed:\n  - " + "\n  - ".join(problems))
+        if all(": key '" in problem for problem in problems):
+            error.exit_code = EXIT_USAGE  # only the configuration is at fault: fix the named keys
+        raise error
+    return notes + [f"target {target}: {human_bytes(free)} free, {human_bytes(needed)} needed"]

@@ -1,0 +1,35 @@
+"""``cnxbackup list``: the environment's sets, newest first, with what their signed manifests prove."""
+from __future__ import annotations
+
+import argparse
+from typing import Any, Dict, Optional
+
+from ..config import Environment
+from ..errors import EXIT_OK
+from ..progress import Progress, human_bytes, human_seconds
+from .sets.retention import scan_sets, set_json
+from .sets.trust import trusted_keys_path
+
+
+def _verify_text(result: Optional[Dict[str, Any]]) -> str:
+    if result is None:
+        return "never verified"
+    return f"{'passed' if result['ok'] else 'FAILED'}{' (deep)' if result['deep'] else ''} {result['at']}"
+
+
+def run_list(args: argparse.Namespace, env: Environment, progress: Progress) -> int:
+    entries = scan_sets(env, trusted_keys_path(args, env))
+    rows = [f"{'SET':<34} {'STATUS':<23} {'VERSION':<14} {'SIZE':>10} {'DOWNTIME':>9}  LAST VERIFY"]
+    for entry in reversed(entries):
+        data = set_json(entry)
+        downtime = data["downtimeSeconds"]
+        rows.append(f"{entry.name:<34} {entry.state:<23} {str(data['connectionsVersion'] or '-'):<14} "
+                    f"{human_bytes(entry.size):>10} {human_seconds(downtime) if downtime is not None else '-':>9}  "
+                    f"{_verify_text(entry.verify)}")
+        if entry.trust_problem:
+            rows.append(f"    not trusted: {entry.trust_problem}")
+        if entry.restore_running:
+            rows.append(f"    an unfinished restore: {entry.restore_running}")
+    progress.message("\n".join(rows) if entries else f"no backup sets of {env.name} under {env.section('target')['dir']}")
+    progress.outcome.details["sets"] = [set_json(entry) for entry in reversed(entries)]
+    return EXIT_OK

@@ -1,0 +1,315 @@
+"""Restoring the Component Pack part of a set (``restore SET --only component-pack``).
+
+On a rebuilt cluster the administrator reinstalls the charts; the tool prints the commands, in
+HCL's order, with the saved secrets applied **before** ``bootstrap`` (bootstrap creates secrets and
+certificates only for components not yet deployed, component-pack.md §1.5: applied first, the
+restored data and WebSphere keep trusting the same certificates). Once the charts run, the tool
+puts the data back: the consumers (``component_pack.quiesce``) scaled to 0 and always scaled back,
+the PV folders through the same staged, checked path as every item (numeric owners), the MongoDB
+dump into the primary without users, roles or replica-set configuration (``admin``, ``config``,
+``local`` excluded), failing on a non-zero exit **or** a non-zero "failed to restore" count, the
+document counts compared with the manifest; and the OpenSearch snapshot over the restored
+repository folder, closing only the Connections indices that exist (never ``_all``, never the
+security index), without the global state, each index then green or yellow.
+
+Versions are checked before anything changes: MongoDB's featureCompatibilityVersion must be the
+dump's major.minor (a dump restores only into the same major or FCV, §6), and OpenSearch must not
+be older than the snapshot.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import subprocess
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+from ...archive import ArchiveError, Cipher, copy_back_file, hash_file
+from ...componentpack import Kube, KubeError, enabled, mongo, opensearch
+from ...componentpack.opensearch import SEARCH_NAME
+from ...config import Environment
+from ...errors import CnxBackupError, StepFailed
+from ...journal import Journal
+from ...manifest import Manifest
+from ...setbox import OutsideTheSet, path_in_set
+from ...transport import Transport
+
+Spec = Tuple[str, str, List[str], Optional[str]]
+"""A restore step of this part as data (kind = step id, title, commands, note): ``restore_plan``
+makes its ``RestoreStep`` of it."""
+
+FOLDER = "componentpack"
+HELM_ORDER = ("k8s-psp", "connections-volumes", "bootstrap", "connections-env", "cnx-ingress", "infrastructure",
+              "mw-proxy", "opensearch-master", "opensearch-data", "opensearch-client", "orientme", "kudos-boards-cp",
+              "huddo-boards-cp")
+"""HCL's install order (component-pack.md §1.1, §7 restore step 3); other releases follow, by name."""
+EXCLUDED_NAMESPACES = ("admin.*", "config.*", "local.*")
+"""What a snapshot or index name of the set may be before it goes into a request path."""
+KINDS = ("cp-manual", "cp-scale-down", "cp-mongodb", "cp-opensearch", "cp-scale-up")
+CROSS_PART = {"HOMEPAGE": "Orient Me's MongoDB data (profiledb, relationshipdb) and the OpenSearch "
+                          "orient-me-collection and quickresults indices",
+              "PEOPLEDB": "the Profiles data the Component Pack keeps in MongoDB (profiledb, people-* services) "
+                          "and the type-ahead index quickresults",
+              "SNCOMM": "the community templates (commtpldb) and Boards data (boards-*) in MongoDB"}
+
+
+def selected(manifest: Manifest) -> bool:
+    return bool(manifest.component_pack)
+
+
+def folder_items(manifest: Manifest) -> List[str]:
+    return [str(name) for name in (manifest.component_pack or {}).get("folders") or []]
+
+
+def _chart(chart: str) -> Tuple[str, str]:
+    match = re.match(r"^(.*?)-(\d[\w.+-]*)$", chart)
+    return (match.group(1), match.group(2)) if match else (chart, "")
+
+
+def _helm_order(releases: Sequence[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    rank = {name: index for index, name in enumerate(HELM_ORDER)}
+    return sorted(releases, key=lambda r: (rank.get(str(r.get("name")), len(rank)), str(r.get("name"))))
+
+
+def manual_commands(manifest: Manifest, set_dir: str) -> List[str]:
+    """The charts, by hand: the namespace, the saved secrets, then each release with its values."""
+    cp = manifest.component_pack or {}
+    namespace = str(cp.get("namespace") or "connections")
+    folder = f"{set_dir}/{FOLDER}"
+    ns = shlex.quote(namespace)
+    secrets = shlex.quote(folder + "/secrets.json")
+    # an encrypted set's files are decrypted on the way, never written out in clear (bash: <(...))
+    apply = f"gpg --decrypt {secrets} | kubectl apply -n {ns} -f -" if manifest.encryption else f"kubectl apply -n {ns} -f {secrets}"
+    commands = [f"kubectl get namespace {ns} || kubectl create namespace {ns}",
+                f"{apply}   # before bootstrap: its certificates stay the ones the data and WebSphere trust"]
+    for release in _helm_order((cp.get("inventory") or {}).get("releases") or []):
+        name = str(release.get("name"))
+        chart, version = _chart(str(release.get("chart") or name))
+        values = shlex.quote(f"{folder}/helm-values/{name}.yaml")
+        values = f"<(gpg --decrypt {values})" if manifest.encryption else values
+        commands.append(f"helm upgrade {shlex.quote(name)} oci://hclcr.io/cnx/{shlex.quote(chart)} -i"
+                        + (f" --version {shlex.quote(version)}" if version else "") + f" -n {ns} -f {values}")
+    return commands
+
+
+def steps(manifest: Manifest, set_dir: str) -> Tuple[List[Spec], List[Spec]]:
+    """(before the PV swaps, after them)."""
+    cp = manifest.component_pack or {}
+    before: List[Spec] = [
+        ("cp-manual", "Component Pack: on a rebuilt cluster, the charts by hand, in this order (the tool does not "
+                      "run Helm); then restore the data", manual_commands(manifest, set_dir),
+         "the saved secrets go in before bootstrap, which would otherwise make new certificates"),
+        ("cp-scale-down", "Component Pack: scale the consumers to 0 (quiesce)", [], None)]
+    after: List[Spec] = []
+    dump = cp.get("mongodb") or {}
+    if dump.get("status") in ("done", "warning"):
+        after.append(("cp-mongodb", f"Component Pack: restore MongoDB into the primary ({dump.get('documents', 0):,} "
+                                    "documents)", [
+            f"kubectl exec -i -n {shlex.quote(str(cp.get('namespace')))} <primary> -c {dump.get('statefulset')} -- "
+            "mongorestore <x509 options> --archive --gzip --drop "
+            + " ".join(f"--nsExclude {shlex.quote(n)}" for n in EXCLUDED_NAMESPACES)
+            + (f" < <(gpg --decrypt {shlex.quote(set_dir + '/' + str(dump.get('path')))})" if dump.get("encrypted")
+               else f" < {shlex.quote(set_dir + '/' + str(dump.get('path')))}")], None))
+    snap = cp.get("opensearch") or {}
+    if snap.get("status") in ("done", "warning"):
+        indices = ",".join(snap.get("indices") or [])
+        after.append(("cp-opensearch", f"Component Pack: restore the OpenSearch snapshot {snap.get('snapshot')}", [
+            f"sendRequest.sh PUT /_snapshot/{snap.get('repository')} (fs, location /backup)",
+            f"sendRequest.sh POST /<those of {indices} that exist>/_close",
+            f"sendRequest.sh POST /_snapshot/{snap.get('repository')}/{snap.get('snapshot')}/_restore?"
+            f"wait_for_completion=true  -d '{{\"indices\": \"{indices}\", \"include_global_state\": false}}'",
+            "sendRequest.sh GET /_cat/indices   # each restored index green or yellow"], None))
+    after.append(("cp-scale-up", "Component Pack: scale the consumers back", [], None))
+    return before, after
+
+
+def cross_part_notes(manifest: Manifest, databases: bool, component_pack: bool) -> List[str]:
+    """What is then from different moments, when one half is restored without the other."""
+    if not selected(manifest) or databases == component_pack:
+        return []
+    names = [db.name for db in manifest.databases if db.name in CROSS_PART and db.in_set]
+    if databases:
+        return [f"database {name} is restored from this set but the Component Pack is not: {CROSS_PART[name]} stay "
+                "from another moment (restore --only component-pack from the same set too)" for name in names]
+    return [f"the Component Pack is restored from this set but database {name} is not: {CROSS_PART[name]} are now of "
+            "the time of this set, the database of another moment" for name in names]
+
+
+# --------------------------------------------------------------------------- checks and execution
+
+
+def _version(text: str) -> Tuple[int, ...]:
+    return tuple(int(p) for p in re.findall(r"\d+", text)[:3])
+
+
+def problems(manifest: Manifest, env: Environment, transport: Transport, set_dir: str) -> List[str]:
+    """Before anything changes: the dump as the manifest says, the cluster answers, MongoDB's FCV is
+    the dump's, OpenSearch is not older than the snapshot."""
+    if not enabled(env):
+        return ["the environment has no component_pack section: the Component Pack cannot be restored onto it"]
+    cp = manifest.component_pack or {}
+    dump = cp.get("mongodb") or {}
+    if dump.get("status") in ("done", "warning"):
+        try:
+            digest = hash_file(path_in_set(set_dir, str(dump.get("path"))))
+        except (OutsideTheSet, OSError) as error:
+            return [f"component pack: the MongoDB dump: {error}"]
+        if digest != (dump.get("sha256"), dump.get("size")):
+            return [f"component pack: {dump.get('path')} does not match its SHA-256 and size in the manifest"]
+    try:
+        kube = Kube(env, transport)
+        kube.json("kubectl", ["version", "-o", "json"])
+        found: List[str] = []
+        if dump.get("status") in ("done", "warning"):
+            members = mongo.detect(kube)
+            fcv = str(mongo.shell(kube, members, mongo.primary(kube, members), mongo.FCV_JS))
+            wanted = ".".join(str(dump.get("version", "")).split(".")[:2])
+            if fcv != wanted:
+                found.append(f"component pack: MongoDB featureCompatibilityVersion is {fcv}, the dump is of MongoDB "
+                             f"{dump.get('version')}: it restores only into {wanted}")
+        snap = cp.get("opensearch") or {}
+        if snap.get("status") in ("done", "warning"):
+            odd = [str(n) for n in [snap.get("snapshot"), *(snap.get("indices") or [])] if not SEARCH_NAME.fullmatch(str(n))]
+            if odd:
+                return [f"component pack: the set names the snapshot or index {odd[0]!r}, not an OpenSearch name"]
+            search = opensearch.detect(kube)
+            running = str((opensearch.request(kube, search, "GET", "/").get("version") or {}).get("number", ""))
+            if _version(running) < _version(str(snap.get("version", ""))):
+                found.append(f"component pack: OpenSearch {running} is older than the snapshot's {snap.get('version')}")
+        return found
+    except (CnxBackupError, OSError) as error:
+        return [f"component pack: {error}"]
+
+
+def run_step(kind: str, manifest: Manifest, set_dir: str, env: Environment, transport: Transport,
+             journal: Journal, log: Any, cipher: Optional[Cipher] = None) -> str:
+    """Run one Component Pack step (its kind); a line for the console."""
+    kube = Kube(env, transport)
+    cp = manifest.component_pack or {}
+    if kind == "cp-manual":
+        return "printed (the tool does not run Helm: on a rebuilt cluster run these first)"
+    if kind == "cp-scale-down":
+        saved: Dict[str, int] = dict(journal.data.get("cpScaled") or {})
+        for name in env.section("component_pack")["quiesce"]:
+            if name not in saved:
+                spec = kube.json("kubectl", ["get", "deployment", name, "-o", "json"]).get("spec") or {}
+                saved[name] = int(spec.get("replicas") or 0)
+                journal.data["cpScaled"] = dict(saved)
+                journal.save()
+            kube.run("kubectl", ["scale", f"deployment/{name}", "--replicas=0"]).check()
+        return f"scaled to 0: {', '.join(saved) or 'nothing (component_pack.quiesce is empty)'}"
+    if kind == "cp-scale-up":
+        return scale_back(env, transport, journal)
+    if kind == "cp-mongodb":
+        return _mongorestore(kube, cp, _private_dump(cp, set_dir, journal.set_dir, cipher), log)
+    return _snapshot_restore(kube, cp)
+
+
+def scale_back(env: Environment, transport: Transport, journal: Journal) -> str:
+    """Always: back to the replica counts saved before the scale-down (also after a failure)."""
+    # the restore journal lives in the set, where others may write: only the environment's own
+    # consumers are scaled, to a replica count that is a number
+    allowed = set(env.section("component_pack")["quiesce"])
+    saved = {str(k): max(0, int(v)) for k, v in (journal.data.get("cpScaled") or {}).items()
+             if k in allowed and isinstance(v, int) and not isinstance(v, bool)}
+    if not saved:
+        return "nothing to scale back"
+    kube = Kube(env, transport)
+    errors = []
+    for name, replicas in list(saved.items()):
+        try:
+            kube.run("kubectl", ["scale", f"deployment/{name}", f"--replicas={int(replicas)}"]).check()
+            saved.pop(name)
+        except (KubeError, OSError) as error:
+            errors.append(f"{name}: {error}")
+    journal.data["cpScaled"] = saved
+    journal.save()
+    if errors:
+        raise StepFailed("component pack: could not scale back " + "; ".join(errors))
+    return "scaled back"
+
+
+def _private_dump(cp: Dict[str, Any], set_dir: str, private: str, cipher: Optional[Cipher] = None) -> str:
+    """The dump mongorestore reads: a copy in the restore's own folder, read inside the set and
+    checked against the manifest's SHA-256 before it is published (what is fed is what was checked)."""
+    dump = cp.get("mongodb") or {}
+    try:
+        source = path_in_set(set_dir, str(dump.get("path")))
+    except OutsideTheSet as error:
+        raise StepFailed(f"component pack: {error}") from None
+    dest = os.path.join(private, "mongodb.archive.gz")
+    if os.path.exists(dest):
+        os.unlink(dest)
+    try:
+        copy_back_file(source, dest, expected_sha256=str(dump.get("sha256")),
+                       cipher=cipher if dump.get("encrypted") else None)
+    except ArchiveError as error:
+        raise StepFailed(f"component pack: the MongoDB dump does not match the manifest: {error}") from None
+    return dest
+
+
+def _mongorestore(kube: Kube, cp: Dict[str, Any], dump_file: str, log: Any) -> str:
+    dump = cp.get("mongodb") or {}
+    members = mongo.detect(kube)
+    primary = mongo.primary(kube, members)
+    argv = ["mongorestore", *mongo.tool_auth(members), f"--uri=mongodb://{members.fqdn(primary)}:27017/?directConnection=true",
+            "--archive", "--gzip", "--drop"]
+    for namespace in EXCLUDED_NAMESPACES:
+        argv += ["--nsExclude", namespace]
+    with open(dump_file, "rb") as handle:
+        proc = subprocess.run(kube.exec_argv(primary, members.container, argv, stdin=True), stdin=handle,
+                              capture_output=True, timeout=kube.settings["timeout"])
+    text = proc.stderr.decode("utf-8", "replace")
+    found = mongo.RESTORED.findall(text)
+    if proc.returncode != 0 or not found:
+        raise StepFailed(f"component pack: mongorestore into {primary} failed (exit {proc.returncode}): "
+                         f"{text.strip().splitlines()[-1] if text.strip() else 'no output'}")
+    restored, failed = (int(n) for n in found[-1])
+    if failed:
+        raise StepFailed(f"component pack: mongorestore into {primary} exited 0 but {failed} document(s) failed to "
+                         "restore")
+    counts = mongo.shell(kube, members, primary, mongo.COUNTS_JS) or {}
+    wrong = [f"{db}.{coll}: {counts.get(db, {}).get(coll)} (the set: {n})"
+             for db, colls in (dump.get("counts") or {}).items() if db not in ("admin", "config", "local")
+             for coll, n in colls.items() if counts.get(db, {}).get(coll) != n]
+    if wrong:
+        raise StepFailed("component pack: after the restore, collections hold other counts than the set: "
+                         + "; ".join(wrong[:10]))
+    log.info("component pack: MongoDB restored into %s: %d documents, counts as in the set", primary, restored)
+    return f"{restored:,} documents into {primary}, every collection's count as in the set"
+
+
+def _snapshot_restore(kube: Kube, cp: Dict[str, Any]) -> str:
+    snap = cp.get("opensearch") or {}
+    search = opensearch.detect(kube)
+    # the repository is the environment's; the snapshot's and the indices' names were checked before
+    repository, name = str(kube.settings["opensearch_repository"]), str(snap["snapshot"])
+    opensearch.request(kube, search, "PUT", f"/_snapshot/{repository}",
+                       {"type": "fs", "settings": {"compress": True, "location": "/backup"}})
+    wanted = [str(i) for i in snap.get("indices") or [] if not str(i).startswith(".")]
+    existing = {str(i.get("index")) for i in opensearch.indices(kube, search)}
+    close = [i for i in wanted if i in existing]
+    if close:
+        opensearch.request(kube, search, "POST", f"/{','.join(close)}/_close")
+    opensearch.request(kube, search, "POST", f"/_snapshot/{repository}/{name}/_restore?wait_for_completion=true",
+                       {"indices": ",".join(wanted), "include_global_state": False})
+    health = {str(i.get("index")): i.get("health") for i in opensearch.indices(kube, search)}
+    bad = [f"{i} ({health.get(i, 'missing')})" for i in wanted if health.get(i) not in ("green", "yellow")]
+    if bad:
+        raise StepFailed(f"component pack: after the snapshot restore, index(es) not green or yellow: {', '.join(bad)}")
+    return f"snapshot {name}: {len(wanted)} indices restored ({len(close)} closed first), green or yellow"
+
+
+def restore_names(names: Sequence[str], manifest: Manifest) -> Tuple[List[str], bool]:
+    """``--only`` with ``component-pack`` expanded to the part's folder items; whether it was asked."""
+    if "component-pack" not in names:
+        return list(names), False
+    rest = [n for n in names if n != "component-pack"]
+    return rest + [n for n in folder_items(manifest) if n not in rest], True
+
+
+def optional_note(manifest: Manifest) -> Optional[str]:
+    if not selected(manifest):
+        return None
+    return (f"the Component Pack ({', '.join(folder_items(manifest)) or 'no folders'}, MongoDB, OpenSearch) is "
+            "restored on its own, once the charts run: cnxbackup restore SET --env ENV --only component-pack")

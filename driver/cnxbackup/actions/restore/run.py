@@ -1,0 +1,647 @@
+"""``cnxbackup restore SET --env ENV``: bring a deployment back to a backup set, safely.
+
+Nothing in the set is trusted beyond what its signature proves (``trust.open_set``), and
+nothing live changes until everything has been checked:
+1. the signature, then the version guard (HCL's rules) and the destinations, which come from
+   the environment (``destinations``), never from the set;
+2. before the lock: every archive, copied file, database image and the role mappings file is
+   present, of its size (and the images and role file of their SHA-256), and each
+   destination filesystem has room for the staged copies (``restore_checks``);
+3. staging, with the servers still running: each archive is read once -- hashed, its members
+   checked by the gate, extracted into a staging folder beside its destination, flushed --
+   and each copied file is copied beside its destination; any failure removes every staging
+   folder, and nothing was stopped or changed;
+4. only then: stop the servers, swap the staged trees in (what is replaced is moved aside and
+   kept), restore the databases with the native tools, re-import the role mappings (from a
+   private copy checked against the manifest), and start the servers or print the next steps.
+The steps are those of ``restore_plan.restore_steps`` -- the same that RESTORE.md and
+``--dry-run`` show.
+
+Journal (``SET/restore-<stamp>/journal.json``): the stamp, the options, the signature, and
+per step its status and how many of its operations are done. ``--resume`` checks the
+signature again; it trusts the journal (which lives in the set) only to skip steps whose
+result it can see: an item not yet swapped in is staged afresh.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shlex
+import shutil
+import stat
+import threading
+from typing import Any, Dict, List, Optional, Tuple
+
+from ...archive import ArchiveError
+from ...atomic import write_file_atomic
+from ...config import Environment
+from ...databases import restore_database
+from ...errors import EXIT_FAILED, EXIT_OK, EXIT_WARNINGS, CnxBackupError, ConfigError, StepFailed
+from ...hosts import LOCAL, Host, hosts_of
+from ...journal import DONE, FAILED, RUNNING, SKIPPED, Journal
+from ...lock import RunLock
+from ...log import add_log_file, get_logger, remove_handler
+from ...manifest import Manifest
+from ...outcome import CommandOutcome
+from ...plan import detect_versions
+from ...progress import Progress
+from ...transport import HostUnreachable, Transport, make_transport
+from ...versions import ConnectionsVersion, restore_decision
+from ...was_processes import STOPPED, ProcessError, ProfileScripts, deployment_processes, missing_scripts
+from ...wsadmin_session import WsadminError, WsadminSession, new_session, start_servers_command
+from ..sets.identity import ALLOW_OTHER, check_identity
+from ..sets.naming import RESTORE_DIR_PREFIX, new_restore_stamp, unfinished_restores
+from ..sets.trust import OpenedSet, read_checked
+from . import component_pack as cp_restore
+from .checks import archive_problems, database_problems, roles_problems, space_problems
+from .destinations import parse_only, resolve
+from .operations import Carry, LocalRun, RemoteRun
+from .plan import EXACT_VERSION, RestoreStep, restore_steps
+
+
+class RestoreRefused(CnxBackupError):
+    """The restore may not start; nothing was stopped or changed."""
+
+
+def _refused(*problems: str) -> RestoreRefused:
+    """One line for one problem, a line per problem for several."""
+    if len(problems) == 1:
+        return RestoreRefused(f"restore refused, nothing was stopped or changed: {problems[0]}")
+    return RestoreRefused("restore refused, nothing was stopped or changed:\n  - " + "\n  - ".join(problems))
+
+
+def _replaced_paths(step: RestoreStep, remote: bool) -> List[str]:
+    """What the step moved aside (on another host: what it would have, unchecked)."""
+    moved = [op.replaced for op in step.operations if op.replaced is not None]
+    return moved if remote else [p for p in moved if os.path.lexists(p)]
+
+
+# --------------------------------------------------------------------------- planning
+
+
+STAMP = re.compile(r"\d{8}T\d{6}(?:-\d+)?")
+
+
+def _check_written_by_us(path: str) -> None:
+    """The restore journal lives in the set, which others may write: it is believed only when it,
+    and its folder, were written by the user running this restore and nobody else can change them."""
+    for target in (path, os.path.join(path, "journal.json")):
+        info = os.lstat(target)
+        if stat.S_ISLNK(info.st_mode) or info.st_uid != os.geteuid() or info.st_mode & 0o022:
+            raise RestoreRefused(f"{target}: not written by this user, or writable by others; the interrupted "
+                                 "restore's journal is not trusted: start the restore afresh (without --resume)")
+
+
+def _unfinished_restore(set_dir: str) -> Journal:
+    """The newest unfinished restore of the set; one whose journal cannot be read is not skipped for
+    an older one (it may hold the moved-aside copies): the resume is refused, naming it."""
+    found = unfinished_restores(set_dir)
+    if not found:
+        raise CnxBackupError(f"{set_dir}: no unfinished restore to resume")
+    path, journal = found[0]
+    if journal is None:
+        raise RestoreRefused(f"{path}: the interrupted restore's journal cannot be read; its moved-aside copies "
+                             "are kept: look at them, then start the restore afresh (without --resume)")
+    _check_written_by_us(path)
+    return journal
+
+
+def _recorded_options(journal: Journal) -> Tuple[str, Dict[str, Any]]:
+    """The stamp and options of the interrupted restore, each checked for its type."""
+    data = journal.data
+    stamp, only, root, force = data.get("stamp"), data.get("only"), data.get("target_root"), data.get("force_provision")
+    if (not isinstance(stamp, str) or not STAMP.fullmatch(stamp)
+            or not (only is None or (isinstance(only, list) and all(isinstance(v, str) for v in only)))
+            or not (root is None or (isinstance(root, str) and os.path.isabs(root)))
+            or not isinstance(force, bool)):
+        raise RestoreRefused(f"{journal.path}: the interrupted restore's options are not ones cnxbackup wrote")
+    return stamp, {"only": only, "target_root": root, "force_provision": force}
+
+
+def _check_only(manifest: Manifest, only: Optional[List[str]]) -> None:
+    """Every ``--only`` name must be an item of the set, 'databases' or 'roles'."""
+    if not only:
+        return
+    known = set(manifest.item_names) | {"databases", "roles"} | ({"component-pack"} if manifest.component_pack else set())
+    unknown = sorted(set(only) - known)
+    if unknown:
+        raise ConfigError(f"--only: unknown item(s) {', '.join(unknown)}; this set has: {', '.join(sorted(known))}")
+
+
+IM_ITEMS = ("im-data", "im-install", "im-shared")  # Installation Manager's folders (HCL step 7)
+
+
+def _is_installation_manager(name: str) -> bool:
+    """An item that holds Installation Manager's own folders (``im-data``, ``node1-im-data``, ...)."""
+    return any(name == item or name.endswith("-" + item) for item in IM_ITEMS)
+
+
+def plan_restore(set_dir: str, opened: OpenedSet, env: Environment, options: Dict[str, Any],
+                 stamp: str, progress: Optional[Progress] = None) -> Tuple[ConnectionsVersion, List[RestoreStep]]:
+    """The deployment's version and the steps; raises RestoreRefused when the guard or a
+    destination says no (one line per problem)."""
+    manifest = opened.manifest
+    names, overrides = parse_only(options["only"])
+    if manifest.status == "partial" and not names:
+        raise RestoreRefused(f"{set_dir} is a partial backup ({'; '.join(manifest.failures)}); "
+                             "finish it with backup --resume, or restore chosen items with --only")
+    _check_only(manifest, names)
+    names, component_pack = cp_restore.restore_names(names, manifest)
+    held_back = [] if component_pack or names else cp_restore.folder_items(manifest)  # restored on their own
+    if not component_pack and progress is not None and cp_restore.optional_note(manifest):
+        progress.message(f"note: {cp_restore.optional_note(manifest)}")
+    for note in cp_restore.cross_part_notes(manifest, not names or "databases" in names, component_pack):
+        if progress is not None:
+            progress.message(f"note: {note}")
+        else:
+            get_logger().warning("%s", note)
+    current, _ = detect_versions(env)
+    allowed, _, reason = restore_decision(ConnectionsVersion.from_dict(manifest.connections), current)
+    im_only = bool(names) and all(_is_installation_manager(name) for name in names)
+    if not allowed and not im_only:  # the version guard first: no other answer matters then
+        im_items = [name for name in manifest.item_names if _is_installation_manager(name)]
+        hint = (f"; if a failed upgrade already moved Installation Manager to the new release, put its folders "
+                f"back first: cnxbackup restore {set_dir} --env {env.name} --only {' '.join(im_items)} , then run "
+                "this restore again (README: Rolling back a failed upgrade)") if im_items else ""
+        raise _refused(reason + hint)
+    if not allowed:
+        get_logger().warning("version guard not applied: only the Installation Manager folders are restored (%s), "
+                             "which is how a failed upgrade is rolled back: %s", ", ".join(names), reason)
+    where = resolve(manifest, env, names, overrides, options["target_root"], unsealed=not opened.signed,
+                    exclude=held_back)
+    if where.problems:
+        raise _refused(*where.problems)
+    steps = restore_steps(manifest, set_dir, env, only=names, target_root=options["target_root"],
+                          current=current, force_provision=options["force_provision"], stamp=stamp,
+                          destinations=where.by_item, version_guard=allowed or not im_only,
+                          component_pack=component_pack, exclude=held_back)
+    if steps[0].skip_reason:
+        raise _refused(str(steps[0].skip_reason))
+    return current, steps
+
+
+def _process_problems(env: Environment, transport: Transport) -> List[str]:
+    """The Dmgr's and every node agent's profile scripts are there, before anything stops (a restore
+    that stopped the servers and then could not stop a node agent would leave the cell half down)."""
+    dmgr, agents = deployment_processes(env)
+    problems = []
+    for process in ([dmgr] if dmgr else []) + agents:
+        try:
+            missing = missing_scripts(process, transport)
+        except HostUnreachable as error:
+            problems.append(f"{process.label}: {error}")
+            continue
+        if missing:
+            problems.append(f"{process.label}: {', '.join(missing)} missing or not executable (is "
+                            f"{process.profile} the profile of this environment?)")
+    return problems
+
+
+def check_before_staging(opened: OpenedSet, steps: List[RestoreStep], env: Environment, transport: Transport,
+                         progress: Progress, processes: bool = True) -> None:
+    """Everything that can be checked without reading whole archives; RestoreRefused listing all.
+    ``processes``: the restore stops and starts the Dmgr and the node agents (not under --target-root)."""
+    problems = (archive_problems(opened.set_dir, steps)
+                + database_problems(opened.manifest, opened.set_dir, steps, env, transport)
+                + roles_problems(opened.manifest, opened.set_dir, steps)
+                + (_process_problems(env, transport) if processes and any(
+                    s.kind in PROCESS_STEPS and not s.skip_reason for s in steps) else [])
+                + (cp_restore.problems(opened.manifest, env, transport, opened.set_dir)
+                   if any(s.kind in cp_restore.KINDS for s in steps) else []))
+    space, notes = space_problems(steps, env.section("target")["free_space_margin"], env, transport)
+    problems += space
+    for note in notes:
+        progress.message(f"note: {note}")
+    if problems:
+        raise _refused(*problems)
+    progress.message("[check] the set's files, database images and the room for staging are checked")
+
+
+def format_steps(steps: List[RestoreStep]) -> str:
+    out = []
+    for index, step in enumerate(steps, 1):
+        out.append(f"{index}. {step.title}" + (f"  [SKIPPED: {step.skip_reason}]" if step.skip_reason else ""))
+        if step.note:
+            out.append(f"   ({step.note})")
+        out.extend(f"     {command}" for command in step.commands)
+    return "\n".join(out)
+
+
+# --------------------------------------------------------------------------- running
+
+
+def restore_opened(args: argparse.Namespace, env: Environment, progress: Progress, set_dir: str,
+                    opened: OpenedSet) -> int:
+    manifest = opened.manifest
+    if not opened.signed:
+        progress.message(f"WARNING: --trust-unsealed: {opened.unsealed_reason}; the set's content is trusted as it "
+                         "is (setuid/setgid files, FIFOs and devices are refused). This is recorded in the restore journal.")
+    identity = check_identity(env, set_dir, manifest.environment, manifest.cell)
+    for note in identity.notes:
+        progress.message(f"note: {note}")
+    if identity.problems and not args.allow_other_environment:
+        raise _refused(*(identity.problems + [f"{ALLOW_OTHER} overrides this"]))
+    for problem in identity.problems:
+        progress.message(f"WARNING: {ALLOW_OTHER}: {problem}; this is recorded in the restore journal")
+    options = {"only": args.only, "target_root": os.path.abspath(args.target_root) if args.target_root else None,
+               "force_provision": bool(args.force_provision)}
+    journal: Optional[Journal] = None
+    if args.resume:
+        journal = _unfinished_restore(set_dir)
+        stamp, recorded = _recorded_options(journal)
+        if any(args_value and recorded[k] != args_value for k, args_value in options.items()):
+            progress.message(f"note: --resume continues with the options of the interrupted restore: {recorded}")
+        options = recorded
+    else:
+        stamp = new_restore_stamp(set_dir)
+    progress.outcome.set_dir = set_dir
+    current, steps = plan_restore(set_dir, opened, env, options, stamp, progress)
+    backup_version = ConnectionsVersion.from_dict(manifest.connections)
+    provision_steps = [s for s in steps if s.archive is not None and s.archive.restore_rule == EXACT_VERSION]
+    forced = [s for s in provision_steps if s.note and not s.skip_reason]
+    for step in provision_steps:
+        if step.skip_reason:
+            progress.message(f"NOTE: {step.label}: {step.skip_reason}")
+    if forced:
+        progress.message("!" * 72 + "\nWARNING: --force-provision: provision/ WILL be restored although HCL allows it only "
+                         f"onto the exact version it was backed up on ({backup_version.exact}); the deployment is "
+                         f"{current.exact}. This is recorded in the restore journal.\n" + "!" * 72)
+    elif options["force_provision"]:
+        progress.message("note: --force-provision has no effect: the versions match or provision/ is not selected")
+    if args.dry_run:
+        progress.message(f"Dry run: restore of {set_dir} onto {env.name} would do (nothing was changed):\n"
+                         + format_steps(steps))
+        describe_steps(progress.outcome, steps, None, dry_run=True)
+        return EXIT_OK
+    transport = make_transport(env)  # one for the checks, the staging and the steps: one ssh master per host
+    handler = None
+    lock = RunLock(env.section("target")["dir"], env.name, f"restore-{stamp}")
+    try:
+        check_before_staging(opened, steps, env, transport, progress, processes=not options["target_root"])
+        lock.acquire()
+        _stage(steps, opened, env, transport, journal, progress)
+        if journal is None:
+            restore_dir = os.path.join(set_dir, RESTORE_DIR_PREFIX + stamp)
+            os.makedirs(restore_dir, mode=0o700)
+            journal = Journal.create(restore_dir, set=set_dir, environment=env.name, stamp=stamp,
+                                     signedBy=opened.signed_by, trustUnsealed=opened.unsealed_reason,
+                                     backupVersion=backup_version.exact, deploymentVersion=current.exact,
+                                     forcedProvision=bool(forced),
+                                     forcedProvisionReason=forced[0].note if forced else None,
+                                     otherEnvironment=identity.problems or None, **options)
+        handler = add_log_file(os.path.join(journal.set_dir, "restore.log"))
+        log = get_logger()
+        log.info("restore of %s onto %s (%s): set signed by %s; version: backup %s, deployment %s (allowed); "
+                 "options %s", set_dir, env.name, env.file, opened.signed_by or f"nobody ({opened.unsealed_reason})",
+                 backup_version.exact, current.exact, options)
+        for problem in identity.problems:
+            log.warning("identity overridden (--allow-other-environment): %s", problem)
+        for note in identity.notes:
+            log.info("identity: %s", note)
+        if forced:
+            get_logger().warning("--force-provision: provision/ restored onto %s (backed up on %s)",
+                                 current.exact, backup_version.exact)
+        journal.data["status"] = "running"
+        journal.save()
+        return _execute(args, env, opened, steps, journal, transport, progress, options)
+    finally:
+        lock.release()
+        transport.close()
+        if handler is not None:
+            remove_handler(handler)
+        describe_steps(progress.outcome, steps, journal)
+
+
+def describe_steps(outcome: CommandOutcome, steps: List[RestoreStep], journal: Optional[Journal], dry_run: bool = False) -> None:
+    """The restore's steps for --json: files as items, databases as databases, every step in details."""
+    entries: List[Dict[str, Any]] = []
+    for step in steps:
+        entry = journal.step(step.step_id) if journal is not None else {}
+        status = entry.get("status") or ("skipped" if step.skip_reason else ("planned" if dry_run else "pending"))
+        entries.append({"name": step.label, "kind": step.kind, "host": None, "source": step.destination, "status": status,
+                        "bytes": step.archive.unpacked_bytes if step.archive is not None else None, "files": None,
+                        "seconds": None, "error": entry.get("error") or step.skip_reason, "warnings": [],
+                        "id": step.step_id, "title": step.title})
+    outcome.items = [e for e in entries if e["kind"] == "file"]
+    outcome.databases = [e for e in entries if e["kind"] == "db"]
+    outcome.details["steps"] = [{"id": e["id"], "title": e["title"], "kind": e["kind"], "status": e["status"],
+                                 "error": e["error"]} for e in entries]
+    outcome.details["dryRun"] = dry_run
+    if journal is not None:
+        outcome.details["restoreJournal"] = journal.path
+
+
+def _runs(step: RestoreStep, opened: OpenedSet, hosts: Dict[str, Host], transport: Transport, progress: Progress,
+          cancel: threading.Event) -> Tuple[LocalRun, Optional[RemoteRun]]:
+    """How the operations of a file step run: here, or on the item's host."""
+    item = step.archive
+    assert item is not None
+    host = hosts.get(item.host)
+    members = item.files if item.is_archive else None
+    cipher = opened.cipher if item.encrypted else None
+    remote = (RemoteRun(transport, host, item.sha256, set_dir=opened.set_dir, expected_members=members,
+                        allow_special=opened.signed, cancel=cancel, cipher=cipher)
+              if host is not None and not host.is_local and item.host != LOCAL else None)
+    local = LocalRun(progress, cancel, item.name, item.sha256, set_dir=opened.set_dir, expected_members=members,
+                     allow_special=opened.signed, total_bytes=item.size, cipher=cipher)
+    return local, remote
+
+
+def _discard_staging(steps: List[RestoreStep], opened: OpenedSet, hosts: Dict[str, Host], transport: Transport,
+                     progress: Progress, cancel: threading.Event) -> None:
+    """A restore that fails before the stop leaves no staging behind (a full disk stays not full)."""
+    for step in steps:
+        if step.kind != "stage" or step.archive is None:
+            continue
+        _, remote = _runs(step, opened, hosts, transport, progress, cancel)
+        for op in step.operations:
+            try:
+                if remote is not None:
+                    op.discard_remote(remote)
+                else:
+                    op.discard_local()
+            except (CnxBackupError, OSError) as error:
+                progress.message(f"warning: could not remove the staging of {step.label}: {error}")
+
+
+def _stage(steps: List[RestoreStep], opened: OpenedSet, env: Environment, transport: Transport,
+           journal: Optional[Journal], progress: Progress) -> None:
+    """Stage every item not yet swapped in, servers still running: one gated read per archive.
+
+    Runs before the journal exists (a fresh restore) or again on resume for what is not in
+    place yet (a staged tree cannot be re-checked, so it is staged afresh). Any failure
+    removes every staging folder and raises RestoreRefused: nothing was stopped or changed.
+    """
+    hosts = hosts_of(env)
+    cancel = threading.Event()
+    todo = [step for step in steps if step.kind == "stage" and not step.skip_reason and step.archive is not None
+            and not (journal is not None and journal.is_finished(f"file:{step.archive.name}"))]
+    archives = [level for step in todo if step.archive is not None and step.archive.is_archive
+                for level in step.archive.levels()]  # one progress task each (a copied file shows a line)
+    progress.start_overall("staging", sum(level.size for level in archives), len(archives))
+    try:
+        for step in todo:
+            local_run, remote_run = _runs(step, opened, hosts, transport, progress, cancel)
+            for op in step.operations:
+                if remote_run is not None:
+                    op.run_remote(remote_run)
+                else:
+                    op.run_local(local_run)
+            if remote_run is not None or not (step.archive and step.archive.is_archive):
+                progress.message(f"[{step.label}] staged" + (f" on {remote_run.host.name}" if remote_run else ""))
+        _check_carries(steps, hosts)
+    except (CnxBackupError, ArchiveError, OSError) as error:
+        _discard_staging(steps, opened, hosts, transport, progress, cancel)
+        raise _refused(f"{error} (the staging folders were removed)") from None
+    except BaseException:
+        _discard_staging(steps, opened, hosts, transport, progress, cancel)
+        raise
+
+
+def _execute(args: argparse.Namespace, env: Environment, opened: OpenedSet, steps: List[RestoreStep],
+             journal: Journal, transport: Transport, progress: Progress, options: Dict[str, Any]) -> int:
+    manifest = opened.manifest
+    log = get_logger()
+    cancel = threading.Event()
+    warnings: List[str] = []
+    replaced: List[str] = list(journal.data.get("replaced", []))
+    side_restore = bool(options["target_root"])
+    session: Optional[WsadminSession] = None
+    scripts: List[ProfileScripts] = []  # made on first use (it reads the WAS password), then shared
+
+    def profile_scripts() -> ProfileScripts:
+        if not scripts:
+            scripts.append(ProfileScripts(env, transport))
+        return scripts[0]
+
+    hosts = hosts_of(env)
+    try:
+        for step in steps[1:]:
+            if step.kind == "stage" and not step.skip_reason:
+                journal.set(step.step_id, DONE)  # staged by _stage, before the journal
+                continue
+            if journal.is_finished(step.step_id) and not step.skip_reason:
+                # The journal lives in the set, where others may write: it only lets a step be
+                # skipped whose result can be seen again; the others are run again (idempotent).
+                if step.kind == "file" and _still_in_place(step, hosts, transport):
+                    progress.message(f"[{step.step_id}] already done (re-checked: in place), skipped")
+                    continue
+                if step.kind == "file":
+                    raise StepFailed(f"[{step.step_id}] the journal says it is done but {step.destination} is not "
+                                     "there; the journal was changed or the tree was moved: not resuming")
+                progress.message(f"[{step.step_id}] done by the interrupted run; run again (its result cannot be "
+                                 "re-checked from here)")
+            if step.skip_reason:
+                journal.set(step.step_id, SKIPPED, error=step.skip_reason)
+                progress.message(f"[{step.step_id}] SKIPPED: {step.skip_reason}")
+                if step.archive is not None and step.archive.restore_rule == EXACT_VERSION:
+                    warnings.append(f"{step.archive.name}: {step.skip_reason}")
+                continue
+            if step.kind == "check":
+                journal.set(step.step_id, DONE)  # done by check_archives before the lock
+                continue
+            if side_restore and step.kind in ("stop", "roles", "next", "db") + PROCESS_STEPS:
+                journal.set(step.step_id, SKIPPED, error="restore under --target-root: files only")
+                continue
+            if step.kind == "next" and not args.start:
+                journal.set(step.step_id, SKIPPED, error="servers not started (use --start)")
+                continue
+            if step.kind == "db" and args.print_db_commands:
+                progress.message(f"[{step.step_id}] run by hand:\n    " + "\n    ".join(step.commands))
+                journal.set(step.step_id, SKIPPED, error="printed only (--print-db-commands)")
+                continue
+            ops_done = int(journal.step(step.step_id).get("opsDone", 0))
+            journal.set(step.step_id, RUNNING, opsDone=ops_done)
+            if step.kind in PROCESS_STEPS:
+                if step.kind == "stop-dmgr" and session is not None:
+                    session.close()  # the session ends with the Dmgr; a new one after it starts again
+                    session = None
+                _process_step(profile_scripts(), step, env, journal, progress)
+            elif step.kind == "stop" and session is None and _dmgr_stopped(env, profile_scripts()):
+                # a resumed restore whose first run stopped the Dmgr: the servers were stopped before it
+                progress.message(f"[{step.step_id}] the Dmgr is already stopped (by the interrupted run): the "
+                                 "application servers were stopped before it")
+                journal.set(step.step_id, DONE)
+            elif step.kind in ("stop", "roles", "next"):
+                session = session or _open_session(env, journal, progress, after_restart=step.kind == "roles")
+                _wsadmin_step(session, step, env, journal, opened)
+            elif step.archive is not None:
+                local_run, remote_run = _runs(step, opened, hosts, transport, progress, cancel)
+                for index in range(ops_done, len(step.operations)):
+                    if remote_run is not None:
+                        step.operations[index].run_remote(remote_run)
+                    else:
+                        step.operations[index].run_local(local_run)
+                    journal.set(step.step_id, RUNNING, opsDone=index + 1)
+                moved = _replaced_paths(step, remote=remote_run is not None)
+                replaced.extend(p for p in moved if p not in replaced)
+                journal.data["replaced"] = replaced
+                journal.set(step.step_id, DONE, replaced=moved, forced=bool(step.note) or None)
+                log.info("%s: %s restored to %s; moved aside: %s", step.step_id, step.label, step.destination,
+                         ", ".join(moved) or "nothing")
+            elif step.database is not None:
+                restore_database(manifest.database_vendor, step.database, env, log, transport=transport,
+                                 spec_dir=journal.set_dir)
+                journal.set(step.step_id, DONE)
+            elif step.kind in cp_restore.KINDS:
+                line = cp_restore.run_step(step.kind, manifest, opened.set_dir, env, transport, journal, log,
+                                           cipher=opened.cipher)
+                log.info("%s: %s", step.step_id, line)
+                progress.message(f"[{step.step_id}] {line}")
+                journal.set(step.step_id, DONE)
+            progress.message(f"[{step.step_id}] done")
+    except KeyboardInterrupt:
+        journal.data["status"] = "interrupted"
+        journal.save()
+        _scale_back(env, transport, journal, progress)
+        raise
+    except (CnxBackupError, ArchiveError, OSError) as error:
+        _scale_back(env, transport, journal, progress)
+        for sid in journal.data["order"]:
+            if journal.status(sid) == RUNNING:
+                journal.set(sid, FAILED, error=str(error))
+        journal.data["status"] = "failed"
+        journal.save()
+        progress.message(f"restore FAILED: {error}\nnothing moved aside was deleted; fix the cause, then "
+                         f"run: cnxbackup restore {journal.data.get('set')} --env {args.env} --resume")
+        log.error("restore of %s FAILED, exit %d: %s", journal.data.get("set"), EXIT_FAILED, error)
+        return EXIT_FAILED
+    finally:
+        if session is not None:
+            session.close()
+    if args.discard_replaced:
+        for path in replaced:
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path, ignore_errors=True)
+            elif os.path.lexists(path):
+                os.unlink(path)
+        progress.message(f"deleted {len(replaced)} replaced copies (--discard-replaced)")
+    elif replaced:
+        progress.message("what was replaced is kept beside it (delete it once the deployment is proven good):\n    "
+                         + "\n    ".join(replaced))
+    journal.data["status"] = "complete"
+    journal.save()
+    if not args.start and not side_restore:
+        progress.message(f"next: the Dmgr and the node agents run, the application servers are stopped; start them "
+                         f"with: cnxbackup start --env {env.name}\n    (or by hand: "
+                         f"{start_servers_command(env)})")
+    for warning in warnings:
+        progress.message(f"warning: {warning}")
+    code = EXIT_WARNINGS if warnings else EXIT_OK
+    progress.message("restore complete" + (" with warnings" if warnings else ""))
+    log.info("restore of %s complete, exit %d: %d steps, %d moved aside, %d warning(s)", journal.data.get("set"), code,
+             len(steps), len(replaced), len(warnings))
+    return code
+
+
+def _scale_back(env: Environment, transport: Transport, journal: Journal, progress: Progress) -> None:
+    """A failed or interrupted restore still scales the Component Pack's consumers back."""
+    if not journal.data.get("cpScaled"):
+        return
+    try:
+        progress.message(f"[cp-scale-up] {cp_restore.scale_back(env, transport, journal)} (after the failure)")
+    except CnxBackupError as error:
+        progress.message(f"warning: {error}")
+
+
+def _private_roles_copy(opened: OpenedSet, journal: Journal) -> str:
+    """The role mappings wsadmin re-imports: a copy in the restore's own folder, checked against the
+    manifest, so that the file wsadmin reads is the one that was checked."""
+    roles = opened.manifest.wsadmin.role_mappings
+    name = roles.file if roles is not None else "wsadmin/role_mappings.json"
+    record = next((f for f in opened.manifest.files if f.path == name), None)
+    if record is None:
+        raise StepFailed(f"roles: {name} is not among the set's recorded files")
+    data = read_checked(opened, name, record.sha256, record.size)
+    path = os.path.join(journal.set_dir, "role_mappings.json")
+    write_file_atomic(path, data, mode=0o600)
+    return path
+
+
+def _still_in_place(step: RestoreStep, hosts: Dict[str, Host], transport: Transport) -> bool:
+    """A swapped-in item is at its destination (and not a leftover staging)."""
+    item, dest = step.archive, step.destination
+    if item is None or dest is None:
+        return False
+    host = hosts.get(item.host)
+    if host is not None and not host.is_local:
+        return transport.run(host, f"test -e {shlex.quote(dest)}").returncode == 0
+    return os.path.lexists(dest) and (os.path.isdir(dest) if item.is_archive else os.path.isfile(dest))
+
+
+def _check_carries(steps: List[RestoreStep], hosts: Dict[str, Host]) -> None:
+    """Before the stop: no staged tree offers a symlink where live data will be carried."""
+    for step in steps:
+        if step.kind != "file" or step.skip_reason or step.archive is None:
+            continue
+        host = hosts.get(step.archive.host)
+        if host is not None and not host.is_local:
+            continue  # checked by the shell text on the host (test ! -h)
+        for op in step.operations:
+            if isinstance(op, Carry):
+                op.check_staged()
+
+
+def _open_session(env: Environment, journal: Journal, progress: Progress, after_restart: bool = False) -> WsadminSession:
+    session = new_session(env, os.path.join(journal.set_dir, ".run"), os.path.basename(journal.set_dir))
+    try:
+        session.start()
+    except WsadminError as error:
+        if after_restart and "WASX7246E" in str(error):
+            raise StepFailed("the Dmgr started from the restored profile refuses the configured administrative "
+                             "credentials (WASX7246E): the restored profile has the credentials of the time of the "
+                             "backup; set wsadmin.user and its password source to those, then run the restore again "
+                             "with --resume") from None
+        raise StepFailed(f"wsadmin: {error}") from None
+    return session
+
+
+def _dmgr_stopped(env: Environment, scripts: ProfileScripts) -> bool:
+    dmgr, _ = deployment_processes(env)
+    return dmgr is not None and scripts.status(dmgr) == STOPPED
+
+
+PROCESS_STEPS = ("stop-agents", "stop-dmgr", "start-dmgr", "start-agents", "sync")
+
+
+def _process_step(scripts: ProfileScripts, step: RestoreStep, env: Environment, journal: Journal,
+                  progress: Progress) -> None:
+    """Stop or start the node agents or the Dmgr, or synchronize one node, through the profile scripts."""
+    dmgr, agents = deployment_processes(env)
+    if step.kind == "sync":
+        node = next(p for p in agents if step.step_id == f"sync:{p.host.name}:{os.path.basename(p.profile)}")
+        try:
+            scripts.sync(node)
+        except (ProcessError, HostUnreachable) as error:
+            raise StepFailed(str(error)) from None
+        progress.message(f"[{step.step_id}] {node.label} synchronized with the Dmgr")
+        journal.set(step.step_id, DONE)
+        return
+    verb, which = step.kind.split("-")
+    processes = ([dmgr] if dmgr else []) if which == "dmgr" else agents
+    outcome = scripts.each(processes, verb, progress.message)
+    journal.set(step.step_id, DONE if not outcome.failed else FAILED, result=outcome.as_result(verb))
+    if outcome.failed:
+        raise StepFailed(f"could not {verb} {', '.join(outcome.failed)}")
+
+
+def _wsadmin_step(session: WsadminSession, step: RestoreStep, env: Environment, journal: Journal,
+                  opened: OpenedSet) -> None:
+    ws = env.section("wsadmin")
+    script = {"stop": "stop_servers", "roles": "import_role_mappings", "next": "start_servers"}[step.kind]
+    out = os.path.join(journal.set_dir, f"{script}.json")
+    if script == "import_role_mappings":
+        argv = ["--in", _private_roles_copy(opened, journal), "--out", out]
+        timeout = ws["step_timeout"]
+    else:
+        argv = ["--timeout", str(ws["stop_timeout"]), "--out", out]
+        timeout = ws["step_timeout"] + ws["stop_timeout"]
+    try:
+        result = session.run_step(script, argv, timeout=timeout, result_file=out)
+    except WsadminError as error:
+        raise StepFailed(f"wsadmin {script}: {error}") from None
+    if result.rc != 0:
+        lines = [line for line in result.output.splitlines() if line.strip()]
+        raise StepFailed(f"wsadmin {script} failed: {lines[-1] if lines else 'exit ' + str(result.rc)}")
+    journal.set(step.step_id, DONE, result=result.result)

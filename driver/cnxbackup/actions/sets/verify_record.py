@@ -1,0 +1,38 @@
+"""The result of the last ``verify`` of a set, recorded beside it (``verify-result.json``).
+
+It lies outside the signed part (the manifest does not name it, so verify and restore never
+read it): ``list`` shows it as information, nothing decides on it.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from typing import Any, Dict, Optional
+
+from ...atomic import write_json_atomic
+
+VERIFY_RESULT = "verify-result.json"
+
+
+def read_verify_result(set_dir: str) -> Optional[Dict[str, Any]]:
+    """The last ``verify`` of the set as recorded beside it (information only: it is not signed)."""
+    try:
+        with open(os.path.join(set_dir, VERIFY_RESULT), encoding="utf-8") as handle:
+            data = json.load(handle)
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("ok"), bool):
+        return None
+    return {"ok": data["ok"], "at": str(data.get("at", "")), "deep": bool(data.get("deep")),
+            "bad": int(data["bad"]) if isinstance(data.get("bad"), int) else None}
+
+
+def record_verify_result(set_dir: str, ok: bool, deep: bool, bad: int) -> Optional[str]:
+    """Write the result beside the signed part; a read-only set is not an error (the reason is returned)."""
+    try:
+        write_json_atomic(os.path.join(set_dir, VERIFY_RESULT),
+                          {"ok": ok, "deep": deep, "bad": bad, "at": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+    except OSError as error:
+        return f"the verify result was not recorded beside the set ({error})"
+    return None
