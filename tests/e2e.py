@@ -125,13 +125,13 @@ def trusted_keys_of(set_dir: str) -> str:
 def reseal(set_dir: str, change, key: Optional[str] = None) -> None:
     """Edit a set's manifest, then seal and sign it again (by default with the test environment's
     own trusted key, so that the checks behind the signature are what is tested)."""
-    from cnxbackup.manifest import write_manifest_data
+    from cnxbackup.manifest import SIGNATURE_ALGORITHM, write_manifest_data
     from cnxbackup.signing import fingerprint, public_key_of, sign
 
     data = manifest(set_dir)
     change(data)
     signer = key or signing_key_of(set_dir)
-    data["signing"] = {"keyFingerprint": fingerprint(public_key_of(signer)), "algorithm": "ecdsa-p256-sha256"}
+    data["signing"] = {"keyFingerprint": fingerprint(public_key_of(signer)), "algorithm": SIGNATURE_ALGORITHM}
     write_manifest_data(set_dir, data, lambda text: sign(signer, text))
 
 

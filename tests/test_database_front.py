@@ -17,9 +17,29 @@ def _parameters(function: object, drop_self: bool) -> list:
     return [(p.name, p.kind) for p in (params[1:] if drop_self else params)]
 
 
+ATTRIBUTES = {"VENDOR": str, "RESTORE_USER": str, "IMAGES_WRITTEN_BY_TOOL_USER": bool, "HEADER_CHECK": bool,
+              "JDBC_DRIVER_PREFIX": str, "DEFAULT_PORT": int}
+
+
 def test_the_contract_names_every_operation() -> None:
     assert sorted(OPERATIONS) == sorted(["targets", "backup", "verify", "restore", "restore_commands",
-                                         "render_backup_script", "render_restore_script"])
+                                         "render_backup_script", "render_restore_script", "backup_tools",
+                                         "prepare_settings", "header_problem", "forget_backup",
+                                         "data_source_settings"])
+
+
+def test_the_contract_names_every_vendor_fact() -> None:
+    assert sorted(VendorHooks.__annotations__) == sorted(ATTRIBUTES)
+
+
+@pytest.mark.parametrize("vendor", sorted(HOOKS))
+def test_every_vendor_module_states_every_fact(vendor: str) -> None:
+    module = vendor_module(vendor)
+    for name, kind in ATTRIBUTES.items():
+        value = getattr(module, name)
+        assert type(value) is kind and value != "", f"{vendor}.{name}"
+    prefixes = [hooks.JDBC_DRIVER_PREFIX for hooks in HOOKS.values()]
+    assert not any(a != b and a.startswith(b) for a in prefixes for b in prefixes)  # one vendor per JDBC driver
 
 
 @pytest.mark.parametrize("vendor", sorted(HOOKS))
@@ -37,7 +57,7 @@ def test_every_vendor_module_has_the_contract_signatures(vendor: str, operation:
 
 @pytest.mark.parametrize("vendor", sorted(HOOKS))
 def test_operations_that_run_a_tool_take_dry_run(vendor: str) -> None:
-    for operation in ("backup", "verify", "restore"):
+    for operation in ("backup", "verify", "restore", "forget_backup"):
         parameter = inspect.signature(getattr(vendor_module(vendor), operation)).parameters["dry_run"]
         assert parameter.kind == inspect.Parameter.KEYWORD_ONLY and parameter.default is False
 

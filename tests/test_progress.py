@@ -37,7 +37,7 @@ def test_an_overall_line_follows_each_finished_item_with_elapsed_time_and_eta() 
 def test_messages_and_finished_tasks_go_to_the_recorder_too() -> None:
     recorded: list = []
     progress = Progress(io.StringIO(), plain=True, quiet=True)
-    progress.recorder = recorded.append
+    progress.recorder = lambda line, level: recorded.append(line)
     progress.message("[databases] FILES finished (1/16, elapsed 0:00:03)")
     progress.task("im-data", 10, 1).finish("", verb="staged")
     assert recorded[0].startswith("[databases] FILES") and recorded[1].startswith("[im-data] staged:")

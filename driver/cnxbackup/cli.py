@@ -8,7 +8,7 @@ import argparse
 import json
 import os
 import sys
-from typing import Any, Dict, List, NoReturn, Optional
+from typing import Any, Dict, List, NoReturn, Optional, Protocol
 
 from . import __version__, signals
 from .actions.backup_cmd import run_plan_or_backup
@@ -47,6 +47,12 @@ def _global_options(parser: argparse.ArgumentParser, default: object) -> None:
                              "progress and messages go to stderr")
 
 
+class _AddCommand(Protocol):
+    """Adds a subcommand (with the global options after it too) and returns its parser."""
+
+    def __call__(self, name: str, help: str) -> argparse.ArgumentParser: ...
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _ArgumentParser(prog="cnxbackup", description="Back up, verify and restore an HCL Connections deployment.")
     parser.add_argument("--version", action="version", version=f"cnxbackup {__version__}")
@@ -60,6 +66,19 @@ def build_parser() -> argparse.ArgumentParser:
     def command(name: str, help: str) -> argparse.ArgumentParser:
         return sub.add_parser(name, help=help, parents=[common])
 
+    # in this order in --help
+    _backup_commands(command)
+    _verify_command(command)
+    _restore_command(command)
+    _housekeeping_commands(command)
+    _init_command(command)
+    _control_commands(command)
+    command("config-reference", help="print the configuration reference (Markdown)")
+    return parser
+
+
+def _backup_commands(command: _AddCommand) -> None:
+    """plan and backup."""
     plan = command("plan", help="preflight checks and the plan; changes nothing")
     plan.add_argument("--env", required=True, help="environment name (environments/NAME.yaml) or file")
     plan.add_argument("--allow-partial", action="store_true",
@@ -75,6 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
     backup.add_argument("--allow-other-environment", action="store_true",
                         help="resume a set of another environment or cell (recorded in the journal)")
 
+
+def _verify_command(command: _AddCommand) -> None:
     verify = command("verify", help="check a backup set's manifest, archives and database images")
     verify.add_argument("set_dir", metavar="SET", help="the backup set folder (target.dir/ENV-YYYYmmddTHHMMSS)")
     verify.add_argument("--deep", action="store_true", help="also decompress and list every archive")
@@ -87,6 +108,8 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--trust-unsealed", action="store_true",
                         help="accept a set that is unsigned or not signed by a trusted key (sets from before signing)")
 
+
+def _restore_command(command: _AddCommand) -> None:
     restore = command("restore", help="restore a backup set")
     restore.add_argument("set_dir", metavar="SET", help="the backup set folder (target.dir/ENV-YYYYmmddTHHMMSS)")
     restore.add_argument("--env", required=True, help="environment to restore onto (environments/NAME.yaml) or file")
@@ -110,6 +133,9 @@ def build_parser() -> argparse.ArgumentParser:
     restore.add_argument("--allow-other-environment", action="store_true",
                          help="restore a set of another environment or cell (recorded in the restore journal)")
 
+
+def _housekeeping_commands(command: _AddCommand) -> None:
+    """cleanup, list and prune: what is left beside the live trees, and the sets themselves."""
     cleanup = command("cleanup", help="remove what restores left beside the live trees (moved-aside copies, "
                                              "staging folders), after a prompt")
     cleanup.add_argument("--env", required=True, help="environment name (environments/NAME.yaml) or file")
@@ -126,6 +152,8 @@ def build_parser() -> argparse.ArgumentParser:
     prune.add_argument("--dry-run", action="store_true", help="say what would be removed; remove nothing")
     prune.add_argument("--trusted-keys", metavar="FILE", help="public keys to trust (default: signing.trusted_keys)")
 
+
+def _init_command(command: _AddCommand) -> None:
     init = command("init", help="write a first environment file from what this host shows (never overwrites)")
     init.add_argument("--env", required=True, help="the new environment's name: writes environments/NAME.yaml")
     init.add_argument("--output", metavar="FILE", help="write FILE instead of environments/NAME.yaml")
@@ -136,13 +164,13 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument("--target", default="/backup/cnxbackup", metavar="DIR",
                       help="where backup sets will go (default: %(default)s)")
 
+
+def _control_commands(command: _AddCommand) -> None:
+    """stop and start of the whole deployment."""
     for name, what in (("stop", "stop the whole deployment: application servers, node agents, then the Dmgr"),
                        ("start", "start the whole deployment: the Dmgr, node agents, then application servers")):
         control = command(name, help=what + " (idempotent, waits for each)")
         control.add_argument("--env", required=True, help="environment name (environments/NAME.yaml) or file")
-
-    command("config-reference", help="print the configuration reference (Markdown)")
-    return parser
 
 
 def load_env(name: str, progress: Progress, build_tree: bool = False) -> Environment:

@@ -5,6 +5,7 @@ import logging
 import os
 from typing import Optional
 
+from .outcome import Level
 from .redact import REDACT
 
 LOGGER_NAME = "cnxbackup"
@@ -18,9 +19,14 @@ class _NotFileOnly(logging.Filter):
         return not getattr(record, FILE_ONLY, False)
 
 
-def record_in_file(text: str) -> None:
-    """What the console showed (progress messages), into the run's log file too."""
-    get_logger().info("%s", text, extra={FILE_ONLY: True})
+# the log level of a message's level: a note is information, not a warning
+LOG_LEVELS = {Level.INFO: logging.INFO, Level.NOTE: logging.INFO, Level.WARNING: logging.WARNING,
+              Level.ERROR: logging.ERROR}
+
+
+def record_in_file(text: str, level: Level = Level.INFO) -> None:
+    """What the console showed (progress messages, as printed), into the run's log file too, at its level."""
+    get_logger().log(LOG_LEVELS[level], "%s", text, extra={FILE_ONLY: True})
 
 
 class _RedactFilter(logging.Filter):

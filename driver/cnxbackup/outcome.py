@@ -1,14 +1,14 @@
 """What a command did, for ``--json``: one document on stdout at the end of the run.
 
 The actions fill an :class:`CommandOutcome` as they go (the set, per-item and per-database results,
-command details); warnings and notes are picked from the messages shown to the user, so the
-document says what the console said. ``document()`` gives the shape that
+command details); warnings, notes and failures are the messages shown to the user at those
+levels (:class:`Level`), so the document says what the console said. ``document()`` gives the shape that
 ``docs/result.schema.json`` describes (``schemaVersion`` changes only when a key changes
 meaning or goes away; new keys may be added).
 """
 from __future__ import annotations
 
-import re
+import enum
 import threading
 import time
 from typing import Any, Dict, List, Optional
@@ -18,9 +18,19 @@ SCHEMA_VERSION = 1
 # exit code -> status (cli's EXIT_* values; errors.py sits beside this module, not below it)
 STATUSES = {0: "ok", 1: "failed", 2: "usage-error", 3: "warnings", 130: "interrupted"}
 
-_WARNING = re.compile(r"^\s*(?:WARNING|warning)\b[: ]\s*")
-_NOTE = re.compile(r"^\s*(?:NOTE|note)\b[: ]\s*")
-_FAILED = re.compile(r"^\s*FAILED\b[: ]\s*")
+
+class Level(enum.Enum):
+    """How much a message matters; its value is the prefix of its console line."""
+
+    INFO = ""
+    NOTE = "note: "
+    WARNING = "WARNING: "
+    ERROR = "FAILED: "
+
+    def line(self, text: str) -> str:
+        """The console line of ``text``: the prefix goes after the text's indent, before its first line."""
+        body = text.lstrip(" ")
+        return text[:len(text) - len(body)] + self.value + body
 
 
 def iso(timestamp: float) -> str:
@@ -45,13 +55,12 @@ class CommandOutcome:
         self.details: Dict[str, Any] = {}
         self._lock = threading.Lock()
 
-    def heard(self, text: str) -> None:
-        """A message shown to the user: its warning, note and failure lines are kept."""
-        for line in text.splitlines():
-            for pattern, into in ((_WARNING, self.warnings), (_NOTE, self.notes), (_FAILED, self.errors)):
-                if pattern.match(line):
-                    with self._lock:
-                        into.append(pattern.sub("", line, count=1))
+    def heard(self, text: str, level: Level) -> None:
+        """A message shown to the user: a note, a warning or a failure is kept (without its prefix)."""
+        into = {Level.NOTE: self.notes, Level.WARNING: self.warnings, Level.ERROR: self.errors}.get(level)
+        if into is not None:
+            with self._lock:
+                into.append(text.strip())
 
     def error(self, text: str) -> None:
         with self._lock:

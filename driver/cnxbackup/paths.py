@@ -39,6 +39,20 @@ def is_within(path: str, folder: str) -> bool:
     return path != folder and path.startswith(folder.rstrip(os.sep) + os.sep)
 
 
+def is_at_or_within(path: str, folder: str, *, resolve_links: bool = False) -> bool:
+    """``path`` is ``folder`` or lies inside it; ``resolve_links``: both resolved first (paths of
+    this machine), else lexically (paths of another host)."""
+    if resolve_links:
+        path, folder = os.path.realpath(path), os.path.realpath(folder)
+    return os.path.normpath(path) == os.path.normpath(folder) or is_within(path, folder)
+
+
+def is_plain_path_within(path: str, folder: str) -> bool:
+    """``path`` is absolute, has no ``..`` part and lies strictly inside ``folder`` (lexically): a
+    recorded path that names a file of ``folder`` as written, on whichever host, to be removed."""
+    return bool(folder) and os.path.isabs(path) and ".." not in path.split("/") and is_within(path, folder)
+
+
 def nearest_existing(path: str, *, links_count: bool = False) -> str:
     """``path`` or its nearest parent that exists (``links_count``: a dangling symlink counts as there)."""
     exists = os.path.lexists if links_count else os.path.exists

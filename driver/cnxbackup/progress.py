@@ -12,7 +12,7 @@ import threading
 import time
 from typing import Callable, Optional, TextIO
 
-from .outcome import CommandOutcome
+from .outcome import CommandOutcome, Level
 
 
 def human_bytes(count: float) -> str:
@@ -109,10 +109,10 @@ class Progress:
         self.quiet = quiet
         self._lock = threading.Lock()
         self._live = False
-        # every message and every finished task also goes to the run's log (cli sets it)
-        self.recorder: Optional[Callable[[str], None]] = None
+        # every message and every finished task also goes to the run's log, at its level (cli sets it)
+        self.recorder: Optional[Callable[[str, Level], None]] = None
         self._overall: Optional[Overall] = None
-        # what the command did, for --json: its warning and note lines are kept from the messages
+        # what the command did, for --json: the messages' notes, warnings and failures are kept by level
         self.outcome = CommandOutcome()
 
     def start_overall(self, label: str, total_bytes: int, items: int) -> None:
@@ -153,8 +153,27 @@ class Progress:
         line = f"[{task.label}] {verb}: {what} in {elapsed:.1f}s{(' ' + note) if note else ''}"
         if self._overall is not None:
             line += "\n" + self._overall.add(max(task.bytes, task.total_bytes or 0))
+        self._show(line, Level.INFO)
+
+    def message(self, text: str, level: Level = Level.INFO) -> None:
+        """One message: its console line is ``text`` behind the level's prefix (``WARNING: ``, ...);
+        the outcome keeps a note, warning or failure, and the run's log gets the line once, at its level."""
+        self.outcome.heard(text, level)
+        self._show(level.line(text), level)
+
+    def note(self, text: str) -> None:
+        self.message(text, Level.NOTE)
+
+    def warning(self, text: str) -> None:
+        self.message(text, Level.WARNING)
+
+    def failed(self, text: str) -> None:
+        self.message(text, Level.ERROR)
+
+    def _show(self, line: str, level: Level) -> None:
+        """A line to the run's log and, unless quiet, to the console (over a live bar)."""
         if self.recorder is not None:
-            self.recorder(line)
+            self.recorder(line, level)
         if self.quiet:
             return
         with self._lock:
@@ -162,17 +181,4 @@ class Progress:
                 self.stream.write("\r\033[K")
                 self._live = False
             self.stream.write(line + "\n")
-            self.stream.flush()
-
-    def message(self, text: str) -> None:
-        self.outcome.heard(text)
-        if self.recorder is not None:
-            self.recorder(text)
-        if self.quiet:
-            return
-        with self._lock:
-            if self._live:
-                self.stream.write("\r\033[K")
-                self._live = False
-            self.stream.write(text + "\n")
             self.stream.flush()

@@ -19,12 +19,12 @@ import os
 import re
 import subprocess
 import tempfile
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 from .atomic import write_file_atomic
 from .errors import EXIT_USAGE, CnxBackupError
+from .outcome import Level
 
-ALGORITHM = "ecdsa-p256-sha256"
 DEFAULT_TRUSTED_KEYS = "/etc/cnxbackup/trusted-keys"
 _PUBLIC_PEM = re.compile(rb"-----BEGIN PUBLIC KEY-----\r?\n(.*?)-----END PUBLIC KEY-----", re.S)
 
@@ -83,13 +83,13 @@ def public_key_of(private_key: str) -> bytes:
     return proc.stdout
 
 
-def ensure_signing_key(private_key: str, trusted_keys: str) -> List[str]:
-    """Create the signing key on first use (0600, its folder 0700); notes for the administrator.
+def ensure_signing_key(private_key: str, trusted_keys: str) -> List[Tuple[Level, str]]:
+    """Create the signing key on first use (0600, its folder 0700); messages for the administrator.
 
     When the trusted-keys file does not exist yet it is created with this key's public key,
     so that this host verifies its own sets; a trusted-keys file that lacks the key is noted.
     """
-    notes: List[str] = []
+    notes: List[Tuple[Level, str]] = []
     if not os.path.exists(private_key):
         folder = os.path.dirname(os.path.abspath(private_key))
         os.makedirs(folder, mode=0o700, exist_ok=True)
@@ -97,15 +97,16 @@ def ensure_signing_key(private_key: str, trusted_keys: str) -> List[str]:
         if proc.returncode != 0:
             raise SigningError(f"cannot create the signing key: {_tail(proc)}")
         write_file_atomic(private_key, proc.stdout, mode=0o600)
-        notes.append(f"created the signing key {private_key} (keep a copy off this host; see README, Signed sets)")
+        notes.append((Level.INFO, f"created the signing key {private_key} (keep a copy off this host; see README, Signed sets)"))
     public = public_key_of(private_key)
     if not os.path.exists(trusted_keys):
         os.makedirs(os.path.dirname(os.path.abspath(trusted_keys)), mode=0o755, exist_ok=True)
         write_file_atomic(trusted_keys, public, mode=0o644)
-        notes.append(f"created {trusted_keys} with this key's public key (copy it to every host that verifies or restores)")
+        notes.append((Level.INFO, f"created {trusted_keys} with this key's public key (copy it to every host that verifies "
+                                  "or restores)"))
     elif fingerprint(public) not in read_trusted_keys(trusted_keys):
-        notes.append(f"WARNING: the signing key {private_key} is not in {trusted_keys}: verify and restore with that "
-                     "file will refuse the new set")
+        notes.append((Level.WARNING, f"the signing key {private_key} is not in {trusted_keys}: verify and restore with "
+                                     "that file will refuse the new set"))
     return notes
 
 

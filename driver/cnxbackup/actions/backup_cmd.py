@@ -38,7 +38,9 @@ def _plan_and_backup(args: argparse.Namespace, env: Environment, progress: Progr
         notes.append(downtime)
         notes += [f"restore leftover {line}: left out of every archive; cnxbackup cleanup --env {env.name} removes it"
                   for line in describe(find_leftovers(plan.items, hosts_of(env), transport))]
-        progress.message(format_plan(plan, notes))
+        progress.message(format_plan(plan))
+        for note in plan.notes + notes:
+            progress.note(note)
         if args.command == "plan" or args.dry_run:
             describe_plan(progress.outcome, plan, downtime)
             progress.outcome.details["gate"] = "passed"

@@ -43,7 +43,7 @@ def run_cleanup(args: argparse.Namespace, env: Environment, progress: Progress) 
             proc = transport.run(host, f"rm -rf -- {shlex.quote(lo.path)}", timeout=36000)
             if proc.returncode != 0:
                 failed += 1
-                progress.message(f"FAILED to remove {lo.path}: {proc.stderr.strip()[-200:]}")
+                progress.failed(f"could not remove {lo.path}: {proc.stderr.strip()[-200:]}")
             else:
                 entry["removed"] = True
                 progress.message(f"removed {lo.path} ({human_bytes(lo.size)})")

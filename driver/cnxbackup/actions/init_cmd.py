@@ -16,14 +16,12 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
 from ..config import ENV_NAME
+from ..config.schema import SCHEMA
+from ..databases import data_source_settings, jdbc_vendor
 from ..errors import EXIT_OK, ConfigError
 from ..progress import Progress
 from ..versions import CONNECTIONS_OFFERING
 from .sets.identity import single_cell
-
-# implementationClassName of each vendor's JDBC driver (WebSphere's own provider templates)
-JDBC_VENDORS = (("com.ibm.db2.", "db2"), ("com.microsoft.sqlserver.", "mssql"), ("oracle.jdbc.", "oracle"))
-DEFAULT_PORTS = {"db2": 50000, "mssql": 1433, "oracle": 1521}
 
 
 @dataclass
@@ -92,7 +90,7 @@ def _data_sources(cell_dir: str) -> Tuple[Optional[str], Optional[str], Optional
         if not provider.tag.endswith("JDBCProvider"):
             continue
         implementation = provider.get("implementationClassName") or ""
-        found = next((v for prefix, v in JDBC_VENDORS if implementation.startswith(prefix)), None)
+        found = jdbc_vendor(implementation)  # by the JDBC driver of WebSphere's own provider templates
         if found is None:
             continue
         vendor = vendor or found
@@ -185,18 +183,18 @@ def render(found: Found, target: str, im_data: str) -> str:
     lines += ["  user: wasadmin           # CHECK: the WAS administrative user",
               "  password_env: CNX_WAS_PASSWORD   # or password_file: /etc/cnxbackup/was-password (mode 0600)",
               "", "database:"]
-    vendor = found.vendor or "db2"
+    vendor = found.vendor or SCHEMA["database"].section["vendor"].default
     lines.append(f"  vendor: {vendor}" + ("" if found.vendor else "   # QUESTION: db2, mssql or oracle"))
+    detected: Dict[str, str] = {}
     if found.db_host:
-        port = found.db_port or DEFAULT_PORTS[vendor]
+        port, detected = data_source_settings(vendor, found.db_host, found.db_port)
         lines.append(f"  # the data sources point at {found.db_host}:{port}; list that machine under hosts: (role db)")
         lines.append("  # when it is not this one, and set database.host to its name")
     if found.databases:
         lines.append(f"  # data sources found for: {', '.join(found.databases)} (the defaults of the version are used)")
     lines.append(f"  backup_dir: {_quote(os.path.join(os.path.dirname(target.rstrip('/')) or '/', vendor))}   "
                  "# CHECK: written by the database server's own user, with room for every image")
-    if vendor == "mssql" and found.db_host:
-        lines.append(f"  server: {_quote(found.db_host)}")
+    lines += [f"  {key}: {_quote(value)}" for key, value in detected.items()]
     lines += ["", "target:", f"  dir: {_quote(target)}   # CHECK: where backup sets go (not inside the trees above)", ""]
     return "\n".join(lines)
 

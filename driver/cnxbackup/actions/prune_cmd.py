@@ -8,7 +8,6 @@ from typing import List
 from ..config import Environment
 from ..errors import EXIT_FAILED, EXIT_OK, ConfigError
 from ..lock import RunLock
-from ..log import get_logger
 from ..progress import Progress
 from ..transport import make_transport
 from .sets.retention import PruneDecision, decide, finish_cut_prunes, remove_set, scan_sets, set_json
@@ -24,7 +23,6 @@ def run_prune(args: argparse.Namespace, env: Environment, progress: Progress) ->
     lock = RunLock(target, env.name, "prune")
     lock.acquire()
     transport = make_transport(env)
-    log = get_logger()
     try:
         decisions = decide(scan_sets(env, trusted_keys_path(args, env)), args.keep, args.keep_within, time.time())
         results: List[PruneDecision] = []
@@ -38,10 +36,8 @@ def run_prune(args: argparse.Namespace, env: Environment, progress: Progress) ->
             done = remove_set(env, decision, transport)
             for line in done.removed:
                 progress.message(f"  {line}")
-                log.info("prune: %s", line)
             for problem in done.problems:
-                progress.message(f"  FAILED: {problem}; the set is kept")
-                log.error("prune: %s", problem)
+                progress.failed(f"  {problem}; the set is kept")
             failed |= bool(done.problems)
             results.append(done)
         if not args.dry_run:

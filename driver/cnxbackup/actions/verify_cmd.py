@@ -32,5 +32,5 @@ def run_verify(args: argparse.Namespace, env: Optional[Environment], progress: P
     if os.path.isfile(os.path.join(set_dir, MANIFEST)):  # a folder that is a set: the result goes beside its signed part
         problem = record_verify_result(set_dir, ok, bool(args.deep), bad)
         if problem:
-            progress.message(f"note: {problem}")
+            progress.note(problem)
     return EXIT_OK if ok else EXIT_FAILED

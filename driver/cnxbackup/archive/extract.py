@@ -20,7 +20,7 @@ from typing import IO, BinaryIO, Iterable, List, Optional, Sequence, Tuple, Unio
 from .common import CHUNK, ArchiveError, ListResult, ProgressFn, Throttle, check_cancel
 from .copy import open_source
 from .encryption import Cipher, EncryptionError
-from .members import MemberGate
+from .members import MemberGate, Sink
 from .process import Feeder, c_locale_env, close_std, grow_pipe, rc_text, stop_processes, tail_of, write_all
 
 Source = Union[str, BinaryIO]
@@ -77,70 +77,18 @@ def stream_archive(
     zstd_err = tempfile.TemporaryFile()
     consumer_err = tempfile.TemporaryFile()
     procs: List[subprocess.Popen] = []
-    feeder: Optional[Feeder] = None
-    filt: Optional[subprocess.Popen] = None
     try:
-        try:
-            if cipher is not None:
-                filt = cipher.spawn(subprocess.PIPE)
-                procs.append(filt)
-            zstd = subprocess.Popen(["zstd", "-dc", "-q"], stdin=filt.stdout if filt is not None else subprocess.PIPE,
-                                    stdout=subprocess.PIPE, stderr=zstd_err, start_new_session=True, bufsize=0)
-            procs.append(zstd)
-            if filt is not None and filt.stdout is not None:
-                filt.stdout.close()  # zstd holds it: a zstd that dies stops gpg
-            consumer = None
-            if consumer_argv is not None:
-                consumer = subprocess.Popen(list(consumer_argv), stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                                            stderr=consumer_err, env=c_locale_env(), start_new_session=True, bufsize=0)
-                procs.append(consumer)
-        except (OSError, EncryptionError) as exc:
-            stop_processes(procs)
-            raise ArchiveError(f"cannot start zstd/tar: {exc}") from exc
+        filt, zstd, consumer = _start_pipeline(consumer_argv, cipher, procs, zstd_err, consumer_err)
         feed_into = filt.stdin if filt is not None else zstd.stdin
         assert feed_into is not None and zstd.stdout is not None
         out_fd = zstd.stdout.fileno()
         grow_pipe(out_fd)
-        consumer_fd = consumer.stdin.fileno() if consumer is not None and consumer.stdin is not None else None
-        if consumer_fd is not None:
-            grow_pipe(consumer_fd)
-        broken = False
-
-        def sink(data: memoryview) -> None:
-            nonlocal broken
-            if consumer_fd is None or broken:
-                return
-            try:
-                write_all(consumer_fd, data)
-            except BrokenPipeError:
-                broken = True  # the consumer died: its status and stderr say why, below
-
-        gate = MemberGate(sink if consumer_fd is not None else None, allow_special=allow_special, label=label,
+        gate = MemberGate(_consumer_sink(consumer), allow_special=allow_special, label=label,
                           carried_symlinks=carried_symlinks)
         feeder = Feeder(handle, feed_into)
         feeder.start()
         throttle = Throttle(progress)
-        buf = bytearray(CHUNK)  # reused: the gate keeps copies of what it holds back, never the chunk
-        view = memoryview(buf)
-        try:
-            while True:
-                check_cancel(cancel)
-                count = os.readv(out_fd, [buf])
-                if not count:
-                    break
-                gate.feed(view[:count])
-                throttle(gate.members, feeder.size)
-            members = gate.close()
-            if consumer is not None and consumer.stdin is not None:
-                consumer.stdin.close()
-            feeder.join()
-            for proc in procs:
-                proc.wait()
-        except BaseException:
-            feeder.stop.set()
-            stop_processes(procs)
-            feeder.join(timeout=5)
-            raise
+        members = _pump(out_fd, gate, feeder, throttle, cancel, consumer, procs)
         if feeder.error is not None:
             raise ArchiveError(f"{label}: cannot read the archive: {feeder.error}")
         digest = feeder.hasher.hexdigest()
@@ -165,6 +113,93 @@ def stream_archive(
         consumer_err.close()
         if owned:
             handle.close()
+
+
+def _start_pipeline(
+    consumer_argv: Optional[Sequence[str]],
+    cipher: Optional[Cipher],
+    procs: List[subprocess.Popen],
+    zstd_err: IO[bytes],
+    consumer_err: IO[bytes],
+) -> Tuple[Optional[subprocess.Popen], subprocess.Popen, Optional[subprocess.Popen]]:
+    """Start gpg (when ``cipher``) → zstd → the consumer (when ``consumer_argv``): (gpg, zstd, consumer).
+
+    Each process is appended to ``procs`` as it starts, so the caller closes their pipes whatever
+    happens; when one cannot start, those already started are stopped.
+    """
+    filt: Optional[subprocess.Popen] = None
+    try:
+        if cipher is not None:
+            filt = cipher.spawn(subprocess.PIPE)
+            procs.append(filt)
+        zstd = subprocess.Popen(["zstd", "-dc", "-q"], stdin=filt.stdout if filt is not None else subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=zstd_err, start_new_session=True, bufsize=0)
+        procs.append(zstd)
+        if filt is not None and filt.stdout is not None:
+            filt.stdout.close()  # zstd holds it: a zstd that dies stops gpg
+        consumer = None
+        if consumer_argv is not None:
+            consumer = subprocess.Popen(list(consumer_argv), stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                        stderr=consumer_err, env=c_locale_env(), start_new_session=True, bufsize=0)
+            procs.append(consumer)
+    except (OSError, EncryptionError) as exc:
+        stop_processes(procs)
+        raise ArchiveError(f"cannot start zstd/tar: {exc}") from exc
+    return filt, zstd, consumer
+
+
+def _consumer_sink(consumer: Optional[subprocess.Popen]) -> Optional[Sink]:
+    """Where the gate writes the members it passed: the consumer's stdin, or None without a consumer.
+
+    A consumer that died is not written to any more, and is not an error here: its exit status
+    and stderr say why, after the read.
+    """
+    if consumer is None or consumer.stdin is None:
+        return None
+    consumer_fd = consumer.stdin.fileno()
+    grow_pipe(consumer_fd)
+    broken = False
+
+    def sink(data: memoryview) -> None:
+        nonlocal broken
+        if broken:
+            return
+        try:
+            write_all(consumer_fd, data)
+        except BrokenPipeError:
+            broken = True  # the consumer died: its status and stderr say why, after the read
+
+    return sink
+
+
+def _pump(out_fd: int, gate: MemberGate, feeder: Feeder, throttle: Throttle, cancel: Optional[threading.Event],
+          consumer: Optional[subprocess.Popen], procs: List[subprocess.Popen]) -> int:
+    """Read zstd's output through the gate to its end, then wait for every process: the member count.
+
+    On any exception (cancel, a refused member) the feeder and the processes are stopped first.
+    """
+    buf = bytearray(CHUNK)  # reused: the gate keeps copies of what it holds back, never the chunk
+    view = memoryview(buf)
+    try:
+        while True:
+            check_cancel(cancel)
+            count = os.readv(out_fd, [buf])
+            if not count:
+                break
+            gate.feed(view[:count])
+            throttle(gate.members, feeder.size)
+        members = gate.close()
+        if consumer is not None and consumer.stdin is not None:
+            consumer.stdin.close()
+        feeder.join()
+        for proc in procs:
+            proc.wait()
+    except BaseException:
+        feeder.stop.set()
+        stop_processes(procs)
+        feeder.join(timeout=5)
+        raise
+    return members
 
 
 def tar_extract_argv(dest_dir: str, *, same_owner: bool, numeric_owner: bool = False,

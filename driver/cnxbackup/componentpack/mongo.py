@@ -30,11 +30,6 @@ STATEFULSETS = ("mongo7", "mongo5")
 """MongoDB 7 (8.0 CR9 and later), MongoDB 5 (8.0 until CR8); ``mongo`` is MongoDB 3 (Component Pack 7)."""
 ADMIN_DN = "C=IE,ST=Ireland,L=Dublin,O=IBM,OU=Connections-Middleware-Clients,CN=admin,emailAddress=admin@mongodb"
 ADMIN = "db.getSiblingDB('admin')."
-FCV_JS = "db.adminCommand({getParameter: 1, featureCompatibilityVersion: 1}).featureCompatibilityVersion.version"
-COUNTS_JS = ("Object.fromEntries(db.adminCommand({listDatabases: 1}).databases.map(d => [d.name, Object.fromEntries("
-             "db.getSiblingDB(d.name).getCollectionNames().map(c => [c, db.getSiblingDB(d.name)"
-             ".getCollection(c).countDocuments({})]))]))")
-"""The expressions the restore evaluates (mongosh ``--eval``): the FCV, and every collection's count."""
 _DONE = re.compile(r"\tdone dumping (\S+?)\.(\S+) \((\d+) documents?\)")
 _FAILED = re.compile(r"\tFailed: (.*)")
 

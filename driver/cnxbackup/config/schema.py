@@ -119,6 +119,7 @@ SCHEMA: Dict[str, Field] = {
         "auth": Field("str", "`os` (DB2 instance owner, sqlcmd -E, Oracle `/ as sysdba`) or `password`.", "os", choices=["os", "password"]),
         "user": Field("str", "Database user when auth is password."),
         **_secret_fields("database"),
+        "script_password_env": Field("str", "With auth `password`: the environment variable that the generated database scripts and RESTORE.md's restore commands read the password from when `password_env` is not set (they never hold the password itself).", "CNX_DB_PASSWORD"),
         "oracle": Field("section", "Oracle only.", section={
             "method": Field("str", "`rman`: one whole-database backup of the SID (every schema, and anything else in that database); `datapump`: expdp exports of the Connections schemas.", "datapump", choices=["rman", "datapump"]),
             "sid": Field("str", "ORACLE_SID of the Connections database.", "LSCONN"),

@@ -240,8 +240,25 @@ def lookup_password(settings: Mapping[str, Any], secrets: Mapping[str, str] | No
     """The DB password: ``secrets['db_password']`` or the env var named by ``settings['password_env']``."""
     if secrets and secrets.get("db_password"):
         return secrets["db_password"]
-    name = settings.get("password_env")
+    name = settings["password_env"]
     return os.environ.get(name) if name else None
+
+
+def script_password_env(settings: Mapping[str, Any]) -> str:
+    """The variable a generated script or restore command reads the password from (never the value):
+    ``settings['password_env']`` when it names one, else ``settings['script_password_env']`` (the schema's)."""
+    return str(settings["password_env"] or settings["script_password_env"])
+
+
+def settings_unchanged(settings: Mapping[str, Any], secrets: Mapping[str, str] | None,
+                       log: logging.Logger | None) -> dict[str, Any]:
+    """``prepare_settings`` of a vendor that reads nothing from the server before a run: the settings as given."""
+    return dict(settings)
+
+
+def configured_tools(settings: Mapping[str, Any], keys: Sequence[str]) -> list[str]:
+    """The configured commands (``settings['command'][key]``) of these tools, as written."""
+    return [str(settings["command"][key]) for key in keys]
 
 
 def now_stamp() -> str:

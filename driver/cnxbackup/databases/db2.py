@@ -19,17 +19,24 @@ from cnxbackup.databases.base import (
     RestoreSource,
     ToolRun,
     command_text,
+    configured_tools,
     dry_run_result,
     failed_result,
     image_or_timestamp,
     render_template,
     run_tool,
+    settings_unchanged,
     tail,
     tool_command,
     tool_env,
 )
 
 VENDOR = "db2"
+RESTORE_USER = "run as the DB2 instance owner (e.g. su - db2inst1) on the DB host"
+IMAGES_WRITTEN_BY_TOOL_USER = True  # the CLP's backup writes as the instance owner, who runs it
+HEADER_CHECK = True  # db2ckbkp -H
+JDBC_DRIVER_PREFIX = "com.ibm.db2."
+DEFAULT_PORT = 50000
 TIMESTAMP_RE = re.compile(r"Backup successful\. The timestamp for this backup image is : (\d{14})")
 MESSAGE_RE = re.compile(r"^((?:SQL|DB2|DB21)\d{3,5}[NCEW])\s", re.MULTILINE)
 IN_USE = "SQL1035N"
@@ -38,6 +45,19 @@ RC_OK, RC_WARNING = 0, 2
 
 def targets(names: Sequence[str], settings: Mapping[str, Any] | None = None) -> list[DbTarget]:
     return [DbTarget(VENDOR, name.upper()) for name in names]
+
+
+def backup_tools(settings: Mapping[str, Any]) -> list[str]:
+    """``db2``, and ``db2ckbkp`` when each image is verified right after its backup."""
+    return configured_tools(settings, ["db2"] + (["db2ckbkp"] if settings["verify_after_backup"] else []))
+
+
+prepare_settings = settings_unchanged  # nothing is read from the server before a run
+
+
+def data_source_settings(host: str) -> dict[str, str]:
+    """No keys: the CLP reaches the database through its instance, on the DB host."""
+    return {}
 
 
 def first_error(output: str) -> str | None:
@@ -141,7 +161,8 @@ def verify(result_or_image: DbBackupResult | str, settings: Mapping[str, Any], *
     return False, "db2ckbkp rc %s: %s" % (run.rc, "; ".join(problems) or tail(run.output, 3))
 
 
-def header_check(image: str, settings: Mapping[str, Any], log: logging.Logger | None = None) -> str | None:
+def header_problem(image: str, database: str, settings: Mapping[str, Any], *,
+                   secrets: Mapping[str, str] | None = None, log: logging.Logger | None = None) -> str | None:
     """``db2ckbkp -H IMAGE``: the media header only (4 KiB, no validation) -- quick enough to run on
     every image before a restore stops anything. None when it reads, else the tool's complaint."""
     run = _run(tool_command(settings, "db2ckbkp") + ["-H", image], settings, log)
@@ -149,6 +170,13 @@ def header_check(image: str, settings: Mapping[str, Any], log: logging.Logger | 
         return None
     problems = [line.strip() for line in run.output.splitlines() if "ERROR" in line]
     return "db2ckbkp -H rc %s: %s" % (run.rc, "; ".join(problems) or tail(run.output, 3))
+
+
+def forget_backup(source: DbBackupResult, settings: Mapping[str, Any], *, dry_run: bool = False,
+                  log: logging.Logger | None = None) -> str | None:
+    """None: the images are plain files the caller removes. The recovery history is never pruned
+    here (``PRUNE HISTORY`` would prune the DBA's own entries too)."""
+    return None
 
 
 def _source(source: str, backup_dir: str | None) -> tuple[str, str]:

@@ -22,6 +22,7 @@ from cnxbackup.databases.base import (
     RestoreSource,
     ToolRun,
     command_text,
+    configured_tools,
     dry_run_result,
     failed_result,
     image_or_timestamp,
@@ -29,6 +30,7 @@ from cnxbackup.databases.base import (
     now_stamp,
     render_template,
     run_tool,
+    script_password_env,
     tail,
     tool_command,
     tool_env,
@@ -36,6 +38,12 @@ from cnxbackup.databases.base import (
 from cnxbackup.render import dquote
 
 VENDOR = "mssql"
+RESTORE_USER = ("run where sqlcmd reaches the server, as a login with sysadmin or dbcreator rights; the .bak is "
+                "read by the SQL Server service account")
+IMAGES_WRITTEN_BY_TOOL_USER = False  # the SQL Server service account writes the .bak
+HEADER_CHECK = True  # RESTORE HEADERONLY
+JDBC_DRIVER_PREFIX = "com.microsoft.sqlserver."
+DEFAULT_PORT = 1433
 MSG_RE = re.compile(r"^Msg (\d+), Level (\d+), State \d+[^\n]*\n([^\n]*)", re.MULTILINE)
 BACKUP_OPTIONS = ["COPY_ONLY", "COMPRESSION", "CHECKSUM", "INIT", "STATS = 10"]
 COMPRESSION_REFUSED = 1844  # "BACKUP DATABASE WITH COMPRESSION is not supported on <edition> Edition"
@@ -44,6 +52,15 @@ GENERIC_TERMINATING = 3013  # "... is terminating abnormally." follows the real 
 
 def targets(names: Sequence[str], settings: Mapping[str, Any] | None = None) -> list[DbTarget]:
     return [DbTarget(VENDOR, name) for name in names]
+
+
+def backup_tools(settings: Mapping[str, Any]) -> list[str]:
+    return configured_tools(settings, ["sqlcmd"])
+
+
+def data_source_settings(host: str) -> dict[str, str]:
+    """``server``: sqlcmd reaches the server over the network, where the data sources do."""
+    return {"server": host}
 
 
 def errors(output: str) -> list[tuple[int, str]]:
@@ -94,13 +111,13 @@ def _auth(settings: Mapping[str, Any], secrets: Mapping[str, str] | None,
     """(argv words, env, secret values). Password goes to SQLCMDPASSWORD only."""
     if settings["auth"] == "os":
         return ["-E"], {}, []
-    user = settings.get("user")
+    user = settings["user"]
     if not user:
         raise DbError("mssql: auth 'password' needs 'user'")
     password = lookup_password(settings, secrets)
     if password is None and need_password:
         raise DbError("mssql: no password: set secrets['db_password'] or the env var named by password_env (%s)"
-                      % settings.get("password_env"))
+                      % settings["password_env"])
     return ["-U", str(user)], ({"SQLCMDPASSWORD": password} if password else {}), [password] if password else []
 
 
@@ -136,6 +153,16 @@ def with_edition(settings: Mapping[str, Any], edition: str | None) -> dict[str, 
     """The settings for every backup of this run: COMPRESSION only where the edition has it
     (unknown edition: tried, and retried without it if refused)."""
     return {**settings, "compression": edition is None or edition in COMPRESSING_EDITIONS}
+
+
+def prepare_settings(settings: Mapping[str, Any], secrets: Mapping[str, str] | None,
+                     log: logging.Logger | None) -> dict[str, Any]:
+    """The edition, read once per run, so that COMPRESSION is asked only where it exists."""
+    edition = read_edition(settings, secrets, log)
+    if log is not None:
+        log.info("SQL Server edition: %s; backups %s COMPRESSION", edition or "not read",
+                 "with" if edition is None or edition in COMPRESSING_EDITIONS else "without")
+    return with_edition(settings, edition)
 
 
 def _ok(run: ToolRun, success_text: str) -> bool:
@@ -217,10 +244,10 @@ def header_rows(output: str) -> list[dict[str, str]]:
     return []
 
 
-def header_check(image: str, name: str, settings: Mapping[str, Any], secrets: Mapping[str, str] | None = None,
-                 log: logging.Logger | None = None) -> str | None:
+def header_problem(image: str, database: str, settings: Mapping[str, Any], *,
+                   secrets: Mapping[str, str] | None = None, log: logging.Logger | None = None) -> str | None:
     """``RESTORE HEADERONLY``: the backup set's header (no data read), quick enough to run on every
-    image before a restore stops anything. None when it reads as a full backup of ``name``;
+    image before a restore stops anything. None when it reads as a full backup of ``database``;
     else what is wrong. Column names per Microsoft's "RESTORE HEADERONLY (Transact-SQL)"; a
     result set this code cannot read is not held against an image whose SHA-256 matched."""
     statement = "RESTORE HEADERONLY FROM DISK = %s" % sql_literal(image)
@@ -233,10 +260,17 @@ def header_check(image: str, name: str, settings: Mapping[str, Any], secrets: Ma
             log.warning("RESTORE HEADERONLY of %s: no result set this version can read; header not checked", image)
         return None
     row = rows[0]
-    if row.get("DatabaseName", "").upper() != name.upper():
-        return "RESTORE HEADERONLY: the image holds a backup of database %s, not %s" % (row.get("DatabaseName"), name)
+    if row.get("DatabaseName", "").upper() != database.upper():
+        return "RESTORE HEADERONLY: the image holds a backup of database %s, not %s" % (row.get("DatabaseName"),
+                                                                                        database)
     if row.get("BackupType") != FULL_DATABASE_BACKUP:
         return "RESTORE HEADERONLY: BackupType %s is not a full database backup" % row.get("BackupType")
+    return None
+
+
+def forget_backup(source: DbBackupResult, settings: Mapping[str, Any], *, dry_run: bool = False,
+                  log: logging.Logger | None = None) -> str | None:
+    """None: the .bak files are plain files the caller removes (msdb's backup history is the DBA's)."""
     return None
 
 
@@ -255,8 +289,8 @@ def restore_commands(target: DbTarget, settings: Mapping[str, Any], source: Rest
     if settings["auth"] == "os":
         prefix, words = "", ["-E"]
     else:
-        variable = settings.get("password_env") or "CNX_DB_PASSWORD"
-        prefix, words = 'SQLCMDPASSWORD="${%s}" ' % variable, ["-U", str(settings.get("user"))]
+        variable = script_password_env(settings)
+        prefix, words = 'SQLCMDPASSWORD="${%s}" ' % variable, ["-U", str(settings["user"])]
     base = tool_command(settings, "sqlcmd") + ["-S", str(settings["server"]), "-b"]
     return ["%s%s -Q %s" % (prefix, shlex.join(base + words), dquote(statement))
             for statement in restore_statements(target.name, image)]
@@ -287,8 +321,8 @@ def restore(target: DbTarget, settings: Mapping[str, Any], source: RestoreSource
 
 
 def _auth_context(settings: Mapping[str, Any]) -> dict[str, Any]:
-    variable = settings.get("password_env") or "CNX_DB_PASSWORD"
-    return {"auth": settings["auth"], "user": settings.get("user"), "password_env": variable,
+    variable = script_password_env(settings)
+    return {"auth": settings["auth"], "user": settings["user"], "password_env": variable,
             "password_ref": "${%s}" % variable, "password_ref_check": "${%s:?set %s}" % (variable, variable),
             "server": settings["server"],
             "sqlcmd": shlex.join(tool_command(settings, "sqlcmd")), "env": settings["env"]}

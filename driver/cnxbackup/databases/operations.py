@@ -7,13 +7,12 @@ reuses the ssh master, :mod:`cnxbackup.transport.remote_tool`).
 """
 from __future__ import annotations
 
+import contextlib
 import logging
-import os
 import shutil
 import tempfile
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple
 
-from ..archive import hash_file
 from ..config import Environment
 from ..errors import StepFailed
 from ..hosts import hosts_of, is_multi_host, with_role
@@ -21,10 +20,9 @@ from ..manifest import DatabaseRecord
 from ..secrets import REDACT, read_password
 from ..transport import SshTransport, Transport, make_transport
 from ..transport.remote_tool import remote_tool_argv
-from . import db2, mssql, oracle
 from .base import DbBackupResult, DbError, DbTarget, database_log
 from .defaults import default_databases
-from .hooks import vendor_module
+from .hooks import HOOKS, vendor_module
 from .parallel import backup_all
 from .settings import SECRET_ENV, TOOL_KEYS, db_settings, settings_for
 
@@ -59,16 +57,45 @@ def remote_settings(env: Environment, settings: Dict[str, Any], transport: Trans
     return wrapped
 
 
+@contextlib.contextmanager
+def _on_db_host(env: Optional[Environment], settings: Dict[str, Any], prefix: str) -> Iterator[Dict[str, Any]]:
+    """The settings with every tool run on the DB host over a transport of its own (closed
+    afterwards), or as they are when there is no DB host."""
+    if env is None or db_host(env) is None:
+        yield settings
+        return
+    transport = make_transport(env)
+    spec_dir = tempfile.mkdtemp(prefix=prefix)
+    try:
+        yield remote_settings(env, settings, transport, spec_dir)
+    finally:
+        transport.close()
+        shutil.rmtree(spec_dir, ignore_errors=True)
+
+
 def run_settings(settings: Dict[str, Any], secrets: Mapping[str, str], log: Optional[logging.Logger]) -> Dict[str, Any]:
-    """The settings for all the backups of one run, with what is read once from the server
-    first (SQL Server: its edition, so that COMPRESSION is asked only where it exists)."""
-    if settings["vendor"] != "mssql":
-        return settings
-    edition = mssql.read_edition(settings, secrets, log)
-    if log is not None:
-        log.info("SQL Server edition: %s; backups %s COMPRESSION", edition or "not read",
-                 "with" if edition is None or edition in mssql.COMPRESSING_EDITIONS else "without")
-    return mssql.with_edition(settings, edition)
+    """The settings for all the backups of one run, with what the vendor reads once from the
+    server first (SQL Server: its edition, so that COMPRESSION is asked only where it exists)."""
+    return vendor_module(settings["vendor"]).prepare_settings(settings, secrets, log)
+
+
+def backup_tools(env: Environment) -> List[str]:
+    """The commands the environment's database backups run, as configured (none for vendor none)."""
+    settings = db_settings(env)
+    if settings["vendor"] == "none":
+        return []
+    return vendor_module(settings["vendor"]).backup_tools(settings)
+
+
+def images_written_by_tool_user(vendor: str) -> bool:
+    """Whether the user that runs the vendor's tool writes the images into backup_dir (so this
+    side can check the folder), rather than the database server's own account."""
+    return vendor_module(vendor).IMAGES_WRITTEN_BY_TOOL_USER
+
+
+def restore_runs_as(vendor: str) -> Optional[str]:
+    """Who runs the vendor's native restore commands, and where (None for vendor none)."""
+    return None if vendor in (None, "none") else vendor_module(vendor).RESTORE_USER
 
 
 def db_secrets(env: Environment) -> Dict[str, str]:
@@ -94,14 +121,6 @@ def backup_targets(env: Environment, version: str) -> List[DbTarget]:
     if settings.get("vendor") in (None, "none"):
         return []
     return targets_from_settings(settings, version, bool(env.section("connections")["ccm"]))
-
-
-def image_record(path: str) -> Dict[str, Any]:
-    """A local image as the manifest records it: path, and SHA-256 and size when it exists."""
-    record: Dict[str, Any] = {"path": path}
-    if os.path.isfile(path):
-        record["sha256"], record["size"] = hash_file(path)
-    return record
 
 
 def result_from_record(db: DatabaseRecord, vendor: str) -> DbBackupResult:
@@ -140,18 +159,18 @@ def restore_database(vendor: str, db: DatabaseRecord, env: Environment, log: log
 
 def image_header_problem(vendor: str, database: str, image: str, env: Environment,
                          transport: Optional[Transport] = None, spec_dir: Optional[str] = None) -> Optional[str]:
-    """A quick vendor check of an image's header before a restore stops anything, where one
-    exists: DB2 ``db2ckbkp -H`` (the 4 KiB media header, no validation), SQL Server ``RESTORE
-    HEADERONLY`` (the set's header: database name, backup type); RMAN has none that is quick.
-    With a transport and a DB host, the tool runs there, where the image is."""
-    if vendor not in ("db2", "mssql"):
+    """A quick vendor check of an image's header before a restore stops anything, where the
+    vendor has one (``HEADER_CHECK``): DB2 ``db2ckbkp -H`` (the 4 KiB media header, no
+    validation), SQL Server ``RESTORE HEADERONLY`` (the set's header: database name, backup
+    type); RMAN has none that is quick. With a transport and a DB host, the tool runs there,
+    where the image is."""
+    hooks = vendor_module(vendor)
+    if not hooks.HEADER_CHECK:
         return None
     settings = settings_for(vendor, env)
     if transport is not None and spec_dir and db_host(env) is not None:
         settings = remote_settings(env, settings, transport, spec_dir)
-    if vendor == "db2":
-        return db2.header_check(image, settings)
-    return mssql.header_check(image, database, settings, db_secrets(env))
+    return hooks.header_problem(image, database, settings, secrets=db_secrets(env))
 
 
 def verify_database(vendor: str, db: DatabaseRecord, env: Optional[Environment],
@@ -161,34 +180,41 @@ def verify_database(vendor: str, db: DatabaseRecord, env: Optional[Environment],
     settings = settings_for(vendor, env)
     result = result_from_record(db, vendor)
     secrets = db_secrets(env) if env is not None and not dry_run else {}
-    if env is not None and db_host(env) is not None:
-        transport = make_transport(env)
-        spec_dir = tempfile.mkdtemp(prefix="cnxverify-")
-        try:
-            ok, message = hooks.verify(result, remote_settings(env, settings, transport, spec_dir), dry_run=dry_run,
-                                       secrets=secrets)
-        finally:
-            transport.close()
-            shutil.rmtree(spec_dir, ignore_errors=True)
-    else:
-        ok, message = hooks.verify(result, settings, dry_run=dry_run, secrets=secrets)
+    with _on_db_host(env, settings, "cnxverify-") as where:
+        ok, message = hooks.verify(result, where, dry_run=dry_run, secrets=secrets)
     if ok is None:
         return True, f"{message} (no native verifier for this method; SHA-256 checked)"
     return bool(ok), message
 
 
-def forget_rman_backup(env: Environment, tag: str) -> str:
-    """Delete one RMAN backup by its tag (prune), on the DB host when there is one."""
-    settings = settings_for("oracle", env)
-    if db_host(env) is None:
-        return oracle.delete_backup_tag(settings, tag)
-    transport = make_transport(env)
-    spec_dir = tempfile.mkdtemp(prefix="cnxprune-")
-    try:
-        return oracle.delete_backup_tag(remote_settings(env, settings, transport, spec_dir), tag)
-    finally:
-        transport.close()
-        shutil.rmtree(spec_dir, ignore_errors=True)
+def forget_database_backup(vendor: str, db: DatabaseRecord, env: Environment, *, dry_run: bool = False) -> Optional[str]:
+    """Remove one recorded backup through the vendor's own catalogue (prune; an Oracle RMAN
+    backup by its tag), on the DB host when there is one: what was done, or None when its
+    images are plain files the caller removes. DbError when it may not be removed that way;
+    ``dry_run``: nothing runs (the check only)."""
+    if vendor in (None, "none"):
+        return None
+    hooks = vendor_module(vendor)
+    settings = settings_for(vendor, env)
+    result = result_from_record(db, vendor)
+    planned = hooks.forget_backup(result, settings, dry_run=True)
+    if dry_run or planned is None:
+        return planned
+    with _on_db_host(env, settings, "cnxprune-") as where:
+        return hooks.forget_backup(result, where)
+
+
+def jdbc_vendor(implementation_class: str) -> Optional[str]:
+    """The vendor whose JDBC driver a WebSphere data source's implementationClassName names (``init``)."""
+    return next((vendor for vendor, hooks in HOOKS.items() if implementation_class.startswith(hooks.JDBC_DRIVER_PREFIX)),
+                None)
+
+
+def data_source_settings(vendor: str, host: str, port: Optional[int]) -> Tuple[int, Dict[str, str]]:
+    """(port, ``database`` keys) that the data sources' server ``host`` and ``port`` give (``init``):
+    the port, or the vendor's default when they name none; SQL Server's ``server``."""
+    hooks = vendor_module(vendor)
+    return port or hooks.DEFAULT_PORT, hooks.data_source_settings(host)
 
 
 def generated_scripts(env: Environment, version: str, results: List[DbBackupResult]) -> Dict[str, str]:

@@ -26,12 +26,15 @@ from cnxbackup.databases.base import (
     DbTarget,
     ToolRun,
     command_text,
+    configured_tools,
     dry_run_result,
     failed_result,
     lookup_password,
     now_stamp,
     render_template,
     run_tool,
+    script_password_env,
+    settings_unchanged,
     tail,
     tool_command,
     tool_env,
@@ -39,6 +42,12 @@ from cnxbackup.databases.base import (
 from cnxbackup.databases.settings import hook_settings
 
 VENDOR = "oracle"
+RESTORE_USER = "run as the oracle software owner on the DB host, with ORACLE_SID set"
+IMAGES_WRITTEN_BY_TOOL_USER = False  # RMAN and Data Pump write as the database's own account
+HEADER_CHECK = False  # RMAN has none that is quick; Data Pump none at all
+JDBC_DRIVER_PREFIX = "oracle.jdbc."
+DEFAULT_PORT = 1521
+RMAN_TAG = re.compile(r"CNX[0-9A-Za-z_]{1,27}")  # a tag cnxbackup writes (RMAN tags: 30 characters at most)
 RC_OK, RC_WARNING_DP, RC_FAIL = 0, 5, 1
 DP_SUCCESS_RE = re.compile(r'^Job "[^"]+"\."[^"]+" successfully completed at', re.MULTILINE)
 DP_WARN_RE = re.compile(r'^Job "[^"]+"\."[^"]+" completed with (\d+) error\(s\) at', re.MULTILINE)
@@ -71,6 +80,25 @@ def targets(names: Sequence[str], settings: Mapping[str, Any] | None = None) -> 
     if _oracle(settings)["per_schema"]:
         return [DbTarget(VENDOR, schema, [schema]) for schema in schemas]
     return [DbTarget(VENDOR, sid(settings), schemas)]
+
+
+def backup_tools(settings: Mapping[str, Any]) -> list[str]:
+    """``rman`` or ``expdp``, by the method."""
+    return configured_tools(settings, ["rman"] if method(settings) == "rman" else ["expdp"])
+
+
+prepare_settings = settings_unchanged  # nothing is read from the server before a run
+
+
+def header_problem(image: str, database: str, settings: Mapping[str, Any], *,
+                   secrets: Mapping[str, str] | None = None, log: logging.Logger | None = None) -> str | None:
+    """None: RMAN has no header check that is quick, Data Pump none at all (``HEADER_CHECK`` is False)."""
+    return None
+
+
+def data_source_settings(host: str) -> dict[str, str]:
+    """No keys: the tools reach the database through ORACLE_SID, on the DB host."""
+    return {}
 
 
 def _env(settings: Mapping[str, Any]) -> dict[str, str]:
@@ -135,10 +163,15 @@ def _rman_error(output: str) -> str:
     return "; ".join(found) or "rman failed"
 
 
+def rman_tag(stamp: str) -> str:
+    """The tag of the RMAN backup taken at ``stamp``: it names the backup when prune forgets it."""
+    return "CNX%s" % stamp
+
+
 def _rman_backup(target: DbTarget, settings: Mapping[str, Any], backup_dir: str, dry_run: bool,
                  log: logging.Logger | None) -> DbBackupResult:
     stamp = now_stamp()
-    tag = "CNX%s" % stamp
+    tag = rman_tag(stamp)
     script = rman_backup_script(settings, backup_dir, tag)
     display = shlex.join(tool_command(settings, "rman") + ["target", "/", "cmdfile=<generated>"])
     if dry_run:
@@ -166,15 +199,15 @@ def _rman_backup(target: DbTarget, settings: Mapping[str, Any], backup_dir: str,
 def _userid(settings: Mapping[str, Any], secrets: Mapping[str, str] | None, placeholder: bool = False) -> tuple[str, list[str]]:
     if settings["auth"] == "os":
         return '"/ as sysdba"', []
-    user = settings.get("user")
+    user = settings["user"]
     if not user:
         raise DbError("oracle: auth 'password' needs 'user'")
     if placeholder:
-        return "%s/${%s}" % (user, settings.get("password_env") or "CNX_DB_PASSWORD"), []
+        return "%s/${%s}" % (user, script_password_env(settings)), []
     password = lookup_password(settings, secrets)
     if not password:
         raise DbError("oracle: no password: set secrets['db_password'] or the env var named by password_env (%s)"
-                      % settings.get("password_env"))
+                      % settings["password_env"])
     return "%s/%s" % (user, password), [password]
 
 
@@ -270,6 +303,21 @@ def delete_backup_tag(settings: Mapping[str, Any], tag: str, log: logging.Logger
     return "RMAN backup %s: deleted (%s objects)" % (tag, count.group(1) if count else "?")
 
 
+def forget_backup(source: DbBackupResult, settings: Mapping[str, Any], *, dry_run: bool = False,
+                  log: logging.Logger | None = None) -> str | None:
+    """RMAN: the backup's pieces and their repository records go by its tag (``DELETE NOPROMPT BACKUP
+    TAG``), never one cnxbackup did not write (DbError). Data Pump: None, the dump files are plain
+    files the caller removes."""
+    if method(settings) != "rman":
+        return None
+    tag = rman_tag(str(source.timestamp))
+    if source.timestamp is None or not RMAN_TAG.fullmatch(tag):
+        raise DbError("the set's RMAN tag %r is not one cnxbackup writes" % tag)
+    if dry_run:
+        return "RMAN backup %s: would be deleted (DELETE NOPROMPT BACKUP TAG)" % tag
+    return delete_backup_tag(settings, tag, log)
+
+
 def restore_commands(target: DbTarget, settings: Mapping[str, Any], source: DbBackupResult | str, *,
                      backup_dir: str | None = None) -> list[str]:
     """Lines for RESTORE.md. The password appears only as ${PASSWORD_ENV} inside a 0600 parfile."""
@@ -327,7 +375,7 @@ def render_backup_script(targets_: Sequence[DbTarget], settings: Mapping[str, An
             for target in targets_]
     userid, _ = _userid(settings, None, placeholder=True)
     return render_template("oracle_backup.sh.j2", method=method(settings), sid=sid(settings), jobs=jobs,
-                           userid=userid, rman_script=rman_backup_script(settings, backup_dir, "CNX${STAMP}"),
+                           userid=userid, rman_script=rman_backup_script(settings, backup_dir, rman_tag("${STAMP}")),
                            rman=shlex.join(tool_command(settings, "rman")),
                            expdp=shlex.join(tool_command(settings, "expdp")),
                            env=settings["env"], backup_dir=backup_dir)

@@ -27,7 +27,7 @@ import time
 import uuid
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
-from ..componentpack.mongo import COUNTS_JS, FCV_JS  # the expressions the fake mongosh evaluates
+from ..mongo_shell import COUNTS_JS, FCV_JS  # the expressions the fake mongosh evaluates (a leaf: no heavy imports)
 
 NAMESPACE = "connections"
 SEND_REQUEST = "/usr/share/opensearch/probe/sendRequest.sh"

@@ -6,6 +6,7 @@ loads it. See docs/DESIGN.md, "The manifest at the centre".
 from .model import (
     COMPLETE,
     DONE_STATUSES,
+    SIGNATURE_ALGORITHM,
     ArchiveLevel,
     ArchiveRecord,
     DatabaseRecord,
@@ -40,7 +41,8 @@ from .store import (
 )
 
 __all__ = [
-    "COMPLETE", "DONE_STATUSES", "FORMAT", "MANIFEST", "SIGNATURE", "ArchiveLevel", "ArchiveRecord", "LevelRecord", "SnapshotRecord",
+    "COMPLETE", "DONE_STATUSES", "FORMAT", "MANIFEST", "SIGNATURE", "SIGNATURE_ALGORITHM", "ArchiveLevel", "ArchiveRecord",
+    "LevelRecord", "SnapshotRecord",
     "DatabaseRecord", "FileRecord", "HostRecord",
     "ImageRecord", "Manifest", "ManifestError", "ManifestFormatError", "RoleMappingsRecord", "Signer", "SigningRecord",
     "ToolRecord", "WsadminRecord", "load_manifest", "load_manifest_data", "manifest_from_data", "parse_manifest", "parse_manifest_data",

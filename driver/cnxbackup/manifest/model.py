@@ -28,6 +28,9 @@ DONE_STATUSES = ("done", "warning")
 COMPLETE = ("complete", "complete-with-warnings")
 """Statuses of a manifest whose set holds everything its plan asked for."""
 
+SIGNATURE_ALGORITHM = "ecdsa-p256-sha256"
+"""How ``manifest.json.sig`` is made: ECDSA with a P-256 key over the SHA-256 digest (``signing`` makes it)."""
+
 
 class ManifestError(CnxBackupError):
     """The manifest is missing, damaged, edited, or not what cnxbackup writes."""
@@ -377,7 +380,7 @@ class SigningRecord(Record):
     """Which key signed ``manifest.json.sig`` (format 2)."""
 
     key_fingerprint: str
-    algorithm: str = "ecdsa-p256-sha256"
+    algorithm: str = SIGNATURE_ALGORITHM
     extra: Dict[str, Any] = field(default_factory=dict)
 
 

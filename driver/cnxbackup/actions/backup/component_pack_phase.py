@@ -22,7 +22,6 @@ from .state import BackupRun
 
 FOLDER = "componentpack"
 MONGO_ARCHIVE = f"{FOLDER}/mongodb.archive.gz"
-STEPS = ("cp:inventory", "cp:mongodb", "cp:opensearch")
 
 
 def planned_steps(run: BackupRun) -> List[str]:
@@ -64,7 +63,6 @@ def run(run: BackupRun) -> None:
         except (CnxBackupError, OSError) as error:
             run.journal.set(step, FAILED, error=str(error))
             run.failures.append(f"component pack {step[3:]}: {error}")
-            run.log.error("component pack %s failed: %s", step[3:], error)
             run.progress.message(f"[component pack] {step[3:]} FAILED: {error}")
             continue
         except BaseException:

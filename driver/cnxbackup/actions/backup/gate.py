@@ -13,7 +13,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from ... import componentpack
 from ...config import Environment
-from ...databases import db_host
+from ...databases import backup_tools, db_host, images_written_by_tool_user
 from ...errors import EXIT_USAGE, CnxBackupError, ConfigError, PreflightError
 from ...hosts import hosts_of
 from ...lock import RunLock
@@ -26,25 +26,11 @@ from ...signing import SigningError, public_key_of
 from ...transport import HostUnreachable, Transport, make_transport
 from ..sets.naming import recent_manifests
 
-DB_TOOLS = {"db2": ["db2"], "mssql": ["sqlcmd"], "oracle": []}
-
 
 def _tool_present(command: str) -> bool:
     if os.sep in command:
         return os.path.isfile(command) and os.access(command, os.X_OK)
     return shutil.which(command) is not None
-
-
-def db_tools(env: Environment) -> List[str]:
-    """The commands a database backup runs (as configured: names or paths)."""
-    db = env.section("database")
-    vendor = db["vendor"]
-    names = list(DB_TOOLS.get(vendor, []))
-    if vendor == "oracle":
-        names = ["rman"] if db["oracle"]["method"] == "rman" else ["expdp"]
-    if vendor == "db2" and db["verify_after_backup"]:
-        names.append("db2ckbkp")
-    return [db["command"][name] for name in names]
 
 
 def required_tools(plan: Plan) -> List[str]:
@@ -53,7 +39,7 @@ def required_tools(plan: Plan) -> List[str]:
     if plan.wsadmin_steps:
         tools.append(env.section("wsadmin")["command"])
     if plan.db_vendor != "none" and plan.databases and db_host(env) is None:
-        tools += db_tools(env)
+        tools += backup_tools(env)
     return tools
 
 
@@ -93,16 +79,17 @@ def last_image_bytes(env: Environment) -> Optional[int]:
 
 
 def _database_problems(plan: Plan, transport: Optional[Transport]) -> Tuple[List[str], List[str]]:
-    """The DB host reachable with its tools; DB2's backup_dir a writable folder with room for the
-    images (the last run's sizes). SQL Server and Oracle write their images with the server's
-    own account, which this host cannot check: noted."""
+    """The DB host reachable with the vendor's tools there; where the user that runs the tool
+    writes the images (DB2), backup_dir a folder it can write with room for the images (the
+    last run's sizes). Where the server's own account writes them (SQL Server, Oracle), this
+    host cannot check that: noted."""
     env = plan.env
     if plan.db_vendor == "none" or not plan.databases:
         return [], []
-    db = env.section("database")
-    backup_dir = db["backup_dir"]
+    backup_dir = env.section("database")["backup_dir"]
     where = f"{env.where('database.backup_dir')}: key 'database.backup_dir'"
     host_name = db_host(env)
+    checked = images_written_by_tool_user(plan.db_vendor)
     problems: List[str] = []
     notes: List[str] = []
     free: Optional[int] = None
@@ -110,34 +97,48 @@ def _database_problems(plan: Plan, transport: Optional[Transport]) -> Tuple[List
         host = hosts_of(env)[host_name]
         if transport is None:
             return [], [f"database host {host_name} not checked (no transport)"]
-        tools = " && ".join(f"command -v {shlex.quote(tool)} >/dev/null" for tool in db_tools(env))
+        tools = backup_tools(env)
+        probe = " && ".join(f"command -v {shlex.quote(tool)} >/dev/null" for tool in tools)
         folder = shlex.quote(backup_dir)
         try:
             transport.check(host)
-            if transport.run(host, tools).returncode != 0:
-                problems.append(f"database host {host_name}: {', '.join(db_tools(env))} not all installed there")
-            if plan.db_vendor == "db2" and transport.run(host, f"test -d {folder} && test -w {folder}").returncode != 0:
+            if transport.run(host, probe).returncode != 0:
+                problems.append(f"database host {host_name}: {', '.join(tools)} not all installed there")
+            if checked and transport.run(host, f"test -d {folder} && test -w {folder}").returncode != 0:
                 problems.append(f"{where}: {backup_dir} on {host_name} is not a folder this user can write")
-            elif plan.db_vendor == "db2":
+            elif checked:
                 free = remote_free_space(transport, host, backup_dir)[1]
         except HostUnreachable as error:
             return [f"database host: UNREACHABLE {error}: no database could be backed up"], []
         except ValueError as error:
             notes.append(f"room in {backup_dir} on {host_name} not checked: {error}")
-    elif plan.db_vendor == "db2":
-        parent = nearest_existing(backup_dir)
-        if not os.path.exists(backup_dir) and os.path.isdir(parent) and os.access(parent, os.W_OK | os.X_OK):
-            notes.append(f"{backup_dir} does not exist yet; the backup creates it (in {parent})")
-            free = shutil.disk_usage(parent).free
-        elif not os.path.isdir(backup_dir):
-            problems.append(f"{where}: {backup_dir} does not exist and cannot be created here")
-        elif not os.access(backup_dir, os.W_OK | os.X_OK):
-            problems.append(f"{where}: {backup_dir} is not writable by this user (the DB2 instance owner runs the backup)")
-        else:
-            free = shutil.disk_usage(backup_dir).free
-    if plan.db_vendor != "db2":
+    elif checked:
+        free = _local_backup_dir_free(backup_dir, where, problems, notes)
+    if not checked:
         notes.append(f"{backup_dir} is written by the database server's own account; its room is not checked here")
         return problems, notes
+    return problems + _room_problems(env, backup_dir, where, free, notes), notes
+
+
+def _local_backup_dir_free(backup_dir: str, where: str, problems: List[str], notes: List[str]) -> Optional[int]:
+    """The room in a local backup_dir this user writes (or the folder it will be created in);
+    None, with a problem, when it cannot."""
+    parent = nearest_existing(backup_dir)
+    if not os.path.exists(backup_dir) and os.path.isdir(parent) and os.access(parent, os.W_OK | os.X_OK):
+        notes.append(f"{backup_dir} does not exist yet; the backup creates it (in {parent})")
+        return shutil.disk_usage(parent).free
+    if not os.path.isdir(backup_dir):
+        problems.append(f"{where}: {backup_dir} does not exist and cannot be created here")
+    elif not os.access(backup_dir, os.W_OK | os.X_OK):
+        problems.append(f"{where}: {backup_dir} is not writable by this user (it runs the database tool, which "
+                        "writes the images there)")
+    else:
+        return shutil.disk_usage(backup_dir).free
+    return None
+
+
+def _room_problems(env: Environment, backup_dir: str, where: str, free: Optional[int], notes: List[str]) -> List[str]:
+    """backup_dir's room against the last run's images with the margin (a note when it cannot be told)."""
     last = last_image_bytes(env)
     if free is not None and last is None:
         notes.append(f"room in {backup_dir}: no earlier set to size the images by; {human_bytes(free)} free")
@@ -145,11 +146,10 @@ def _database_problems(plan: Plan, transport: Optional[Transport]) -> Tuple[List
         margin = env.section("target")["free_space_margin"]
         needed = int(last * (1 + margin))
         if needed > free:
-            problems.append(f"{where}: {backup_dir} has {human_bytes(free)} free; the last run's images were "
-                            f"{human_bytes(last)} ({human_bytes(needed)} with the {margin:.0%} margin)")
-        else:
-            notes.append(f"{backup_dir}: {human_bytes(free)} free, the last run's images were {human_bytes(last)}")
-    return problems, notes
+            return [f"{where}: {backup_dir} has {human_bytes(free)} free; the last run's images were "
+                    f"{human_bytes(last)} ({human_bytes(needed)} with the {margin:.0%} margin)"]
+        notes.append(f"{backup_dir}: {human_bytes(free)} free, the last run's images were {human_bytes(last)}")
+    return []
 
 
 def component_pack_problems(plan: Plan, transport: Transport, allow_partial: bool) -> Tuple[List[str], List[str]]:

@@ -137,8 +137,7 @@ class Monitor:
                 time.sleep(min(1.0 * (attempt + 1), 5.0))
         warning = f"monitor: the {kind} ping to {_masked_url(url)} failed after {attempts} attempts ({error}); the backup goes on"
         self.warnings.append(warning)
-        self.log.warning("%s", warning)
-        self.progress.message(f"note: {warning}")
+        self.progress.note(warning)
         return False
 
     # ------------------------------------------------------------------ hooks
@@ -189,7 +188,7 @@ class Monitor:
         """After or on-error hooks, the success or failure ping, the textfile: none of them changes ``code``."""
         ok = code in (EXIT_OK, EXIT_WARNINGS)
         for failure in self.run_hooks("after_backup" if ok else "on_error", outcome, code):
-            self.progress.message(f"warning: {failure}")
+            self.progress.warning(failure)
         if ok:
             self.ping("success", self._summary(outcome, code))
         else:
@@ -221,9 +220,7 @@ class Monitor:
         try:
             write_file_atomic(path, textfile(self.env.name, values).encode("utf-8"), mode=0o644)
         except OSError as error:
-            warning = f"monitor: the textfile {path} was not written ({error})"
-            self.log.warning("%s", warning)
-            self.progress.message(f"note: {warning}")
+            self.progress.note(f"monitor: the textfile {path} was not written ({error})")
 
 
 def _label(value: str) -> str:

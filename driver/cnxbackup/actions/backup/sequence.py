@@ -45,13 +45,11 @@ def _check_resumed_set(env: Environment, set_dir: str, transport: Optional[Trans
         raise CnxBackupError(f"{set_dir}: not a backup set that can be resumed (journal.json: {error})") from None
     found = check_identity(env, set_dir, journal.data.get("environment"), journal_cell(journal), transport)
     for note in found.notes:
-        progress.message(f"note: {note}")
-        get_logger().info("identity: %s", note)
+        progress.note(note)
     if found.problems and not allow_other:
         raise CnxBackupError("resume refused: " + "; ".join(found.problems) + f" ({ALLOW_OTHER} overrides this)")
     for problem in found.problems:
-        progress.message(f"WARNING: {ALLOW_OTHER}: {problem}")
-        get_logger().warning("identity overridden (%s): %s", ALLOW_OTHER, problem)
+        progress.warning(f"{ALLOW_OTHER}: {problem}")
     return [ALLOW_OTHER] if found.problems else []
 
 
@@ -80,65 +78,22 @@ def run_backup(env: Environment, plan: Plan, *, progress: Progress, resume: Opti
         progress.outcome.set_dir = set_dir
         log_handler = add_log_file(layout.log)
         log = get_logger()
-        mode = env.section("archive")["mode"]
-        encryption = encryption_record(env)
-        if resume:
-            journal = Journal.load(set_dir)
-            started_as = journal.data.setdefault("archiveMode", "full")  # sets begun before two-phase were full
-            if started_as != mode:
-                raise CnxBackupError(f"{env.where('archive.mode')}: archive.mode is {mode}, but {set_dir} was begun "
-                                     f"as {started_as}; resume it with archive.mode: {started_as}, or start a new set")
-            begun_with = journal.data.get("encryption") or None
-            if begun_with != encryption:
-                raise CnxBackupError(f"{env.where('archive.encrypt')}: archive.encrypt is "
-                                     f"{(encryption or {}).get('recipients') or 'off'}, but {set_dir} was begun with "
-                                     f"{(begun_with or {}).get('recipients') or 'no encryption'}: one set is encrypted "
-                                     "to one set of recipients; resume it with those, or start a new set")
-            journal.data.setdefault("resumed", []).append(time.strftime("%Y-%m-%dT%H:%M:%S%z"))
-            journal.data["overrides"] = sorted(set(journal.data.get("overrides") or []) | set(overrides))
-            journal.save()
-            progress.message(f"resuming {set_dir}")
-        else:
-            journal = Journal.create(set_dir, tool=__version__, environment=env.name, run_id=run_id,
-                                     config=os.path.abspath(env.file), host=socket.gethostname(), overrides=overrides,
-                                     archiveMode=mode, encryption=encryption)
+        journal = _open_journal(env, set_dir, run_id, bool(resume), overrides, progress)
         signing = env.section("signing")
-        for note in ensure_signing_key(signing["key"], signing["trusted_keys"]):
-            progress.message(note)
-            log.info("%s", note)
+        for level, note in ensure_signing_key(signing["key"], signing["trusted_keys"]):
+            progress.message(note, level)  # into the set's log too: progress records what it shows
         log.info("backup of %s into %s (cnxbackup %s)", env.name, set_dir, __version__)
         log.info("gate passed: every check before the outage%s", f" (overrides: {', '.join(overrides)})" if overrides else "")
         for note in list(gate_notes or []) + plan.notes:
             log.info("plan: %s", note)
         progress.message(f"backup set: {set_dir}")
         run = BackupRun(plan, layout, journal, progress, cancel, transport)
-        try:
-            with backup_cipher(env) as run.cipher:
-                if run.cipher is not None:
-                    log.info("encryption: every archive, copied file, Component Pack file and image copy goes to "
-                             "gpg for %s", ", ".join(run.cipher.recipients))
-                _run_phases(run, plan, set_dir, env, journal)
-        except KeyboardInterrupt:
-            _mark_interrupted(journal)
-            raise Interrupted(f"interrupted; resume with: cnxbackup backup --env {env.name} --resume {set_dir}") from None
-        except Interrupted:
-            _mark_interrupted(journal)
-            raise
-        except OSError as error:
-            if error.errno == errno.ENOSPC:
-                log.error("the target %s is full: %s", target, error)
-                raise StepFailed(f"the target {target} is full ({error}); free space and resume with: "
-                                 f"cnxbackup backup --env {env.name} --resume {set_dir}") from None
-            log.error("backup stopped: %s", error)
-            raise
-        except CnxBackupError as error:  # the set's own log holds why it ended, not only the console
-            log.error("backup stopped: %s", error)
-            raise
+        _run_encrypted_phases(run, plan, set_dir, env, journal, target)
         status = journal.data.get("status")
         for warning in run.warnings:
-            progress.message(f"warning: {warning}")
+            progress.warning(warning)
         for failure in run.failures:
-            progress.message(f"FAILED: {failure}")
+            progress.failed(failure)
         for line in servers_left_stopped(env, plan):
             progress.message(line)
         partial = bool(run.failures) or status == "partial"  # a partial set is never a success, whatever the reason
@@ -154,6 +109,66 @@ def run_backup(env: Environment, plan: Plan, *, progress: Progress, resume: Opti
     finally:
         lock.release()
         remove_handler(log_handler)
+
+
+def _open_journal(env: Environment, set_dir: str, run_id: str, resume: bool, overrides: List[str],
+                  progress: Progress) -> Journal:
+    """The new set's journal, or the resumed set's once its archive mode and encryption are this run's
+    (a set keeps the mode and the recipients it was begun with)."""
+    mode = env.section("archive")["mode"]
+    encryption = encryption_record(env)
+    if not resume:
+        return Journal.create(set_dir, tool=__version__, environment=env.name, run_id=run_id,
+                              config=os.path.abspath(env.file), host=socket.gethostname(), overrides=overrides,
+                              archiveMode=mode, encryption=encryption)
+    journal = Journal.load(set_dir)
+    started_as = journal.data.setdefault("archiveMode", "full")  # sets begun before two-phase were full
+    if started_as != mode:
+        raise CnxBackupError(f"{env.where('archive.mode')}: archive.mode is {mode}, but {set_dir} was begun "
+                             f"as {started_as}; resume it with archive.mode: {started_as}, or start a new set")
+    begun_with = journal.data.get("encryption") or None
+    if begun_with != encryption:
+        raise CnxBackupError(f"{env.where('archive.encrypt')}: archive.encrypt is "
+                             f"{(encryption or {}).get('recipients') or 'off'}, but {set_dir} was begun with "
+                             f"{(begun_with or {}).get('recipients') or 'no encryption'}: one set is encrypted "
+                             "to one set of recipients; resume it with those, or start a new set")
+    journal.data.setdefault("resumed", []).append(time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+    journal.data["overrides"] = sorted(set(journal.data.get("overrides") or []) | set(overrides))
+    journal.save()
+    progress.message(f"resuming {set_dir}")
+    return journal
+
+
+def _run_encrypted_phases(run: BackupRun, plan: Plan, set_dir: str, env: Environment, journal: Journal,
+                          target: str) -> None:
+    """The phases with the set's cipher open; how they stopped, said in the set's own log.
+
+    Ctrl-C or a cancel marks the running steps failed (a resume redoes them); a full target is a
+    failed step that says to free space and resume.
+    """
+    log = get_logger()
+    try:
+        with backup_cipher(env) as run.cipher:
+            if run.cipher is not None:
+                log.info("encryption: every archive, copied file, Component Pack file and image copy goes to "
+                         "gpg for %s", ", ".join(run.cipher.recipients))
+            _run_phases(run, plan, set_dir, env, journal)
+    except KeyboardInterrupt:
+        _mark_interrupted(journal)
+        raise Interrupted(f"interrupted; resume with: cnxbackup backup --env {env.name} --resume {set_dir}") from None
+    except Interrupted:
+        _mark_interrupted(journal)
+        raise
+    except OSError as error:
+        if error.errno == errno.ENOSPC:
+            log.error("the target %s is full: %s", target, error)
+            raise StepFailed(f"the target {target} is full ({error}); free space and resume with: "
+                             f"cnxbackup backup --env {env.name} --resume {set_dir}") from None
+        log.error("backup stopped: %s", error)
+        raise
+    except CnxBackupError as error:  # the set's own log holds why it ended, not only the console
+        log.error("backup stopped: %s", error)
+        raise
 
 
 def servers_left_stopped(env: Environment, plan: Plan) -> List[str]:
@@ -191,7 +206,6 @@ def _phase1(run: BackupRun, plan: Plan) -> None:
     folders = file_phase.folder_items(plan.items)
     started = time.time()
     low = " at low priority (nice/ionice)" if run.env.section("archive")["low_priority"] else ""
-    run.log.info("phase 1: level-0 archives of %d folder(s) while the servers run%s", len(folders), low)
     run.progress.message(f"phase 1: level-0 archives of {len(folders)} folders while the servers run{low}")
     failures = len(run.failures)
     file_phase.archive_items(run, folders, file_phase.PHASE1)

@@ -1,14 +1,12 @@
-"""The plan as text: what ``cnxbackup plan`` prints and what a backup shows before it starts."""
+"""The plan as text: what ``cnxbackup plan`` prints and what a backup shows before it starts (its notes follow it)."""
 from __future__ import annotations
-
-from typing import List
 
 from ... import componentpack
 from ...plan import Plan
 from ...progress import human_bytes
 
 
-def format_plan(plan: Plan, notes: List[str]) -> str:
+def format_plan(plan: Plan) -> str:
     env = plan.env
     ws = env.section("wsadmin")
     lines = [
@@ -44,6 +42,4 @@ def format_plan(plan: Plan, notes: List[str]) -> str:
                      f"the databases: {'; '.join(parts)}" + (f"; {', '.join(cp['quiesce'])} scaled to 0 for the dump"
                                                            if cp["quiesce"] else ""))
     lines.append("4. REPORT.md, RESTORE.md, DB scripts; manifest.json last")
-    for note in plan.notes + notes:
-        lines.append(f"note: {note}")
     return "\n".join(lines)

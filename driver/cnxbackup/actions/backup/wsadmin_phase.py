@@ -149,8 +149,7 @@ def _record_stop(run: BackupRun, result: Dict[str, Any]) -> None:
                "done after the first stop are redone, so that the set holds one moment (level-0 archives are kept: "
                "their level 1 takes what changed)")
     run.warnings.append(message)
-    run.log.warning("%s", message)
-    run.progress.message(f"[wsadmin] {message}")
+    run.progress.message(f"[wsadmin] {message}")  # the end of the run repeats it as a warning
 
 
 def _after_the_stop(run: BackupRun, step_id: str) -> bool:

@@ -10,17 +10,16 @@ from __future__ import annotations
 
 import os
 import re
-import shlex
 import shutil
 import tempfile
 from typing import Dict, List, Optional, Tuple
 
 from ...archive import hash_file
 from ...config import Environment
-from ...databases import backup_targets, db_host, image_header_problem
+from ...databases import backup_targets, db_host, image_header_problem, image_state_on_host
 from ...hosts import hosts_of
 from ...manifest import DatabaseRecord, ImageRecord, Manifest
-from ...paths import is_within, nearest_existing
+from ...paths import is_at_or_within, nearest_existing
 from ...progress import human_bytes
 from ...remote_archive import remote_free_space
 from ...setbox import OutsideTheSet, path_in_set
@@ -29,13 +28,6 @@ from ...versions import ConnectionsVersion
 from .plan import RestoreStep
 
 STAMP = re.compile(r"\d{14}")  # every vendor's backup timestamp: YYYYMMDDhhmmss
-
-
-def _inside(path: str, folder: str, *, resolve: bool = True) -> bool:
-    """``path`` is ``folder`` or lies in it; ``resolve``: links resolved (paths of this machine)."""
-    if resolve:
-        path, folder = os.path.realpath(path), os.path.realpath(folder)
-    return os.path.normpath(path) == os.path.normpath(folder) or is_within(path, folder)
 
 
 def archive_problems(set_dir: str, steps: List[RestoreStep]) -> List[str]:
@@ -69,21 +61,11 @@ def _remote_image_problem(db: DatabaseRecord, image: ImageRecord, host_name: str
     host = hosts_of(env).get(host_name)
     if host is None:
         return f"database {db.name}: host {host_name} is not in the environment"
-    quoted = shlex.quote(image.path)
     try:
-        proc = transport.run(host, f"stat -c %s -- {quoted} && sha256sum -- {quoted}")
+        state = image_state_on_host(transport, host, image)
     except HostUnreachable as error:
         return f"database {db.name}: {error}"
-    lines = proc.stdout.split()
-    if proc.returncode != 0 or len(lines) < 2:
-        return f"database {db.name}: image {host_name}:{image.path} is missing or unreadable"
-    size, digest = lines[0], lines[1]
-    if image.size is not None and size != str(image.size):
-        return f"database {db.name}: image {host_name}:{image.path} is {size} bytes, the manifest says {image.size}"
-    if image.sha256 and digest != image.sha256:
-        return (f"database {db.name}: image {host_name}:{image.path} does not match its SHA-256 in the manifest "
-                "(changed or replaced)")
-    return None
+    return None if state.problem is None else f"database {db.name}: image {host_name}:{image.path} {state.problem}"
 
 
 def _image_problems(db: DatabaseRecord, set_dir: str, backup_dir: Optional[str], remote: bool,
@@ -95,7 +77,7 @@ def _image_problems(db: DatabaseRecord, set_dir: str, backup_dir: Optional[str],
         on_db_host = False
         if remote or image.host:
             # the native restore reads the image where the backup left it, on the DB host
-            if backup_dir is not None and not _inside(image.path, backup_dir, resolve=False):
+            if backup_dir is not None and not is_at_or_within(image.path, backup_dir):
                 problems.append(f"database {db.name}: image {image.path} is not inside database.backup_dir {backup_dir}")
                 continue
             host_name = image.host or db_host(env)
@@ -117,7 +99,7 @@ def _image_problems(db: DatabaseRecord, set_dir: str, backup_dir: Optional[str],
                 continue
         else:
             path = image.path
-            if backup_dir is not None and not _inside(path, backup_dir):
+            if backup_dir is not None and not is_at_or_within(path, backup_dir, resolve_links=True):
                 problems.append(f"database {db.name}: image {path} is not inside database.backup_dir {backup_dir}")
                 continue
             if not os.path.isfile(path) or os.path.islink(path):
@@ -168,7 +150,7 @@ def _database_problems(manifest: Manifest, set_dir: str, steps: List[RestoreStep
             problems.append(f"database {db.name}: the set is of vendor {manifest.database_vendor}, the environment "
                             f"of {section['vendor']}")
             continue
-        if db.location and backup_dir and not remote and not _inside(db.location, backup_dir):
+        if db.location and backup_dir and not remote and not is_at_or_within(db.location, backup_dir, resolve_links=True):
             problems.append(f"database {db.name}: its location {db.location} is not database.backup_dir {backup_dir}")
             continue
         problems += _image_problems(db, set_dir, backup_dir, remote, transport, env, spec_dir)

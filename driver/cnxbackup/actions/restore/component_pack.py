@@ -31,6 +31,7 @@ from ...config import Environment
 from ...errors import CnxBackupError, StepFailed
 from ...journal import Journal
 from ...manifest import Manifest
+from ...mongo_shell import COUNTS_JS, FCV_JS
 from ...setbox import OutsideTheSet, path_in_set
 from ...transport import Transport
 
@@ -162,7 +163,7 @@ def problems(manifest: Manifest, env: Environment, transport: Transport, set_dir
         found: List[str] = []
         if dump.get("status") in ("done", "warning"):
             members = mongo.detect(kube)
-            fcv = str(mongo.shell(kube, members, mongo.primary(kube, members), mongo.FCV_JS))
+            fcv = str(mongo.shell(kube, members, mongo.primary(kube, members), FCV_JS))
             wanted = ".".join(str(dump.get("version", "")).split(".")[:2])
             if fcv != wanted:
                 found.append(f"component pack: MongoDB featureCompatibilityVersion is {fcv}, the dump is of MongoDB "
@@ -268,7 +269,7 @@ def _mongorestore(kube: Kube, cp: Dict[str, Any], dump_file: str, log: Any) -> s
     if failed:
         raise StepFailed(f"component pack: mongorestore into {primary} exited 0 but {failed} document(s) failed to "
                          "restore")
-    counts = mongo.shell(kube, members, primary, mongo.COUNTS_JS) or {}
+    counts = mongo.shell(kube, members, primary, COUNTS_JS) or {}
     wrong = [f"{db}.{coll}: {counts.get(db, {}).get(coll)} (the set: {n})"
              for db, colls in (dump.get("counts") or {}).items() if db not in ("admin", "config", "local")
              for coll, n in colls.items() if counts.get(db, {}).get(coll) != n]

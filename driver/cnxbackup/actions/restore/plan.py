@@ -12,10 +12,11 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from ...config import Environment
-from ...databases import restore_commands
+from ...databases import restore_commands, restore_runs_as
 from ...hosts import LOCAL, hosts_of
 from ...manifest import ArchiveRecord, DatabaseRecord, Manifest
 from ...paths import is_within
+from ...plan import RESTORE_EXACT
 from ...versions import ConnectionsVersion, restore_decision
 from ...was_processes import WasProcess, deployment_processes, local_owner, script_line
 from ...wsadmin_session import start_servers_command, wsadmin_command, wsadmin_timeout
@@ -36,7 +37,6 @@ from .operations import (
     SetOwner,
 )
 
-EXACT_VERSION = "exact-version"
 
 @dataclass
 class RestoreStep:
@@ -56,15 +56,6 @@ class RestoreStep:
         """The name of what the step restores (an item or a database), else its id."""
         record = self.archive or self.database
         return record.name if record is not None else self.step_id
-
-
-# who runs the native restore commands (RESTORE.md and --dry-run say so)
-DB_USERS = {
-    "db2": "run as the DB2 instance owner (e.g. su - db2inst1) on the DB host",
-    "mssql": "run where sqlcmd reaches the server, as a login with sysadmin or dbcreator rights; the .bak is "
-             "read by the SQL Server service account",
-    "oracle": "run as the oracle software owner on the DB host, with ORACLE_SID set",
-}
 
 
 def image_checks(db: DatabaseRecord) -> List[str]:
@@ -208,70 +199,19 @@ def restore_steps(manifest: Manifest, set_dir: str, env: Optional[Environment] =
     failed upgrade), which the release rule does not stop.
     ``destinations``: where each item goes (from the environment, see ``destinations.py``);
     an item not in it goes to its recorded source (the runbook of a set read on its own)."""
-    backup_version = ConnectionsVersion.from_dict(manifest.connections)
-    steps: List[RestoreStep] = []
-    im_data = env.paths["im_data"] if env is not None else "/var/ibm/InstallationManager"
-    guard = RestoreStep("guard", f"Check the deployment is Connections release {backup_version.release_line} "
-                                 f"(backup taken on {backup_version.exact})", "guard",
-                        [f"grep -E \"id='com.ibm.connections'|<fix \" "
-                         f"{shlex.quote(os.path.join(im_data, 'installed.xml'))}"])
-    provision_ok = True
-    provision_reason = ""
-    if current is not None:
-        allowed, provision_ok, reason = restore_decision(backup_version, current)
-        guard.note = reason
-        provision_reason = reason
-        if not allowed and version_guard:
-            guard.skip_reason = reason
-        elif not allowed:
-            guard.note = f"not applied to Installation Manager's own folders (rolling back a failed upgrade): {reason}"
-    steps.append(guard)
+    guard, provision_ok, provision_reason = _guard_step(manifest, env, current, version_guard)
+    steps: List[RestoreStep] = [guard]
 
     wanted = set(only or [])
     selected = [item for item in manifest.archives if (not wanted or item.name in wanted) and item.name not in exclude]
     cp_folders = set(cp_restore.folder_items(manifest)) if component_pack else set()
     cp_only = component_pack and wanted <= cp_folders
-    check = RestoreStep("check", "Check the archives, copied files and database images (present, size, SHA-256) "
-                                 "and the room for the staged copies, before changing anything", "check")
-    for item in selected:
-        if item.in_set:
-            for level in item.levels():
-                line = f"{level.sha256}  {level.path}"
-                check.commands.append(f"(cd {shlex.quote(set_dir)} && echo {shlex.quote(line)} | sha256sum -c -)")
-    steps.append(check)
-    swaps: List[RestoreStep] = []
+    steps.append(_check_step(selected, set_dir))
     dests = {item.name: destination_for((destinations or {}).get(item.name, item.source), target_root)
              for item in selected}
-    host_of = {item.name: item.host for item in selected}
-    staged_at = {item.name: (staging_path(dests[item.name]) if item.is_archive else dests[item.name] + STAGING_SUFFIX)
-                 for item in selected if item.in_set}
-    for item in selected:
-        dest = dests[item.name]
-        inner = sorted(path for name, path in staged_at.items()
-                       if name != item.name and is_within(dests[name], dest) and host_of[name] == item.host)
-        stage = RestoreStep(f"stage:{item.name}", f"Stage {item.name} beside {dest} (servers still running)", "stage",
-                            archive=item, destination=dest)
-        step = RestoreStep(f"file:{item.name}", f"Put {item.name} in place at {dest}", "file", archive=item,
-                           destination=dest)
-        if not item.in_set:
-            step.skip_reason = stage.skip_reason = f"not in this set (status {item.status})"
-        elif item.restore_rule == EXACT_VERSION and not provision_ok:
-            if force_provision:
-                step.note = f"FORCED by --force-provision although {provision_reason}"
-            else:
-                step.skip_reason = stage.skip_reason = (f"{PROVISION_SKIPPED}: {provision_reason}; "
-                                                        "use --force-provision to override")
-        operations = file_operations(item, set_dir, dest, stamp, inner if item.is_archive else ())
-        stage.operations, step.operations = operations.stage, operations.swap
-        ssh = _ssh_prefix(env, item.host)
-        for each in (stage, step):
-            if ssh:
-                each.title += f" on host {item.host}"
-                each.commands = [op.remote_shell(ssh) for op in each.operations]
-            else:
-                each.commands = [op.shell() for op in each.operations]
-        steps.append(stage)
-        swaps.append(step)
+    stages, swaps = _item_steps(selected, dests, set_dir, env, stamp, provision_ok=provision_ok,
+                                provision_reason=provision_reason, force_provision=force_provision)
+    steps += stages
     dmgr, agents = deployment_processes(env) if env is not None else (None, [])
     specs = cp_restore.steps(manifest, set_dir) if component_pack else ([], [])
     cp_before, cp_after = ([RestoreStep(kind, title, kind, commands, note=note) for kind, title, commands, note in part]
@@ -292,7 +232,7 @@ def restore_steps(manifest: Manifest, set_dir: str, env: Optional[Environment] =
                 step.skip_reason = f"no backup of this database in the set (status {db.status})"
             else:
                 step.commands = image_checks(db) + restore_commands(manifest.database_vendor, db, env)
-                step.note = DB_USERS.get(manifest.database_vendor)
+                step.note = restore_runs_as(manifest.database_vendor)  # RESTORE.md and --dry-run say who
             steps.append(step)
     steps += _process_steps("start", [], dmgr, env)
     roles_file = os.path.join(set_dir, "wsadmin", "role_mappings.json")
@@ -312,6 +252,92 @@ def restore_steps(manifest: Manifest, set_dir: str, env: Optional[Environment] =
                 default=len(steps) - 1)
     steps[index + 1:index + 1] = cp_after
     return steps
+
+
+def _guard_step(manifest: Manifest, env: Optional[Environment], current: Optional[ConnectionsVersion],
+                version_guard: bool) -> Tuple[RestoreStep, bool, str]:
+    """The release guard step, whether provision/ may be restored, and why not: (guard, ok, reason).
+
+    Without ``current`` (RESTORE.md) the guard is a command for the reader and provision/ is not
+    ruled out here.
+    """
+    backup_version = ConnectionsVersion.from_dict(manifest.connections)
+    im_data = env.paths["im_data"] if env is not None else "/var/ibm/InstallationManager"
+    guard = RestoreStep("guard", f"Check the deployment is Connections release {backup_version.release_line} "
+                                 f"(backup taken on {backup_version.exact})", "guard",
+                        [f"grep -E \"id='com.ibm.connections'|<fix \" "
+                         f"{shlex.quote(os.path.join(im_data, 'installed.xml'))}"])
+    provision_ok = True
+    provision_reason = ""
+    if current is not None:
+        allowed, provision_ok, reason = restore_decision(backup_version, current)
+        guard.note = reason
+        provision_reason = reason
+        if not allowed and version_guard:
+            guard.skip_reason = reason
+        elif not allowed:
+            guard.note = f"not applied to Installation Manager's own folders (rolling back a failed upgrade): {reason}"
+    return guard, provision_ok, provision_reason
+
+
+def _check_step(selected: Sequence[ArchiveRecord], set_dir: str) -> RestoreStep:
+    """The check before anything changes: a ``sha256sum -c`` line per archive level in the set."""
+    check = RestoreStep("check", "Check the archives, copied files and database images (present, size, SHA-256) "
+                                 "and the room for the staged copies, before changing anything", "check")
+    for item in selected:
+        if item.in_set:
+            for level in item.levels():
+                line = f"{level.sha256}  {level.path}"
+                check.commands.append(f"(cd {shlex.quote(set_dir)} && echo {shlex.quote(line)} | sha256sum -c -)")
+    return check
+
+
+def _item_steps(selected: Sequence[ArchiveRecord], dests: Dict[str, str], set_dir: str, env: Optional[Environment],
+                stamp: str, *, provision_ok: bool, provision_reason: str,
+                force_provision: bool) -> Tuple[List[RestoreStep], List[RestoreStep]]:
+    """Each item's stage step (servers running) and swap step (servers stopped): (stages, swaps).
+
+    An item staged inside another item's destination on the same host is that one's
+    ``inner_staging``: the outer swap carries it into the new tree (see ``file_operations``).
+    """
+    stages: List[RestoreStep] = []
+    swaps: List[RestoreStep] = []
+    host_of = {item.name: item.host for item in selected}
+    staged_at = {item.name: (staging_path(dests[item.name]) if item.is_archive else dests[item.name] + STAGING_SUFFIX)
+                 for item in selected if item.in_set}
+    for item in selected:
+        dest = dests[item.name]
+        inner = sorted(path for name, path in staged_at.items()
+                       if name != item.name and is_within(dests[name], dest) and host_of[name] == item.host)
+        stage = RestoreStep(f"stage:{item.name}", f"Stage {item.name} beside {dest} (servers still running)", "stage",
+                            archive=item, destination=dest)
+        step = RestoreStep(f"file:{item.name}", f"Put {item.name} in place at {dest}", "file", archive=item,
+                           destination=dest)
+        if not item.in_set:
+            step.skip_reason = stage.skip_reason = f"not in this set (status {item.status})"
+        elif item.restore_rule == RESTORE_EXACT and not provision_ok:
+            if force_provision:
+                step.note = f"FORCED by --force-provision although {provision_reason}"
+            else:
+                step.skip_reason = stage.skip_reason = (f"{PROVISION_SKIPPED}: {provision_reason}; "
+                                                        "use --force-provision to override")
+        operations = file_operations(item, set_dir, dest, stamp, inner if item.is_archive else ())
+        stage.operations, step.operations = operations.stage, operations.swap
+        _render_commands(item, env, stage, step)
+        stages.append(stage)
+        swaps.append(step)
+    return stages, swaps
+
+
+def _render_commands(item: ArchiveRecord, env: Optional[Environment], *steps: RestoreStep) -> None:
+    """The shell commands of an item's steps from their operations, over ssh when on another host."""
+    ssh = _ssh_prefix(env, item.host)
+    for each in steps:
+        if ssh:
+            each.title += f" on host {item.host}"
+            each.commands = [op.remote_shell(ssh) for op in each.operations]
+        else:
+            each.commands = [op.shell() for op in each.operations]
 
 
 def runbook_steps(manifest: Manifest, set_dir: str, env: Environment, stamp: str) -> Tuple[List[RestoreStep], List[RestoreStep]]:

@@ -44,7 +44,7 @@ from ...lock import RunLock
 from ...log import add_log_file, get_logger, remove_handler
 from ...manifest import Manifest
 from ...outcome import CommandOutcome
-from ...plan import detect_versions
+from ...plan import RESTORE_EXACT, detect_versions
 from ...progress import Progress
 from ...transport import HostUnreachable, Transport, make_transport
 from ...versions import ConnectionsVersion, restore_decision
@@ -57,7 +57,7 @@ from . import component_pack as cp_restore
 from .checks import archive_problems, database_problems, roles_problems, space_problems
 from .destinations import parse_only, resolve
 from .operations import Carry, LocalRun, RemoteRun
-from .plan import EXACT_VERSION, RestoreStep, restore_steps
+from .plan import RestoreStep, restore_steps
 
 
 class RestoreRefused(CnxBackupError):
@@ -149,11 +149,12 @@ def plan_restore(set_dir: str, opened: OpenedSet, env: Environment, options: Dic
     _check_only(manifest, names)
     names, component_pack = cp_restore.restore_names(names, manifest)
     held_back = [] if component_pack or names else cp_restore.folder_items(manifest)  # restored on their own
-    if not component_pack and progress is not None and cp_restore.optional_note(manifest):
-        progress.message(f"note: {cp_restore.optional_note(manifest)}")
+    optional = cp_restore.optional_note(manifest)
+    if not component_pack and progress is not None and optional:
+        progress.note(optional)
     for note in cp_restore.cross_part_notes(manifest, not names or "databases" in names, component_pack):
         if progress is not None:
-            progress.message(f"note: {note}")
+            progress.note(note)
         else:
             get_logger().warning("%s", note)
     current, _ = detect_versions(env)
@@ -212,7 +213,7 @@ def check_before_staging(opened: OpenedSet, steps: List[RestoreStep], env: Envir
     space, notes = space_problems(steps, env.section("target")["free_space_margin"], env, transport)
     problems += space
     for note in notes:
-        progress.message(f"note: {note}")
+        progress.note(note)
     if problems:
         raise _refused(*problems)
     progress.message("[check] the set's files, database images and the room for staging are checked")
@@ -235,40 +236,32 @@ def restore_opened(args: argparse.Namespace, env: Environment, progress: Progres
                     opened: OpenedSet) -> int:
     manifest = opened.manifest
     if not opened.signed:
-        progress.message(f"WARNING: --trust-unsealed: {opened.unsealed_reason}; the set's content is trusted as it "
+        progress.warning(f"--trust-unsealed: {opened.unsealed_reason}; the set's content is trusted as it "
                          "is (setuid/setgid files, FIFOs and devices are refused). This is recorded in the restore journal.")
     identity = check_identity(env, set_dir, manifest.environment, manifest.cell)
     for note in identity.notes:
-        progress.message(f"note: {note}")
+        progress.note(note)
     if identity.problems and not args.allow_other_environment:
         raise _refused(*(identity.problems + [f"{ALLOW_OTHER} overrides this"]))
     for problem in identity.problems:
-        progress.message(f"WARNING: {ALLOW_OTHER}: {problem}; this is recorded in the restore journal")
-    options = {"only": args.only, "target_root": os.path.abspath(args.target_root) if args.target_root else None,
-               "force_provision": bool(args.force_provision)}
-    journal: Optional[Journal] = None
-    if args.resume:
-        journal = _unfinished_restore(set_dir)
-        stamp, recorded = _recorded_options(journal)
-        if any(args_value and recorded[k] != args_value for k, args_value in options.items()):
-            progress.message(f"note: --resume continues with the options of the interrupted restore: {recorded}")
-        options = recorded
-    else:
-        stamp = new_restore_stamp(set_dir)
+        progress.warning(f"{ALLOW_OTHER}: {problem}; this is recorded in the restore journal")
+    options, stamp, journal = _restore_options(args, set_dir, progress)
     progress.outcome.set_dir = set_dir
     current, steps = plan_restore(set_dir, opened, env, options, stamp, progress)
     backup_version = ConnectionsVersion.from_dict(manifest.connections)
-    provision_steps = [s for s in steps if s.archive is not None and s.archive.restore_rule == EXACT_VERSION]
+    provision_steps = [s for s in steps if s.archive is not None and s.archive.restore_rule == RESTORE_EXACT]
     forced = [s for s in provision_steps if s.note and not s.skip_reason]
     for step in provision_steps:
         if step.skip_reason:
-            progress.message(f"NOTE: {step.label}: {step.skip_reason}")
+            progress.note(f"{step.label}: {step.skip_reason}")
     if forced:
-        progress.message("!" * 72 + "\nWARNING: --force-provision: provision/ WILL be restored although HCL allows it only "
-                         f"onto the exact version it was backed up on ({backup_version.exact}); the deployment is "
-                         f"{current.exact}. This is recorded in the restore journal.\n" + "!" * 72)
+        progress.message("!" * 72)
+        progress.warning("--force-provision: provision/ WILL be restored although HCL allows it only onto the exact "
+                         f"version it was backed up on ({backup_version.exact}); the deployment is {current.exact}. "
+                         "This is recorded in the restore journal.")
+        progress.message("!" * 72)
     elif options["force_provision"]:
-        progress.message("note: --force-provision has no effect: the versions match or provision/ is not selected")
+        progress.note("--force-provision has no effect: the versions match or provision/ is not selected")
     if args.dry_run:
         progress.message(f"Dry run: restore of {set_dir} onto {env.name} would do (nothing was changed):\n"
                          + format_steps(steps))
@@ -282,14 +275,8 @@ def restore_opened(args: argparse.Namespace, env: Environment, progress: Progres
         lock.acquire()
         _stage(steps, opened, env, transport, journal, progress)
         if journal is None:
-            restore_dir = os.path.join(set_dir, RESTORE_DIR_PREFIX + stamp)
-            os.makedirs(restore_dir, mode=0o700)
-            journal = Journal.create(restore_dir, set=set_dir, environment=env.name, stamp=stamp,
-                                     signedBy=opened.signed_by, trustUnsealed=opened.unsealed_reason,
-                                     backupVersion=backup_version.exact, deploymentVersion=current.exact,
-                                     forcedProvision=bool(forced),
-                                     forcedProvisionReason=forced[0].note if forced else None,
-                                     otherEnvironment=identity.problems or None, **options)
+            journal = _new_restore_journal(set_dir, env, stamp, opened, backup_version, current, forced,
+                                           identity.problems, options)
         handler = add_log_file(os.path.join(journal.set_dir, "restore.log"))
         log = get_logger()
         log.info("restore of %s onto %s (%s): set signed by %s; version: backup %s, deployment %s (allowed); "
@@ -311,6 +298,35 @@ def restore_opened(args: argparse.Namespace, env: Environment, progress: Progres
         if handler is not None:
             remove_handler(handler)
         describe_steps(progress.outcome, steps, journal)
+
+
+def _restore_options(args: argparse.Namespace, set_dir: str,
+                     progress: Progress) -> Tuple[Dict[str, Any], str, Optional[Journal]]:
+    """The options, the stamp and, with ``--resume``, the journal of the interrupted restore,
+    whose recorded options are the ones used (a resume must finish the same restore)."""
+    options = {"only": args.only, "target_root": os.path.abspath(args.target_root) if args.target_root else None,
+               "force_provision": bool(args.force_provision)}
+    if not args.resume:
+        return options, new_restore_stamp(set_dir), None
+    journal = _unfinished_restore(set_dir)
+    stamp, recorded = _recorded_options(journal)
+    if any(args_value and recorded[k] != args_value for k, args_value in options.items()):
+        progress.note(f"--resume continues with the options of the interrupted restore: {recorded}")
+    return recorded, stamp, journal
+
+
+def _new_restore_journal(set_dir: str, env: Environment, stamp: str, opened: OpenedSet,
+                         backup_version: ConnectionsVersion, current: ConnectionsVersion, forced: List[RestoreStep],
+                         other_environment: List[str], options: Dict[str, Any]) -> Journal:
+    """The journal of a new restore, in ``SET/restore-<stamp>/``, with what it trusted and overrode."""
+    restore_dir = os.path.join(set_dir, RESTORE_DIR_PREFIX + stamp)
+    os.makedirs(restore_dir, mode=0o700)
+    return Journal.create(restore_dir, set=set_dir, environment=env.name, stamp=stamp,
+                          signedBy=opened.signed_by, trustUnsealed=opened.unsealed_reason,
+                          backupVersion=backup_version.exact, deploymentVersion=current.exact,
+                          forcedProvision=bool(forced),
+                          forcedProvisionReason=forced[0].note if forced else None,
+                          otherEnvironment=other_environment or None, **options)
 
 
 def describe_steps(outcome: CommandOutcome, steps: List[RestoreStep], journal: Optional[Journal], dry_run: bool = False) -> None:
@@ -362,7 +378,7 @@ def _discard_staging(steps: List[RestoreStep], opened: OpenedSet, hosts: Dict[st
                 else:
                     op.discard_local()
             except (CnxBackupError, OSError) as error:
-                progress.message(f"warning: could not remove the staging of {step.label}: {error}")
+                progress.warning(f"could not remove the staging of {step.label}: {error}")
 
 
 def _stage(steps: List[RestoreStep], opened: OpenedSet, env: Environment, transport: Transport,
@@ -435,7 +451,7 @@ def _execute(args: argparse.Namespace, env: Environment, opened: OpenedSet, step
             if step.skip_reason:
                 journal.set(step.step_id, SKIPPED, error=step.skip_reason)
                 progress.message(f"[{step.step_id}] SKIPPED: {step.skip_reason}")
-                if step.archive is not None and step.archive.restore_rule == EXACT_VERSION:
+                if step.archive is not None and step.archive.restore_rule == RESTORE_EXACT:
                     warnings.append(f"{step.archive.name}: {step.skip_reason}")
                 continue
             if step.kind == "check":
@@ -487,7 +503,6 @@ def _execute(args: argparse.Namespace, env: Environment, opened: OpenedSet, step
             elif step.kind in cp_restore.KINDS:
                 line = cp_restore.run_step(step.kind, manifest, opened.set_dir, env, transport, journal, log,
                                            cipher=opened.cipher)
-                log.info("%s: %s", step.step_id, line)
                 progress.message(f"[{step.step_id}] {line}")
                 journal.set(step.step_id, DONE)
             progress.message(f"[{step.step_id}] done")
@@ -527,7 +542,7 @@ def _execute(args: argparse.Namespace, env: Environment, opened: OpenedSet, step
                          f"with: cnxbackup start --env {env.name}\n    (or by hand: "
                          f"{start_servers_command(env)})")
     for warning in warnings:
-        progress.message(f"warning: {warning}")
+        progress.warning(warning)
     code = EXIT_WARNINGS if warnings else EXIT_OK
     progress.message("restore complete" + (" with warnings" if warnings else ""))
     log.info("restore of %s complete, exit %d: %d steps, %d moved aside, %d warning(s)", journal.data.get("set"), code,
@@ -542,7 +557,7 @@ def _scale_back(env: Environment, transport: Transport, journal: Journal, progre
     try:
         progress.message(f"[cp-scale-up] {cp_restore.scale_back(env, transport, journal)} (after the failure)")
     except CnxBackupError as error:
-        progress.message(f"warning: {error}")
+        progress.warning(str(error))
 
 
 def _private_roles_copy(opened: OpenedSet, journal: Journal) -> str:

@@ -11,31 +11,29 @@ complete set of the last DAYS days too; an unfinished or partial set newer than 
 complete one is kept (it may be resumed), an older one is removed; a set that an unfinished
 restore names is never removed; the newest complete set never is. Removing a set also removes
 what the set itself recorded outside it, each only when the signature holds: its database
-images left on the DB host (inside ``database.backup_dir``, SHA-256 matching; an Oracle RMAN
-backup by ``DELETE NOPROMPT BACKUP TAG``; never DB2 ``PRUNE HISTORY``, which prunes the DBA's
-entries too), and its OpenSearch snapshot when the Component Pack is configured. The set folder
-is first renamed to a hidden ``.cnxbackup-pruning-NAME`` so that a cut prune never leaves a
-half-removed set that looks whole; the next prune finishes those.
+images left on the DB host (inside ``database.backup_dir``, SHA-256 matching; through the
+vendor's own catalogue where it keeps one, the ``forget_backup`` hook: an Oracle RMAN backup by
+its tag, never DB2 ``PRUNE HISTORY``), and its OpenSearch snapshot when the Component Pack is
+configured. The set folder is first renamed to a hidden ``.cnxbackup-pruning-NAME`` so that a
+cut prune never leaves a half-removed set that looks whole; the next prune finishes those.
 """
 from __future__ import annotations
 
 import os
-import re
 import shlex
 import shutil
 import time
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
-from ...archive import hash_file
 from ...componentpack import Kube, enabled, opensearch
 from ...componentpack.opensearch import SEARCH_NAME
 from ...config import Environment
-from ...databases import db_host, forget_rman_backup
+from ...databases import db_host, forget_database_backup, image_state_here, image_state_on_host
 from ...errors import CnxBackupError
 from ...hosts import Host, hosts_of
 from ...manifest import COMPLETE, MANIFEST, DatabaseRecord, ImageRecord, Manifest, ManifestError
-from ...paths import is_within
+from ...paths import is_plain_path_within
 from ...progress import human_bytes
 from ...signing import SignatureRefused
 from ...transport import HostUnreachable, Transport
@@ -44,7 +42,6 @@ from .trust import open_set
 from .verify_record import read_verify_result
 
 PRUNING_PREFIX = ".cnxbackup-pruning-"
-RMAN_TAG = re.compile(r"CNX[0-9A-Za-z_]{1,27}")
 
 
 @dataclass
@@ -132,10 +129,6 @@ def decide(entries: List[SetEntry], keep: int, keep_within_days: Optional[float]
     return decisions
 
 
-def _inside(path: str, folder: str) -> bool:
-    return bool(folder) and os.path.isabs(path) and ".." not in path.split("/") and is_within(os.path.normpath(path), folder)
-
-
 def _image_host(env: Environment, image: ImageRecord) -> Tuple[Optional[str], Optional[Host]]:
     name = image.host or db_host(env)
     if name is None:
@@ -150,35 +143,22 @@ def _check_image(env: Environment, transport: Transport, db: DatabaseRecord, ima
     """Whether the image the set recorded is still there (False: already gone); raises when it may
     not be removed: outside backup_dir, not a regular file, or not the bytes the set recorded."""
     where = f"database {db.name}: image {image.path}"
-    if not _inside(image.path, backup_dir):
+    if not is_plain_path_within(image.path, backup_dir):
         raise CnxBackupError(f"{where} is not inside database.backup_dir {backup_dir}: left alone")
     if not image.sha256 or image.size is None:
         raise CnxBackupError(f"{where}: the set records no SHA-256 and size for it: left alone")
     host_name, host = _image_host(env, image)
     if host is None:
-        if not os.path.lexists(image.path):
-            return False
-        if os.path.islink(image.path) or not os.path.isfile(image.path):
-            raise CnxBackupError(f"{where} is not a regular file: left alone")
-        if hash_file(image.path) != (image.sha256, image.size):
-            raise CnxBackupError(f"{where} does not match its SHA-256 and size in the manifest: left alone")
-        return True
-    quoted = shlex.quote(image.path)
-    script = (f"test -e {quoted} || test -L {quoted} || exit 3; test -f {quoted} && test ! -L {quoted} || exit 5; "
-              f"set -- $(stat -c %s -- {quoted}) $(sha256sum -- {quoted}); "
-              f"[ \"$1\" = {image.size} ] && [ \"$2\" = {shlex.quote(image.sha256)} ] || exit 4")
-    try:
-        proc = transport.run(host, script)
-    except HostUnreachable as error:
-        raise CnxBackupError(f"{where}: {error}") from None
-    if proc.returncode == 3:
-        return False
-    if proc.returncode in (4, 5):
-        why = "is not a regular file" if proc.returncode == 5 else "does not match its SHA-256 and size in the manifest"
-        raise CnxBackupError(f"{where} on {host_name} {why}: left alone")
-    if proc.returncode != 0:
-        raise CnxBackupError(f"{where} on {host_name}: could not be read (exit {proc.returncode}): {proc.stderr.strip()[-200:]}")
-    return True
+        state = image_state_here(image)
+    else:
+        where += f" on {host_name}"
+        try:
+            state = image_state_on_host(transport, host, image)
+        except HostUnreachable as error:
+            raise CnxBackupError(f"{where}: {error}") from None
+    if state.present and state.problem is not None:
+        raise CnxBackupError(f"{where} {state.problem}: left alone")
+    return state.present
 
 
 def _unlink_image(env: Environment, transport: Transport, image: ImageRecord) -> str:
@@ -193,9 +173,10 @@ def _unlink_image(env: Environment, transport: Transport, image: ImageRecord) ->
 
 
 def _forget_databases(env: Environment, manifest: Manifest, transport: Transport) -> List[str]:
-    """Every image first checked, then removed (by RMAN for an RMAN backup): all of them or none."""
+    """Every image first checked, then removed (through the vendor's own catalogue where it keeps
+    one, an Oracle RMAN backup by its tag): all of them or none."""
     backup_dir = str(env.section("database").get("backup_dir") or "")
-    rman = manifest.database_vendor == "oracle" and env.section("database").get("oracle", {}).get("method") == "rman"
+    vendor = manifest.database_vendor
     present: List[Tuple[DatabaseRecord, List[ImageRecord]]] = []
     problems: List[str] = []
     for db in manifest.databases:
@@ -209,8 +190,10 @@ def _forget_databases(env: Environment, manifest: Manifest, transport: Transport
                     there.append(image)
             except CnxBackupError as error:
                 problems.append(str(error))
-        if rman and not RMAN_TAG.fullmatch(f"CNX{db.timestamp}"):
-            problems.append(f"database {db.name}: the set's RMAN tag CNX{db.timestamp!r} is not one cnxbackup writes")
+        try:
+            forget_database_backup(vendor, db, env, dry_run=True)
+        except CnxBackupError as error:
+            problems.append(f"database {db.name}: {error}")
         present.append((db, there))
     if problems:
         raise CnxBackupError("; ".join(problems))
@@ -218,8 +201,10 @@ def _forget_databases(env: Environment, manifest: Manifest, transport: Transport
     for db, there in present:
         if not there:
             lines.append(f"database {db.name}: its images are already gone")
-        elif rman:
-            lines.append(forget_rman_backup(env, f"CNX{db.timestamp}"))
+            continue
+        forgotten = forget_database_backup(vendor, db, env)
+        if forgotten is not None:
+            lines.append(forgotten)
         else:
             lines += [f"database {db.name}: {_unlink_image(env, transport, image)}" for image in there]
     return lines

@@ -9,6 +9,7 @@ that snapshot. Exit 0 or 1.
 from __future__ import annotations
 
 import os
+import subprocess
 from typing import FrozenSet, List, Optional, Tuple
 
 from ...archive import ArchiveError, Cipher, EncryptionError, archive_names, hash_file, read_through, scan_archive
@@ -272,7 +273,8 @@ def _verify_database(manifest: Manifest, db: DatabaseRecord, env: Optional[Envir
         return checks
     try:
         good, message = verify_database(manifest.database_vendor, db, env)
-    except Exception as error:  # a verifier that cannot run is a failed check, not a crash
+    except (CnxBackupError, OSError, subprocess.TimeoutExpired) as error:
+        # a verifier that cannot run (its tool, its host, its time) is a failed check; a bug in one is not
         good, message = False, f"verifier could not run: {error}"
     names = ", ".join(i.path for i in db.images)
     checks.append((good, f"{'OK ' if good else 'BAD'} database {db.name} ({names}): {message}"))
