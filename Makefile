@@ -27,11 +27,12 @@ CNX = $(VENV)/bin/cnxbackup
 RUNTIME := setup
 endif
 
-.PHONY: help setup system-deps test lint check-jython21 vermin plan backup init cleanup verify restore bench dist clean
+.PHONY: help setup system-deps test test-fast lint check-jython21 vermin plan backup init cleanup verify restore bench dist clean
 
 help:
 	@echo "make setup            install system tools (jython, zstd, ssh) and the Python venv"
 	@echo "make test             the layer contract (lint) and the whole test suite (what CI runs)"
+	@echo "make test-fast        the unit tier only (tests/unit, under a minute and a half)"
 	@echo "make init ENV=prod    write environments/prod.yaml from what this host shows"
 	@echo "make plan ENV=prod    preflight + plan, changes nothing"
 	@echo "make backup ENV=prod  back up the environment described in environments/prod.yaml"
@@ -63,7 +64,11 @@ $(STAMP): pyproject.toml
 setup: system-deps $(STAMP)
 
 test: setup lint
-	$(VPY) -m pytest -q -ra -n 2 --dist loadfile $(ARGS)
+	$(VPY) -m pytest -q -ra -n 2 --dist loadfile $(ARGS) tests
+
+# the unit tier only (tests/unit): in-process, no CLI process, no Jython, no sshd
+test-fast: setup
+	$(VPY) -m pytest -q -ra -n 2 $(ARGS) tests/unit
 
 lint: setup
 	$(VENV)/bin/lint-imports --no-cache
@@ -74,7 +79,7 @@ check-jython21: setup
 	jython tools/check_jython21.py wsadmin
 
 vermin: setup
-	# no --eval-annotations: every module has `from __future__ import annotations` (tests/test_python39.py)
+	# no --eval-annotations: every module has `from __future__ import annotations` (tests/unit/test_python39.py)
 	$(VENV)/bin/vermin -q --no-tips --violations -t=3.9- driver/cnxbackup
 
 # an environment file must exist: name the ones that do, and how to write one
@@ -123,7 +128,7 @@ bench: setup
 dist: setup
 	@# Stage a copy under build/ whose package carries the run-time assets as cnxbackup/_assets
 	@# (paths.assets_root() falls back to it), then let shiv pip-install it with its dependencies.
-	@# DIST_DIR / DIST_STAGE may be overridden (tests/test_dist.py builds into a temp dir).
+	@# DIST_DIR / DIST_STAGE may be overridden (tests/e2e/product/test_dist.py builds into a temp dir).
 	@set -e; out="$(or $(DIST_DIR),dist)"; stage="$(or $(DIST_STAGE),build/dist-stage)"; \
 	rm -rf "$$stage"; mkdir -p "$$stage/driver" "$$out"; \
 	cp -p pyproject.toml "$$stage/"; cp -pR driver/cnxbackup "$$stage/driver/"; \

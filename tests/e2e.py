@@ -1,9 +1,11 @@
 """Helpers for end-to-end tests: a small demo environment in a temp folder, and the CLI."""
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -190,3 +192,33 @@ def write_multihost_env(tmp: str, hosts: list, nodes: int, known_hosts: str, sca
             db2ckbkp: "{demo_kit}/fakes/db2ckbkp"
         """)
     return write_env(tmp, scale=scale, database=database, extra="\n".join(lines) + "\n")
+
+
+ALL_DB2 = ["OPNACT", "BLOGS", "DOGEAR", "SNCOMM", "FILES", "FORUM", "HOMEPAGE", "METRICS", "MOBILE", "PEOPLEDB", "PNS",
+           "WIKIS", "XCC", "ESSAPPS", "FNGCD", "FNOS"]
+"""The demo's DB2 databases (CCM included), in the order the backup plans them."""
+
+
+def find_python39() -> str | None:
+    """A working Python 3.9 interpreter (pyenv shims that refuse to run are skipped), or None."""
+    candidates = sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/3.9*/bin/python3.9")))
+    candidates += [shutil.which("python3.9"), "/usr/bin/python3.9", "/usr/bin/python3"]
+    for candidate in candidates:
+        if not candidate or not os.access(candidate, os.X_OK):
+            continue
+        try:
+            probe = subprocess.run([candidate, "-c", "import sys; print(sys.version_info[:2] == (3, 9))"],
+                                   capture_output=True, text=True, timeout=30)
+        except OSError:
+            continue
+        if probe.returncode == 0 and probe.stdout.strip() == "True":
+            return candidate
+    return None
+
+
+def write_raw_manifest(set_dir: str, body: dict) -> None:
+    """A manifest with a correct self-checksum, exactly as given (format included)."""
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode("ascii")
+    body = dict(body, manifestSha256=hashlib.sha256(canonical).hexdigest())
+    with open(os.path.join(set_dir, "manifest.json"), "w", encoding="utf-8") as handle:
+        json.dump(body, handle)

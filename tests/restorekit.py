@@ -96,9 +96,7 @@ class Ctx:
         self.shared = os.path.join(self.cnx, "data/shared")
 
     def reset(self) -> None:
-        for name in ("demo", "backups"):
-            shutil.rmtree(os.path.join(self.base, name), ignore_errors=True)
-            subprocess.run(["cp", "-a", os.path.join(self.pristine, name), os.path.join(self.base, name)], check=True)
+        reset_copy(self.base, self.pristine)
         self.original = snapshot(self.tree)
 
     def restore(self, *args: str) -> subprocess.CompletedProcess:
@@ -108,15 +106,33 @@ class Ctx:
         return len(mockcell.read_log(self.mock))
 
 
-@pytest.fixture(scope="module")
-def shared_backup(tmp_path_factory):
-    base = str(tmp_path_factory.mktemp("restore"))
-    e2e.backup_demo(base)
+def reset_copy(base: str, pristine: str) -> None:
+    """Put ``base`` back as ``pristine`` holds it: everything a test left there goes, every path stays
+    the same (the environment file, the demo and the set name absolute paths under ``base``)."""
+    for name in os.listdir(base):
+        path = os.path.join(base, name)
+        if os.path.isdir(path) and not os.path.islink(path):
+            subprocess.run(["chmod", "-R", "u+rwX", path], check=False)
+            shutil.rmtree(path)
+        else:
+            os.unlink(path)
+    subprocess.run(["cp", "-a", pristine + "/.", base], check=True)
+
+
+def shared_set(tmp_path_factory: pytest.TempPathFactory, name: str, build) -> tuple:
+    """(base, pristine): ``build(base)`` run once in a fresh folder, then a pristine copy of all of it."""
+    base = str(tmp_path_factory.mktemp(name))
+    build(base)
     pristine = base + ".pristine"
-    os.makedirs(pristine)
-    for name in ("demo", "backups"):
-        subprocess.run(["cp", "-a", os.path.join(base, name), os.path.join(pristine, name)], check=True)
+    subprocess.run(["cp", "-a", base, pristine], check=True)
     return base, pristine
+
+
+@pytest.fixture(scope="session")
+def shared_backup(tmp_path_factory):
+    """One demo backup per test session (per xdist worker): the restore tests each get a fresh copy
+    of it through ``ctx`` instead of backing up a deployment of their own."""
+    return shared_set(tmp_path_factory, "restore", e2e.backup_demo)
 
 
 @pytest.fixture

@@ -10,7 +10,9 @@ import ast
 import os
 from typing import Iterator, List, Tuple
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import e2e
+
+ROOT = e2e.ROOT
 DRIVER = os.path.join(ROOT, "driver")
 PACKAGE = os.path.join(DRIVER, "cnxbackup")
 SKIPPED = os.path.join(PACKAGE, "demo")  # with its mock_wsadmin/ (Jython 2.1) and fakes/

@@ -1,7 +1,7 @@
 """The one contract every vendor hook module fulfils, and the lookup from vendor name to module.
 
 Each of ``db2``, ``mssql`` and ``oracle`` is checked against ``VendorHooks`` by mypy (the
-``HOOKS`` table below is typed with it) and by ``tests/test_database_front.py``. Every
+``HOOKS`` table below is typed with it) and by ``tests/unit/test_database_front.py``. Every
 operation that takes, checks, restores or removes a backup takes ``dry_run``: with it,
 nothing runs and the result says what would have. What a vendor does differently from the
 others (its tools, its own checks, how its backups are forgotten, who runs its restore) is

@@ -1,0 +1,230 @@
+"""The Component Pack half, end to end on the fake kubectl and helm (cnxbackup.demo.fakekube).
+
+Each test drives the real CLI on the small demo with a ``component_pack`` section: the inventory,
+the MongoDB dump from a fsync-locked secondary, the OpenSearch snapshot and the PV folders land in
+the set; a failed part fails alone (the WebSphere half completes, the set is partial, ``--resume``
+redoes only that part); the member is unlocked after a failed dump and after Ctrl-C; no secret
+value reaches a log, a report or the console.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+
+import pytest
+
+import e2e
+from cnxbackup.demo import fakedb, fakekube
+from cpkit import events, setup
+
+
+def no_secret_in(tmp: str, set_dir: str, *outputs: str) -> None:
+    texts = list(outputs) + [open(os.path.join(set_dir, n), encoding="utf-8").read()
+                             for n in ("cnxbackup.log", "REPORT.md", "RESTORE.md") if os.path.exists(os.path.join(set_dir, n))]
+    texts.append(json.dumps(e2e.manifest(set_dir)) if os.path.exists(os.path.join(set_dir, "manifest.json")) else "")
+    for secret in fakekube.SECRET_VALUES:
+        assert not any(secret in text for text in texts), secret
+
+
+def test_a_backup_holds_the_inventory_the_dump_the_snapshot_and_the_folders(tmp_path):
+    tmp = str(tmp_path)
+    env_file, kube = setup(tmp)
+    proc = e2e.cli("--plain", "backup", "--env", env_file)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    [set_dir] = e2e.sets(os.path.join(tmp, "backups"))
+    manifest = e2e.manifest(set_dir)
+    cp = manifest["componentPack"]
+    assert {cp[p]["status"] for p in ("inventory", "mongodb", "opensearch")} == {"done"}
+    # the inventory: releases and their values, the ConfigMap, secrets cleaned of Helm's and tokens
+    recorded = {f["path"] for f in manifest["files"]}
+    assert {"componentpack/helm-releases.json", "componentpack/helm-values/infrastructure.yaml",
+            "componentpack/configmap-connections-env.json", "componentpack/secrets.json"} <= recorded
+    secrets = json.load(open(os.path.join(set_dir, "componentpack", "secrets.json")))
+    assert {s["metadata"]["name"] for s in secrets["items"]} == {"mongo-secret", "opensearch-secret", "cnx-tls-secret"}
+    assert not any(k in s["metadata"] for s in secrets["items"]
+                   for k in ("uid", "resourceVersion", "creationTimestamp", "managedFields", "ownerReferences"))
+    assert oct(os.stat(os.path.join(set_dir, "componentpack", "secrets.json")).st_mode & 0o777) == "0o600"
+    values = open(os.path.join(set_dir, "componentpack", "helm-values", "opensearch-client.yaml")).read()
+    assert values == 'pemkeyPass: "pemkey-Pass-1234"\n'
+    # MongoDB: the member dumped is the member locked, a secondary, unlocked after; counts recorded
+    locks, dumps, unlocks = events(kube, "fsyncLock"), events(kube, "mongodump"), events(kube, "fsyncUnlock")
+    assert len(locks) == len(unlocks) == len(dumps) == 1
+    assert locks[0]["member"] == dumps[0]["member"] == unlocks[0]["member"] == cp["mongodb"]["member"]
+    assert dumps[0]["lockCount"] == 1 and unlocks[0]["lockCount"] == 0
+    assert cp["mongodb"]["member"] != fakekube.read_state(kube)["mongo"]["primary"]
+    assert locks[0]["time"] < dumps[0]["time"] < unlocks[0]["time"]
+    state = fakekube.read_state(kube)
+    assert cp["mongodb"]["counts"] == {db: {c: len(d) for c, d in colls.items()}
+                                       for db, colls in state["mongo"]["databases"].items()}
+    dump = os.path.join(set_dir, cp["mongodb"]["path"])
+    assert e2e.sha256(dump) == cp["mongodb"]["sha256"]
+    # quiesced for the dump, scaled back after
+    scales = [(e["name"], e["replicas"]) for e in events(kube, "scale")]
+    assert scales == [("kudos-boards-cp-core", 0), ("kudos-boards-cp-core", 1)]
+    assert state["deployments"]["kudos-boards-cp-core"]["replicas"] == 1
+    # OpenSearch: a whole snapshot of the Connections indices, no security index, no global state
+    snap = cp["opensearch"]
+    assert snap["state"] == "SUCCESS" and ".opendistro_security" not in snap["indices"] and snap["indices"]
+    request = next(e for e in events(kube, "sendRequest") if e["path"].endswith("wait_for_completion=true"))
+    assert request["body"]["include_global_state"] is False
+    # the PV folders are items; the repository folder was archived after the snapshot ended
+    names = {a["name"] for a in manifest["archives"] if a["status"] == "done"}
+    assert {"cp-customizations", "cp-kudos-boards-minio", "cp-opensearchbackup"} <= names
+    steps = json.load(open(os.path.join(set_dir, "journal.json")))["steps"]
+    assert steps["level1:cp-opensearchbackup"]["started"] >= steps["cp:opensearch"]["ended"]
+    # databases and the component pack ran beside each other, after the stop
+    stop = steps["wsadmin:stop_servers"]["ended"]
+    assert stop <= steps["cp:mongodb"]["started"] and stop <= min(s["started"] for k, s in steps.items()
+                                                                   if k.startswith("db:"))
+    report = open(os.path.join(set_dir, "REPORT.md")).read()
+    assert "## Component Pack" in report and "| profiledb | profiles | 12 |" in report
+    no_secret_in(tmp, set_dir, proc.stdout, proc.stderr)
+    check = e2e.cli("verify", set_dir, "--deep", "--env", env_file)
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert "read whole by mongorestore --dryRun" in check.stdout and f"snap-{snap['uuid']}.dat) is in" in check.stdout
+    # prune removes an older set's OpenSearch snapshot from the repository (this copy names no image)
+    older = os.path.join(tmp, "backups", "demo-20200101T000000")
+    shutil.copytree(set_dir, older)
+    e2e.reseal(older, lambda data: data.update(databases=[]))
+    pruned = e2e.cli("--plain", "prune", "--env", env_file, "--keep", "1")
+    assert pruned.returncode == 0, pruned.stdout + pruned.stderr
+    assert f"OpenSearch snapshot os_snaps_repo/{snap['snapshot']}: deleted" in pruned.stdout
+    assert not os.path.exists(older) and os.path.isdir(set_dir)
+    assert snap["snapshot"] not in fakekube.read_state(kube)["opensearch"]["snapshots"]
+    assert [e["method"] for e in events(kube, "sendRequest") if e["path"].startswith("/_snapshot/os_snaps_repo/")][-1] == "DELETE"
+
+
+def test_a_dump_that_dies_is_unlocked_fails_alone_and_the_resume_redoes_only_it(tmp_path):
+    tmp = str(tmp_path)
+    env_file, kube = setup(tmp, dump_dies_after=2)
+    proc = e2e.cli("--plain", "backup", "--env", env_file)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "component pack mongodb: mongodump on" in proc.stdout and "connection reset by peer" in proc.stdout
+    [set_dir] = e2e.sets(os.path.join(tmp, "backups"))
+    manifest = e2e.manifest(set_dir)
+    assert manifest["status"] == "partial" and manifest["componentPack"]["mongodb"]["status"] == "failed"
+    assert all(a["status"] == "done" for a in manifest["archives"])  # the WebSphere half completed
+    assert all(d["status"] == "done" for d in manifest["databases"])
+    assert manifest["componentPack"]["opensearch"]["status"] == "done"
+    assert not os.path.exists(os.path.join(set_dir, "componentpack", "mongodb.archive.gz"))
+    [unlock] = events(kube, "fsyncUnlock")
+    assert unlock["lockCount"] == 0 and unlock["time"] > events(kube, "mongodump")[0]["time"]
+    assert not any(fakekube.read_state(kube)["mongo"]["locks"].values())
+    fakekube.set_fault(kube, "dump_dies_after", None)
+    calls_before = len(fakekube.read_log(kube))
+    dbs_before = len(fakedb.read_log(e2e.fakedb_env(tmp)))
+    resumed = e2e.cli("--plain", "backup", "--env", env_file, "--resume")
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert e2e.manifest(set_dir)["componentPack"]["mongodb"]["status"] == "done"
+    again = fakekube.read_log(kube)[calls_before:]
+    assert not any(e.get("tool") == "helm" for e in again)  # the inventory was not taken again
+    assert not any(e.get("path", "").endswith("wait_for_completion=true") for e in again)  # nor the snapshot
+    assert not [c for c in fakedb.read_log(e2e.fakedb_env(tmp))[dbs_before:] if "backup" in c["argv"]]
+
+
+def test_ctrl_c_during_the_dump_unlocks_the_member(tmp_path):
+    tmp = str(tmp_path)
+    env_file, kube = setup(tmp, dump_delay=30)
+    child = e2e.popen("--plain", "backup", "--env", env_file)
+    deadline = time.monotonic() + 120
+    while not events(kube, "mongodump") and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert events(kube, "mongodump"), "the dump never started"
+    child.send_signal(signal.SIGINT)
+    out, err = child.communicate(timeout=120)
+    assert child.returncode == 130, out + err
+    assert len(events(kube, "fsyncUnlock")) == len(events(kube, "fsyncLock")) == 1
+    assert not any(fakekube.read_state(kube)["mongo"]["locks"].values())
+    assert fakekube.read_state(kube)["deployments"]["kudos-boards-cp-core"]["replicas"] == 1  # scaled back
+
+
+def test_a_partial_snapshot_fails_that_part_and_its_folder_waits_for_the_resume(tmp_path):
+    tmp = str(tmp_path)
+    env_file, kube = setup(tmp, snapshot_partial=True)
+    proc = e2e.cli("--plain", "backup", "--env", env_file)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "ended PARTIAL (1 of" in proc.stdout
+    [set_dir] = e2e.sets(os.path.join(tmp, "backups"))
+    manifest = e2e.manifest(set_dir)
+    item = next(a for a in manifest["archives"] if a["name"] == "cp-opensearchbackup")
+    assert manifest["status"] == "partial" and item["status"] != "done"
+    assert manifest["componentPack"]["mongodb"]["status"] == "done"
+    fakekube.set_fault(kube, "snapshot_partial", False)
+    resumed = e2e.cli("--plain", "backup", "--env", env_file, "--resume")
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    manifest = e2e.manifest(set_dir)
+    assert manifest["componentPack"]["opensearch"]["state"] == "SUCCESS"
+    assert next(a for a in manifest["archives"] if a["name"] == "cp-opensearchbackup")["status"] == "done"
+    assert len(events(kube, "mongodump")) == 1  # not dumped again
+    fakekube.set_fault(kube, "restore_failed_docs", 3)  # mongorestore exits 0 and still reports failures
+    check = e2e.cli("verify", set_dir, "--deep", "--env", env_file)
+    assert check.returncode == 1 and "the dry-run restore reports 3 failed documents" in check.stdout
+
+
+@pytest.mark.parametrize("fault, value, reason", [
+    ("red_index", "quickresults", "OpenSearch index quickresults is red"),
+    ("pod_not_ready", "mongo7-1", "pod mongo7-1 is not ready"),
+])
+def test_an_unhealthy_cluster_stops_the_gate_or_with_allow_partial_fails_only_that_part(tmp_path, fault, value, reason):
+    tmp = str(tmp_path)
+    env_file, kube = setup(tmp, **{fault: value})
+    refused = e2e.cli("--plain", "backup", "--env", env_file)
+    assert refused.returncode == 1 and reason in refused.stdout + refused.stderr
+    assert e2e.sets(os.path.join(tmp, "backups")) == [] and not events(kube, "fsyncLock")
+    proc = e2e.cli("--plain", "backup", "--env", env_file, "--allow-partial")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    [set_dir] = e2e.sets(os.path.join(tmp, "backups"))
+    manifest = e2e.manifest(set_dir)
+    failed = [p for p in ("mongodb", "opensearch") if manifest["componentPack"][p]["status"] == "failed"]
+    assert failed == (["opensearch"] if fault == "red_index" else ["mongodb"])
+    assert all(d["status"] == "done" for d in manifest["databases"])
+
+
+def test_what_cannot_be_backed_up_is_refused_with_its_reason(tmp_path):
+    tmp = str(tmp_path)
+    env_file, kube = setup(tmp)
+    state = fakekube.read_state(kube)
+    state["statefulsets"] = {"mongo": {"replicas": 1}}
+    fakekube.write_state(kube, state)
+    proc = e2e.cli("plan", "--env", env_file)
+    assert proc.returncode == 1 and "MongoDB 3, Component Pack 7" in proc.stdout + proc.stderr
+    text = open(env_file).read().replace("  quiesce:", "  folders: [customizations, mongo7-node-0]\n  quiesce:")
+    open(env_file, "w").write(text)
+    proc = e2e.cli("plan", "--env", env_file)
+    assert proc.returncode == 2 and "key 'component_pack.folders': 'mongo7-node-0' is a live database folder" in \
+        proc.stdout + proc.stderr
+    fakekube.set_fault(kube, "api_refused", True)
+    text = text.replace("folders: [customizations, mongo7-node-0]", "folders: []")
+    open(env_file, "w").write(text)
+    proc = e2e.cli("plan", "--env", env_file)
+    assert proc.returncode == 1 and "kubectl does not reach the cluster" in proc.stdout + proc.stderr
+    assert "was refused - did you specify the right host or port?" in proc.stdout + proc.stderr
+
+
+def test_the_fakes_answer_as_the_real_tools_do(tmp_path):
+    tmp = str(tmp_path)
+    kube = fakekube.prepare(tmp, os.path.join(tmp, "pv"))
+    env = {**os.environ, **kube}
+    tools = os.path.join(os.path.dirname(fakekube.__file__), "fakes")
+
+    def run(tool, *args, data=None):
+        return subprocess.run([os.path.join(tools, tool), *args], capture_output=True, env=env, input=data)
+
+    missing = run("kubectl", "-n", "connections", "exec", "nope-0", "--", "true")
+    assert missing.returncode == 1 and missing.stderr == b'Error from server (NotFound): pods "nope-0" not found\n'
+    failing = run("kubectl", "-n", "connections", "exec", "mongo7-0", "-c", "mongo7", "--", "mongosh", "--eval", "x")
+    assert failing.returncode == 1 and failing.stderr.endswith(b"command terminated with exit code 1\n")
+    assert run("kubectl", "exec", "-ti", "mongo7-0", "--", "true").returncode == 1  # never a TTY
+    assert run("helm", "-n", "connections", "get", "values", "nope").stderr == b"Error: release: not found\n"
+    listed = json.loads(run("helm", "-n", "connections", "list", "-o", "json").stdout)
+    assert set(listed[0]) == {"name", "namespace", "revision", "updated", "status", "chart", "app_version"}
+    assert isinstance(listed[0]["revision"], str)
+    assert json.loads(run("helm", "-n", "other", "list", "-o", "json").stdout) == []
+    assert run("helm", "-n", "connections", "get", "values", "orientme").stdout == b"USER-SUPPLIED VALUES:\nnull\n"
+    scaled = run("kubectl", "-n", "connections", "scale", "deployment/mw-proxy", "--replicas=0")
+    assert scaled.stdout == b"deployment.apps/mw-proxy scaled\n"
