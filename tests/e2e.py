@@ -222,3 +222,12 @@ def write_raw_manifest(set_dir: str, body: dict) -> None:
     body = dict(body, manifestSha256=hashlib.sha256(canonical).hexdigest())
     with open(os.path.join(set_dir, "manifest.json"), "w", encoding="utf-8") as handle:
         json.dump(body, handle)
+
+
+READ_ONLY_DB_CALLS = (["get", "dbm", "cfg"],)
+"""What the gate asks a database tool before anything stops (it reads, changes nothing)."""
+
+
+def db_changes(log: list) -> list:
+    """The fake database tools' calls other than the gate's read-only queries."""
+    return [call for call in log if not any(call["argv"][:len(q)] == q for q in READ_ONLY_DB_CALLS)]

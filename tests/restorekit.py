@@ -137,8 +137,9 @@ def shared_backup(tmp_path_factory):
 
 @pytest.fixture
 def ctx(shared_backup):
+    reset_copy(*shared_backup)  # before Ctx looks for the one set: an earlier test may have left a second
     context = Ctx(*shared_backup)
-    context.reset()
+    context.original = snapshot(context.tree)
     return context
 
 

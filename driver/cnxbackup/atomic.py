@@ -3,13 +3,19 @@
 Every artifact is written as ``NAME.partial`` in its final directory, fsynced,
 renamed to ``NAME`` and the directory fsynced, so that after a crash a file
 either exists complete under its final name or not at all.
+
+The folder may be one others can write (a share, a textfile collector's folder), so the
+partial is created ``O_CREAT|O_EXCL|O_NOFOLLOW``: never opened through a link, a hard link
+or a FIFO someone planted there (``open_new``).
 """
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
 import json
 import os
+import stat
 from typing import Any, Iterator
 
 PARTIAL_SUFFIX = ".partial"
@@ -40,10 +46,50 @@ def _remove_quietly(path: str) -> None:
         pass
 
 
+def _exclusive(dir_fd: int, name: str, mode: int) -> int:
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+    return os.open(name, flags, mode, dir_fd=dir_fd)
+
+
+def _take_back(dir_fd: int, name: str, path: str) -> None:
+    """Unlink a regular file or symlink at ``name`` (never followed, never opened); refuse anything else."""
+    try:
+        info = os.lstat(name, dir_fd=dir_fd)
+    except FileNotFoundError:
+        return
+    if not (stat.S_ISREG(info.st_mode) or stat.S_ISLNK(info.st_mode)):
+        raise FileExistsError(errno.EEXIST, "something cnxbackup never creates (a FIFO, socket, device or folder) "
+                              "is at the name it writes to; refused, remove it by hand", path)
+    try:
+        os.unlink(name, dir_fd=dir_fd)
+    except FileNotFoundError:
+        pass
+
+
 def open_new(path: str, mode: int) -> int:
-    """Create/truncate ``path`` without following a symlink; set ``mode`` exactly (umask ignored)."""
-    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
-    fd = os.open(path, flags, mode)
+    """Create ``path`` as a new file (``O_EXCL|O_NOFOLLOW``), ``mode`` exact (umask ignored).
+
+    The name stays fixed (``NAME.partial``, not a random one) so that what a crashed run left is
+    taken back by the next one instead of piling up. A name already there is removed only when it
+    is a regular file or a symlink, by ``unlinkat`` in the folder already opened: an unlink never
+    follows a link nor opens the file, so a hard link to a file elsewhere only loses this name. A
+    FIFO, socket, device or folder there is nothing cnxbackup makes: refused, naming it (never
+    opened, so a FIFO cannot hang the run). Someone re-planting it in between is refused too.
+    """
+    folder, name = os.path.split(os.path.abspath(path))
+    dir_fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0))
+    try:
+        try:
+            fd = _exclusive(dir_fd, name, mode)
+        except FileExistsError:
+            _take_back(dir_fd, name, path)
+            try:
+                fd = _exclusive(dir_fd, name, mode)
+            except FileExistsError:
+                raise FileExistsError(errno.EEXIST, "created again by someone else while cnxbackup took the name back; "
+                                      "refused", path) from None
+    finally:
+        os.close(dir_fd)
     try:
         os.fchmod(fd, mode)
     except BaseException:

@@ -26,6 +26,7 @@ from .errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, CnxBacku
 from .log import get_logger, record_in_file, setup_console
 from .outcome import CommandOutcome
 from .progress import Progress
+from .shown import printable
 from .transport.remote_tool import run_remote_tool
 
 
@@ -217,12 +218,13 @@ def _run(args: argparse.Namespace, progress: Progress) -> int:
         return EXIT_INTERRUPTED
     except CnxBackupError as error:
         outcome.error(str(error))
-        sys.stderr.write(f"cnxbackup: {error}\n")
+        sys.stderr.write(f"cnxbackup: {printable(error, keep_newlines=True)}\n")  # names from outside, shown escaped
         return error.exit_code
     except Exception as error:  # a bug or an unexpected OS error: one line, details in the log
         get_logger().exception("unexpected error")
         outcome.error(f"unexpected error: {type(error).__name__}: {error}")
-        sys.stderr.write(f"cnxbackup: unexpected error: {type(error).__name__}: {error} (run with -v for details)\n")
+        sys.stderr.write(f"cnxbackup: unexpected error: {type(error).__name__}: {printable(error, keep_newlines=True)} "
+                         "(run with -v for details)\n")
         return EXIT_FAILED
 
 

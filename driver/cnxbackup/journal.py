@@ -12,8 +12,10 @@ import time
 from typing import Any, Dict, Optional
 
 from .atomic import write_json_atomic
+from .setbox import OutsideTheSet, read_regular
 
 JOURNAL = "journal.json"
+MAX_JOURNAL_BYTES = 64 << 20
 PENDING, RUNNING, DONE, WARNING, FAILED, SKIPPED = "pending", "running", "done", "warning", "failed", "skipped"
 FINISHED = (DONE, WARNING, SKIPPED)
 
@@ -39,8 +41,16 @@ class Journal:
 
     @classmethod
     def load(cls, set_dir: str) -> "Journal":
-        with open(os.path.join(set_dir, JOURNAL), encoding="utf-8") as handle:
-            return cls(set_dir, json.load(handle))
+        """The journal as written (a regular file, never a link nor a FIFO: it lives in the set, which
+        others may write); OSError when it is missing, ValueError when it is not one cnxbackup wrote."""
+        try:
+            raw = read_regular(os.path.join(set_dir, JOURNAL), MAX_JOURNAL_BYTES)
+        except OutsideTheSet as error:
+            raise ValueError(str(error)) from None
+        data = json.loads(raw.decode("utf-8"))
+        if not isinstance(data, dict):
+            raise ValueError(f"{os.path.join(set_dir, JOURNAL)}: not a journal cnxbackup wrote")
+        return cls(set_dir, data)
 
     def save(self) -> None:
         write_json_atomic(self.path, self.data)

@@ -1,12 +1,15 @@
 """Logging: a log file in the backup set (0600) plus the console, every record redacted."""
 from __future__ import annotations
 
+import errno
 import logging
 import os
+import stat
 from typing import Optional
 
 from .outcome import Level
 from .redact import REDACT
+from .shown import printable
 
 LOGGER_NAME = "cnxbackup"
 
@@ -31,7 +34,7 @@ def record_in_file(text: str, level: Level = Level.INFO) -> None:
 
 class _RedactFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = REDACT(record.getMessage())
+        record.msg = printable(REDACT(record.getMessage()), keep_newlines=True)
         record.args = None
         return True
 
@@ -55,11 +58,24 @@ def setup_console(verbose: bool = False) -> logging.Logger:
     return logger
 
 
+def _open_log(path: str) -> int:
+    """``path`` opened for appending (created 0600) only if it is this user's regular file with one
+    name: it lies in a set others may write, where a link, a hard link or a FIFO could be planted."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+    fd = os.open(path, flags, 0o600)
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode) or info.st_nlink != 1 or info.st_uid != os.geteuid():
+        os.close(fd)
+        raise PermissionError(errno.EPERM, "not a log file of this user (a regular file of one name, owned by the user "
+                              "running cnxbackup); nothing was written to it", path)
+    return fd
+
+
 def add_log_file(path: str) -> logging.Handler:
-    """Append to ``path`` (created 0600)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    os.close(fd)
-    handler = logging.FileHandler(path, encoding="utf-8")
+    """Append to ``path`` (created 0600; never through a link, hard link or FIFO planted there)."""
+    fd = _open_log(path)
+    handler = logging.FileHandler(path, encoding="utf-8", delay=True)
+    handler.stream = os.fdopen(fd, "a", encoding="utf-8")
     handler.setLevel(logging.DEBUG)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(message)s"))
     handler.addFilter(_RedactFilter())

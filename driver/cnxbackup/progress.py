@@ -13,6 +13,7 @@ import time
 from typing import Callable, Optional, TextIO
 
 from .outcome import CommandOutcome, Level
+from .shown import printable
 
 
 def human_bytes(count: float) -> str:
@@ -171,7 +172,9 @@ class Progress:
         self.message(text, Level.ERROR)
 
     def _show(self, line: str, level: Level) -> None:
-        """A line to the run's log and, unless quiet, to the console (over a live bar)."""
+        """A line to the run's log and, unless quiet, to the console (over a live bar); shown printable
+        (``shown``): an ESC, BEL or CR from a value outside cannot reach the terminal."""
+        line = printable(line, keep_newlines=True)
         if self.recorder is not None:
             self.recorder(line, level)
         if self.quiet:

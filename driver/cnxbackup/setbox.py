@@ -43,17 +43,38 @@ def path_in_set(set_dir: str, name: str) -> str:
     return current
 
 
-def open_in_set(set_dir: str, name: str) -> BinaryIO:
-    """``name`` opened for reading, checked as ``path_in_set`` and again on the descriptor."""
-    path = path_in_set(set_dir, name)
+def open_regular(path: str) -> BinaryIO:
+    """``path`` opened for reading only if it is a regular file: ``O_NOFOLLOW|O_NONBLOCK`` first (a
+    FIFO planted there cannot block the open), then ``fstat`` on the descriptor."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        raise
     except OSError as error:
         raise OutsideTheSet(f"{path}: cannot open: {error.strerror}") from None
     if not stat.S_ISREG(os.fstat(fd).st_mode):
         os.close(fd)
         raise OutsideTheSet(f"{path}: not a regular file")
     return os.fdopen(fd, "rb")
+
+
+def read_regular(path: str, limit: int) -> bytes:
+    """The whole of a small regular file (``open_regular``), at most ``limit`` bytes, else refused.
+    FileNotFoundError when it is not there; OutsideTheSet for a link, FIFO, device or oversize."""
+    with open_regular(path) as handle:
+        data = handle.read(limit + 1)
+    if len(data) > limit:
+        raise OutsideTheSet(f"{path}: larger than {limit:,} bytes; not a file cnxbackup wrote")
+    return data
+
+
+def open_in_set(set_dir: str, name: str) -> BinaryIO:
+    """``name`` opened for reading, checked as ``path_in_set`` and again on the descriptor."""
+    path = path_in_set(set_dir, name)
+    try:
+        return open_regular(path)
+    except FileNotFoundError:
+        raise OutsideTheSet(f"{path}: missing from the set") from None
 
 
 def read_in_set(set_dir: str, name: str, limit: int) -> bytes:

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from typing import List, Optional, Tuple
 
 from .errors import PreflightError
+from .log import get_logger
+from .shown import quoted
 
 CONNECTIONS_OFFERING = "com.ibm.connections"
 _VERSION_RE = re.compile(r"^(\d+)\.(\d+)(?:\.(\d+))?(?:\.(\d+))?")
@@ -131,7 +133,21 @@ def read_installed_fixes(path: str, connections_root: Optional[str] = None) -> L
             fix_id = child.get("id")
             if fix_id and (offering == CONNECTIONS_OFFERING or (offering is None and has_connections)):
                 found.append(fix_id)
-    return sorted(set(found))
+    return fix_names(found, path)
+
+
+FIX_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,127}")
+"""What an interim fix's name may hold (HCL's are such as ``LO98765`` or ``CFix.80.2301``): nothing
+that could end a line, quote, heading or shell word in RESTORE.md, REPORT.md or on a terminal."""
+
+
+def fix_names(candidates: List[str], where: str) -> List[str]:
+    """The candidates that are interim-fix names (sorted, once each); any other is left out and
+    named in the log, quoted and printable."""
+    good = {name for name in candidates if FIX_NAME.fullmatch(name)}
+    for name in sorted(set(candidates) - good):
+        get_logger().warning("%s: %s is not an interim fix's name; left out", where, quoted(name))
+    return sorted(good)
 
 
 def _is_fix(tag: str) -> bool:
@@ -168,6 +184,7 @@ def detect_interim_fixes(connections_root: str, installed_xml: Optional[str] = N
                 found.append(name[:-5])
             elif folder.endswith("efixes") and os.path.isdir(os.path.join(folder, name)):
                 found.append(name)
+    found = fix_names(found, base)
     if installed_xml:
         found += read_installed_fixes(installed_xml)
     else:

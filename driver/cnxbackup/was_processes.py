@@ -5,7 +5,11 @@ A stopped Dmgr or node agent can only be started with its profile's ``startManag
 DMGR_SOAP_PORT`` synchronizes a node whose node agent is stopped. Each runs on the profile's
 host (ssh with a terminal there), as the owner of ``<profile>/config`` (``su -s /bin/sh OWNER
 -c``) when this run is root and the profile is not: a Dmgr started as root leaves root-owned
-logs behind and later starts by the owner fail.
+logs behind and later starts by the owner fail. The owner is taken without following links (the
+profile folder and ``config`` by ``lstat``, or ``stat`` without ``-L`` there): a linked one, or a
+profile and ``config`` of different owners, is refused, so that the WebSphere user cannot make
+root run their scripts by pointing ``config`` at a root-owned folder; a script that does run as
+root must be root's (it, ``bin`` and the profile root-owned, not writable by group or others).
 
 Credentials never reach argv: when the scripts want them and ``soap.client.props`` has none,
 they ask on the console (``Realm/Cell Name: <default>``, ``Username:``, ``Password:``; the
@@ -22,6 +26,7 @@ import os
 import pwd
 import re
 import shlex
+import stat
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
@@ -48,6 +53,10 @@ _PASSWORD = re.compile(r"(?i)password\s*:\s*$")
 
 class ProcessError(CnxBackupError):
     """A profile script failed or did not finish in time."""
+
+
+class ProfileRefused(ProcessError):
+    """Who runs a profile's scripts cannot be told safely (a link, two owners, a script root must not run)."""
 
 
 @dataclass(frozen=True)
@@ -87,18 +96,73 @@ def script_line(process: WasProcess, script: str, args: Sequence[str] = (), owne
     return f"su -s /bin/sh {shlex.quote(owner)} -c {shlex.quote(line)}" if owner else line
 
 
+PathFacts = Tuple[str, int, int]
+"""(path, st_mode, st_uid) of a path as ``lstat`` (or ``stat`` without ``-L``) sees it."""
+
+
+def profile_uid(facts: Sequence[PathFacts]) -> int:
+    """The uid that owns the profile, from the facts of the profile folder and its ``config``;
+    ProcessError for a link, something not a folder, or two owners."""
+    for path, mode, _uid in facts:
+        if stat.S_ISLNK(mode):
+            raise ProfileRefused(f"{path}: is a symlink; the profile's owner is taken without following links "
+                               "(name the real folder in the environment)")
+        if not stat.S_ISDIR(mode):
+            raise ProfileRefused(f"{path}: not a folder; refused as a profile")
+    owners = {uid for _path, _mode, uid in facts}
+    if len(owners) != 1:
+        raise ProfileRefused(f"{' and '.join(f'{path} (uid {uid})' for path, _mode, uid in facts)} have different "
+                           "owners; refused: which user may run the profile's scripts is not clear")
+    return owners.pop()
+
+
+def check_root_script(facts: Sequence[PathFacts]) -> None:
+    """A script that runs as root, its ``bin`` and its profile must be root's: root-owned, not
+    writable by group or others, no link (else the WebSphere user could change what root runs)."""
+    for path, mode, uid in facts:
+        if stat.S_ISLNK(mode) or uid != 0 or mode & 0o022:
+            what = "a symlink" if stat.S_ISLNK(mode) else f"owned by uid {uid}, mode {stat.S_IMODE(mode):04o}"
+            raise ProfileRefused(f"{path}: {what}; a profile script runs as root only when it, its bin folder and the "
+                               "profile are root's and not writable by group or others: refused")
+
+
+def _lstat_facts(paths: Sequence[str]) -> List[PathFacts]:
+    facts = []
+    for path in paths:
+        info = os.lstat(path)
+        facts.append((path, info.st_mode, info.st_uid))
+    return facts
+
+
 def local_owner(process: WasProcess) -> Optional[str]:
-    """The owner of a local profile's ``config`` when it is not root (None on another host)."""
+    """The owner of a local profile (its folder and ``config``, by ``lstat``) when it is not root
+    (None on another host, or without a ``config``); ProcessError when it cannot be told safely."""
     config = os.path.join(process.profile, "config")
-    if not process.host.is_local or not os.path.isdir(config):
+    if not process.host.is_local or not os.path.lexists(config):
         return None
-    uid = os.stat(config).st_uid
+    uid = profile_uid(_lstat_facts([process.profile, config]))
     if uid == 0:
         return None
     try:
         return pwd.getpwuid(uid).pw_name
     except KeyError:
         return str(uid)
+
+
+def script_path(process: WasProcess, script: str) -> str:
+    return os.path.join(process.profile, "bin", f"{script}.sh")
+
+
+def _script_chain(process: WasProcess, script: str) -> List[str]:
+    return [process.profile, os.path.join(process.profile, "bin"), script_path(process, script)]
+
+
+def check_local_root_script(process: WasProcess, script: str) -> None:
+    """``check_root_script`` on this machine (``lstat`` of the profile, ``bin`` and the script)."""
+    try:
+        check_root_script(_lstat_facts(_script_chain(process, script)))
+    except FileNotFoundError as error:
+        raise ProcessError(f"{process.label}: cannot run {script}.sh: {error.filename} is missing") from None
 
 
 SCRIPTS = {"dmgr": ("startManager", "stopManager", "serverStatus"),
@@ -157,11 +221,38 @@ class ProfileScripts:
             if process.host.is_local:
                 name = local_owner(process) if os.geteuid() == 0 else None
             elif process.host.user == "root":
-                proc = self.transport.run(process.host, f"stat -c %U -- {shlex.quote(config)}")
-                found = proc.stdout.strip()
-                name = found if proc.returncode == 0 and found and found != "root" else None
+                found = self._remote_facts(process, [process.profile, config], "%f %u %U")
+                if found is not None:
+                    uid = profile_uid([(path, mode, uid) for path, mode, uid, _name in found])
+                    name = found[1][3] if uid != 0 else None
             self.owners[key] = name
         return self.owners[key]
+
+    def _remote_facts(self, process: WasProcess, paths: Sequence[str], fmt: str) -> Optional[List[Tuple[str, int, int, str]]]:
+        """(path, mode, uid, user) of each path on the process's host, by ``stat`` without ``-L``
+        (a link is described, not followed); None when one is missing or cannot be read."""
+        proc = self.transport.run(process.host, f"LC_ALL=C stat -c {shlex.quote(fmt)} -- {shlex.join(paths)}")
+        lines = proc.stdout.splitlines()
+        if proc.returncode != 0 or len(lines) != len(paths):
+            return None
+        facts = []
+        for path, line in zip(paths, lines):
+            fields = line.split()
+            if len(fields) < 2 or not fields[1].isdigit():
+                raise ProfileRefused(f"{process.label}: cannot tell who owns {path} (stat said {line[:80]!r})")
+            facts.append((path, int(fields[0], 16), int(fields[1]), fields[2] if len(fields) > 2 else ""))
+        return facts
+
+    def _check_runs_as_root(self, process: WasProcess, script: str) -> None:
+        """A script about to run as root (this run is root, the profile is root's) must be root's."""
+        if process.host.is_local:
+            if os.geteuid() == 0:
+                check_local_root_script(process, script)
+        elif process.host.user == "root":
+            found = self._remote_facts(process, _script_chain(process, script), "%f %u")
+            if found is None:
+                raise ProcessError(f"{process.label}: cannot run {script}.sh: {script_path(process, script)} is missing")
+            check_root_script([(path, mode, uid) for path, mode, uid, _name in found])
 
     def command(self, process: WasProcess, script: str, args: Sequence[str] = ()) -> str:
         """The shell line that runs ``<profile>/bin/<script>.sh`` as it must run."""
@@ -177,6 +268,8 @@ class ProfileScripts:
 
     def run(self, process: WasProcess, script: str, args: Sequence[str] = (), timeout: Optional[int] = None) -> str:
         """Run one script, answering its console prompts; its output (secrets masked)."""
+        if self.owner(process) is None:
+            self._check_runs_as_root(process, script)
         line = self.command(process, script, args)
         argv = self._spawn_argv(process, line)
         self.log.info("%s: running %s", process.label, line)
@@ -215,6 +308,8 @@ class ProfileScripts:
     def status(self, process: WasProcess) -> str:
         try:
             text = self.run(process, "serverStatus", [process.server], timeout=max(60, self.timeout // 4))
+        except ProfileRefused:
+            raise
         except (ProcessError, HostUnreachable):
             return UNKNOWN
         if _IS_STARTED.search(text):

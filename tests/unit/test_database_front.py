@@ -25,7 +25,7 @@ def test_the_contract_names_every_operation() -> None:
     assert sorted(OPERATIONS) == sorted(["targets", "backup", "verify", "restore", "restore_commands",
                                          "render_backup_script", "render_restore_script", "backup_tools",
                                          "prepare_settings", "header_problem", "forget_backup",
-                                         "data_source_settings"])
+                                         "data_source_settings", "tool_user", "authority_problems"])
 
 
 def test_the_contract_names_every_vendor_fact() -> None:

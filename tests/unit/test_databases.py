@@ -44,8 +44,8 @@ def test_db2_backup_parses_timestamp_and_verifies_real_images(tmp_path):
     for result in results:
         assert result.status == "ok", result.error
         assert re.fullmatch(r"\d{14}", result.timestamp)
-        assert result.images == [os.path.join(backup_dir, "%s.0.db2inst1.DBPART000.%s.001"
-                                              % (result.name, result.timestamp))]
+        assert result.images == [os.path.join(backup_dir, "%s.0.%s.DBPART000.%s.001"  # the instance: its owner's name
+                                              % (result.name, env["DB2INSTANCE"], result.timestamp))]
         assert os.path.getsize(result.images[0]) > 64 * 1024
     assert [entry["argv"][:4] for entry in logged(env, "db2")] == [
         ["backup", "database", "FILES", "to"], ["backup", "database", "BLOGS", "to"]]

@@ -1,52 +1,94 @@
-"""``cnxbackup cleanup``: remove a restore's leftovers (and only those) after asking."""
+"""``cnxbackup cleanup``: remove a restore's leftovers (and only those) after asking.
+
+It holds the environment's run lock (no backup, restore or prune of the environment runs
+meanwhile), refuses while a restore of the environment has not finished (its ``--resume`` needs
+the moved-aside copies), and never walks through a link (``restore.leftovers``).
+"""
 from __future__ import annotations
 
 import argparse
-import shlex
 import sys
+from typing import Any, Dict, List
 
 from ..config import Environment
 from ..errors import EXIT_FAILED, EXIT_OK, CnxBackupError
 from ..hosts import Host, hosts_of
+from ..lock import RunLock
 from ..plan import build_plan
 from ..progress import Progress, human_bytes
-from ..transport import make_transport
-from .restore.leftovers import describe, find_leftovers
+from ..transport import Transport, make_transport
+from .restore.leftovers import Leftover, describe, find_leftovers, remove_command
+from .sets.naming import list_sets, unfinished_restores
+
+
+def refuse_while_a_restore_is_unfinished(env: Environment) -> None:
+    """CnxBackupError naming every unfinished restore of the environment's sets."""
+    unfinished = [path for set_dir in list_sets(env.section("target")["dir"], env.name)
+                  for path, _journal in unfinished_restores(set_dir)]
+    if unfinished:
+        raise CnxBackupError(f"cleanup refused: a restore of {env.name} has not finished ({', '.join(unfinished)}); "
+                             "its --resume needs the moved-aside copies: finish it (restore --resume) first")
+
+
+def remove_leftovers(leftovers: List[Leftover], entries: List[Dict[str, Any]], hosts: Dict[str, Host],
+                     transport: Transport, progress: Progress) -> int:
+    """Remove each leftover (a link is named and skipped); the number that failed."""
+    failed = 0
+    for lo, entry in zip(leftovers, entries):
+        if lo.link:
+            progress.warning(f"skipped {lo.path}: a symlink, or inside a source that is one; never followed")
+            continue
+        host = hosts.get(lo.host) or Host("local", "local")
+        proc = transport.run(host, remove_command(lo), timeout=36000)
+        if proc.returncode != 0:
+            failed += 1
+            progress.failed(f"could not remove {lo.path}: {proc.stderr.strip()[-200:]}")
+        else:
+            entry["removed"] = True
+            progress.message(f"removed {lo.path} ({human_bytes(lo.size)})")
+    return failed
+
+
+def _confirmed(count: int, progress: Progress) -> bool:
+    if not sys.stdin.isatty():
+        raise CnxBackupError("cleanup needs a terminal to confirm, or --yes")
+    answer = input(f"remove these {count} folder(s)? [y/N] ").strip().lower()
+    if answer not in ("y", "yes"):
+        progress.message("nothing removed")
+        return False
+    return True
 
 
 def run_cleanup(args: argparse.Namespace, env: Environment, progress: Progress) -> int:
     """``cnxbackup cleanup --env ENV [--yes]``: remove the leftovers, and only those."""
     plan = build_plan(env)
     hosts = hosts_of(env)
-    transport = make_transport(env)
+    lock = RunLock(env.section("target")["dir"], env.name, "cleanup")
+    lock.acquire()
     try:
-        leftovers = find_leftovers(plan.items, hosts, transport)
-        progress.outcome.details["leftovers"] = [{"host": lo.host, "path": lo.path, "bytes": lo.size, "removed": False}
-                                                 for lo in leftovers]
-        progress.outcome.bytes = sum(lo.size for lo in leftovers)
-        if not leftovers:
-            progress.message(f"no restore leftovers under the sources of {env.name}")
-            return EXIT_OK
-        total = sum(lo.size for lo in leftovers)
-        progress.message(f"{len(leftovers)} restore leftover(s), {human_bytes(total)}:\n  "
-                         + "\n  ".join(describe(leftovers)))
-        if not args.yes:
-            if not sys.stdin.isatty():
-                raise CnxBackupError("cleanup needs a terminal to confirm, or --yes")
-            answer = input(f"remove these {len(leftovers)} folder(s)? [y/N] ").strip().lower()
-            if answer not in ("y", "yes"):
-                progress.message("nothing removed")
-                return EXIT_OK
-        failed = 0
-        for lo, entry in zip(leftovers, progress.outcome.details["leftovers"]):
-            host = hosts.get(lo.host) or Host("local", "local")
-            proc = transport.run(host, f"rm -rf -- {shlex.quote(lo.path)}", timeout=36000)
-            if proc.returncode != 0:
-                failed += 1
-                progress.failed(f"could not remove {lo.path}: {proc.stderr.strip()[-200:]}")
-            else:
-                entry["removed"] = True
-                progress.message(f"removed {lo.path} ({human_bytes(lo.size)})")
-        return EXIT_FAILED if failed else EXIT_OK
+        refuse_while_a_restore_is_unfinished(env)
+        transport = make_transport(env)
+        try:
+            return _cleanup(args, env, hosts, transport, find_leftovers(plan.items, hosts, transport), progress)
+        finally:
+            transport.close()
     finally:
-        transport.close()
+        lock.release()
+
+
+def _cleanup(args: argparse.Namespace, env: Environment, hosts: Dict[str, Host], transport: Transport,
+             leftovers: List[Leftover], progress: Progress) -> int:
+    """Name the leftovers, ask (unless ``--yes``), remove them; the exit code."""
+    progress.outcome.details["leftovers"] = [{"host": lo.host, "path": lo.path, "bytes": lo.size, "removed": False,
+                                              "skipped": lo.link} for lo in leftovers]
+    progress.outcome.bytes = sum(lo.size for lo in leftovers)
+    if not leftovers:
+        progress.message(f"no restore leftovers under the sources of {env.name}")
+        return EXIT_OK
+    total = sum(lo.size for lo in leftovers)
+    progress.message(f"{len(leftovers)} restore leftover(s), {human_bytes(total)}:\n  "
+                     + "\n  ".join(describe(leftovers)))
+    if not args.yes and not _confirmed(len(leftovers), progress):
+        return EXIT_OK
+    failed = remove_leftovers(leftovers, progress.outcome.details["leftovers"], hosts, transport, progress)
+    return EXIT_FAILED if failed else EXIT_OK

@@ -27,7 +27,7 @@ def run_list(args: argparse.Namespace, env: Environment, progress: Progress) -> 
                     f"{human_bytes(entry.size):>10} {human_seconds(downtime) if downtime is not None else '-':>9}  "
                     f"{_verify_text(entry.verify)}")
         if entry.trust_problem:
-            rows.append(f"    not trusted: {entry.trust_problem}")
+            rows.append(f"    {'' if entry.state == 'misnamed' else 'not trusted: '}{entry.trust_problem}")
         if entry.restore_running:
             rows.append(f"    an unfinished restore: {entry.restore_running}")
     progress.message("\n".join(rows) if entries else f"no backup sets of {env.name} under {env.section('target')['dir']}")

@@ -9,8 +9,11 @@ file was is refused, never followed; destinations are written as ``NAME.partial`
 from __future__ import annotations
 
 import dataclasses
+import errno
+import fcntl
 import hashlib
 import os
+import stat
 import subprocess
 import threading
 import time
@@ -35,9 +38,19 @@ class CopyResult:
 
 
 def open_source(path: str) -> BinaryIO:
-    """Open ``path`` for reading without following a symlink at its last component."""
-    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
-    return os.fdopen(os.open(path, flags), "rb", buffering=0)
+    """Open ``path`` for reading without following a symlink at its last component, and only when
+    it is a regular file: opened ``O_NONBLOCK`` first, so that a FIFO swapped in after a check
+    cannot hang the run, then ``fstat`` on the descriptor (blocking reads again after that)."""
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0) | os.O_NONBLOCK
+    fd = os.open(path, flags)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file; refused (a FIFO or device is never read)", path)
+        fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)
+    except BaseException:
+        os.close(fd)
+        raise
+    return os.fdopen(fd, "rb", buffering=0)
 
 
 def pump(reader: IO[bytes], write: Optional[Writer], *, progress: Optional[ProgressFn] = None,

@@ -131,8 +131,10 @@ def _stream_to_file(
     parser = TarStderr()
     throttle = Throttle(progress)
     out_fd = -1
+    created = False  # a name open_new refused is someone else's: never removed here
     try:
         out_fd = open_new(partial, 0o600)
+        created = True
         sha256, size = _pump_to_partial(data_fd, stderr_fd, out_fd, parser, throttle, cancel)
         for proc in procs:
             proc.wait()
@@ -149,7 +151,8 @@ def _stream_to_file(
             except OSError:
                 pass
         try:
-            os.unlink(partial)
+            if created:
+                os.unlink(partial)
         except FileNotFoundError:
             pass
         if is_disk_full(exc):

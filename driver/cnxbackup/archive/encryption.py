@@ -14,10 +14,13 @@ SHA-256 recorded is of the ciphertext, what lands on disk, so ``verify`` needs n
 """
 from __future__ import annotations
 
+import errno
+import fcntl
 import io
 import os
 import re
 import shutil
+import stat
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -76,13 +79,110 @@ class Cipher:
             raise EncryptionError(problem)
 
 
-class Keyring:
-    """A private gpg home for one run: import keys, make ciphers, remove it all on ``close``."""
+RUN_GPG_BASE = "/run/cnxbackup/gpg"
+"""Where root's runs keep their private gpg homes: a root-only folder in memory (tmpfs), gone at reboot."""
+_HOME_NAME = re.compile(r"(\d+)-[A-Za-z0-9_]+")  # <pid>-<random>: the pid is for a person reading the folder
+_RUN_LOCK = "cnxbackup.run"  # flock'ed by the run for its whole life: a home whose lock can be taken is stale
 
-    def __init__(self, gpg: str = "gpg") -> None:
+
+def _own_private_folder(path: str) -> str:
+    """``path`` made (0700) or found, then checked by ``lstat``: a folder, not a link, ours, mode 0700."""
+    try:
+        os.mkdir(path, 0o700)
+    except FileExistsError:
+        pass
+    info = os.lstat(path)
+    if stat.S_ISLNK(info.st_mode) or not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid() \
+            or stat.S_IMODE(info.st_mode) != 0o700:
+        raise EncryptionError(f"{path}: not a private folder of this user (a folder, not a link, owned by uid "
+                              f"{os.geteuid()}, mode 0700); the gpg homes are not put there")
+    return path
+
+
+def keyring_base() -> str:
+    """The folder of the runs' gpg homes: ``/run/cnxbackup/gpg`` for root, ``$XDG_RUNTIME_DIR/cnxbackup-gpg``
+    for another user, else ``cnxbackup-gpg-<uid>`` in the system temp folder; each checked private."""
+    if os.geteuid() == 0 and os.path.isdir("/run"):
+        try:
+            _own_private_folder(os.path.dirname(RUN_GPG_BASE))
+            return _own_private_folder(RUN_GPG_BASE)
+        except OSError:
+            pass  # a read-only /run: the fallback below
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    if os.geteuid() != 0 and runtime and os.path.isabs(runtime) and os.path.isdir(runtime):
+        try:
+            return _own_private_folder(os.path.join(runtime, "cnxbackup-gpg"))
+        except (OSError, EncryptionError):
+            pass
+    return _own_private_folder(os.path.join(tempfile.gettempdir(), f"cnxbackup-gpg-{os.geteuid()}"))
+
+
+def _stale(home: str, pid: int) -> bool:
+    """A home whose run is gone: its run lock can be taken (the kernel dropped the dead run's), or,
+    without one, no process has its pid."""
+    try:
+        fd = os.open(os.path.join(home, _RUN_LOCK), os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            return False
+        return False
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except OSError as error:
+        return error.errno not in (errno.EWOULDBLOCK, errno.EAGAIN)
+    finally:
+        os.close(fd)
+
+
+def _stop_agent(home: str) -> None:
+    try:
+        subprocess.run(["gpgconf", "--homedir", home, "--kill", "gpg-agent"], capture_output=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        pass
+
+
+def sweep_stale_homes(base: str) -> List[str]:
+    """Remove the gpg homes of runs that are gone (their agents stopped first): the removed paths."""
+    swept = []
+    for name in sorted(os.listdir(base)):
+        match = _HOME_NAME.fullmatch(name)
+        home = os.path.join(base, name)
+        if match is None or int(match.group(1)) == os.getpid():
+            continue
+        info = os.lstat(home)
+        if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid() or not _stale(home, int(match.group(1))):
+            continue
+        _stop_agent(home)
+        shutil.rmtree(home, ignore_errors=True)
+        swept.append(home)
+    return swept
+
+
+class Keyring:
+    """A private gpg home for one run: import keys, make ciphers, remove it all on ``close``.
+
+    The home (which holds a secret key during a restore) is ``<pid>-<random>`` in ``keyring_base()``,
+    a private folder checked by ``lstat``, with a run lock inside held for the run's life; each new
+    keyring first sweeps the homes of runs that are gone (killed before their ``close``), stopping
+    their agents, so that no key material outlives its run for longer than the next run's start.
+    """
+
+    def __init__(self, gpg: str = "gpg", base: Optional[str] = None) -> None:
         self.gpg = gpg
-        self.home = tempfile.mkdtemp(prefix="cnxgpg-")
+        folder = _own_private_folder(base) if base else keyring_base()
+        sweep_stale_homes(folder)
+        self.home = tempfile.mkdtemp(prefix=f"{os.getpid()}-", dir=folder)
         os.chmod(self.home, 0o700)
+        self._lock = os.open(os.path.join(self.home, _RUN_LOCK),
+                             os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0), 0o600)
+        fcntl.flock(self._lock, fcntl.LOCK_EX)
 
     def _run(self, args: Sequence[str]) -> "subprocess.CompletedProcess[bytes]":
         try:
@@ -139,6 +239,9 @@ class Keyring:
         except (OSError, subprocess.TimeoutExpired):
             pass
         shutil.rmtree(self.home, ignore_errors=True)
+        if self._lock >= 0:
+            os.close(self._lock)
+            self._lock = -1
 
 
 def filter_bytes(cipher: Cipher, data: bytes) -> bytes:

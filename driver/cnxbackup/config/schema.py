@@ -131,6 +131,8 @@ SCHEMA: Dict[str, Field] = {
         "timeout": Field("int", "Seconds one database backup may take.", 14400, minimum=1, maximum=604800),
         "verify_after_backup": Field("bool", "Run the vendor's verifier (db2ckbkp, RESTORE VERIFYONLY) right after each backup.", True),
         "env": Field("map", "Extra environment for the DB tools (e.g. DB2INSTANCE).", {}),
+        "os_user": Field("str", "The operating-system user the DB tools run as, with its environment (README, Who runs the database tools); default: DB2 `env.DB2INSTANCE` (the instance owner), else the owner of `instance_home`'s `sqllib`; Oracle the owner of `env.ORACLE_HOME`; SQL Server and an unknown owner: the user running cnxbackup. As root the tools run through `runuser -u` this user."),
+        "instance_home": Field("str", "DB2: the instance owner's home, which holds `sqllib/db2profile` (default: `os_user`'s home)."),
     }),
     "component_pack": Field("section", "The Kubernetes half of a Connections 8 deployment (absent: none): the inventory, a MongoDB dump, an OpenSearch snapshot and the persistent-volume folders.", section={
         "host": Field("str", "Host (from `hosts`) where `kubectl` and `helm` run (default: this machine).", "local"),

@@ -48,12 +48,15 @@ from .operations import (
     images_written_by_tool_user,
     jdbc_vendor,
     remote_settings,
+    remote_switch,
     restore_commands,
     restore_database,
     restore_runs_as,
     result_from_record,
     run_settings,
     targets_from_settings,
+    tool_user_check,
+    tools_on_callers_path,
     verify_database,
 )
 from .parallel import backup_all
@@ -64,7 +67,8 @@ __all__ = [
     "VendorHooks", "backup_all", "backup_targets", "backup_tools", "data_source_settings", "db2", "db_host",
     "db_secrets", "db_settings", "dry_run_commands", "forget_database_backup", "generated_scripts",
     "image_header_problem", "image_record", "image_state_here", "image_state_on_host", "images_written_by_tool_user",
-    "jdbc_vendor", "mssql", "oracle", "remote_settings", "restore_commands", "restore_database", "restore_runs_as",
-    "result_from_record", "run_settings", "run_tool", "settings_for", "targets_from_settings", "vendor_module",
+    "jdbc_vendor", "mssql", "oracle", "remote_settings", "remote_switch", "restore_commands", "restore_database", "restore_runs_as",
+    "result_from_record", "run_settings", "run_tool", "settings_for", "targets_from_settings", "tool_user_check",
+    "tools_on_callers_path", "vendor_module",
     "verify_database",
 ]

@@ -1,7 +1,8 @@
 """DB2 LUW hook: ``db2 backup database``/``restore database`` and ``db2ckbkp`` (connections.md §3.1).
 
 Settings used: command.db2, command.db2ckbkp, online, force_applications, timeout, env
-(must provide DB2INSTANCE unless the caller's environment does), verify_after_backup.
+(must provide DB2INSTANCE unless the caller's environment does), verify_after_backup, os_user and
+instance_home (who runs the tools, with ``sqllib/db2profile``: :mod:`.runas`).
 """
 from __future__ import annotations
 
@@ -30,9 +31,20 @@ from cnxbackup.databases.base import (
     tool_command,
     tool_env,
 )
+from cnxbackup.databases.runas import (
+    ToolUser,
+    current_user,
+    groups_of,
+    home_of,
+    needs_switch,
+    owner_of,
+    switch_prefix,
+)
 
 VENDOR = "db2"
-RESTORE_USER = "run as the DB2 instance owner (e.g. su - db2inst1) on the DB host"
+RESTORE_USER = ("run as the DB2 instance owner on the DB host, with the instance's environment (as root: "
+                "runuser -u db2inst1 -- /bin/sh -c '. \"$1\"/sqllib/db2profile && shift && exec \"$@\"' sh /home/db2inst1 "
+                "db2 ...; never su -, whose login shell prints into the output and drops the environment)")
 IMAGES_WRITTEN_BY_TOOL_USER = True  # the CLP's backup writes as the instance owner, who runs it
 HEADER_CHECK = True  # db2ckbkp -H
 JDBC_DRIVER_PREFIX = "com.ibm.db2."
@@ -40,6 +52,10 @@ DEFAULT_PORT = 50000
 TIMESTAMP_RE = re.compile(r"Backup successful\. The timestamp for this backup image is : (\d{14})")
 MESSAGE_RE = re.compile(r"^((?:SQL|DB2|DB21)\d{3,5}[NCEW])\s", re.MULTILINE)
 IN_USE = "SQL1035N"
+NO_AUTHORITY = "SQL1092N"
+PROFILE_SCRIPT = '. "$1"/sqllib/db2profile && shift && exec "$@"'
+AUTHORITY_GROUPS = ("SYSADM_GROUP", "SYSCTRL_GROUP", "SYSMAINT_GROUP")
+CFG_GROUP_RE = re.compile(r"\((SYSADM_GROUP|SYSCTRL_GROUP|SYSMAINT_GROUP)\)[ \t]*=[ \t]*(\S*)")
 RC_OK, RC_WARNING = 0, 2
 
 
@@ -84,8 +100,100 @@ def backup_argv(name: str, settings: Mapping[str, Any], backup_dir: str) -> list
             + ["to", _path_word(backup_dir), "compress"] + (["include", "logs"] if online else []))
 
 
+def _sqllib_owner(settings: Mapping[str, Any]) -> str | None:
+    """The owner of the instance's ``sqllib`` (``instance_home``'s, else the one ``command.db2`` is in)."""
+    if settings["instance_home"]:
+        return owner_of(os.path.join(settings["instance_home"], "sqllib"))
+    command = _db2(settings)[0]
+    marker = os.sep + "sqllib" + os.sep
+    return owner_of(command[:command.index(marker) + len(marker) - 1]) if marker in command else None
+
+
+def tool_user(settings: Mapping[str, Any]) -> ToolUser:
+    """The instance owner: ``os_user``, else ``env.DB2INSTANCE`` (on Linux an instance is named after
+    its owner), else the owner of its ``sqllib``; with ``INSTHOME/sqllib/db2profile`` sourced first.
+    Unknown: the user running cnxbackup, in its own environment."""
+    name: str | None
+    if settings["os_user"]:
+        name, source = str(settings["os_user"]), "database.os_user"
+    elif settings["env"].get("DB2INSTANCE"):
+        name, source = settings["env"]["DB2INSTANCE"], "database.env.DB2INSTANCE"
+    else:
+        name, source = _sqllib_owner(settings), "the owner of the instance's sqllib"
+    if name is None:
+        return ToolUser(None, "no database.os_user, database.env.DB2INSTANCE or instance_home: the caller's own")
+    home = settings["instance_home"] or home_of(name)
+    if home and os.path.isfile(os.path.join(home, "sqllib", "db2profile")):
+        return ToolUser(name, source, PROFILE_SCRIPT, [home])
+    if name == current_user() or home is None:  # its own environment; an unknown user shows in the gate
+        return ToolUser(name, source)
+    return ToolUser(name, source, PROFILE_SCRIPT, [home])  # a missing profile shows in the gate's check
+
+
+def _switch(settings: Mapping[str, Any]) -> list[str]:
+    """The words that run a tool as the instance owner (none on a DB host: the shim carries them)."""
+    return list(settings["switch"]) if settings["switch"] is not None else switch_prefix(tool_user(settings))
+
+
 def _run(argv: list[str], settings: Mapping[str, Any], log: logging.Logger | None) -> ToolRun:
-    return run_tool(argv, tool_env(settings), settings["timeout"], log)
+    return run_tool(_switch(settings) + argv, tool_env(settings), settings["timeout"], log)
+
+
+def authority_groups(cfg_output: str, owner_primary_group: str | None) -> dict[str, str | None]:
+    """SYSADM_GROUP, SYSCTRL_GROUP, SYSMAINT_GROUP from ``db2 get dbm cfg`` (upper case); a NULL
+    SYSADM_GROUP is the instance owner's primary group (IBM's rule), the other two NULL are nobody."""
+    found: dict[str, str | None] = {key: None for key in AUTHORITY_GROUPS}
+    for key, value in CFG_GROUP_RE.findall(cfg_output):
+        found[key] = value.upper() if value and value.upper() != "NULL" else None
+    if found["SYSADM_GROUP"] is None and owner_primary_group:
+        found["SYSADM_GROUP"] = owner_primary_group.upper()
+    return found
+
+
+def groups_where_tools_run(user: str, settings: Mapping[str, Any], log: logging.Logger | None) -> list[str]:
+    """``user``'s groups, primary first, on the host where the tools run: here from the group
+    database, on a DB host from ``id -Gn USER`` run there through the same shim as the tools."""
+    if settings["switch"] is None:
+        return groups_of(user)
+    run = _run(["id", "-Gn", user], settings, log)
+    return run.output.split() if run.rc == RC_OK else []
+
+
+def authority_problems(settings: Mapping[str, Any], backup_dir: str, databases: Sequence[str], *,
+                       secrets: Mapping[str, str] | None = None, log: logging.Logger | None = None) -> list[str]:
+    """Before the outage: the instance owner's environment works (``db2 get dbm cfg``, which needs no
+    authority), the user is in SYSADM_GROUP, SYSCTRL_GROUP or SYSMAINT_GROUP (``db2 backup`` needs
+    one), and ``backup_dir`` is a folder that user can write (the images are written as it)."""
+    user = tool_user(settings)
+    who = user.name or "the user running cnxbackup"
+    run = _run(_db2(settings) + ["get", "dbm", "cfg"], settings, log)
+    if run.rc not in (RC_OK, RC_WARNING) or not CFG_GROUP_RE.search(run.output):
+        return ["database: `db2 get dbm cfg` as %s failed (rc %s: %s): the instance's environment "
+                "(sqllib/db2profile) is not reached; set database.os_user to the instance owner and "
+                "database.instance_home to the home holding sqllib" % (who, run.rc, tail(run.output, 2) or "no output")]
+    problems = []
+    instance = settings["env"].get("DB2INSTANCE")
+    if settings["switch"] is None:
+        owner = (instance if instance and home_of(instance) else None) or _sqllib_owner(settings) or user.name
+    else:  # on the DB host: its accounts are not this host's
+        owner = instance or user.name
+    owner_groups = groups_where_tools_run(owner, settings, log) if owner else []
+    wanted = authority_groups(run.output, owner_groups[0] if owner_groups else None)
+    if user.name is not None:
+        have = {group.upper() for group in groups_where_tools_run(user.name, settings, log)}
+        if not have & {group for group in wanted.values() if group}:
+            listed = ", ".join("%s=%s" % (key, value or "NULL") for key, value in wanted.items())
+            problems.append("database: %s has none of SYSADM, SYSCTRL or SYSMAINT authority, which db2 backup needs "
+                            "(%s; %s is in %s): add it to one of those groups (usermod -aG GROUP %s) or set "
+                            "database.os_user to the instance owner"
+                            % (user.name, listed, user.name, ", ".join(sorted(have)) or "no group", user.name))
+    if settings["switch"] is not None or not needs_switch(user):  # else the gate checks it as this user
+        return problems
+    probe = _run(["test", "-d", backup_dir, "-a", "-w", backup_dir], settings, log)
+    if probe.rc != 0:
+        problems.append("database.backup_dir: %s is not a folder %s can write (db2 backup writes the images as "
+                        "that user): install -d -o %s %s" % (backup_dir, who, user.name, backup_dir))
+    return problems
 
 
 def _free_database(name: str, settings: Mapping[str, Any], log: logging.Logger | None) -> tuple[bool, str]:

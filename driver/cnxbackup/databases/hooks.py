@@ -14,6 +14,7 @@ from typing import Any, Dict, List, Mapping, Optional, Protocol, Sequence, Tuple
 
 from . import db2, mssql, oracle
 from .base import DbBackupResult, DbError, DbTarget, RestoreSource
+from .runas import ToolUser
 
 Settings = Mapping[str, Any]
 Secrets = Optional[Mapping[str, str]]
@@ -73,6 +74,17 @@ class VendorHooks(Protocol):
                       log: Optional[logging.Logger] = None) -> Optional[str]:
         """Remove one recorded backup through the vendor's own catalogue (prune): what was done, or None when
         the images are plain files the caller removes; DbError when the backup may not be removed this way."""
+        ...
+
+    def tool_user(self, settings: Settings) -> ToolUser:
+        """Who runs the tools (its name: None for the user running cnxbackup) and the shell that sets its
+        environment (DB2 ``sqllib/db2profile``, Oracle ``oraenv``)."""
+        ...
+
+    def authority_problems(self, settings: Settings, backup_dir: str, databases: Sequence[str], *,
+                           secrets: Secrets = None, log: Optional[logging.Logger] = None) -> List[str]:
+        """Before the outage: what that user lacks to take the backup (each names the user, the
+        authority and the fix); empty when nothing is missing."""
         ...
 
     def data_source_settings(self, host: str) -> Dict[str, str]:

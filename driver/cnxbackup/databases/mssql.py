@@ -35,6 +35,7 @@ from cnxbackup.databases.base import (
     tool_command,
     tool_env,
 )
+from cnxbackup.databases.runas import ToolUser, switch_prefix
 from cnxbackup.render import dquote
 
 VENDOR = "mssql"
@@ -127,11 +128,29 @@ def sqlcmd_argv(settings: Mapping[str, Any], auth_words: list[str], statement: s
     return tool_command(settings, "sqlcmd") + ["-S", str(server), "-b"] + auth_words + list(output) + ["-Q", statement]
 
 
+def tool_user(settings: Mapping[str, Any]) -> ToolUser:
+    """``os_user`` when set (sqlcmd has no profile to source), else the user running cnxbackup."""
+    if settings["os_user"]:
+        return ToolUser(str(settings["os_user"]), "database.os_user")
+    return ToolUser(None, "no database.os_user: the caller's own")
+
+
+def authority_problems(settings: Mapping[str, Any], backup_dir: str, databases: Sequence[str], *,
+                       secrets: Mapping[str, str] | None = None, log: logging.Logger | None = None) -> list[str]:
+    """None checked here: the server's own account writes the images, and a login without the right
+    is named by the backup itself (Msg 262)."""
+    return []
+
+
+def _switch(settings: Mapping[str, Any]) -> list[str]:
+    return list(settings["switch"]) if settings["switch"] is not None else switch_prefix(tool_user(settings))
+
+
 def _run(settings: Mapping[str, Any], secrets: Mapping[str, str] | None, statement: str,
          log: logging.Logger | None, output: Sequence[str] = ()) -> ToolRun:
     words, env, values = _auth(settings, secrets)
-    return run_tool(sqlcmd_argv(settings, words, statement, output), tool_env(settings, env), settings["timeout"],
-                    log, secret_values=values)
+    return run_tool(_switch(settings) + sqlcmd_argv(settings, words, statement, output), tool_env(settings, env),
+                    settings["timeout"], log, secret_values=values)
 
 
 # Backup compression exists in the Enterprise, Standard and Developer editions only (Microsoft,

@@ -11,10 +11,10 @@ import contextlib
 import logging
 import shutil
 import tempfile
-from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 from ..config import Environment
-from ..errors import StepFailed
+from ..errors import ConfigError, StepFailed
 from ..hosts import hosts_of, is_multi_host, with_role
 from ..manifest import DatabaseRecord
 from ..secrets import REDACT, read_password
@@ -24,6 +24,7 @@ from .base import DbBackupResult, DbError, DbTarget, database_log
 from .defaults import default_databases
 from .hooks import HOOKS, vendor_module
 from .parallel import backup_all
+from .runas import current_user, needs_switch, switch_prefix, switch_problem
 from .settings import SECRET_ENV, TOOL_KEYS, db_settings, settings_for
 
 
@@ -49,12 +50,59 @@ def remote_settings(env: Environment, settings: Dict[str, Any], transport: Trans
     host = hosts_of(env)[name]
     wrapped = dict(settings)
     commands = dict(settings["command"])
+    prefix = remote_switch(settings, host.user)
     for key in TOOL_KEYS:
         tool = commands[key]
         tool = tool if isinstance(tool, str) else " ".join(tool)
-        commands[key] = remote_tool_argv(transport, host, tool, dict(settings["env"]), SECRET_ENV, spec_dir)
+        commands[key] = remote_tool_argv(transport, host, tool, dict(settings["env"]), SECRET_ENV, spec_dir,
+                                         prefix=prefix)
     wrapped["command"] = commands
+    wrapped["switch"] = []  # the shim's remote command carries it
     return wrapped
+
+
+def remote_switch(settings: Mapping[str, Any], ssh_user: Optional[str]) -> List[str]:
+    """The words that run a tool as its owner on a DB host reached as ``ssh_user``: ``runuser`` when
+    that is root and the owner another user, the vendor's environment shell when it names its folders."""
+    user = vendor_module(settings["vendor"]).tool_user(settings)
+    return switch_prefix(user, as_user=ssh_user or current_user())
+
+
+def tool_user_check(env: Environment, databases: Sequence[str]) -> Tuple[List[str], List[str]]:
+    """(problems, notes) of the user the database tools run as, before the outage: the note names it
+    (and what chose it); the problems say what it lacks (it cannot be switched to, no authority, a
+    backup_dir it cannot write), each with the fix. On a DB host, through the ssh shim."""
+    settings = db_settings(env)
+    if settings["vendor"] == "none" or not databases:
+        return [], []
+    hooks = vendor_module(settings["vendor"])
+    user = hooks.tool_user(settings)
+    name = db_host(env)
+    ssh_user = hosts_of(env)[name].user if name is not None else None
+    runs_as = user.name or ssh_user or current_user()
+    how = "through runuser" if needs_switch(user, ssh_user) else "directly"
+    notes = [f"database tools ({', '.join(hooks.backup_tools(settings))}) run as {runs_as} ({user.source}), {how}"]
+    if name is None:
+        problem = switch_problem(user)
+        if problem is not None:
+            return [problem], notes
+    elif user.name is not None and ssh_user not in (None, "root", user.name):
+        return [f"database host {name}: its ssh user {ssh_user} is neither {user.name} ({user.source}) nor root, "
+                f"so the tools cannot run as {user.name}: set the host's user to {user.name} or root"], notes
+    section = env.section("database")
+    if section["auth"] == "password" and not (section.get("password_env") or section.get("password_file")):
+        return [], notes + ["the database tools' authority is not checked before the outage: the password is "
+                            "asked for when the backup starts (database.password_prompt)"]
+    try:
+        secrets = db_secrets(env)
+    except ConfigError as error:
+        return [], notes + [f"the database tools' authority is not checked: {error}"]
+    with _on_db_host(env, settings, "cnxgate-") as where:
+        try:
+            problems = hooks.authority_problems(where, settings["backup_dir"], databases, secrets=secrets)
+        except StepFailed as error:
+            problems = [f"database: the check of {runs_as}'s authority failed: {error}"]
+    return problems, notes
 
 
 @contextlib.contextmanager
@@ -85,6 +133,15 @@ def backup_tools(env: Environment) -> List[str]:
     if settings["vendor"] == "none":
         return []
     return vendor_module(settings["vendor"]).backup_tools(settings)
+
+
+def tools_on_callers_path(env: Environment) -> bool:
+    """Whether the database tools are found on this process's PATH as they are (no user switch and no
+    profile to source first), so that ``command -v`` here says whether they are there."""
+    settings = db_settings(env)
+    if settings["vendor"] == "none":
+        return False
+    return not switch_prefix(vendor_module(settings["vendor"]).tool_user(settings))
 
 
 def images_written_by_tool_user(vendor: str) -> bool:

@@ -5,13 +5,15 @@ everything in it; ``method: datapump`` exports the Connections schemas only.
 Settings used: command.rman / command.expdp / command.impdp, oracle.{method, sid, directory,
 directory_path, schemas, per_schema}, online (RMAN: needs ARCHIVELOG), auth ('os' -> "/ as sysdba";
 'password' -> user + password from secrets/password_env, written only to a 0600 parfile in a
-private 0700 temp dir that is removed afterwards), timeout, env.
+private 0700 temp dir that is removed afterwards), timeout, env, os_user (who runs the tools, with
+``oraenv`` sourced: :mod:`.runas`).
 """
 from __future__ import annotations
 
 import contextlib
 import logging
 import os
+import pwd
 import re
 import shlex
 import shutil
@@ -39,6 +41,7 @@ from cnxbackup.databases.base import (
     tool_command,
     tool_env,
 )
+from cnxbackup.databases.runas import ToolUser, needs_switch, owner_of, switch_prefix
 from cnxbackup.databases.settings import hook_settings
 
 VENDOR = "oracle"
@@ -54,6 +57,10 @@ DP_WARN_RE = re.compile(r'^Job "[^"]+"\."[^"]+" completed with (\d+) error\(s\) 
 DP_FILES_RE = re.compile(r"^Dump file set for \S+ is:\n((?:[ \t]+\S.*\n?)+)", re.MULTILINE)
 ERROR_LINE_RE = re.compile(r"^(?:ORA|RMAN|UDE|LRM)-\d{5}:.*$", re.MULTILINE)
 RMAN_STACK_MARK = "RMAN-00569"
+NO_PRIVILEGE = "ORA-01031"
+# oraenv, not interactive (ORAENV_ASK=NO), its chatter ("The Oracle base has been set to ...") kept out
+ORAENV_SCRIPT = ('ORACLE_SID="$1" ORAENV_ASK=NO; export ORACLE_SID ORAENV_ASK; . "$2" </dev/null >/dev/null; '
+                 'shift 2; exec "$@"')
 
 
 def _oracle(settings: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -105,6 +112,61 @@ def _env(settings: Mapping[str, Any]) -> dict[str, str]:
     return tool_env(settings, {"ORACLE_SID": sid(settings)})
 
 
+def _oracle_home(settings: Mapping[str, Any]) -> str | None:
+    return settings["env"].get("ORACLE_HOME") or os.environ.get("ORACLE_HOME")
+
+
+def tool_user(settings: Mapping[str, Any]) -> ToolUser:
+    """The software owner: ``os_user``, else the owner of ``ORACLE_HOME`` (``env`` or this process's);
+    ``oraenv`` (ORACLE_HOME/bin's, else /usr/local/bin's) sourced for ORACLE_SID first, where there is one.
+    Unknown: the user running cnxbackup, in its own environment."""
+    home = _oracle_home(settings)
+    name: str | None
+    if settings["os_user"]:
+        name, source = str(settings["os_user"]), "database.os_user"
+    else:
+        name, source = (owner_of(home) if home else None), "the owner of ORACLE_HOME %s" % home
+    if name is None:
+        return ToolUser(None, "no database.os_user and no ORACLE_HOME: the caller's own")
+    for oraenv in ([os.path.join(home, "bin", "oraenv")] if home else []) + ["/usr/local/bin/oraenv"]:
+        if os.path.isfile(oraenv):
+            return ToolUser(name, source, ORAENV_SCRIPT, [sid(settings), oraenv])
+    return ToolUser(name, source)
+
+
+def _switch(settings: Mapping[str, Any]) -> list[str]:
+    """The words that run a tool as the software owner (none on a DB host: the shim carries them)."""
+    return list(settings["switch"]) if settings["switch"] is not None else switch_prefix(tool_user(settings))
+
+
+def authority_problems(settings: Mapping[str, Any], backup_dir: str, databases: Sequence[str], *,
+                       secrets: Mapping[str, str] | None = None, log: logging.Logger | None = None) -> list[str]:
+    """Before the outage, with the tool that will run, as its user: Data Pump ``expdp`` of one schema
+    with ESTIMATE_ONLY=YES NOLOGFILE=YES (connects and estimates, writes nothing); RMAN ``rman target /``
+    (connects as SYSDBA, runs nothing). ``/ as sysdba`` needs the OSDBA group (ORA-01031 otherwise)."""
+    who = tool_user(settings).name or "the user running cnxbackup"
+    if method(settings) == "rman":
+        run, display = _run_rman(settings, "", log)
+        ok = run.rc == 0 and RMAN_STACK_MARK not in run.output
+        found = _rman_error(run.output)
+    else:
+        schema = (targets(databases, settings)[0].schemas or [sid(settings)])[0]
+        parameters = [("schemas", schema), ("estimate_only", "YES"), ("nologfile", "YES")]
+        run, display = _run_datapump("expdp", settings, secrets, parameters, log)
+        ok = run.rc == RC_OK and DP_SUCCESS_RE.search(run.output) is not None
+        found = "; ".join(errors(run.output)) or tail(run.output, 2) or "rc %s" % run.rc
+    if ok:
+        return []
+    if NO_PRIVILEGE in run.output and settings["auth"] == "os":
+        return ["database: %s cannot connect / as sysdba (%s: ORA-01031 insufficient privileges): add it to the "
+                "OSDBA group (usermod -aG dba %s) or set database.os_user to the Oracle software owner"
+                % (who, display, who)]
+    if NO_PRIVILEGE in run.output:
+        return ["database: %s as %s: ORA-01031 insufficient privileges for database.user %s: grant it "
+                "DATAPUMP_EXP_FULL_DATABASE (or use auth: os)" % (display, who, settings["user"])]
+    return ["database: %s as %s failed: %s" % (display, who, found)]
+
+
 def errors(output: str) -> list[str]:
     return [line.strip() for line in ERROR_LINE_RE.findall(output)
             if not line.startswith(("RMAN-00571", "RMAN-00569"))]
@@ -119,6 +181,16 @@ def private_dir() -> Iterator[str]:
         yield path
     finally:
         shutil.rmtree(path, ignore_errors=True)
+
+
+def _hand_over(settings: Mapping[str, Any], paths: Sequence[str]) -> None:
+    """Give a private folder and its file to the user the tool switches to (it must read them)."""
+    user = tool_user(settings)
+    if settings["switch"] is not None or not needs_switch(user):
+        return
+    entry = pwd.getpwnam(str(user.name))
+    for path in paths:
+        os.chown(path, entry.pw_uid, entry.pw_gid)
 
 
 def _write_private(directory: str, name: str, text: str) -> str:
@@ -153,8 +225,9 @@ def rman_restore_script(settings: Mapping[str, Any], online: bool) -> str:
 def _run_rman(settings: Mapping[str, Any], script: str, log: logging.Logger | None) -> tuple[ToolRun, str]:
     with private_dir() as directory:
         cmdfile = _write_private(directory, "cnxbackup.rcv", script)
+        _hand_over(settings, [directory, cmdfile])
         argv = tool_command(settings, "rman") + ["target", "/", "cmdfile=%s" % cmdfile]
-        run = run_tool(argv, _env(settings), settings["timeout"], log)
+        run = run_tool(_switch(settings) + argv, _env(settings), settings["timeout"], log)
     return run, command_text(argv)
 
 
@@ -237,8 +310,9 @@ def _run_datapump(tool: str, settings: Mapping[str, Any], secrets: Mapping[str, 
     userid, values = _userid(settings, secrets)
     with private_dir() as directory:
         parfile = _write_private(directory, "%s.par" % tool, parfile_text(userid, parameters))
+        _hand_over(settings, [directory, parfile])
         argv = tool_command(settings, tool) + ["parfile=%s" % parfile]
-        run = run_tool(argv, _env(settings), settings["timeout"], log, secret_values=values)
+        run = run_tool(_switch(settings) + argv, _env(settings), settings["timeout"], log, secret_values=values)
     return run, command_text(argv)
 
 

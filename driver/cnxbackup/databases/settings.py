@@ -2,7 +2,8 @@
 
 The schema (``config.schema``) is the one source of the defaults: the hooks read every key by
 index, never with a fallback of their own, so a default is written once and a missing key
-is a bug that shows, not a value that differs from the documented one.
+is a bug that shows, not a value that differs from the documented one. One key is not the
+schema's: ``switch``, how a tool reaches its owner (see :func:`hook_settings`).
 """
 from __future__ import annotations
 
@@ -20,6 +21,9 @@ def hook_settings(section: Mapping[str, Any]) -> Dict[str, Any]:
     file's, the schema's defaults filled in, the tool environment as text."""
     settings = with_defaults("database", section)
     settings["env"] = {key: str(value) for key, value in settings["env"].items()}
+    # the words that switch a tool to its owner: None, each vendor's own here (``runas``); a list when
+    # the tools run on a DB host, where the ssh shim's remote command carries the switch
+    settings["switch"] = None
     return settings
 
 

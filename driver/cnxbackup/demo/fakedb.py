@@ -9,9 +9,11 @@ from __future__ import annotations
 import contextlib
 import datetime
 import fcntl
+import grp
 import hashlib
 import json
 import os
+import pwd
 import random
 import re
 import sys
@@ -36,7 +38,10 @@ def prepare(tmp_dir: str, vendor: str, databases: list[str] | None = None, **opt
         (``missing`` removes the name from the existing databases);
       delay_seconds: float, slept by every backup/restore/verify call (makes parallelism measurable);
       image_size: bytes of payload per backup image (default 64 KiB);
-      instance: DB2 instance name (default db2inst1);
+      instance: DB2 instance name (default: the owner's name, as a real instance is named after its owner);
+      owner: the instance / Oracle software owner (default: the user running this);
+      sysadm_group, sysctrl_group, sysmaint_group: DB2's authority groups (default NULL: SYSADM is the
+        owner's primary group); osdba_group: Oracle's OSDBA group (default: the owner's primary group);
       recoverable: list of DB2 databases with archive logging (online backup allowed);
       schema_version: value returned by ``select POSTSCHEMAVER from FILES.PRODUCT``;
       edition: SQL Server edition ('Enterprise' default; 'Express' refuses COMPRESSION);
@@ -47,9 +52,15 @@ def prepare(tmp_dir: str, vendor: str, databases: list[str] | None = None, **opt
     os.makedirs(tmp_dir, exist_ok=True)
     names = [name.upper() for name in (databases or [])]
     missing = {name.upper() for name in options.pop("missing", [])}
+    owner = options.pop("owner", None) or pwd.getpwuid(os.geteuid()).pw_name
     state: dict[str, Any] = {
         "vendor": vendor,
-        "instance": options.pop("instance", "db2inst1"),
+        "instance": options.pop("instance", owner),
+        "owner": owner,
+        "sysadm_group": options.pop("sysadm_group", None),
+        "sysctrl_group": options.pop("sysctrl_group", None),
+        "sysmaint_group": options.pop("sysmaint_group", None),
+        "osdba_group": options.pop("osdba_group", None),
         "delay_seconds": float(options.pop("delay_seconds", 0)),
         "image_size": int(options.pop("image_size", DEFAULT_IMAGE_SIZE)),
         "schema_version": str(options.pop("schema_version", "147.3")),
@@ -132,8 +143,82 @@ def set_database(env: dict[str, str], name: str, **flags: Any) -> None:
         state["databases"][name.upper()].update(flags)
 
 
+def set_owner(env: dict[str, str], **keys: Any) -> None:
+    """Change the owner or the authority groups between calls (``sysadm_group``, ``osdba_group`` ...)."""
+    unknown = set(keys) - {"owner", "sysadm_group", "sysctrl_group", "sysmaint_group", "osdba_group"}
+    if unknown:
+        raise TypeError("unknown owner keys: %s" % ", ".join(sorted(unknown)))
+    handle = Invocation.__new__(Invocation)
+    handle.state_path = env["FAKEDB_STATE"]
+    with handle.state() as state:
+        state.update(keys)
+
+
 def tool_path(name: str) -> str:
     return os.path.join(FAKES_DIR, name)
+
+
+def make_instance_home(home: str, owner: str) -> str:
+    """A DB2 instance owner's home: ``sqllib/db2profile`` puts ``sqllib/bin`` (the fake db2 and db2ckbkp)
+    on the PATH, as the real one does, so a plain ``db2`` is found only in the instance's environment."""
+    _make_tool_home(os.path.join(home, "sqllib"), "db2profile", ["db2", "db2ckbkp"],
+                    'PATH="%s/sqllib/bin:$PATH"; export PATH\n' % home, owner)
+    os.chown(home, *_ids(owner))
+    return home
+
+
+def make_oracle_home(home: str, owner: str) -> str:
+    """An ORACLE_HOME whose ``bin/oraenv`` sets ORACLE_HOME and puts ``bin`` (the fake rman, expdp,
+    impdp) on the PATH, quietly when ORAENV_ASK=NO."""
+    _make_tool_home(home, os.path.join("bin", "oraenv"), ["rman", "expdp", "impdp"],
+                    'ORACLE_HOME="%s"; PATH="%s/bin:$PATH"; export ORACLE_HOME PATH\n'
+                    'echo "The Oracle base has been set to %s"\n' % (home, home, home), owner)
+    return home
+
+
+def _make_tool_home(folder: str, profile: str, tools: list[str], text: str, owner: str) -> None:
+    os.makedirs(os.path.join(folder, "bin"), exist_ok=True)
+    with open(os.path.join(folder, profile), "w") as handle:
+        handle.write(text)
+    for tool in tools:
+        link = os.path.join(folder, "bin", tool)
+        if not os.path.lexists(link):
+            os.symlink(tool_path(tool), link)
+    for path in [folder, os.path.join(folder, "bin"), os.path.join(folder, profile)]:
+        os.chown(path, *_ids(owner))
+
+
+def _ids(user: str) -> tuple[int, int]:
+    entry = pwd.getpwnam(user)
+    return entry.pw_uid, entry.pw_gid
+
+
+def own_groups() -> set[str]:
+    """The names of the groups of the process (a fake's authority is its user's groups, as the real tools')."""
+    names = set()
+    for gid in set(os.getgroups()) | {os.getegid()}:
+        try:
+            names.add(grp.getgrgid(gid).gr_name.upper())
+        except KeyError:
+            names.add(str(gid))
+    return names
+
+
+def owner_primary_group(state: dict[str, Any]) -> str:
+    """The owner's primary group (upper case): DB2's SYSADM group when SYSADM_GROUP is NULL, the fake's
+    OSDBA group unless ``osdba_group`` names another."""
+    try:
+        return grp.getgrgid(pwd.getpwnam(state["owner"]).pw_gid).gr_name.upper()
+    except KeyError:
+        return ""
+
+
+def user_name() -> str:
+    """The name of the user running the fake."""
+    try:
+        return pwd.getpwuid(os.geteuid()).pw_name
+    except KeyError:
+        return str(os.geteuid())
 
 
 # --------------------------------------------------------------------------- fake side

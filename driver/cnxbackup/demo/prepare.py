@@ -149,6 +149,8 @@ def prepare_demo(env: Environment, progress: Progress, build_tree: bool = True) 
             return fakedb.prepare(fake_dir, db["vendor"], databases=names, image_size=1 << 20)
 
         fake_env = _cached_env(fake_dir, new_fake_env)
-        overlay["database"] = {"env": {**fake_env, **(db.get("env") or {})}}
+        # the fake instance is owned by the user running the demo unless the demo says otherwise: no OS user
+        owner = db.get("os_user") or fakedb.read_state(fake_env).get("owner") or fakedb.user_name()
+        overlay["database"] = {"env": {**fake_env, **(db.get("env") or {})}, "os_user": owner}
         os.makedirs(db["backup_dir"], exist_ok=True)
     return overlay

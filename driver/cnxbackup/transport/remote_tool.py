@@ -13,7 +13,7 @@ import os
 import shlex
 import subprocess
 import sys
-from typing import Dict, List
+from typing import Dict, List, Sequence
 
 from ..hosts import Host
 from .base import SECRETS_PROLOGUE, secrets_stdin
@@ -21,14 +21,15 @@ from .ssh import SshTransport
 
 
 def remote_tool_argv(transport: SshTransport, host: Host, remote_tool: str, env: Dict[str, str], forward: List[str],
-                     spec_dir: str) -> List[str]:
-    """argv of a local shim that runs ``remote_tool`` on ``host`` through ``transport``'s master."""
+                     spec_dir: str, prefix: Sequence[str] = ()) -> List[str]:
+    """argv of a local shim that runs ``remote_tool`` on ``host`` through ``transport``'s master;
+    ``prefix``: words before it (the switch to the tool's owner, ``runuser -u USER -- /bin/sh -c ...``)."""
     spec = {"host": {"name": host.name, "address": host.address, "user": host.user, "port": host.port,
                      "key": host.key, "roles": list(host.roles)},
             "control_dir": transport.control_dir,
             "known_hosts": transport.known_hosts_file,
             "strict": transport.strict_host_key_checking,
-            "env": env, "forward": forward, "tool": remote_tool}
+            "env": env, "forward": forward, "tool": remote_tool, "prefix": list(prefix)}
     os.makedirs(spec_dir, mode=0o700, exist_ok=True)
     path = os.path.join(spec_dir, f"remote-{host.name}-{os.path.basename(remote_tool)}.json")
     with open(path, "w", encoding="utf-8") as handle:
@@ -50,7 +51,8 @@ def run_remote_tool(spec_path: str, args: List[str]) -> int:
     transport = SshTransport(strict_host_key_checking=spec["strict"], known_hosts_file=spec["known_hosts"],
                              control_dir=spec["control_dir"])
     assignments = " ".join(f"{k}={shlex.quote(str(v))}" for k, v in spec["env"].items())
-    command = (f"{assignments} " if assignments else "") + " ".join(shlex.quote(a) for a in [spec["tool"], *args])
+    words = [*spec.get("prefix", []), spec["tool"], *args]
+    command = (f"{assignments} " if assignments else "") + " ".join(shlex.quote(a) for a in words)
     secrets = {name: os.environ[name] for name in spec["forward"] if name in os.environ}
     if secrets:
         proc = subprocess.run(transport.argv(host, SECRETS_PROLOGUE + command), input=secrets_stdin(secrets))

@@ -258,18 +258,20 @@ class SshTransport:
 
     # -- file copies ----------------------------------------------------------------------
     def put(self, host: Host, local_path: str, remote_path: str) -> CopyResult:
-        """Copy a local file to host: streamed through ``cat`` into REMOTE.partial, size checked,
-        mode preserved, then renamed; a broken transfer leaves the destination untouched."""
+        """Copy a local file to host: streamed through ``cat`` into a new ``REMOTE.partial.XXXXXXXX``
+        (``mktemp``: created ``O_EXCL``, a name nobody could plant a link, hard link or FIFO at), size
+        checked, mode preserved, then renamed; a broken transfer leaves the destination untouched."""
         if host.is_local:
             return self.local.put(host, local_path, remote_path)
         with open_source(local_path) as source:
             st = os.fstat(source.fileno())
             mode = st.st_mode & 0o7777
-            tmp = shlex.quote(remote_path + ".partial")
+            template = shlex.quote(remote_path + ".partial.XXXXXXXX")
             final = shlex.quote(remote_path)
-            command = (f"umask 077; cat > {tmp} && n=$(wc -c < {tmp}) && [ $n -eq {st.st_size} ] "
-                       f"&& chmod {mode:o} {tmp} && mv -f {tmp} {final} "
-                       f"|| {{ rc=$?; rm -f {tmp}; echo \"cnxbackup: put failed (exit $rc)\" >&2; exit 1; }}")
+            command = (f"umask 077; tmp=$(mktemp {template}) || {{ echo \"cnxbackup: put failed (mktemp)\" >&2; exit 1; }}; "
+                       f"cat > \"$tmp\" && n=$(wc -c < \"$tmp\") && [ $n -eq {st.st_size} ] "
+                       f"&& chmod {mode:o} \"$tmp\" && mv -f \"$tmp\" {final} "
+                       f"|| {{ rc=$?; rm -f \"$tmp\"; echo \"cnxbackup: put failed (exit $rc)\" >&2; exit 1; }}")
             proc = subprocess.Popen(self.argv(host, command), stdin=subprocess.PIPE,
                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
             assert proc.stdin is not None

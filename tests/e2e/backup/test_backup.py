@@ -118,7 +118,7 @@ def test_dry_run_and_plan_change_nothing(tmp_path):
     assert "zstd" in proc.stdout and "stop_servers" in proc.stdout
     assert e2e.sets(os.path.join(tmp, "backups")) == []
     assert not os.path.exists(os.environ.get("X", os.path.join(tmp, "demo", "mock", "was905.log.jsonl")))
-    assert fakedb.read_log(e2e.fakedb_env(tmp)) == []
+    assert e2e.db_changes(fakedb.read_log(e2e.fakedb_env(tmp))) == []  # the gate's read-only query only
     plan = e2e.cli("plan", "--env", env_file)
     assert plan.returncode == 0 and "shared-provision" in plan.stdout and "Connections 8.0.0.0_CR14" in plan.stdout
 
@@ -259,7 +259,7 @@ def test_wsadmin_death_and_hang_are_reported(tmp_path, action, expect):
     assert not os.path.exists(os.path.join(set_dir, "manifest.json"))
     journal = json.load(open(os.path.join(set_dir, "journal.json")))
     assert journal["steps"]["wsadmin:list_auth_aliases"]["status"] == "failed"
-    assert fakedb.read_log(e2e.fakedb_env(tmp)) == []  # nothing after wsadmin ran
+    assert e2e.db_changes(fakedb.read_log(e2e.fakedb_env(tmp))) == []  # nothing after wsadmin ran
 
 
 def test_dmgr_down_stops_before_anything(tmp_path):

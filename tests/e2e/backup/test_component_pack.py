@@ -90,7 +90,7 @@ def test_a_backup_holds_the_inventory_the_dump_the_snapshot_and_the_folders(tmp_
     # prune removes an older set's OpenSearch snapshot from the repository (this copy names no image)
     older = os.path.join(tmp, "backups", "demo-20200101T000000")
     shutil.copytree(set_dir, older)
-    e2e.reseal(older, lambda data: data.update(databases=[]))
+    e2e.reseal(older, lambda data: data.update(databases=[], runId="demo-20200101T000000"))
     pruned = e2e.cli("--plain", "prune", "--env", env_file, "--keep", "1")
     assert pruned.returncode == 0, pruned.stdout + pruned.stderr
     assert f"OpenSearch snapshot os_snaps_repo/{snap['snapshot']}: deleted" in pruned.stdout

@@ -239,6 +239,28 @@ def test_put_get_round_trip_with_awkward_path(three_hosts, transport, tmp_path):
     assert back.stat().st_mode & 0o7777 == 0o640
 
 
+@pytest.mark.timeout(60)
+def test_put_does_not_write_through_a_planted_partial_name(three_hosts, transport, tmp_path):
+    """Issue 26: the remote partial was ``REMOTE.partial``, opened by ``cat >``: a hard link planted
+    there was written through (its target truncated and overwritten), a FIFO hung the put."""
+    h = three_hosts[0]
+    host = as_host(h)
+    src = tmp_path / "src"
+    src.write_bytes(b"ours\n")
+    outside = h.root / "outside-target"
+    outside.write_bytes(b"root's\n")
+    remote = h.root / "planted" / "image.001"
+    remote.parent.mkdir(parents=True, exist_ok=True)
+    os.link(outside, str(remote) + ".partial")
+    transport.put(host, str(src), str(remote))
+    assert outside.read_bytes() == b"root's\n" and remote.read_bytes() == b"ours\n"
+    fifo_dest = h.root / "planted" / "image.002"
+    os.mkfifo(str(fifo_dest) + ".partial")
+    transport.put(host, str(src), str(fifo_dest))
+    assert fifo_dest.read_bytes() == b"ours\n"
+    assert not [n for n in os.listdir(remote.parent) if ".partial." in n]  # nothing of ours left beside
+
+
 def test_get_missing_file_fails_and_leaves_nothing(three_hosts, transport, tmp_path):
     host = as_host(three_hosts[0])
     dest = tmp_path / "out"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 import e2e
+from cnxbackup.demo import fakedb
 from cnxbackup.demo.treegen import build_demo_deployment
 from cnxbackup.paths import demo_dir
 
@@ -26,7 +27,10 @@ def test_init_on_the_demo_tree_writes_a_file_whose_plan_passes(tmp_path) -> None
     fakes = os.path.join(demo_dir(), "fakes")
     with open(out, "a", encoding="utf-8") as handle:  # keys that only a demo needs: the signing keys' folder
         handle.write(f'signing:\n  key: "{tmp_path}/keys/signing-key.pem"\n  trusted_keys: "{tmp_path}/keys/trusted-keys"\n')
-    env = {"PATH": f"{fakes}{os.pathsep}{os.environ['PATH']}", "CNX_WAS_PASSWORD": "secret"}
+    # and a DB2 instance that answers (the gate asks it for its authority groups before anything stops)
+    instance = fakedb.prepare(str(tmp_path / "db2"), "db2", ["OPNACT"])
+    env = {"PATH": f"{fakes}{os.pathsep}{os.environ['PATH']}", "CNX_WAS_PASSWORD": "secret",
+           **{key: instance[key] for key in ("FAKEDB_STATE", "FAKEDB_LOG", "DB2INSTANCE")}}
     plan = e2e.cli("--plain", "plan", "--env", out, env=env)
     assert plan.returncode == 0, plan.stdout + plan.stderr
     assert "Connections 8.0.0.0_CR14" in plan.stdout and info["cell"] == "CNXCell"

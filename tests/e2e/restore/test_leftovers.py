@@ -50,3 +50,29 @@ def test_a_backup_after_a_restore_is_the_size_it_was_and_cleanup_removes_only_th
     assert open(os.path.join(decoy, "keep.txt")).read() == "mine\n"
     again = e2e.cli("--plain", "cleanup", "--env", ctx.env_file, "--yes")
     assert again.returncode == 0 and "no restore leftovers" in again.stdout
+
+
+def test_cleanup_refuses_while_a_restore_has_not_finished_and_skips_a_linked_profile(ctx) -> None:
+    """Issue 26: cleanup holds the lock, refuses beside an unfinished restore (its --resume needs the
+    moved-aside copies), and never removes anything inside the target of a link put on an item's path."""
+    restore = os.path.join(ctx.set_dir, "restore-20990101T000000")
+    os.makedirs(restore)
+    with open(os.path.join(restore, "journal.json"), "w", encoding="utf-8") as handle:
+        handle.write('{"status": "running"}')
+    moved = ctx.shared + ".cnxbackup-replaced-20990101T000000"
+    os.makedirs(moved)
+    refused = e2e.cli("--plain", "cleanup", "--env", ctx.env_file, "--yes")
+    assert refused.returncode == 1 and "restore-20990101T000000" in refused.stdout + refused.stderr
+    assert os.path.isdir(moved)
+
+    os.rename(restore, os.path.join(ctx.set_dir, "finished-elsewhere"))  # no restore pending now
+    victim = os.path.join(ctx.base, "victim")
+    os.makedirs(os.path.join(victim, "cnxrestore-new"))
+    open(os.path.join(victim, "cnxrestore-new", "precious"), "w").write("root's\n")
+    os.rename(ctx.shared, ctx.shared + ".real")
+    os.symlink(victim, ctx.shared)  # the item's folder replaced by a link to another tree
+    cleanup = e2e.cli("--plain", "cleanup", "--env", ctx.env_file, "--yes")
+    out = cleanup.stdout + cleanup.stderr
+    assert "skipped" in out and os.path.join(ctx.shared, "cnxrestore-new") in out, out
+    assert open(os.path.join(victim, "cnxrestore-new", "precious")).read() == "root's\n"
+    assert not os.path.exists(moved)  # the real leftover beside it went

@@ -13,7 +13,15 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from ... import componentpack
 from ...config import Environment
-from ...databases import backup_tools, db_host, images_written_by_tool_user
+from ...databases import (
+    backup_tools,
+    db_host,
+    db_settings,
+    images_written_by_tool_user,
+    remote_switch,
+    tool_user_check,
+    tools_on_callers_path,
+)
 from ...errors import EXIT_USAGE, CnxBackupError, ConfigError, PreflightError
 from ...hosts import hosts_of
 from ...lock import RunLock
@@ -38,8 +46,8 @@ def required_tools(plan: Plan) -> List[str]:
     tools = ["tar", "zstd", "openssl"]
     if plan.wsadmin_steps:
         tools.append(env.section("wsadmin")["command"])
-    if plan.db_vendor != "none" and plan.databases and db_host(env) is None:
-        tools += backup_tools(env)
+    if plan.db_vendor != "none" and plan.databases and db_host(env) is None and tools_on_callers_path(env):
+        tools += backup_tools(env)  # else found by running them as their user (tool_user_check)
     return tools
 
 
@@ -98,14 +106,17 @@ def _database_problems(plan: Plan, transport: Optional[Transport]) -> Tuple[List
         if transport is None:
             return [], [f"database host {host_name} not checked (no transport)"]
         tools = backup_tools(env)
-        probe = " && ".join(f"command -v {shlex.quote(tool)} >/dev/null" for tool in tools)
-        folder = shlex.quote(backup_dir)
+        prefix = remote_switch(db_settings(env), host.user)  # as the tools' user, in its environment
+        owner = prefix[2] if prefix[:1] == ["runuser"] else "this user"
+        probe = shlex.join(prefix + ["/bin/sh", "-c", 'for t in "$@"; do command -v "$t" >/dev/null || exit 1; done', "sh",
+                                     *tools])
         try:
             transport.check(host)
             if transport.run(host, probe).returncode != 0:
                 problems.append(f"database host {host_name}: {', '.join(tools)} not all installed there")
-            if checked and transport.run(host, f"test -d {folder} && test -w {folder}").returncode != 0:
-                problems.append(f"{where}: {backup_dir} on {host_name} is not a folder this user can write")
+            writable = shlex.join(prefix + ["test", "-d", backup_dir, "-a", "-w", backup_dir])
+            if checked and transport.run(host, writable).returncode != 0:
+                problems.append(f"{where}: {backup_dir} on {host_name} is not a folder {owner} can write")
             elif checked:
                 free = remote_free_space(transport, host, backup_dir)[1]
         except HostUnreachable as error:
@@ -219,6 +230,10 @@ def preflight(plan: Plan, transport: Optional[Transport] = None, *, allow_partia
     database, db_notes = _database_problems(plan, transport)
     problems += database
     notes += db_notes
+    if not database and plan.db_vendor != "none":  # the tools' user, with the tool that will run
+        users, user_notes = tool_user_check(env, plan.databases)
+        problems += users
+        notes += user_notes
     cluster, cp_notes = component_pack_problems(plan, transport or make_transport(env), allow_partial)
     problems += cluster
     notes += cp_notes

@@ -39,6 +39,7 @@ from ...log import get_logger
 from ...outcome import CommandOutcome
 from ...progress import Progress
 from ...redact import REDACT
+from ...setbox import OutsideTheSet, read_regular
 
 METRIC_NAMES = ("cnxbackup_last_success_timestamp_seconds", "cnxbackup_last_duration_seconds", "cnxbackup_last_bytes",
                 "cnxbackup_last_downtime_seconds", "cnxbackup_last_status")
@@ -241,10 +242,11 @@ def textfile(env_name: str, values: Mapping[str, Optional[float]]) -> str:
 
 
 def previous_success(path: str) -> Optional[float]:
+    """The last success the textfile recorded (read as a regular file only: the folder may be one
+    others can write, and a FIFO planted there must not hang the run)."""
     try:
-        with open(path, encoding="utf-8") as handle:
-            match = _SAMPLE.search(handle.read(1 << 16))
-    except OSError:
+        match = _SAMPLE.search(read_regular(path, 1 << 16).decode("utf-8", "replace"))
+    except (OSError, OutsideTheSet):
         return None
     try:
         return float(match.group(2)) if match else None

@@ -4,13 +4,17 @@ Found only in their fixed forms at each item's configured source (``<source>.cnx
 replaced-<stamp>``, ``<source>/cnxbackup-replaced-<stamp>``, ``<source>.cnxrestore-new``,
 ``<source>/cnxrestore-new``), computed from the environment, never read from a set and never
 by a looser glob. ``plan`` lists them (backups exclude them); ``cnxbackup cleanup`` removes
-them after a prompt.
+them after a prompt. Nothing is walked through a link: a leftover that is a link, or an inside form
+whose source folder is one (a profile folder replaced by a link), is named and left alone, and the
+removal runs from inside the very folder the listing saw (``remove_command``).
 """
 from __future__ import annotations
 
+import os
+import re
 import shlex
 from dataclasses import dataclass
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 from ...hosts import Host
 from ...paths import REPLACED_SUFFIX, STAGING_SUFFIX, is_leftover_of
@@ -18,9 +22,20 @@ from ...plan import Item
 from ...progress import human_bytes
 from ...transport import HostUnreachable, Transport
 
-# one line per existing candidate: "<KiB>\t<path>" (du -sk), the names globbed by the shell
+# one line per existing candidate: "<KiB>\t<dev:ino of the folder holding it>\t<path>" (du -sk, stat
+# without -L), the names globbed by the shell; a candidate that is a link, or an inside form whose
+# source is a link (a profile folder replaced by one), is "LINK\t\t<path>": named, never walked
 _FIND = ('for p in {src}{replaced}-* {src}/{replaced_in}-* {src}{staging} {src}/{staging_in}; do '
-         '[ -e "$p" ] || [ -L "$p" ] || continue; du -sk -- "$p" 2>/dev/null || printf "0\\t%s\\n" "$p"; done')
+         '[ -e "$p" ] || [ -L "$p" ] || continue; d=$(dirname -- "$p"); '
+         'if [ -L "$p" ] || {{ [ "$d" = {src} ] && [ -L "$d" ]; }}; then printf "LINK\\t\\t%s\\n" "$p"; continue; fi; '
+         'h=$(stat -L -c %d:%i -- "$d") || continue; '
+         'k=$(du -sk -- "$p" 2>/dev/null | cut -f1); printf "%s\\t%s\\t%s\\n" "${{k:-0}}" "$h" "$p"; done')
+
+# the removal, from inside the folder that holds the leftover (the shell's working folder is held,
+# not looked up again): refused when that folder is no longer the one the listing saw (a link or
+# another folder put there since), and when the leftover itself became a link
+_REMOVE = ('cd -P -- {parent} && [ "$(stat -c %d:%i .)" = {holder} ] && [ ! -L {name} ] && rm -rf -- {name} '
+           '|| {{ echo "cnxbackup: changed since it was listed (a link or another folder there): left alone" >&2; exit 1; }}')
 
 
 @dataclass(frozen=True)
@@ -29,6 +44,8 @@ class Leftover:
     item: str
     path: str
     size: int  # bytes (du)
+    holder: str = ""  # dev:ino of the folder holding it when it was listed
+    link: bool = False  # a link, or inside a source that is a link: named, never removed nor walked
 
 
 def _find_command(source: str) -> str:
@@ -37,10 +54,29 @@ def _find_command(source: str) -> str:
                         staging=STAGING_SUFFIX, staging_in=STAGING_SUFFIX.lstrip("."))
 
 
+def remove_command(leftover: Leftover) -> str:
+    """The shell line that removes ``leftover`` from inside the folder the listing saw, or refuses."""
+    parent, name = os.path.split(leftover.path.rstrip("/"))
+    return _REMOVE.format(parent=shlex.quote(parent), holder=shlex.quote(leftover.holder),
+                          name=shlex.quote("./" + name))
+
+
+def _parse(line: str, item: Item, seen: set) -> Optional[Leftover]:
+    size, _, rest = line.partition("\t")
+    holder, _, path = rest.partition("\t")
+    if not is_leftover_of(path, item.source) or (item.host, path) in seen:
+        return None
+    if size == "LINK":
+        return Leftover(item.host, item.name, path, 0, link=True)
+    if not size.isdigit() or not re.fullmatch(r"\d+:\d+", holder):
+        return None
+    return Leftover(item.host, item.name, path, int(size) * 1024, holder)
+
+
 def find_leftovers(items: List[Item], hosts: Dict[str, Host], transport: Transport) -> List[Leftover]:
     """Every leftover of the items' sources, on their hosts; unreachable hosts are skipped."""
     found: List[Leftover] = []
-    seen = set()
+    seen: set = set()
     for item in items:
         host = hosts.get(item.host) or Host("local", "local")
         try:
@@ -48,14 +84,14 @@ def find_leftovers(items: List[Item], hosts: Dict[str, Host], transport: Transpo
         except HostUnreachable:
             continue
         for line in proc.stdout.splitlines():
-            size, _, path = line.partition("\t")
-            if not size.isdigit() or not is_leftover_of(path, item.source) or (item.host, path) in seen:
-                continue
-            seen.add((item.host, path))
-            found.append(Leftover(item.host, item.name, path, int(size) * 1024))
+            leftover = _parse(line, item, seen)
+            if leftover is not None:
+                seen.add((item.host, leftover.path))
+                found.append(leftover)
     return found
 
 
 def describe(leftovers: List[Leftover]) -> List[str]:
-    return [f"{lo.path}{'' if lo.host == 'local' else ' @' + lo.host} ({human_bytes(lo.size)}, left by a restore of "
-            f"{lo.item})" for lo in leftovers]
+    return [f"{lo.path}{'' if lo.host == 'local' else ' @' + lo.host} "
+            + ("(a symlink, or inside a source that is one: skipped, never followed; look at it by hand)" if lo.link else
+               f"({human_bytes(lo.size)}, left by a restore of {lo.item})") for lo in leftovers]

@@ -15,7 +15,7 @@ from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 from ...errors import CnxBackupError
 from ...journal import JOURNAL, Journal
-from ...manifest import MANIFEST
+from ...manifest import MANIFEST, ManifestError, read_manifest_bytes
 
 STAMP_FORMAT = "%Y%m%dT%H%M%S"
 RESTORE_DIR_PREFIX = "restore-"
@@ -54,14 +54,18 @@ def list_sets(target: str, env_name: str) -> List[str]:
     return [p for p in paths if not os.path.islink(p) and os.path.isdir(p)]
 
 
+def _manifest_data(set_dir: str) -> Any:
+    """The manifest as plain JSON (not checked nor trusted), read as a regular file of the set."""
+    return json.loads(read_manifest_bytes(set_dir).decode("utf-8"))
+
+
 def recent_manifests(target: str, env_name: str) -> Iterator[Tuple[str, Dict[str, Any]]]:
     """(set folder, manifest as plain data) of this environment's sets, newest first; for estimates
     only (the data is not checked nor trusted); sets without a readable manifest are skipped."""
     for path in reversed(list_sets(target, env_name)):
         try:
-            with open(os.path.join(path, MANIFEST), encoding="utf-8") as handle:
-                data = json.load(handle)
-        except (OSError, ValueError):
+            data = _manifest_data(path)
+        except (ManifestError, OSError, ValueError):
             continue
         if isinstance(data, dict):
             yield path, data
@@ -75,10 +79,10 @@ def find_resumable_set(target: str, env_name: str) -> str:
         manifest = os.path.join(path, MANIFEST)
         if os.path.exists(manifest):
             try:
-                with open(manifest, encoding="utf-8") as handle:
-                    if json.load(handle).get("status") != "partial":
-                        continue
-            except (OSError, ValueError):
+                data = _manifest_data(path)
+                if isinstance(data, dict) and data.get("status") != "partial":
+                    continue
+            except (ManifestError, OSError, ValueError):
                 pass
         return path
     raise CnxBackupError(f"no unfinished backup set of environment {env_name} under {target} to resume")

@@ -3,7 +3,11 @@
 A set counts as complete only when its manifest's signature holds under the trusted keys and
 its status is complete (warnings allowed): a forged "complete" set on a shared disk must not
 push the real ones out of ``--keep``. A set whose signature does not hold is never counted
-and never removed (it is reported; an administrator removes it by hand).
+and never removed (it is reported; an administrator removes it by hand). Sets are dated and
+ordered by their signed record (``runId``, the folder name the backup gave them), not by the
+folder's name now: an older set renamed with a newer stamp would otherwise pass for the newest
+and let ``--keep 1`` remove the truly newest; a folder whose name disagrees with its signed record
+is listed as such ("misnamed") and, like an untrusted one, never counted nor removed.
 
 Prune rules (borgmatic/restic's ``--keep-last`` and ``--keep-within``, with the set's own
 guards): the newest ``--keep N`` complete sets are kept, and with ``--keep-within DAYS`` every
@@ -35,6 +39,7 @@ from ...hosts import Host, hosts_of
 from ...manifest import COMPLETE, MANIFEST, DatabaseRecord, ImageRecord, Manifest, ManifestError
 from ...paths import is_plain_path_within
 from ...progress import human_bytes
+from ...shown import quoted
 from ...signing import SignatureRefused
 from ...transport import HostUnreachable, Transport
 from .naming import list_sets, set_name_pattern, set_stamp, unfinished_restores
@@ -50,8 +55,8 @@ class SetEntry:
 
     path: str
     name: str
-    stamp: float  # from the folder name (cnxbackup names a set by its start)
-    state: str  # complete | complete-with-warnings | partial | unfinished | untrusted
+    stamp: float  # the start its signed runId gives; from the folder name only while nothing signed says
+    state: str  # complete | complete-with-warnings | partial | unfinished | untrusted | misnamed
     manifest: Optional[Manifest] = None
     trust_problem: str = ""
     restore_running: Optional[str] = None  # the folder of a restore that did not finish
@@ -97,10 +102,24 @@ def scan_sets(env: Environment, trusted_keys: str) -> List[SetEntry]:
                 opened = open_set(path, trusted_keys, trust_unsealed=False)
                 entry.manifest = opened.manifest
                 entry.state = opened.manifest.status if opened.manifest.status in COMPLETE else "partial"
+                _date_by_the_record(entry, env.name, opened.manifest)
             except (SignatureRefused, ManifestError, CnxBackupError, OSError) as error:
                 entry.state, entry.trust_problem = "untrusted", str(error)
         entries.append(entry)
+    entries.sort(key=lambda e: e.stamp)  # stable: oldest first by what the signed records say
     return entries
+
+
+def _date_by_the_record(entry: SetEntry, env_name: str, manifest: Manifest) -> None:
+    """The entry's date from its signed ``runId``; "misnamed" when the folder's name is not it."""
+    recorded = manifest.run_id
+    stamp = set_stamp(env_name, recorded) if isinstance(recorded, str) else None
+    if stamp is not None:
+        entry.stamp = stamp
+    if recorded != entry.name or stamp is None:
+        entry.state = "misnamed"
+        entry.trust_problem = (f"name disagrees with its signed record (runId {quoted(recorded)}): "
+                               "not counted and not removed; rename it back or remove it by hand")
 
 
 def decide(entries: List[SetEntry], keep: int, keep_within_days: Optional[float], now: float) -> List[PruneDecision]:
@@ -114,6 +133,8 @@ def decide(entries: List[SetEntry], keep: int, keep_within_days: Optional[float]
             decisions.append(PruneDecision(entry, True, f"an unfinished restore names it ({entry.restore_running})"))
         elif entry.state == "untrusted":
             decisions.append(PruneDecision(entry, True, f"not removed: its signature does not hold ({entry.trust_problem})"))
+        elif entry.state == "misnamed":
+            decisions.append(PruneDecision(entry, True, f"not removed: its {entry.trust_problem}"))
         elif entry is newest_complete:
             decisions.append(PruneDecision(entry, True, "the newest complete set"))
         elif id(entry) in kept_last:

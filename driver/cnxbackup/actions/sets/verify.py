@@ -29,7 +29,7 @@ from ...manifest import (
     ManifestFormatError,
 )
 from ...progress import Progress
-from ...setbox import OutsideTheSet, path_in_set
+from ...setbox import OutsideTheSet, open_regular, path_in_set
 from ...signing import KeyMissing, SignatureRefused
 from ...transport import make_transport
 from .crypto import set_cipher
@@ -230,7 +230,7 @@ def _mongo_dry_run(set_dir: str, relpath: str, env: Environment, cipher: Optiona
         if cipher is not None:
             data = read_through(cipher, path)
         else:
-            with open(path, "rb") as handle:
+            with open_regular(path) as handle:
                 data = handle.read()
         failed, restored = mongo_part.dry_run(client, mongo_part.detect(client), data)
     except (CnxBackupError, OSError) as error:

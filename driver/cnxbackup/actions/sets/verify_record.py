@@ -11,16 +11,17 @@ import time
 from typing import Any, Dict, Optional
 
 from ...atomic import write_json_atomic
+from ...setbox import OutsideTheSet, read_in_set
 
 VERIFY_RESULT = "verify-result.json"
+MAX_VERIFY_RESULT_BYTES = 64 << 10
 
 
 def read_verify_result(set_dir: str) -> Optional[Dict[str, Any]]:
     """The last ``verify`` of the set as recorded beside it (information only: it is not signed)."""
     try:
-        with open(os.path.join(set_dir, VERIFY_RESULT), encoding="utf-8") as handle:
-            data = json.load(handle)
-    except (OSError, ValueError):
+        data = json.loads(read_in_set(set_dir, VERIFY_RESULT, MAX_VERIFY_RESULT_BYTES).decode("utf-8"))
+    except (OutsideTheSet, OSError, ValueError):
         return None
     if not isinstance(data, dict) or not isinstance(data.get("ok"), bool):
         return None

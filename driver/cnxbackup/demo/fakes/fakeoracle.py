@@ -39,6 +39,9 @@ def local_logon(invocation: fakedb.Invocation, state: dict[str, Any]) -> None:
     if sid.upper() != str(state["oracle_sid"]).upper():
         raise OracleFailure("ORA-01034: ORACLE not available\nORA-27101: shared memory realm does not exist\n"
                             "Linux-x86_64 Error: 2: No such file or directory")
+    osdba = str(state.get("osdba_group") or fakedb.owner_primary_group(state)).upper()
+    if state.get("owner") and osdba not in fakedb.own_groups():  # "/ as sysdba" is the OSDBA group's
+        raise OracleFailure("ORA-01031: insufficient privileges")
 
 
 def password_logon(userid: str, state: dict[str, Any]) -> str:
@@ -396,7 +399,7 @@ def datapump_main(tool: str, argv: list[str]) -> int:
 def run_datapump(tool: str, params: dict[str, str], invocation: fakedb.Invocation, out: list[str]) -> int:
     known = {"userid", "schemas", "full", "directory", "dumpfile", "logfile", "nologfile", "reuse_dumpfiles",
              "compression", "parallel", "filesize", "job_name", "table_exists_action", "remap_schema",
-             "exclude", "include", "flashback_time", "content", "metrics", "logtime"}
+             "exclude", "include", "flashback_time", "content", "metrics", "logtime", "estimate_only"}
     unknown = sorted(set(params) - known)
     if unknown:
         raise OracleFailure("LRM-00101: unknown parameter name '%s'" % unknown[0])
@@ -418,6 +421,8 @@ def run_datapump(tool: str, params: dict[str, str], invocation: fakedb.Invocatio
         raise OracleFailure("UDE-%05d: operation generated ORACLE error %s\n%s"
                             % (int(code.group(1)) if code else 0, code.group(1) if code else "0", error)) from None
     out.append("Connected to: Oracle Database 19c Enterprise Edition Release 19.0.0.0.0 - Production")
+    if tool == "expdp" and params.get("estimate_only", "n").lower() in ("y", "yes"):
+        return estimate(params, out, state, owner)
     directory_name = params.get("directory", "DATA_PUMP_DIR").upper()
     directory = state["directories"].get(directory_name)
     if directory is None:
@@ -446,6 +451,25 @@ def run_datapump(tool: str, params: dict[str, str], invocation: fakedb.Invocatio
         with open(os.path.join(directory, logfile), "w") as handle:
             handle.write("\n".join(out[1:]) + "\n")
     return rc
+
+
+def estimate(params: dict[str, str], out: list[str], state: dict[str, Any], owner: str) -> int:
+    """ESTIMATE_ONLY=YES: the size by blocks, no dump file (with NOLOGFILE=YES no log either)."""
+    schemas = [name.strip().strip('"').upper() for name in params.get("schemas", "").split(",") if name.strip()]
+    existing = [name for name, info in state["databases"].items() if not info.get("virtual")]
+    found = [name for name in schemas or [owner] if name in existing]
+    if not found:
+        raise OracleFailure("ORA-39001: invalid argument value\nORA-39170: Schema expression 'IN (%s)' does not "
+                            "correspond to any schemas." % ", ".join("'%s'" % name for name in schemas))
+    job = "SYS_EXPORT_SCHEMA_01"
+    out.append('Starting "%s"."%s":  %s' % (owner, job, " ".join(
+        "%s=%s" % (key, value) for key, value in params.items() if key != "userid")))
+    out.append("Estimate in progress using BLOCKS method...")
+    for name in found:
+        out.append('.  estimated "%s"."PRODUCT"                          64 KB' % name)
+    out.append("Total estimation using BLOCKS method: %d KB" % (64 * len(found)))
+    out.append('Job "%s"."%s" successfully completed at %s elapsed 0 00:00:01' % (owner, job, long_date()))
+    return 0
 
 
 def export(params: dict[str, str], invocation: fakedb.Invocation, out: list[str], state: dict[str, Any],
