@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import time
 
 import pytest
 
@@ -64,3 +66,13 @@ def cp_set(cp_shared) -> tuple:
         kube = json.load(handle)
     [set_dir] = e2e.sets(os.path.join(base, "backups"))
     return base, os.path.join(base, "demo.yaml"), kube, set_dir
+
+
+def backup_until_the_dump(env_file: str, kube: dict) -> subprocess.Popen:
+    """A backup started as a process, returned once its MongoDB dump has begun (the member locked)."""
+    child = e2e.popen("--plain", "backup", "--env", env_file)
+    deadline = time.monotonic() + 120
+    while not events(kube, "mongodump") and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert events(kube, "mongodump"), "the dump never started"
+    return child

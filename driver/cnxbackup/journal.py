@@ -84,5 +84,14 @@ class Journal:
             self.data["steps"][step_id] = entry
             self.save()
 
+    def put(self, key: str, value: Any) -> None:
+        """A top-level record (None removes it), written at once: atomic and fsynced, under the steps' lock."""
+        with self._lock:
+            if value is None:
+                self.data.pop(key, None)
+            else:
+                self.data[key] = value
+            self.save()
+
     def result(self, step_id: str) -> Optional[Dict[str, Any]]:
         return self.step(step_id).get("result")

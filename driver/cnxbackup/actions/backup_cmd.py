@@ -14,6 +14,7 @@ from ..hosts import hosts_of
 from ..plan import build_plan
 from ..progress import Progress
 from ..transport import make_transport
+from .backup.component_pack_phase import resumed_lock
 from .backup.dry_run import show_dry_run
 from .backup.estimate import expected_downtime
 from .backup.gate import preflight
@@ -29,7 +30,8 @@ def _plan_and_backup(args: argparse.Namespace, env: Environment, progress: Progr
     plan = build_plan(env)
     transport = make_transport(env)
     try:
-        notes = preflight(plan, transport, allow_partial=bool(args.allow_partial))
+        notes = preflight(plan, transport, allow_partial=bool(args.allow_partial),
+                          own_lock=resumed_lock(env, getattr(args, "resume", None)))
         with backup_cipher(env) as cipher:  # the keys are checked before anything stops (a bad one: exit 2)
             if cipher is not None:
                 notes.append(f"encryption at rest: archives, copied files, Component Pack files and image copies "

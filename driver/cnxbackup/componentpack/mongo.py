@@ -20,7 +20,7 @@ import signal
 import subprocess
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from ..archive import Cipher, CopyResult, receive
 from ..errors import CnxBackupError
@@ -129,14 +129,26 @@ def members(kube: Kube, mongo: MongoSet) -> List[Dict[str, Any]]:
     return out
 
 
-def problems(kube: Kube, mongo: MongoSet) -> List[str]:
-    """What stops a dump: an unhealthy member, a member left fsync-locked by an earlier run."""
+def own_lock(record: Any, run_id: str) -> Optional[str]:
+    """The member this set's run recorded (in its journal, before ``fsyncLock``) as locked by itself, or
+    None: no record, one of another run, or one that is not whole. Only that member's lock is ours to undo."""
+    if not isinstance(record, dict) or record.get("runId") != run_id or not run_id:
+        return None
+    member, when = record.get("member"), record.get("time")
+    if not isinstance(member, str) or not member or not isinstance(when, str) or not when:
+        return None
+    return member
+
+
+def problems(kube: Kube, mongo: MongoSet, ours: Optional[str] = None) -> List[str]:
+    """What stops a dump: an unhealthy member, a member left fsync-locked by an earlier run (except
+    ``ours``, the member this set's own earlier run locked: its resume unlocks it)."""
     found = []
     for member in members(kube, mongo):
         if member["health"] != 1:
             found.append(f"MongoDB member {member['pod']} is not healthy (rs.status health {member['health']})")
     for pod in mongo.pods:
-        if shell(kube, mongo, pod, f"{ADMIN}currentOp().fsyncLock === true") is True:
+        if pod != ours and shell(kube, mongo, pod, f"{ADMIN}currentOp().fsyncLock === true") is True:
             found.append(f"MongoDB member {pod} is fsync-locked (a run that did not unlock it?); unlock it with "
                          f"db.getSiblingDB('admin').fsyncUnlock() on {pod} once its dump is known to be over")
     return found
@@ -159,8 +171,11 @@ def _secondary(status: List[Dict[str, Any]]) -> Optional[str]:
 
 
 def dump(kube: Kube, mongo: MongoSet, dest: str, *, timeout: float, cancel: threading.Event,
-         log: Any, cipher: Optional[Cipher] = None) -> DumpResult:
-    """Dump into ``dest`` (published only when mongodump succeeded); unlock always."""
+         log: Any, cipher: Optional[Cipher] = None,
+         remember: Callable[[Optional[str]], None] = lambda _member: None) -> DumpResult:
+    """Dump into ``dest`` (published only when mongodump succeeded); unlock always. ``remember(member)``
+    runs before the lock (so that a run killed right after it is known to hold it), ``remember(None)``
+    once the member is known to be unlocked."""
     waiting = unready(kube, mongo)
     if waiting:
         raise MongoError(f"MongoDB pod(s) {', '.join(waiting)} not ready: no dump from a replica set in that state")
@@ -175,6 +190,7 @@ def dump(kube: Kube, mongo: MongoSet, dest: str, *, timeout: float, cancel: thre
     locks = 0
     try:
         if not oplog:
+            remember(member)
             answer = shell(kube, mongo, member, f"{ADMIN}fsyncLock()")
             if not isinstance(answer, dict) or answer.get("ok") != 1:
                 raise MongoError(f"db.fsyncLock() on {member} did not succeed: {answer!r}")
@@ -187,6 +203,8 @@ def dump(kube: Kube, mongo: MongoSet, dest: str, *, timeout: float, cancel: thre
         copied, counts = _stream(kube, mongo, member, argv, dest, timeout, cancel, cipher)
     finally:
         _unlock(kube, mongo, member, locks, log)
+        if locks:  # a lock call that failed keeps the record: the member may be locked all the same
+            remember(None)
     return DumpResult(member, bool(locks), oplog, reason, copied.sha256, copied.size, counts, version)
 
 
@@ -244,6 +262,17 @@ def _unlock(kube: Kube, mongo: MongoSet, member: str, locks: int, log: Any) -> N
         if still is not False or failures:
             raise MongoError(f"MongoDB member {member} may still be fsync-locked: {'; '.join(failures) or 'locked'}; "
                              f"unlock it by hand with db.getSiblingDB('admin').fsyncUnlock() on {member}")
+
+
+def unlock_own(kube: Kube, mongo: MongoSet, member: str, log: Any) -> bool:
+    """A resume: undo the lock this set's killed run left on ``member`` (one ``fsyncUnlock``, then it must be
+    unlocked); False when the member was not locked. MongoError, naming the unlock command, when it stays locked."""
+    if member not in mongo.pods:
+        return False
+    if shell(kube, mongo, member, f"{ADMIN}currentOp().fsyncLock === true") is not True:
+        return False
+    _unlock(kube, mongo, member, 1, log)
+    return True
 
 
 def stop_dumps() -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 import shlex
+import time
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional
 
@@ -54,7 +55,9 @@ def detect(kube: Kube) -> Search:
                       "component_pack.opensearch: false if the Component Pack has none")
 
 
-def request(kube: Kube, search: Search, method: str, path: str, body: Optional[Dict[str, Any]] = None) -> Any:
+def request(kube: Kube, search: Search, method: str, path: str, body: Optional[Dict[str, Any]] = None,
+            missing: str = "") -> Any:
+    """The answer's JSON; SearchError on an error body, except an error of type ``missing`` (then None)."""
     words = [search.script, method, path]
     if body is not None:
         words += ["-H", "Content-Type: application/json", "-d", json.dumps(body)]
@@ -64,6 +67,8 @@ def request(kube: Kube, search: Search, method: str, path: str, body: Optional[D
     answer = json_body(result.text)
     if isinstance(answer, dict) and "error" in answer:
         error = answer["error"]
+        if missing and isinstance(error, dict) and error.get("type") == missing:
+            return None
         reason = error.get("reason") if isinstance(error, dict) else error
         raise SearchError(f"{method} {path}: {reason} (status {answer.get('status')})")
     return answer
@@ -81,8 +86,53 @@ def problems(kube: Kube, search: Search) -> List[str]:
     return [f"OpenSearch index {', '.join(red)} is red: a snapshot would fail; fix the cluster first"] if red else []
 
 
-def snapshot(kube: Kube, search: Search, repository: str, name: str) -> Dict[str, Any]:
-    """Take the snapshot; its record for the manifest. SearchError unless it is whole."""
+TAKE, KEEP, DELETE, BUSY = "take", "keep", "delete", "busy"
+
+
+def earlier_attempt(state: Optional[str]) -> str:
+    """What a resume does with its earlier snapshot of that name, by its state (None: there is none):
+    take it (none), keep it (SUCCESS, whole), wait for it (IN_PROGRESS: deleting would abort it),
+    or delete it first (PARTIAL, FAILED, INCOMPATIBLE, anything else): a PUT of a name that exists is
+    refused (400 ``invalid_snapshot_name_exception``)."""
+    if state is None:
+        return TAKE
+    if state == "SUCCESS":
+        return KEEP
+    return BUSY if state == "IN_PROGRESS" else DELETE
+
+
+def _existing(kube: Kube, search: Search, repository: str, name: str) -> Optional[Dict[str, Any]]:
+    """The snapshot's record, or None when the repository holds no snapshot of that name."""
+    answer = request(kube, search, "GET", f"/_snapshot/{repository}/{name}", missing="snapshot_missing_exception")
+    found = [s for s in (answer or {}).get("snapshots") or [] if isinstance(s, dict) and s.get("snapshot") == name]
+    return found[0] if found else None
+
+
+def clear_earlier(kube: Kube, search: Search, repository: str, name: str, *, timeout: float = 300,
+                  pause: float = 2) -> Optional[Dict[str, Any]]:
+    """Before a resumed snapshot: the earlier attempt's record when it is whole (kept), else None once no
+    snapshot of that name is left (a PARTIAL or FAILED one is deleted, and waited for until it is gone)."""
+    found = _existing(kube, search, repository, name)
+    action = earlier_attempt(str(found.get("state")) if found is not None else None)
+    if action == KEEP and found is not None and not (found.get("shards") or {}).get("failed") \
+            and not found.get("failures"):
+        return found
+    if action == BUSY:
+        raise SearchError(f"snapshot {name} of the earlier attempt is still IN_PROGRESS; resume once it has ended")
+    if action == TAKE:
+        return None
+    request(kube, search, "DELETE", f"/_snapshot/{repository}/{name}", missing="snapshot_missing_exception")
+    deadline = time.monotonic() + timeout
+    while _existing(kube, search, repository, name) is not None:
+        if time.monotonic() > deadline:
+            raise SearchError(f"snapshot {name} of the earlier attempt is still there {timeout:.0f} s after its DELETE")
+        time.sleep(pause)
+    return None
+
+
+def snapshot(kube: Kube, search: Search, repository: str, name: str, resumed: bool = False) -> Dict[str, Any]:
+    """Take the snapshot; its record for the manifest. SearchError unless it is whole. ``resumed``: an earlier
+    attempt of this name may exist (kept when whole, else deleted first)."""
     red = problems(kube, search)
     if red:
         raise SearchError(red[0])
@@ -95,11 +145,18 @@ def snapshot(kube: Kube, search: Search, repository: str, name: str) -> Dict[str
     names = [str(i.get("index")) for i in indices(kube, search) if not str(i.get("index", ".")).startswith(".")]
     if not names:
         raise SearchError("no Connections index to snapshot")
-    answer = request(kube, search, "PUT", f"/_snapshot/{repository}/{name}?wait_for_completion=true",
-                     {"indices": ",".join(names), "include_global_state": False})
-    record = answer.get("snapshot") if isinstance(answer, dict) else None
-    if not isinstance(record, dict):
-        raise SearchError(f"the snapshot {name} did not answer with its record: {str(answer)[:200]}")
+    record = clear_earlier(kube, search, repository, name) if resumed else None
+    if record is None:
+        answer = request(kube, search, "PUT", f"/_snapshot/{repository}/{name}?wait_for_completion=true",
+                         {"indices": ",".join(names), "include_global_state": False})
+        record = answer.get("snapshot", answer) if isinstance(answer, dict) else answer
+    return _accepted(record, name, repository, search)
+
+
+def _accepted(record: Any, name: str, repository: str, search: Search) -> Dict[str, Any]:
+    """The manifest's record of a whole snapshot; SearchError for any other."""
+    if not isinstance(record, dict) or "state" not in record:
+        raise SearchError(f"the snapshot {name} did not answer with its record: {str(record)[:200]}")
     shards = record.get("shards") or {}
     if record.get("state") != "SUCCESS" or shards.get("failed") != 0 or record.get("failures"):
         raise SearchError(f"snapshot {name} ended {record.get('state')} ({shards.get('failed')} of "

@@ -5,7 +5,8 @@ namespace, Helm releases with their values, the ``connections-env`` ConfigMap an
 a MongoDB replica set whose databases hold real documents, and an OpenSearch with indices, fs
 repositories and snapshots written as files into the PV folder its ``/backup`` mounts. Every
 call is logged (``FAKEKUBE_LOG``, JSON lines). Texts follow ``component-pack.md``: strict where
-it marks a behaviour confirmed ([C]), lenient where it marks one unconfirmed ([U]).
+it marks a behaviour confirmed ([C]), lenient where it marks one unconfirmed ([U]). A PUT of a
+snapshot name the repository holds is refused as OpenSearch does (400, ``invalid_snapshot_name_exception``).
 
 Switchable faults (``state["faults"]``): ``api_refused`` (the API server refuses connections),
 ``pod_not_ready`` (a pod name), ``red_index`` (an index name), ``snapshot_partial``,
@@ -666,6 +667,8 @@ def _opensearch(state: Dict[str, Any], search: Dict[str, Any], method: str, path
         repo, name = parts[1], parts[2]
         if repo not in search["repos"]:
             return {"error": {"type": "repository_missing_exception", "reason": f"[{repo}] missing"}, "status": 404}
+        if name in search["snapshots"]:
+            return _name_taken(repo, name)
         if "wait_for_completion=true" not in full:
             return {"accepted": True}
         wanted = [i for i in str((body or {}).get("indices", "*")).split(",") if i]
@@ -744,6 +747,14 @@ def _opensearch(state: Dict[str, Any], search: Dict[str, Any], method: str, path
         found = [s for n, s in search["snapshots"].items() if name in ("_all", n)]
         return {"snapshots": found}
     return {"error": {"type": "invalid_request", "reason": f"no handler for {method} {path}"}, "status": 400}
+
+
+def _name_taken(repo: str, name: str) -> Dict[str, Any]:
+    """OpenSearch's answer to a PUT of a snapshot name the repository holds (coverage §8: type, 400 and the
+    reason's words [C]; the ``[repo:name]`` prefix and the body's shape [U])."""
+    reason = f"[{repo}:{name}] Invalid snapshot name [{name}], snapshot with the same name already exists"
+    error = {"type": "invalid_snapshot_name_exception", "reason": reason}
+    return {"error": {"root_cause": [dict(error)], **error}, "status": 400}
 
 
 def _match(pattern: str, name: str) -> bool:

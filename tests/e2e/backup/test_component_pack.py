@@ -3,8 +3,9 @@
 Each test drives the real CLI on the small demo with a ``component_pack`` section: the inventory,
 the MongoDB dump from a fsync-locked secondary, the OpenSearch snapshot and the PV folders land in
 the set; a failed part fails alone (the WebSphere half completes, the set is partial, ``--resume``
-redoes only that part); the member is unlocked after a failed dump and after Ctrl-C; no secret
-value reaches a log, a report or the console.
+redoes only that part); the member is unlocked after a failed dump and after Ctrl-C, and after a
+SIGKILL by the resume (a lock the run did not take still stops the gate); a resume deletes a snapshot
+that ended PARTIAL before taking its name again; no secret value reaches a log, a report or the console.
 """
 
 from __future__ import annotations
@@ -14,13 +15,12 @@ import os
 import shutil
 import signal
 import subprocess
-import time
 
 import pytest
 
 import e2e
 from cnxbackup.demo import fakedb, fakekube
-from cpkit import events, setup
+from cpkit import backup_until_the_dump, events, setup
 
 
 def no_secret_in(tmp: str, set_dir: str, *outputs: str) -> None:
@@ -130,17 +130,41 @@ def test_a_dump_that_dies_is_unlocked_fails_alone_and_the_resume_redoes_only_it(
 def test_ctrl_c_during_the_dump_unlocks_the_member(tmp_path):
     tmp = str(tmp_path)
     env_file, kube = setup(tmp, dump_delay=30)
-    child = e2e.popen("--plain", "backup", "--env", env_file)
-    deadline = time.monotonic() + 120
-    while not events(kube, "mongodump") and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert events(kube, "mongodump"), "the dump never started"
+    child = backup_until_the_dump(env_file, kube)
     child.send_signal(signal.SIGINT)
     out, err = child.communicate(timeout=120)
     assert child.returncode == 130, out + err
     assert len(events(kube, "fsyncUnlock")) == len(events(kube, "fsyncLock")) == 1
     assert not any(fakekube.read_state(kube)["mongo"]["locks"].values())
     assert fakekube.read_state(kube)["deployments"]["kudos-boards-cp-core"]["replicas"] == 1  # scaled back
+
+
+def test_a_run_killed_during_the_dump_is_unlocked_and_scaled_back_by_its_resume_only(tmp_path):
+    tmp = str(tmp_path)
+    env_file, kube = setup(tmp, dump_delay=30)
+    child = backup_until_the_dump(env_file, kube)
+    child.kill()  # SIGKILL: no finally runs, the member stays locked and Boards at 0
+    child.communicate(timeout=60)
+    [set_dir] = e2e.sets(os.path.join(tmp, "backups"))
+    [lock] = events(kube, "fsyncLock")
+    record = json.load(open(os.path.join(set_dir, "journal.json")))["cpLock"]
+    assert record["member"] == lock["member"] and record["runId"] == os.path.basename(set_dir)
+    assert fakekube.read_state(kube)["deployments"]["kudos-boards-cp-core"]["replicas"] == 0
+    fakekube.set_fault(kube, "dump_delay", 0)
+    # a lock this run did not take (no set to resume records it) still stops a new backup, named with its unlock
+    refused = e2e.cli("--plain", "backup", "--env", env_file)
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert f"MongoDB member {lock['member']} is fsync-locked" in refused.stdout + refused.stderr
+    assert f"db.getSiblingDB('admin').fsyncUnlock() on {lock['member']}" in refused.stdout + refused.stderr
+    resumed = e2e.cli("--plain", "backup", "--env", env_file, "--resume")
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert f"MongoDB member {lock['member']}: unlocked, its lock was this set's" in resumed.stdout
+    state = fakekube.read_state(kube)
+    assert not any(state["mongo"]["locks"].values()) and len(events(kube, "fsyncUnlock")) == 2
+    assert state["deployments"]["kudos-boards-cp-core"]["replicas"] == 1
+    manifest = e2e.manifest(set_dir)
+    assert manifest["status"] == "complete" and manifest["componentPack"]["mongodb"]["status"] == "done"
+    assert "cpLock" not in json.load(open(os.path.join(set_dir, "journal.json")))
 
 
 def test_a_partial_snapshot_fails_that_part_and_its_folder_waits_for_the_resume(tmp_path):
@@ -158,9 +182,17 @@ def test_a_partial_snapshot_fails_that_part_and_its_folder_waits_for_the_resume(
     resumed = e2e.cli("--plain", "backup", "--env", env_file, "--resume")
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     manifest = e2e.manifest(set_dir)
-    assert manifest["componentPack"]["opensearch"]["state"] == "SUCCESS"
+    snap = manifest["componentPack"]["opensearch"]
+    assert snap["state"] == "SUCCESS" and manifest["status"] == "complete"
     assert next(a for a in manifest["archives"] if a["name"] == "cp-opensearchbackup")["status"] == "done"
     assert len(events(kube, "mongodump")) == 1  # not dumped again
+    # the earlier PARTIAL attempt, found by the name in the journal, was deleted before the same name was taken
+    # again (a PUT of a name the repository holds is a 400): the repository and the set name one snapshot
+    calls = [(e["method"], e["path"].split("?")[0]) for e in events(kube, "sendRequest")
+             if e["path"].startswith(f"/_snapshot/os_snaps_repo/{snap['snapshot']}")]
+    assert calls[-3:-2] == [("DELETE", f"/_snapshot/os_snaps_repo/{snap['snapshot']}")] and calls[-1][0] == "PUT"
+    held = fakekube.read_state(kube)["opensearch"]["snapshots"]
+    assert list(held) == [snap["snapshot"]] and held[snap["snapshot"]]["state"] == "SUCCESS"
     fakekube.set_fault(kube, "restore_failed_docs", 3)  # mongorestore exits 0 and still reports failures
     check = e2e.cli("verify", set_dir, "--deep", "--env", env_file)
     assert check.returncode == 1 and "the dry-run restore reports 3 failed documents" in check.stdout

@@ -6,7 +6,9 @@ journaled step (``cp:inventory``, ``cp:mongodb``, ``cp:opensearch``): a failed p
 (the set is partial, the WebSphere half completes) and ``--resume`` redoes only what is not done.
 Deployments named in ``component_pack.quiesce`` (Boards, Customizer, which keep writing after the
 WebSphere stop) are scaled to 0 for the dump and always scaled back, also by a resume after a
-crash (their replicas are in the journal).
+crash (their replicas are in the journal). The member to lock and the snapshot's name are in the
+journal before the lock and the snapshot, so that a resume after a crash unlocks the member its own run
+locked (only that one) and deletes a snapshot of that name that did not succeed before taking it again.
 """
 from __future__ import annotations
 
@@ -16,12 +18,16 @@ from typing import Any, Callable, Dict, List, Optional
 
 from ...archive import hash_file
 from ...componentpack import Kube, KubeError, enabled, inventory, mongo, opensearch, settings
+from ...config import Environment
 from ...errors import CnxBackupError
-from ...journal import DONE, FAILED, RUNNING
+from ...journal import DONE, FAILED, RUNNING, Journal, now
+from ..sets.naming import find_resumable_set
 from .state import BackupRun
 
 FOLDER = "componentpack"
 MONGO_ARCHIVE = f"{FOLDER}/mongodb.archive.gz"
+LOCK_RECORD = "cpLock"  # journal: {member, time, runId} of the fsyncLock this run takes, until it is undone
+SNAPSHOT_RECORD = "cpSnapshot"  # journal: the OpenSearch snapshot's name, before its PUT
 
 
 def planned_steps(run: BackupRun) -> List[str]:
@@ -84,12 +90,43 @@ def _still_done(run: BackupRun, step: str) -> bool:
     return os.path.isfile(path) and hash_file(path) == (record.get("sha256"), record.get("size"))
 
 
+def resumed_lock(env: Environment, resume: Optional[str]) -> Optional[str]:
+    """The MongoDB member the set to resume recorded as locked by its own run (the gate lets that lock pass)."""
+    if not resume or not enabled(env) or not settings(env)["mongodb"]:
+        return None
+    try:
+        set_dir = (find_resumable_set(env.section("target")["dir"], env.name) if resume == "latest"
+                   else os.path.abspath(resume))
+        journal = Journal.load(set_dir)
+    except (CnxBackupError, OSError, ValueError):
+        return None  # the resume itself says why it cannot go on
+    return mongo.own_lock(journal.data.get(LOCK_RECORD), os.path.basename(set_dir))
+
+
+def _remember_lock(run: BackupRun, member: Optional[str]) -> None:
+    """Before ``fsyncLock``: the member, the time and this set's run id, fsynced; None once unlocked."""
+    record = {"member": member, "time": now(), "runId": os.path.basename(run.layout.root)} if member else None
+    run.journal.put(LOCK_RECORD, record)
+
+
+def _release_own_lock(run: BackupRun, kube: Kube, found: mongo.MongoSet) -> None:
+    """A resume after a crash: unlock the member this set's run locked (a lock of anyone else still refuses)."""
+    member = mongo.own_lock(run.journal.data.get(LOCK_RECORD), os.path.basename(run.layout.root))
+    if member is None:
+        return
+    if mongo.unlock_own(kube, found, member, run.log):
+        run.progress.message(f"[component pack] MongoDB member {member}: unlocked, its lock was this set's "
+                             f"(taken {run.journal.data[LOCK_RECORD]['time']} by the run that ended without unlocking)")
+    _remember_lock(run, None)
+
+
 def _mongodb(run: BackupRun, kube: Kube) -> Dict[str, Any]:
     found = mongo.detect(kube)
+    _release_own_lock(run, kube, found)
     dest = os.path.join(run.layout.root, MONGO_ARCHIVE)
     os.makedirs(os.path.dirname(dest), mode=0o700, exist_ok=True)
     result = mongo.dump(kube, found, dest, timeout=settings(run.env)["timeout"], cancel=run.cancel, log=run.log,
-                        cipher=run.cipher)
+                        cipher=run.cipher, remember=lambda member: _remember_lock(run, member))
     return {"statefulset": found.statefulset, "member": result.member, "locked": result.locked, "oplog": result.oplog,
             "how": result.reason, "path": MONGO_ARCHIVE, "sha256": result.sha256, "size": result.size,
             "version": result.version, "counts": result.counts,
@@ -97,9 +134,13 @@ def _mongodb(run: BackupRun, kube: Kube) -> Dict[str, Any]:
 
 
 def _opensearch(run: BackupRun, kube: Kube) -> Dict[str, Any]:
+    """The snapshot; its name is in the journal before its PUT, so that a resume finds an earlier attempt."""
     search = opensearch.detect(kube)
     name = "cnxbackup-" + os.path.basename(run.layout.root).lower()
-    return opensearch.snapshot(kube, search, settings(run.env)["opensearch_repository"], name)
+    resumed = run.journal.data.get(SNAPSHOT_RECORD) == name
+    if not resumed:
+        run.journal.put(SNAPSHOT_RECORD, name)
+    return opensearch.snapshot(kube, search, settings(run.env)["opensearch_repository"], name, resumed=resumed)
 
 
 def _quiesced(run: BackupRun, kube: Kube, body: Callable[[], Dict[str, Any]]) -> Dict[str, Any]:

@@ -163,11 +163,13 @@ def _room_problems(env: Environment, backup_dir: str, where: str, free: Optional
     return []
 
 
-def component_pack_problems(plan: Plan, transport: Transport, allow_partial: bool) -> Tuple[List[str], List[str]]:
+def component_pack_problems(plan: Plan, transport: Transport, allow_partial: bool,
+                            own_lock: Optional[str] = None) -> Tuple[List[str], List[str]]:
     """(problems, notes) of the Component Pack: the API server answers, MongoDB (5 or 7) has every
     member ready and healthy and none left fsync-locked, OpenSearch has a ready client and no red
     index, the deployments to quiesce exist. A cluster that answers but is unhealthy is a note
-    with ``--allow-partial`` (that part then fails alone, after the stop)."""
+    with ``--allow-partial`` (that part then fails alone, after the stop). ``own_lock``: the member the
+    resumed set's own run locked (recorded in its journal before the lock): the resume unlocks it."""
     env = plan.env
     if not componentpack.enabled(env):
         return [], []
@@ -182,7 +184,7 @@ def component_pack_problems(plan: Plan, transport: Transport, allow_partial: boo
         if cp["mongodb"]:
             found = componentpack.mongo.detect(kube)
             health += [f"pod {pod} is not ready" for pod in componentpack.mongo.unready(kube, found)]
-            health += componentpack.mongo.problems(kube, found)
+            health += componentpack.mongo.problems(kube, found, ours=own_lock)
         if cp["opensearch"]:
             search = componentpack.opensearch.detect(kube)
             health += componentpack.opensearch.problems(kube, search)
@@ -195,9 +197,11 @@ def component_pack_problems(plan: Plan, transport: Transport, allow_partial: boo
     except (CnxBackupError, OSError) as error:
         health.append(str(error))
     health = [f"component pack: {problem}" for problem in health]
+    notes = [f"component pack: MongoDB member {own_lock} may still be fsync-locked by the run of the set to resume: "
+             "the resume unlocks it"] if own_lock else []
     if allow_partial:
-        return [], [f"{problem} (--allow-partial: that part fails, the rest goes on)" for problem in health]
-    return health, []
+        return [], notes + [f"{problem} (--allow-partial: that part fails, the rest goes on)" for problem in health]
+    return health, notes
 
 
 def _signing_problems(env: Environment) -> List[str]:
@@ -215,7 +219,8 @@ def _signing_problems(env: Environment) -> List[str]:
     return []
 
 
-def preflight(plan: Plan, transport: Optional[Transport] = None, *, allow_partial: bool = False) -> List[str]:
+def preflight(plan: Plan, transport: Optional[Transport] = None, *, allow_partial: bool = False,
+              own_lock: Optional[str] = None) -> List[str]:
     """Raise PreflightError listing every problem; return notes for the plan display."""
     env = plan.env
     problems = check_sources(plan)
@@ -234,7 +239,7 @@ def preflight(plan: Plan, transport: Optional[Transport] = None, *, allow_partia
         users, user_notes = tool_user_check(env, plan.databases)
         problems += users
         notes += user_notes
-    cluster, cp_notes = component_pack_problems(plan, transport or make_transport(env), allow_partial)
+    cluster, cp_notes = component_pack_problems(plan, transport or make_transport(env), allow_partial, own_lock)
     problems += cluster
     notes += cp_notes
     target = env.section("target")["dir"]
