@@ -231,3 +231,10 @@ READ_ONLY_DB_CALLS = (["get", "dbm", "cfg"],)
 def db_changes(log: list) -> list:
     """The fake database tools' calls other than the gate's read-only queries."""
     return [call for call in log if not any(call["argv"][:len(q)] == q for q in READ_ONLY_DB_CALLS)]
+
+
+def environment_file(tmp_path, text: str, name: str = "prod.yaml") -> str:
+    """An environment file of ``text`` (dedented) in ``tmp_path``; its path."""
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text))
+    return str(path)

@@ -1,7 +1,6 @@
 """Environment files: every mistake names the file, the line and the key; defaults fill in."""
 
 import os
-import textwrap
 
 import pytest
 
@@ -13,12 +12,6 @@ from cnxbackup.errors import ConfigError
 ROOT = e2e.ROOT
 
 
-def write(tmp_path, text, name="prod.yaml"):
-    path = tmp_path / name
-    path.write_text(textwrap.dedent(text))
-    return str(path)
-
-
 def error_of(path):
     with pytest.raises(ConfigError) as info:
         load_environment(path)
@@ -26,7 +19,7 @@ def error_of(path):
 
 
 def test_minimal_file_gets_hcl_defaults(tmp_path):
-    env = load_environment(write(tmp_path, """
+    env = load_environment(e2e.environment_file(tmp_path, """
         target:
           dir: /backup
         database:
@@ -40,7 +33,7 @@ def test_minimal_file_gets_hcl_defaults(tmp_path):
 
 
 def test_placeholders_follow_overrides(tmp_path):
-    env = load_environment(write(tmp_path, """
+    env = load_environment(e2e.environment_file(tmp_path, """
         paths:
           was_root: /srv/was
           connections_root: /srv/cnx
@@ -64,7 +57,7 @@ def test_placeholders_follow_overrides(tmp_path):
     ("target:\n  dir: /b\ntarget:\n  dir: /c\n", 3, "target"),
 ])
 def test_errors_name_file_line_and_key(tmp_path, body, line, key):
-    path = write(tmp_path, body)
+    path = e2e.environment_file(tmp_path, body)
     message = error_of(path)
     assert path in message
     assert key in message
@@ -73,13 +66,13 @@ def test_errors_name_file_line_and_key(tmp_path, body, line, key):
 
 
 def test_yaml_syntax_error_names_line(tmp_path):
-    path = write(tmp_path, "target:\n  dir: /b\n wsadmin: [\n")
+    path = e2e.environment_file(tmp_path, "target:\n  dir: /b\n wsadmin: [\n")
     message = error_of(path)
     assert message.startswith(f"{path}:") and "YAML syntax error" in message
 
 
 def test_hosts_and_items_cross_checked(tmp_path):
-    path = write(tmp_path, """
+    path = e2e.environment_file(tmp_path, """
         target: {dir: /b}
         database: {vendor: none}
         hosts:
@@ -123,7 +116,7 @@ def test_readme_carries_the_current_reference():
 
 
 def test_no_database_section_means_vendor_none(tmp_path):
-    env = load_environment(write(tmp_path, """
+    env = load_environment(e2e.environment_file(tmp_path, """
         target:
           dir: /backup
     """))

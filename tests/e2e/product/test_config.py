@@ -3,21 +3,14 @@
 import os
 import subprocess
 import sys
-import textwrap
 
 import e2e
 
 ROOT = e2e.ROOT
 
 
-def write(tmp_path, text, name="prod.yaml"):
-    path = tmp_path / name
-    path.write_text(textwrap.dedent(text))
-    return str(path)
-
-
 def test_cli_bad_config_exits_2(tmp_path):
-    path = write(tmp_path, "target:\n  dir: /b\n  bogus: 1\n")
+    path = e2e.environment_file(tmp_path, "target:\n  dir: /b\n  bogus: 1\n")
     proc = subprocess.run([sys.executable, "-m", "cnxbackup", "plan", "--env", path], capture_output=True, text=True,
                           env={**os.environ, "PYTHONPATH": os.path.join(ROOT, "driver")})
     assert proc.returncode == 2
