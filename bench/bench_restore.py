@@ -4,7 +4,7 @@
 The restore path measured is what ``cnxbackup restore`` does for one archive before the
 stop: the set's signature checked (openssl, over a manifest naming the archive), the archive
 read once from inside the set -- hashed, its members checked by the gate, extracted into an
-empty staging folder -- and the staged tree flushed (``sync -f``). The baseline is the
+empty staging folder inside root's container -- and the staged tree flushed (``syncfs``). The baseline is the
 shortest shell that unpacks the same archive and flushes it. Runs alternate; medians are
 compared: ``restore_vs_zstd_tar=<ratio>`` (target <= 1.25).
 """
@@ -24,9 +24,11 @@ HERE = Path(__file__).resolve().parent
 for extra in (HERE.parent / "driver", HERE):
     sys.path.insert(0, str(extra))
 
-from cnxbackup.actions.restore.operations import Extract, LocalRun  # noqa: E402
+from cnxbackup.actions.restore.moves import Moves  # noqa: E402
+from cnxbackup.actions.restore.operations import Container, Extract, LocalRun, MakeContainer  # noqa: E402
 from cnxbackup.actions.sets.trust import open_set  # noqa: E402
 from cnxbackup.archive import list_archive  # noqa: E402
+from cnxbackup.journal import Journal  # noqa: E402
 from cnxbackup.manifest import write_manifest_data  # noqa: E402
 from cnxbackup.progress import Progress  # noqa: E402
 from cnxbackup.signing import ensure_signing_key, fingerprint, public_key_of, sign  # noqa: E402
@@ -62,16 +64,21 @@ def run_baseline(archive: Path, dest: Path) -> float:
 
 
 def run_restore(set_dir: Path, trusted: Path, dest: Path) -> float:
-    staging = Path(str(dest) + ".cnxrestore-new")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
+    """What ``restore`` does before the stop: the root-only container made, the archive staged in it."""
+    box = Container(str(dest) + ".cnxrestore-bench", str(dest))
+    journal_dir = Path(str(dest) + ".journal")
+    for folder in (Path(box.path), journal_dir):
+        shutil.rmtree(folder, ignore_errors=True)
+    journal_dir.mkdir(mode=0o700)
     os.sync()
     started = time.perf_counter()
     opened = open_set(str(set_dir), str(trusted), trust_unsealed=False)
     record = opened.manifest.archives[0]
     run = LocalRun(Progress(io.StringIO(), plain=True), threading.Event(), "bench", record.sha256,
-                   set_dir=str(set_dir), expected_members=record.files, allow_special=True)
-    Extract(str(set_dir / record.path), str(staging)).run_local(run)
+                   set_dir=str(set_dir), expected_members=record.files, allow_special=True,
+                   moves=Moves(Journal.create(str(journal_dir))))
+    MakeContainer(box).run_local(run)
+    Extract(str(set_dir / record.path), box).run_local(run)
     return time.perf_counter() - started
 
 
@@ -90,7 +97,7 @@ def measure(workdir: str, archive: Path, runs: int = 3) -> dict:
     size = archive.stat().st_size / 1e6
     print(f"restore of a {size:.0f} MB archive ({members:,} members): median baseline {base:.2f} s, "
           f"cnxbackup {ours:.2f} s")
-    for folder in (base_dest, Path(str(ours_dest) + ".cnxrestore-new")):
+    for folder in (base_dest, Path(str(ours_dest) + ".cnxrestore-bench"), Path(str(ours_dest) + ".journal")):
         shutil.rmtree(folder, ignore_errors=True)
     return {"ratio": ours / base, "baseline_seconds": base, "restore_seconds": ours, "members": members}
 

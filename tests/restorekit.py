@@ -14,8 +14,8 @@ import pytest
 import e2e
 from cnxbackup.demo import mockcell
 
-REPLACED = ".cnxbackup-replaced-"
-STAMP_RE = re.compile(r"\d{8}T\d{6}(?:-\d+)?")
+REPLACED = ".cnxrestore-"  # a restore's container beside each item (staged, then replaced), and the mount form
+STAMP_RE = re.compile(r"\d{8}T\d{6}(?:-[0-9a-f]{6}|-\d+)?")
 
 
 
@@ -25,13 +25,17 @@ def provision_jar(ctx) -> str:
                 for name in names if name.endswith(".jar"))
 
 
+def is_restore_container(name: str) -> bool:
+    return REPLACED in name or name.startswith("cnxrestore-") or ".cnxbackup-replaced-" in name
+
+
 def snapshot(root: str) -> dict:
     """path -> (type, mode, size, sha256, link target, hardlink group); moved-aside copies ignored."""
     out = {}
     first_path_of_inode = {}
     for folder, dirs, files in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if REPLACED not in d)
-        for name in [""] + dirs + sorted(f for f in files if REPLACED not in f):
+        dirs[:] = sorted(d for d in dirs if not is_restore_container(d))
+        for name in [""] + dirs + sorted(f for f in files if not is_restore_container(f)):
             path = os.path.join(folder, name) if name else folder
             rel = os.path.relpath(path, root)
             st = os.lstat(path)
@@ -105,6 +109,16 @@ class Ctx:
     def log_length(self) -> int:
         return len(mockcell.read_log(self.mock))
 
+    def restore_dirs(self, set_dir: str = "") -> list:
+        """The restores of the set (oldest first), in the demo's state root (never inside the set)."""
+        return restore_dirs(self.base, set_dir or self.set_dir)
+
+
+def restore_dirs(base: str, set_dir: str) -> list:
+    folder = os.path.join(base, "demo", "restore-state", os.path.basename(set_dir))
+    return sorted(os.path.join(folder, n) for n in os.listdir(folder) if n.startswith("restore-")) \
+        if os.path.isdir(folder) else []
+
 
 def reset_copy(base: str, pristine: str) -> None:
     """Put ``base`` back as ``pristine`` holds it: everything a test left there goes, every path stays
@@ -144,10 +158,15 @@ def ctx(shared_backup):
 
 
 def staging_left(root: str) -> list:
-    """Staging folders or files a restore left anywhere under root."""
+    """Staging a restore left anywhere under root: a container still holding ``staged``, or an
+    empty one (a refused restore removes its containers whole)."""
     found = []
     for folder, dirs, files in os.walk(root):
-        found += [os.path.join(folder, n) for n in dirs + files if "cnxrestore-new" in n]
+        for name in dirs + files:
+            path = os.path.join(folder, name)
+            if "cnxrestore-new" in name or (is_restore_container(name) and name != os.path.basename(folder) and (
+                    not os.path.isdir(path) or os.path.lexists(os.path.join(path, "staged")) or not os.listdir(path))):
+                found.append(path)
     return found
 
 
@@ -156,4 +175,6 @@ def assert_nothing_changed(ctx: "Ctx", log_before: int) -> None:
     new = mockcell.read_log(ctx.mock)[log_before:]
     assert not calls(new, "stopServer") and not any(e.get("event") == "launch" for e in new)
     assert not [n for n in os.listdir(ctx.set_dir) if n.startswith("restore-")]
+    for folder in ctx.restore_dirs():  # a refused restore's journal says so: it is not one to resume
+        assert json.load(open(os.path.join(folder, "journal.json")))["status"] == "refused", folder
     assert staging_left(ctx.tree) == []

@@ -41,8 +41,8 @@ class Journal:
 
     @classmethod
     def load(cls, set_dir: str) -> "Journal":
-        """The journal as written (a regular file, never a link nor a FIFO: it lives in the set, which
-        others may write); OSError when it is missing, ValueError when it is not one cnxbackup wrote."""
+        """The journal as written (a regular file, never a link nor a FIFO: a backup's lives in the set,
+        which others may write); OSError when it is missing, ValueError when it is not one cnxbackup wrote."""
         try:
             raw = read_regular(os.path.join(set_dir, JOURNAL), MAX_JOURNAL_BYTES)
         except OutsideTheSet as error:

@@ -18,6 +18,7 @@ import getpass
 import json
 import os
 import socket
+import stat
 import time
 from typing import Any, Dict, Optional
 
@@ -56,11 +57,36 @@ class RunLock:
         return self.fd is not None
 
     def _open(self) -> int:
+        """The lock file, opened read-write and checked on the descriptor before anything is written:
+        the target may be a share others can write, so a symlink (``O_NOFOLLOW``), a FIFO
+        (``O_NONBLOCK``: the open cannot block), a hard link to another file (``st_nlink``) or a
+        file of another user planted at the name is refused, never locked, written or truncated."""
         try:  # a restore onto a fresh machine may come before any backup made the target folder
             os.makedirs(os.path.dirname(self.path), mode=0o700, exist_ok=True)
-            return os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0), 0o600)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK
+                         | getattr(os, "O_CLOEXEC", 0), 0o600)
         except OSError as error:
+            if error.errno in (errno.ELOOP, errno.ENXIO, errno.EISDIR):
+                raise LockHeld(f"cannot create lock {self.path}: {error.strerror}; a link, a FIFO or a file of "
+                               "another user is there; remove it") from None
             raise LockHeld(f"cannot create lock {self.path}: {error.strerror}") from None
+        try:
+            info = os.fstat(fd)
+        except OSError as error:
+            os.close(fd)
+            raise LockHeld(f"cannot create lock {self.path}: {error.strerror}") from None
+        why = None
+        if not stat.S_ISREG(info.st_mode):
+            why = "not a regular file"
+        elif info.st_uid != os.geteuid():
+            why = f"owned by uid {info.st_uid}, not {os.geteuid()}"
+        elif info.st_nlink != 1:
+            why = f"{info.st_nlink} hard links to it"
+        if why is not None:
+            os.close(fd)
+            raise LockHeld(f"refused lock {self.path}: {why}; a link, a FIFO or a file of another user is there; "
+                           "remove it")
+        return fd
 
     def _holder_text(self, fd: int) -> str:
         try:
@@ -117,10 +143,12 @@ class RunLock:
         if not os.path.exists(self.path):
             return None
         try:
-            fd = os.open(self.path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
+            fd = os.open(self.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
         except OSError:
             return None
         try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                return None  # a FIFO or device planted there: not a lock (acquire refuses it, naming why)
             if self._lock(fd, shared=True):
                 return None
             return self._holder_text(fd)

@@ -63,22 +63,33 @@ def nearest_existing(path: str, *, links_count: bool = False) -> str:
 
 
 # ----------------------------------------------------------------------------- a restore's leftovers
-# A restore moves each live tree aside to ``<path>.cnxbackup-replaced-<stamp>`` (on a mount
-# point: ``<path>/cnxbackup-replaced-<stamp>``) and stages beside it in ``<path>.cnxrestore-new``
-# (``<path>/cnxrestore-new``). The stamp is the restore's ``YYYYmmddTHHMMSS[-N]``.
+# A restore keeps each item in a container only root can enter, beside it:
+# ``<path>.cnxrestore-<stamp>`` (on a mount point: ``<path>/cnxrestore-<stamp>``), holding
+# ``staged`` (the restored copy, until it moves in) and then ``replaced`` (what it replaced).
+# The stamp is the restore's ``YYYYmmddTHHMMSS-<6 hex>``: its random part makes it one nobody
+# can guess and plant beforehand. Restores before cnxbackup 0.9 left ``<path>.cnxbackup-
+# replaced-<stamp>`` and ``<path>.cnxrestore-new``: still found, as leftovers.
+CONTAINER_SUFFIX = ".cnxrestore-"
 REPLACED_SUFFIX = ".cnxbackup-replaced"
 STAGING_SUFFIX = ".cnxrestore-new"
+STAGED, REPLACED = "staged", "replaced"  # inside a container
 _STAMP_GLOB = "[0-9]" * 8 + "T" + "[0-9]" * 6
-LEFTOVER_NAME = re.compile(r"cnxbackup-replaced-\d{8}T\d{6}(?:-\d+)?|cnxrestore-new")
+RESTORE_STAMP = r"\d{8}T\d{6}-[0-9a-f]{6}"
+LEFTOVER_NAME = re.compile(r"cnxbackup-replaced-\d{8}T\d{6}(?:-\d+)?|cnxrestore-new|cnxrestore-" + RESTORE_STAMP)
 
 
 def leftover_patterns(rel: str) -> List[str]:
     """GNU tar ``--exclude`` patterns (to be anchored) for the leftovers of the item at ``rel``
     inside an archived tree (``.`` for the tree's own root, whose forms sit inside it)."""
     if rel in (".", ""):
-        return [f"./{REPLACED_SUFFIX[1:]}-{_STAMP_GLOB}*", f"./{STAGING_SUFFIX[1:]}"]
+        return [f"./{REPLACED_SUFFIX[1:]}-{_STAMP_GLOB}*", f"./{STAGING_SUFFIX[1:]}", f"./{CONTAINER_SUFFIX[1:]}{_STAMP_GLOB}-*"]
     base = "./" + rel.strip("/")
-    return [f"{base}{REPLACED_SUFFIX}-{_STAMP_GLOB}*", f"{base}{STAGING_SUFFIX}"]
+    return [f"{base}{REPLACED_SUFFIX}-{_STAMP_GLOB}*", f"{base}{STAGING_SUFFIX}", f"{base}{CONTAINER_SUFFIX}{_STAMP_GLOB}-*"]
+
+
+def container_path(dest: str, stamp: str, mounted: bool) -> str:
+    """Where a restore keeps an item's staged copy and, after the swap, what it replaced."""
+    return os.path.join(dest, CONTAINER_SUFFIX[1:] + stamp) if mounted else dest + CONTAINER_SUFFIX + stamp
 
 
 def is_leftover_of(path: str, source: str) -> bool:

@@ -10,8 +10,10 @@ HCL's rules: restore only within the same major.minor release line, where 6.0 CR
 """
 from __future__ import annotations
 
+import io
 import os
 import re
+import stat
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from typing import List, Optional, Tuple
@@ -23,6 +25,36 @@ from .shown import quoted
 CONNECTIONS_OFFERING = "com.ibm.connections"
 _VERSION_RE = re.compile(r"^(\d+)\.(\d+)(?:\.(\d+))?(?:\.(\d+))?")
 _CR_RE = re.compile(r"CR(\d+)", re.IGNORECASE)
+MAX_XML_BYTES = 64 << 20  # installed.xml of a large IIM is a few MiB; WAS.product a few KiB
+
+
+class NotARegularFile(OSError):
+    """What is at the path is not a regular file (a FIFO, device, socket or folder), or is too large."""
+
+
+def parse_regular_xml(path: str) -> "ET.ElementTree[ET.Element]":
+    """``path`` parsed only when it is a regular file of at most ``MAX_XML_BYTES``. The folders that
+    hold installed.xml and WAS.product may be the WebSphere user's: a FIFO planted there must not
+    block the open (``O_NONBLOCK``), and the descriptor is checked (``fstat``) before a byte is read.
+    A symlink is followed (IIM's agent data may be reached through one); where it ends is checked."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise NotARegularFile(f"{path}: not a regular file (a FIFO, device or folder is there); not read")
+        chunks: List[bytes] = []
+        size = 0
+        while size <= MAX_XML_BYTES:
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        if size > MAX_XML_BYTES:
+            raise NotARegularFile(f"{path}: larger than {MAX_XML_BYTES:,} bytes; not read")
+    finally:
+        os.close(fd)
+    return ET.parse(io.BytesIO(b"".join(chunks)))
 
 
 @dataclass
@@ -71,9 +103,11 @@ class ConnectionsVersion:
 def read_installed_xml(path: str) -> Tuple[str, Optional[str]]:
     """Return (Connections version, WAS ND version or None) from IIM's installed.xml."""
     try:
-        tree = ET.parse(path)
+        tree = parse_regular_xml(path)
     except FileNotFoundError:
         raise PreflightError(f"{path}: Installation Manager's installed.xml not found (set connections.version or paths.im_data)") from None
+    except NotARegularFile as error:
+        raise PreflightError(f"{error}; installed.xml must be a regular file") from None
     except (ET.ParseError, OSError) as error:
         raise PreflightError(f"{path}: cannot parse installed.xml: {error}") from None
     connections = None
@@ -97,7 +131,10 @@ def read_was_product(was_root: str) -> Optional[str]:
     """``<version>`` from WAS.product, or None when the file is absent."""
     path = os.path.join(was_root, "properties", "version", "WAS.product")
     try:
-        tree = ET.parse(path)
+        tree = parse_regular_xml(path)
+    except NotARegularFile as error:
+        get_logger().warning("%s", error)
+        return None
     except (OSError, ET.ParseError):
         return None
     node = tree.find("version")
@@ -114,7 +151,10 @@ def read_installed_fixes(path: str, connections_root: Optional[str] = None) -> L
     it describes this installation). A missing or unreadable file gives no fixes.
     """
     try:
-        tree = ET.parse(path)
+        tree = parse_regular_xml(path)
+    except NotARegularFile as error:
+        get_logger().warning("%s", error)
+        return []
     except (OSError, ET.ParseError):
         return []
     found: List[str] = []

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import types
 
 import pytest
@@ -86,12 +87,13 @@ def test_a_folder_swapped_for_a_link_after_the_listing_is_left_alone(tmp_path) -
 
 
 def _env(target: str) -> types.SimpleNamespace:
-    return types.SimpleNamespace(name="demo", section=lambda name: {"target": {"dir": target}}[name])
+    sections = {"target": {"dir": target, "restore_state": os.path.join(target, "state")}}
+    return types.SimpleNamespace(name="demo", section=lambda name: sections.get(name, {}))
 
 
 @pytest.mark.parametrize("journal", ['{"status": "running"}', None])
 def test_cleanup_refuses_while_a_restore_of_the_environment_has_not_finished(tmp_path, journal) -> None:
-    restore = tmp_path / "demo-20260101T000000" / "restore-20260102T000000"
+    restore = tmp_path / "state" / "demo-20260101T000000" / "restore-20260102T000000"
     restore.mkdir(parents=True)
     if journal is not None:
         (restore / "journal.json").write_text(journal)
@@ -102,3 +104,37 @@ def test_cleanup_refuses_while_a_restore_of_the_environment_has_not_finished(tmp
     os.unlink(restore / "journal.json")
     (restore / "journal.json").write_text(json.dumps({"status": "complete"}))
     refuse_while_a_restore_is_unfinished(_env(str(tmp_path)))  # type: ignore[arg-type]
+
+
+class _SwappingTransport(LocalTransport):
+    """The local shell, with a ``stat`` first on PATH that turns the source folder into a link to
+    the victim tree just before it looks at the source: the race of issue 26 (a source checked as a
+    folder, then swapped for a link before its identity is taken) made to happen every time."""
+
+    def __init__(self, shim: str) -> None:
+        self.shim = shim
+
+    def argv(self, host, remote_command):  # type: ignore[no-untyped-def]
+        return ["env", f"PATH={self.shim}:{os.environ.get('PATH', '/usr/bin:/bin')}", "sh", "-c", remote_command]
+
+
+def test_a_source_swapped_for_a_link_while_the_listing_takes_its_identity_loses_nothing_of_the_target(tmp_path) -> None:
+    item, source, victim = _tree(tmp_path)
+    shim = tmp_path / "shim"
+    shim.mkdir()
+    (shim / "stat").write_text(
+        "#!/bin/sh\n"
+        "for last; do :; done\n"
+        f"if [ \"$last\" = '{source}' ] && [ ! -L '{source}' ]; then\n"
+        f"  mv '{source}' '{source}.real' && ln -s '{victim}' '{source}'\n"
+        "fi\n"
+        f"exec {shutil.which('stat')} \"$@\"\n")
+    (shim / "stat").chmod(0o755)
+    found = find_leftovers([item], {}, _SwappingTransport(str(shim)))
+    assert os.path.islink(source)  # the swap happened while the listing looked at the source
+    inside = [lo for lo in found if os.path.dirname(lo.path) == str(source)]
+    assert inside and all(lo.link or lo.holder != "%d:%d" % (os.stat(victim).st_dev, os.stat(victim).st_ino)
+                          for lo in inside)  # never recorded with the link target's identity
+    _remove(found)
+    assert (victim / "cnxrestore-new" / "precious").read_text() == "root's\n"
+    assert (victim / STAMP / "precious").read_text() == "root's\n"

@@ -18,7 +18,7 @@ from cnxbackup.actions.backup.monitoring import previous_success
 from cnxbackup.actions.list_cmd import run_list
 from cnxbackup.actions.sets.naming import find_resumable_set, recent_manifests, unfinished_restores
 from cnxbackup.actions.sets.retention import scan_sets
-from cnxbackup.actions.sets.verify_record import VERIFY_RESULT, read_verify_result, record_verify_result
+from cnxbackup.actions.sets.verify_record import VERIFY_RESULT, read_verify_record, read_verify_result, record_verify_result
 from cnxbackup.journal import Journal
 from cnxbackup.progress import Progress
 
@@ -98,16 +98,19 @@ def test_a_planted_verify_record_or_journal_is_read_as_nothing_without_hanging(t
     _plant(kind, str(set_dir / "journal.json"), outside)
     _plant(kind, str(set_dir / "manifest.json"), outside)
     assert read_verify_result(str(set_dir)) is None
+    verify, problem = read_verify_record(str(set_dir))
+    assert verify is None and problem.startswith(str(set_dir / VERIFY_RESULT) + ": ")  # named, not "never verified"
     with pytest.raises(ValueError):
         Journal.load(str(restore))
-    assert unfinished_restores(str(set_dir)) == [(str(restore), None)]  # unreadable counts as unfinished
+    assert unfinished_restores(_env(str(tmp_path)), str(set_dir)) == []  # a restore's journal is never read from a set
     assert list(recent_manifests(str(tmp_path), "demo")) == []
     assert find_resumable_set(str(tmp_path), "demo") == str(set_dir)
 
 
 def _env(target: str) -> types.SimpleNamespace:
-    sections = {"target": {"dir": target}, "signing": {"trusted_keys": os.path.join(target, "no-keys.pem")}}
-    return types.SimpleNamespace(name="demo", section=lambda name: sections[name])
+    sections = {"target": {"dir": target, "restore_state": os.path.join(target, "state")},
+                "signing": {"trusted_keys": os.path.join(target, "no-keys.pem")}}
+    return types.SimpleNamespace(name="demo", section=lambda name: sections.get(name, {}))
 
 
 def test_list_finishes_and_names_a_set_with_a_fifo_record_and_journal_with_escapes_shown(tmp_path) -> None:
@@ -120,13 +123,14 @@ def test_list_finishes_and_names_a_set_with_a_fifo_record_and_journal_with_escap
     os.mkfifo(restore / "journal.json")
     entries = scan_sets(_env(str(tmp_path)), str(tmp_path / "no-keys.pem"))
     assert [e.name for e in entries] == ["demo-20260101T000000"] and entries[0].verify is None
-    assert entries[0].restore_running == str(restore)
+    assert entries[0].restore_running is None  # restores are kept in root's state folder, never read from a set
     out = io.StringIO()
     progress = Progress(out, plain=True)
     run_list(argparse.Namespace(trusted_keys=str(tmp_path / "no-keys.pem")), _env(str(tmp_path)), progress)  # type: ignore[arg-type]
     text = out.getvalue()
-    assert "demo-20260101T000000" in text and "never verified" in text
-    assert "restore-\\x1b]0;owned\\x07\\x1b[2J" in text and "\x1b" not in text and "\x07" not in text
+    assert "demo-20260101T000000" in text and "never verified" not in text
+    assert f"verify record unreadable: {set_dir / VERIFY_RESULT}: not a regular file" in text  # named
+    assert "\x1b" not in text and "\x07" not in text
 
 
 def test_open_new_sets_the_mode_exactly_and_a_leftover_of_ours_is_taken_back(tmp_path) -> None:

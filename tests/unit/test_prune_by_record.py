@@ -37,7 +37,8 @@ def signed(tmp_path):
         write_manifest_data(path, data, lambda text: sign(key, text))
         return path
 
-    env = types.SimpleNamespace(name="demo", section=lambda name: {"target": {"dir": str(target)}}[name])
+    sections = {"target": {"dir": str(target), "restore_state": str(target) + "-restores"}}
+    env = types.SimpleNamespace(name="demo", section=lambda name: sections.get(name, {}))
     return make, env, trusted
 
 

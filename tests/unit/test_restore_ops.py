@@ -3,8 +3,7 @@
 Each item's operations are run three ways on three copies of the same live tree -- executed
 here (``run_local``), executed "on another host" through the local transport (``run_remote``,
 the code path ssh hosts take), and as the shell text RESTORE.md prints, run by ``sh`` -- and
-the three trees must come out identical. Then every operation is shown to be safe to repeat
-after a crash (the journal reruns the one that was running).
+the three trees must come out identical. The crash matrix of the swap is in test_swap_crash.py.
 """
 from __future__ import annotations
 
@@ -17,12 +16,14 @@ import threading
 
 import pytest
 
+from cnxbackup.actions.restore.moves import Moves
 from cnxbackup.actions.restore.operations import (
     Carry,
+    Container,
     CopyFile,
     Extract,
     LocalRun,
-    MakeDir,
+    MakeContainer,
     MoveAside,
     MoveContentsAside,
     MoveContentsIn,
@@ -35,11 +36,12 @@ from cnxbackup.actions.restore.plan import file_operations
 from cnxbackup.archive import create_archive, hash_file
 from cnxbackup.errors import StepFailed
 from cnxbackup.hosts import Host
+from cnxbackup.journal import Journal
 from cnxbackup.manifest import ArchiveRecord
 from cnxbackup.progress import Progress
 from cnxbackup.transport.local import LocalTransport
 
-STAMP = "20261201T120000"
+STAMP = "20261201T120000-a1b2c3"
 
 
 def tree_state(root: str) -> dict:
@@ -106,9 +108,15 @@ def operations(set_dir: str, root: str, folder: ArchiveRecord, copied: ArchiveRe
     return ops_of(folder, set_dir, os.path.join(root, "app")) + ops_of(copied, set_dir, os.path.join(root, "registry.xml"))
 
 
-def local_run(set_dir: str, record: ArchiveRecord) -> LocalRun:
+def new_moves(folder: str) -> Moves:
+    """A restore journal of its own (in production: root's state folder)."""
+    os.makedirs(folder, mode=0o700, exist_ok=True)
+    return Moves(Journal.create(folder, stamp=STAMP))
+
+
+def local_run(set_dir: str, record: ArchiveRecord, moves: Moves) -> LocalRun:
     return LocalRun(Progress(io.StringIO(), plain=True), threading.Event(), record.name, record.sha256,
-                    set_dir=set_dir, expected_members=record.files if record.is_archive else None)
+                    set_dir=set_dir, expected_members=record.files if record.is_archive else None, moves=moves)
 
 
 def remote_run(set_dir: str, record: ArchiveRecord) -> RemoteRun:
@@ -121,9 +129,10 @@ def run_three_ways(tmp_path, backed_up):
     roots = {how: str(tmp_path / how) for how in ("local", "remote", "shell")}
     for root in roots.values():
         live_tree(root)
+    moves = new_moves(str(tmp_path / "journal"))
     for record, dest in ((folder, "app"), (copied, "registry.xml")):
         for op in ops_of(record, set_dir, os.path.join(roots["local"], dest)):
-            op.run_local(local_run(set_dir, record))
+            op.run_local(local_run(set_dir, record, moves))
         for op in ops_of(record, set_dir, os.path.join(roots["remote"], dest)):
             op.run_remote(remote_run(set_dir, record))
     script = "set -e\n" + "\n".join(op.shell() for op in operations(set_dir, roots["shell"], folder, copied))
@@ -139,162 +148,159 @@ def test_shell_text_local_and_remote_execution_give_the_same_tree(tmp_path, back
     assert local["app/config.xml"][2] == hashlib.sha256(b"<restored/>").hexdigest()
     assert local["app/run"] == ("link", "bin/run.sh") and local["app/bin/run.sh"][1] == "0o755"
     assert local["app/data/live.db"][0] == "file"  # the nested live item was carried over
-    assert f"app.cnxbackup-replaced-{STAMP}/new-in-upgrade.txt" in local  # replaced, kept beside
+    assert local[f"app.cnxrestore-{STAMP}"] == ("dir", "0o700")  # root's container, beside
+    assert f"app.cnxrestore-{STAMP}/replaced/new-in-upgrade.txt" in local  # replaced, kept inside it
     assert local["registry.xml"][1:] == ("0o640", hashlib.sha256(b"<registry/>").hexdigest())
-    assert f"registry.xml.cnxbackup-replaced-{STAMP}" in local
-    assert not [path for path in local if ".cnxrestore-new" in path]
+    assert f"registry.xml.cnxrestore-{STAMP}/replaced" in local
+    assert not [path for path in local if path.endswith("/staged")]
 
 
 def test_the_shell_text_is_what_restore_md_prints() -> None:
-    assert MakeDir("/opt/a b").shell() == "mkdir -p '/opt/a b'"
-    assert Extract("/set/x.tar.zst", "/opt/a.new").shell() == "zstd -dc /set/x.tar.zst | tar -xpf - --same-owner -C /opt/a.new"
-    assert (Extract("/set/x.tar.zst", "/opt/a.new").remote_shell("ssh -p 22 n1")
-            == "ssh -p 22 n1 'zstd -dc | tar -xpf - --same-owner -C /opt/a.new' < /set/x.tar.zst")
-    assert (Carry("/opt/a/d", "/opt/a.new/d", "/opt/a.new").shell()
-            == "if [ -d /opt/a.new ] && [ -e /opt/a/d ]; then mkdir -p /opt/a.new && mv -T -- /opt/a/d /opt/a.new/d; fi")
-    assert (Carry("/opt/a/x/d", "/opt/a.new/x/d", "/opt/a.new").shell()
-            == "if [ -d /opt/a.new ] && [ -e /opt/a/x/d ]; then test ! -h /opt/a.new/x && mkdir -p /opt/a.new/x && "
-               "mv -T -- /opt/a/x/d /opt/a.new/x/d; fi")
-    assert MoveAside("/opt/a", "/opt/a.old").shell() == "test -e /opt/a.old || test ! -e /opt/a || mv -T -- /opt/a /opt/a.old"
-    assert (MoveIntoPlace("/opt/a.new", "/opt/a").shell()
-            == "if [ -e /opt/a.new ]; then mv -T -- /opt/a.new /opt/a; else test -e /opt/a; fi")
-    assert CopyFile("/set/f", "/opt/f").shell() == "cp -p /set/f /opt/f"
-    assert CopyFile("/set/f", "/opt/f").remote_shell("ssh n1") == "ssh n1 'cat > /opt/f' < /set/f"
-    assert SetMode("0640", "/opt/f").shell() == "chmod 0640 /opt/f"
-    assert SetOwner(1000, 1001, "/opt/f").shell() == "chown 1000:1001 /opt/f"
-    assert MakeDir("/opt/x").remote_shell("ssh n1") == "ssh n1 'mkdir -p /opt/x'"
-    assert (MoveContentsAside("/nfs", "/nfs/old", "/nfs/new").shell()
-            == "test -e /nfs/old/.cnxrestore-moved-aside || { mkdir -p /nfs/old && find /nfs -mindepth 1 -maxdepth 1 "
-               "! -name new ! -name old -exec mv -t /nfs/old {} + && : > /nfs/old/.cnxrestore-moved-aside; }")
-    assert (MoveContentsIn("/nfs/new", "/nfs").shell()
-            == "test ! -d /nfs/new || { find /nfs/new -mindepth 1 -maxdepth 1 -exec mv -t /nfs {} + && rmdir /nfs/new; }")
-    assert MoveAside("/a", "/b").replaced == "/b" and MoveContentsAside("/a", "/b", "/c").replaced == "/b"
-    assert MakeDir("/a").replaced is None and MoveIntoPlace("/a", "/b").replaced is None
+    box = Container("/opt/a.cnxrestore-S", "/opt/a")
+    assert MakeContainer(box).shell() == "mkdir -m 700 /opt/a.cnxrestore-S && mkdir /opt/a.cnxrestore-S/staged"
+    assert MakeContainer(Container("/opt/a b.x", "/opt/a b"), False).shell() == "mkdir -m 700 '/opt/a b.x'"
+    assert Extract("/set/x.tar.zst", box).shell() == ("zstd -dc /set/x.tar.zst | tar -xpf - --same-owner -C "
+                                                      "/opt/a.cnxrestore-S/staged")
+    assert (Extract("/set/x.tar.zst", box).remote_shell("ssh -p 22 n1")
+            == "ssh -p 22 n1 'zstd -dc | tar -xpf - --same-owner -C /opt/a.cnxrestore-S/staged' < /set/x.tar.zst")
+    assert (Carry("/opt/a", "d", box).shell()
+            == "if [ -d /opt/a.cnxrestore-S/staged ] && [ ! -e /opt/a.cnxrestore-S/replaced ] && [ -e /opt/a/d ]; then "
+               "mkdir -p /opt/a.cnxrestore-S/staged && mv -T -- /opt/a/d /opt/a.cnxrestore-S/staged/d; fi")
+    assert "test ! -h /opt/a.cnxrestore-S/staged/x && mkdir -p /opt/a.cnxrestore-S/staged/x" in Carry("/opt/a", "x/d", box).shell()
+    assert (MoveAside("/opt/a", box).shell()
+            == "test -e /opt/a.cnxrestore-S/replaced || test ! -e /opt/a || mv -T -- /opt/a /opt/a.cnxrestore-S/replaced")
+    assert (MoveIntoPlace(box, "/opt/a").shell()
+            == "if [ -e /opt/a.cnxrestore-S/staged ]; then mv -T -- /opt/a.cnxrestore-S/staged /opt/a; else test -e /opt/a; fi")
+    assert CopyFile("/set/f", box).shell() == "cp -p /set/f /opt/a.cnxrestore-S/staged"
+    assert CopyFile("/set/f", box).remote_shell("ssh n1") == "ssh n1 'cat > /opt/a.cnxrestore-S/staged' < /set/f"
+    assert SetMode("0640", box).shell() == "chmod 0640 /opt/a.cnxrestore-S/staged"
+    assert SetOwner(1000, 1001, box).shell() == "chown 1000:1001 /opt/a.cnxrestore-S/staged"
+    mount = Container("/nfs/cnxrestore-S", "/nfs")
+    assert (MoveContentsAside("/nfs", mount).shell()
+            == "test -e /nfs/cnxrestore-S/replaced/.cnxrestore-moved-aside || { mkdir -p /nfs/cnxrestore-S/replaced && "
+               "find /nfs -mindepth 1 -maxdepth 1 ! -name cnxrestore-S -exec mv -t /nfs/cnxrestore-S/replaced {} + && "
+               ": > /nfs/cnxrestore-S/replaced/.cnxrestore-moved-aside; }")
+    assert (MoveContentsIn(mount, "/nfs").shell()
+            == "test ! -d /nfs/cnxrestore-S/staged || { find /nfs/cnxrestore-S/staged -mindepth 1 -maxdepth 1 -exec mv -t "
+               "/nfs {} + && rmdir /nfs/cnxrestore-S/staged; }")
+    assert MoveAside("/a", box).replaced == box.replaced and MoveContentsAside("/a", mount).replaced == mount.replaced
+    assert MakeContainer(box).replaced is None and MoveIntoPlace(box, "/b").replaced is None
 
 
 @pytest.mark.parametrize("mounted", [False, True])
 def test_the_hand_run_steps_pasted_twice_do_nothing_more(tmp_path, backed_up, mounted) -> None:
     """RESTORE.md's blocks, run in a shell once and then once more: the second run changes nothing
-    (no tree moved into the folder the first run made, no moved-aside copy overwritten); the
-    staging it makes again is a leftover that cleanup removes."""
+    (no tree moved into the folder the first run made, no moved-aside copy overwritten); its
+    ``mkdir`` of the container fails, which stops a pasted block before anything else."""
     set_dir, folder, copied = backed_up
     root = str(tmp_path / "live")
     live_tree(root)
     dest = os.path.join(root, "app")
     if mounted:  # a mount point's forms (its contents moved, inside it), as RESTORE.md prints them there
-        staging = os.path.join(dest, "cnxrestore-new")
-        aside = os.path.join(dest, "cnxbackup-replaced-" + STAMP)
-        ops = [MakeDir(staging), Extract(os.path.join(set_dir, folder.path), staging),
-               MoveContentsAside(dest, aside, staging), MoveContentsIn(staging, dest)]
+        box = Container(os.path.join(dest, "cnxrestore-" + STAMP), dest)
+        ops = [MakeContainer(box), Extract(os.path.join(set_dir, folder.path), box),
+               MoveContentsAside(dest, box), MoveContentsIn(box, dest)]
     else:
         ops = operations(set_dir, root, folder, copied)
     script = "set -e\n" + "\n".join(op.shell() for op in ops)
     subprocess.run(["sh", "-c", script], check=True, capture_output=True)
     once = tree_state(root)
     assert once != {}
-    second = subprocess.run(["sh", "-c", script], capture_output=True, text=True)
-    # at most a fresh staging copy is left (cnxbackup cleanup removes it); nothing live or moved aside changed
-    again = {path: state for path, state in tree_state(root).items() if "cnxrestore-new" not in path}
-    assert again == once, second.stdout + second.stderr
+    again_script = "\n".join(op.shell() for op in ops[2:] if not isinstance(op, (MakeContainer, Extract, CopyFile)))
+    second = subprocess.run(["sh", "-c", again_script], capture_output=True, text=True)
+    assert tree_state(root) == once, second.stdout + second.stderr
 
 
-@pytest.mark.parametrize("crash_after", range(1, 10))
-def test_rerunning_the_operation_that_was_running_at_a_crash_ends_in_the_same_tree(tmp_path, backed_up, crash_after) -> None:
-    set_dir, folder, copied = backed_up
-    expected_root, crashed_root = str(tmp_path / "expected"), str(tmp_path / "crashed")
-    for root in (expected_root, crashed_root):
-        live_tree(root)
-    records = {"app": folder, "reg": copied}
-
-    def run(op, name):
-        op.run_local(local_run(set_dir, records[name]))
-
-    def named(root):
-        return ([(op, "app") for op in ops_of(folder, set_dir, os.path.join(root, "app"))]
-                + [(op, "reg") for op in ops_of(copied, set_dir, os.path.join(root, "registry.xml"))])
-
-    for op, name in named(expected_root):
-        run(op, name)
-    ops = named(crashed_root)
-    assert crash_after <= len(ops)
-    for op, name in ops[:crash_after]:
-        run(op, name)
-    for op, name in ops[crash_after - 1:]:  # the journal had not yet counted the last one
-        run(op, name)
-    assert tree_state(crashed_root) == tree_state(expected_root)
-
-
-def test_an_interrupted_extraction_into_the_staging_folder_starts_afresh(tmp_path, backed_up) -> None:
+def test_an_interrupted_extraction_into_the_container_starts_afresh(tmp_path, backed_up) -> None:
     set_dir, folder, _ = backed_up
-    staging = str(tmp_path / "app.cnxrestore-new")
-    write(os.path.join(staging, "half-written"), "partial")
-    Extract(os.path.join(set_dir, folder.path), staging).run_local(local_run(set_dir, folder))
-    assert sorted(os.listdir(staging)) == ["bin", "config.xml", "run"]
+    moves = new_moves(str(tmp_path / "journal"))
+    box = Container(str(tmp_path / f"app.cnxrestore-{STAMP}"), str(tmp_path / "app"))
+    MakeContainer(box).run_local(local_run(set_dir, folder, moves))
+    write(os.path.join(box.staged, "half-written"), "partial")
+    Extract(os.path.join(set_dir, folder.path), box).run_local(local_run(set_dir, folder, moves))
+    assert sorted(os.listdir(box.staged)) == ["bin", "config.xml", "run"]
 
 
-def test_extraction_never_empties_a_folder_that_is_not_its_staging_folder(tmp_path, backed_up) -> None:
+def test_a_container_this_restore_did_not_record_is_never_used(tmp_path, backed_up) -> None:
+    """A folder planted under the container's name (or any name this restore has not recorded
+    with its identity) is neither emptied nor extracted into."""
     set_dir, folder, _ = backed_up
-    live = str(tmp_path / "live")
-    write(os.path.join(live, "precious"), "keep")
-    with pytest.raises(StepFailed, match="not empty and not a staging folder"):
-        Extract(os.path.join(set_dir, folder.path), live).run_local(local_run(set_dir, folder))
-    assert os.listdir(live) == ["precious"]
+    moves = new_moves(str(tmp_path / "journal"))
+    planted = Container(str(tmp_path / f"app.cnxrestore-{STAMP}"), str(tmp_path / "app"))
+    write(os.path.join(planted.staged, "precious"), "keep")
+    with pytest.raises(StepFailed, match="no container of this restore is recorded"):
+        Extract(os.path.join(set_dir, folder.path), planted).run_local(local_run(set_dir, folder, moves))
+    with pytest.raises(StepFailed, match="already exists and is not this restore's"):
+        MakeContainer(planted).run_local(local_run(set_dir, folder, moves))
+    assert os.listdir(planted.staged) == ["precious"]
 
 
-def test_moving_into_place_refuses_to_overwrite_what_was_not_moved_aside(tmp_path) -> None:
-    write(str(tmp_path / "new" / "a"), "new")
+def test_moving_into_place_refuses_to_overwrite_what_was_not_moved_aside(tmp_path, backed_up) -> None:
+    set_dir, folder, _ = backed_up
+    moves = new_moves(str(tmp_path / "journal"))
+    box = Container(str(tmp_path / f"dest.cnxrestore-{STAMP}"), str(tmp_path / "dest"))
+    MakeContainer(box).run_local(local_run(set_dir, folder, moves))
+    write(os.path.join(box.staged, "a"), "new")
     write(str(tmp_path / "dest" / "b"), "old")
-    with pytest.raises(StepFailed, match="should have been moved aside"):
-        MoveIntoPlace(str(tmp_path / "new"), str(tmp_path / "dest")).run_local(
-            LocalRun(Progress(io.StringIO(), plain=True), threading.Event(), "x"))
-    assert os.listdir(tmp_path / "dest") == ["b"]
+    with pytest.raises(StepFailed, match="already exists and is not this restore's"):
+        MoveIntoPlace(box, str(tmp_path / "dest")).run_local(local_run(set_dir, folder, moves))
+    assert os.listdir(tmp_path / "dest") == ["b"] and os.listdir(box.staged) == ["a"]
 
 
 def test_a_copied_file_that_does_not_match_its_digest_is_refused(tmp_path, backed_up) -> None:
     set_dir, _, copied = backed_up
-    dest = str(tmp_path / "registry.xml")
+    moves = new_moves(str(tmp_path / "journal"))
+    box = Container(str(tmp_path / f"registry.xml.cnxrestore-{STAMP}"), str(tmp_path / "registry.xml"))
+    MakeContainer(box, False).run_local(local_run(set_dir, copied, moves))
+    wrong = LocalRun(Progress(io.StringIO(), plain=True), threading.Event(), "reg", "0" * 64, set_dir=set_dir, moves=moves)
     with pytest.raises(Exception, match="(?i)sha-?256|checksum|digest"):
-        CopyFile(os.path.join(set_dir, copied.path), dest).run_local(
-            LocalRun(Progress(io.StringIO(), plain=True), threading.Event(), "reg", "0" * 64, set_dir=set_dir))
+        CopyFile(os.path.join(set_dir, copied.path), box).run_local(wrong)
+    remote = Container(str(tmp_path / "remote.x"), str(tmp_path / "remote"))
+    os.mkdir(remote.path)
     with pytest.raises(StepFailed, match="does not match its manifest checksum"):
-        CopyFile(os.path.join(set_dir, copied.path), dest + ".remote").run_remote(
+        CopyFile(os.path.join(set_dir, copied.path), remote).run_remote(
             RemoteRun(LocalTransport(), Host("n1", "n1"), "0" * 64, set_dir=set_dir))
-    assert not os.path.exists(dest) and not os.path.exists(dest + ".remote")
+    assert os.listdir(box.path) == [] and os.listdir(remote.path) == []
 
 
-def test_contents_of_a_mount_point_are_moved_aside_inside_it_and_the_staged_tree_moved_in(tmp_path) -> None:
+def test_contents_of_a_mount_point_are_moved_aside_inside_it_and_the_staged_tree_moved_in(tmp_path, backed_up) -> None:
+    set_dir, folder, _ = backed_up
+    moves = new_moves(str(tmp_path / "journal"))
     mount = str(tmp_path / "shared")
     write(os.path.join(mount, "old.txt"), "old")
-    staging, aside = os.path.join(mount, "cnxrestore-new"), os.path.join(mount, f"cnxbackup-replaced-{STAMP}")
-    write(os.path.join(staging, "restored.txt"), "restored")
-    ctx = LocalRun(Progress(io.StringIO(), plain=True), threading.Event(), "shared")
-    for op in (MoveContentsAside(mount, aside, staging), MoveContentsIn(staging, mount)):
+    box = Container(os.path.join(mount, f"cnxrestore-{STAMP}"), mount)
+    ctx = local_run(set_dir, folder, moves)
+    MakeContainer(box).run_local(ctx)
+    write(os.path.join(box.staged, "restored.txt"), "restored")
+    for op in (MoveContentsAside(mount, box), MoveContentsIn(box, mount)):
         op.run_local(ctx)
         op.run_local(ctx)  # again, as after a crash
-    assert sorted(os.listdir(mount)) == [f"cnxbackup-replaced-{STAMP}", "restored.txt"]
-    assert sorted(os.listdir(aside)) == [".cnxrestore-moved-aside", "old.txt"]  # the marker: all moved
+    assert sorted(os.listdir(mount)) == [f"cnxrestore-{STAMP}", "restored.txt"]
+    assert sorted(os.listdir(box.path)) == ["replaced"] and os.listdir(box.replaced) == ["old.txt"]
 
 
 def test_a_failing_remote_operation_names_the_host_and_the_command(tmp_path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    with pytest.raises(StepFailed, match=r"on host n1: `mkdir -p .*file/sub` failed"):
-        MakeDir(str(blocker / "sub")).run_remote(RemoteRun(LocalTransport(), Host("n1", "n1")))
+    with pytest.raises(StepFailed, match=r"on host n1: cannot make .*file/sub"):
+        MakeContainer(Container(str(blocker / "sub"), str(blocker))).run_remote(RemoteRun(LocalTransport(), Host("n1", "n1")))
 
 
 def test_file_operations_follow_the_record(tmp_path, backed_up) -> None:
     set_dir, folder, copied = backed_up
     ops = file_operations(folder, set_dir, "/opt/app", STAMP)
-    assert [type(op).__name__ for op in ops.stage] == ["MakeDir", "Extract"]
+    box = Container(f"/opt/app.cnxrestore-{STAMP}", "/opt/app")
+    assert [type(op).__name__ for op in ops.stage] == ["MakeContainer", "Extract"]
     assert [type(op).__name__ for op in ops.swap] == ["Carry", "MoveAside", "MoveIntoPlace"]
-    assert ops.swap[0] == Carry("/opt/app/data", "/opt/app.cnxrestore-new/data", "/opt/app.cnxrestore-new",
-                                "/opt/app.cnxbackup-replaced-20261201T120000")
+    assert ops.swap[0] == Carry("/opt/app", "data", box)
+    assert ops.swap[0].into == f"/opt/app.cnxrestore-{STAMP}/staged/data"
     copy_ops = file_operations(copied, set_dir, "/opt/registry.xml", STAMP)
-    assert [type(op).__name__ for op in copy_ops.stage] == ["MakeDir", "CopyFile"]
-    assert copy_ops.stage[1] == CopyFile(os.path.join(set_dir, copied.path), "/opt/registry.xml.cnxrestore-new")
-    assert [type(op).__name__ for op in copy_ops.swap] == ["MoveAside", "MoveIntoPlace", "SetOwner", "SetMode"]
+    file_box = Container(f"/opt/registry.xml.cnxrestore-{STAMP}", "/opt/registry.xml")
+    assert [type(op).__name__ for op in copy_ops.stage] == ["MakeContainer", "CopyFile", "SetOwner", "SetMode"]
+    assert copy_ops.stage[1] == CopyFile(os.path.join(set_dir, copied.path), file_box)
+    assert [type(op).__name__ for op in copy_ops.swap] == ["MoveAside", "MoveIntoPlace"]
     bare = ArchiveRecord(name="f", kind="copy", source="/x", path="files/f/x", status="done")
-    assert [type(op).__name__ for op in file_operations(bare, set_dir, "/x", STAMP).swap] == ["MoveAside", "MoveIntoPlace"]
+    assert [type(op).__name__ for op in file_operations(bare, set_dir, "/x", STAMP).stage] == ["MakeContainer", "CopyFile"]
     shutil.rmtree(set_dir)
 
 
@@ -316,11 +322,12 @@ def test_extended_attributes_come_back_only_from_a_signed_set(tmp_path, signed) 
     (set_dir / "archives").mkdir(parents=True)
     archive = str(set_dir / "archives" / "app.tar.zst")
     result = create_archive(str(source), archive, extra_tar_args=list(ATTRIBUTE_ARGS))
-    staging = str(tmp_path / "app.cnxrestore-new")
-    os.makedirs(staging)
+    moves = new_moves(str(tmp_path / "journal"))
+    box = Container(str(tmp_path / f"app.cnxrestore-{STAMP}"), str(tmp_path / "app"))
     run = LocalRun(Progress(io.StringIO(), plain=True), threading.Event(), "app", result.sha256, set_dir=str(set_dir),
-                   expected_members=result.files, allow_special=signed)
-    Extract(archive, staging, attributes=True).run_local(run)
-    restored = os.listxattr(os.path.join(staging, "bin", "tool"))
+                   expected_members=result.files, allow_special=signed, moves=moves)
+    MakeContainer(box).run_local(run)
+    Extract(archive, box, attributes=True).run_local(run)
+    restored = os.listxattr(os.path.join(box.staged, "bin", "tool"))
     assert ("user.cnx.origin" in restored) == signed
-    assert Extract(archive, staging, attributes=True).trusted_tar_options(False, True) == []
+    assert Extract(archive, box, attributes=True).trusted_tar_options(False, True) == []

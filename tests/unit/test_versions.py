@@ -2,10 +2,19 @@
 from __future__ import annotations
 
 import os
+import re
 
 import pytest
 
-from cnxbackup.versions import ConnectionsVersion, detect_interim_fixes, read_installed_fixes, restore_decision
+from cnxbackup.errors import PreflightError
+from cnxbackup.versions import (
+    ConnectionsVersion,
+    detect_interim_fixes,
+    read_installed_fixes,
+    read_installed_xml,
+    read_was_product,
+    restore_decision,
+)
 
 
 def V(raw, *fixes):
@@ -76,3 +85,29 @@ def test_interim_fixes_from_installed_xml_and_version_folder(tmp_path):
     _write(xml, XML.format(was=f"{root}/opt/IBM/WebSphere", cnx="/elsewhere/Connections"))
     assert detect_interim_fixes(cnx) == ["LO3"]
     assert read_installed_fixes(f"{root}/missing.xml") == []
+
+
+@pytest.mark.timeout(20)  # a FIFO opened blocking would hang: the timeout makes that a failure
+def test_a_fifo_or_folder_as_installed_xml_or_was_product_is_refused_naming_it_without_hanging(tmp_path) -> None:
+    installed = tmp_path / "installed.xml"
+    os.mkfifo(installed)
+    with pytest.raises(PreflightError, match=re.escape(f"{installed}: not a regular file")):
+        read_installed_xml(str(installed))
+    assert read_installed_fixes(str(installed)) == []
+    product = tmp_path / "was" / "properties" / "version" / "WAS.product"
+    product.parent.mkdir(parents=True)
+    os.mkfifo(product)
+    assert read_was_product(str(tmp_path / "was")) is None
+    os.unlink(product)
+    product.mkdir()
+    assert read_was_product(str(tmp_path / "was")) is None
+
+
+def test_installed_xml_reached_through_a_symlink_is_still_read(tmp_path) -> None:
+    real = tmp_path / "real.xml"
+    real.write_text('<installed><location path="/opt/IBM/Connections">'
+                    '<package id="com.ibm.connections" version="8.0.0.0_CR14"/>'
+                    '<fix id="LO1" offering="com.ibm.connections"/></location></installed>')
+    (tmp_path / "installed.xml").symlink_to(real)
+    assert read_installed_xml(str(tmp_path / "installed.xml")) == ("8.0.0.0_CR14", None)
+    assert read_installed_fixes(str(tmp_path / "installed.xml")) == ["LO1"]

@@ -18,13 +18,12 @@ from ..plan import build_plan
 from ..progress import Progress, human_bytes
 from ..transport import Transport, make_transport
 from .restore.leftovers import Leftover, describe, find_leftovers, remove_command
-from .sets.naming import list_sets, unfinished_restores
+from .sets.naming import unfinished_restores_of
 
 
 def refuse_while_a_restore_is_unfinished(env: Environment) -> None:
     """CnxBackupError naming every unfinished restore of the environment's sets."""
-    unfinished = [path for set_dir in list_sets(env.section("target")["dir"], env.name)
-                  for path, _journal in unfinished_restores(set_dir)]
+    unfinished = [path for path, _journal in unfinished_restores_of(env)]
     if unfinished:
         raise CnxBackupError(f"cleanup refused: a restore of {env.name} has not finished ({', '.join(unfinished)}); "
                              "its --resume needs the moved-aside copies: finish it (restore --resume) first")

@@ -20,7 +20,7 @@ from ..config.schema import SCHEMA
 from ..databases import data_source_settings, jdbc_vendor
 from ..errors import EXIT_OK, ConfigError
 from ..progress import Progress
-from ..versions import CONNECTIONS_OFFERING
+from ..versions import CONNECTIONS_OFFERING, parse_regular_xml
 from .sets.identity import single_cell
 
 
@@ -49,7 +49,7 @@ def _profiles(was_root: str) -> Tuple[Optional[str], List[str]]:
     """(Dmgr profile, the other profiles) from profileRegistry.xml."""
     registry = os.path.join(was_root, "properties", "profileRegistry.xml")
     try:
-        root = ET.parse(registry).getroot()
+        root = parse_regular_xml(registry).getroot()
     except (OSError, ET.ParseError):
         return None, []
     dmgr, others = None, []
@@ -67,7 +67,7 @@ def _profiles(was_root: str) -> Tuple[Optional[str], List[str]]:
 def _connections(im_data: str) -> Tuple[Optional[str], Optional[str]]:
     """(connections_root, version) from the Connections package in installed.xml."""
     try:
-        root = ET.parse(os.path.join(im_data, "installed.xml")).getroot()
+        root = parse_regular_xml(os.path.join(im_data, "installed.xml")).getroot()
     except (OSError, ET.ParseError):
         return None, None
     for location in root.iter("location"):
@@ -80,7 +80,7 @@ def _connections(im_data: str) -> Tuple[Optional[str], Optional[str]]:
 def _data_sources(cell_dir: str) -> Tuple[Optional[str], Optional[str], Optional[int], List[str]]:
     """(vendor, host, port, database names) of the JDBC data sources defined at cell scope."""
     try:
-        root = ET.parse(os.path.join(cell_dir, "resources.xml")).getroot()
+        root = parse_regular_xml(os.path.join(cell_dir, "resources.xml")).getroot()
     except (OSError, ET.ParseError):
         return None, None, None, []
     vendor = host = None

@@ -11,9 +11,9 @@ from .sets.retention import scan_sets, set_json
 from .sets.trust import trusted_keys_path
 
 
-def _verify_text(result: Optional[Dict[str, Any]]) -> str:
+def _verify_text(result: Optional[Dict[str, Any]], problem: str = "") -> str:
     if result is None:
-        return "never verified"
+        return f"verify record unreadable: {problem}" if problem else "never verified"
     return f"{'passed' if result['ok'] else 'FAILED'}{' (deep)' if result['deep'] else ''} {result['at']}"
 
 
@@ -25,7 +25,7 @@ def run_list(args: argparse.Namespace, env: Environment, progress: Progress) -> 
         downtime = data["downtimeSeconds"]
         rows.append(f"{entry.name:<34} {entry.state:<23} {str(data['connectionsVersion'] or '-'):<14} "
                     f"{human_bytes(entry.size):>10} {human_seconds(downtime) if downtime is not None else '-':>9}  "
-                    f"{_verify_text(entry.verify)}")
+                    f"{_verify_text(entry.verify, entry.verify_problem)}")
         if entry.trust_problem:
             rows.append(f"    {'' if entry.state == 'misnamed' else 'not trusted: '}{entry.trust_problem}")
         if entry.restore_running:

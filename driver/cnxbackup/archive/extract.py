@@ -61,8 +61,10 @@ def stream_archive(
     cancel: Optional[threading.Event] = None,
     carried_symlinks: Iterable[str] = (),
     cipher: Optional[Cipher] = None,
+    pass_fds: Sequence[int] = (),
 ) -> ListResult:
-    """One read of an archive through the gate into ``consumer_argv`` (stdin), or nowhere.
+    """One read of an archive through the gate into ``consumer_argv`` (stdin), or nowhere
+    (``pass_fds``: descriptors the consumer inherits, e.g. the folder tar extracts into).
 
     ``cipher``: the file is an OpenPGP message: it is decrypted between the read (hashed as it is
     on disk) and zstd.
@@ -78,7 +80,7 @@ def stream_archive(
     consumer_err = tempfile.TemporaryFile()
     procs: List[subprocess.Popen] = []
     try:
-        filt, zstd, consumer = _start_pipeline(consumer_argv, cipher, procs, zstd_err, consumer_err)
+        filt, zstd, consumer = _start_pipeline(consumer_argv, cipher, procs, zstd_err, consumer_err, pass_fds)
         feed_into = filt.stdin if filt is not None else zstd.stdin
         assert feed_into is not None and zstd.stdout is not None
         out_fd = zstd.stdout.fileno()
@@ -121,6 +123,7 @@ def _start_pipeline(
     procs: List[subprocess.Popen],
     zstd_err: IO[bytes],
     consumer_err: IO[bytes],
+    pass_fds: Sequence[int] = (),
 ) -> Tuple[Optional[subprocess.Popen], subprocess.Popen, Optional[subprocess.Popen]]:
     """Start gpg (when ``cipher``) → zstd → the consumer (when ``consumer_argv``): (gpg, zstd, consumer).
 
@@ -140,7 +143,8 @@ def _start_pipeline(
         consumer = None
         if consumer_argv is not None:
             consumer = subprocess.Popen(list(consumer_argv), stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                                        stderr=consumer_err, env=c_locale_env(), start_new_session=True, bufsize=0)
+                                        stderr=consumer_err, env=c_locale_env(), start_new_session=True, bufsize=0,
+                                        pass_fds=tuple(pass_fds))
             procs.append(consumer)
     except (OSError, EncryptionError) as exc:
         stop_processes(procs)
@@ -224,8 +228,12 @@ def extract_archive(
     expected_members: Optional[int] = None,
     over_level: Optional[Iterable[str]] = None,
     cipher: Optional[Cipher] = None,
+    dest_fd: Optional[int] = None,
 ) -> ListResult:
     """Extract into the EXISTING, EMPTY staging dir ``dest_dir`` in one gated read.
+
+    ``dest_fd``: an open descriptor of that folder; tar then extracts into the descriptor
+    (``/proc/self/fd/N``, inherited), never resolving ``dest_dir`` again.
 
     Keeps permissions (-p), owners when ``same_owner`` (default: running as root), symlinks
     and hardlinks. On any error the staging dir is emptied again; the digest is compared only
@@ -233,17 +241,20 @@ def extract_archive(
     staging dir holds the level before this one (its symlinks, from that extraction's result);
     it is then not empty, and is extracted over.
     """
-    if not os.path.isdir(dest_dir):
+    where = f"/proc/self/fd/{dest_fd}" if dest_fd is not None else dest_dir
+    if not os.path.isdir(where):
         raise ArchiveError(f"staging directory does not exist: {dest_dir}")
-    if over_level is None and os.listdir(dest_dir):
+    if over_level is None and os.listdir(dest_fd if dest_fd is not None else dest_dir):
         raise ArchiveError(f"staging directory is not empty: {dest_dir}")
-    argv = tar_extract_argv(dest_dir, same_owner=same_owner, numeric_owner=numeric_owner, extra_tar_args=extra_tar_args)
+    argv = tar_extract_argv(where, same_owner=same_owner, numeric_owner=numeric_owner, extra_tar_args=extra_tar_args)
     try:
         return stream_archive(source, argv, allow_special=allow_special, label=os.path.basename(str(getattr(
             source, "name", source))), expected_sha256=expected_sha256, expected_members=expected_members,
-            progress=progress, cancel=cancel, carried_symlinks=over_level or (), cipher=cipher)
+            progress=progress, cancel=cancel, carried_symlinks=over_level or (), cipher=cipher,
+            pass_fds=(dest_fd,) if dest_fd is not None else ())
     except BaseException:
-        _empty(dest_dir)  # what was extracted before the refusal is not kept
+        if dest_fd is None:
+            _empty(dest_dir)  # what was extracted before the refusal is not kept (with a descriptor: the caller's job)
         raise
 
 

@@ -159,6 +159,7 @@ SCHEMA: Dict[str, Field] = {
     "target": Field("section", "Where backup sets go.", section={
         "dir": Field("str", "Directory that receives one folder per run.", required=True),
         "free_space_margin": Field("float", "Extra room required on top of the estimated size (0.10 = 10 %).", 0.10, minimum=0.0, maximum=10.0),
+        "restore_state": Field("str", "Where `restore` keeps its journal, log and private files, one folder per set and restore (`<set>/restore-<stamp>`), never inside a set: a folder only the restoring user can change (made 0700 when missing). Default: `/var/lib/cnxbackup/restores` for root, `~/.local/state/cnxbackup/restores` for others, `<demo.root>/restore-state` for the demo.", ""),
     }),
     "archive": Field("section", "Archive settings.", section={
         "level": Field("int", "zstd level.", 3, minimum=1, maximum=19),

@@ -2,7 +2,6 @@
 with the final status; the restore log names every step, what was moved aside, and its status."""
 from __future__ import annotations
 
-import glob
 import os
 import re
 
@@ -32,11 +31,12 @@ def test_the_backup_log_holds_every_archive_every_database_and_the_final_status(
 def test_the_restore_log_holds_every_step_what_was_moved_aside_and_the_final_status(ctx) -> None:
     proc = ctx.restore()
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    [log] = glob.glob(os.path.join(ctx.set_dir, "restore-*", "restore.log"))
+    [log] = [os.path.join(d, "restore.log") for d in ctx.restore_dirs()]
     text = open(log, encoding="utf-8").read()
     assert re.search(r"version: backup 8\.0 CR14.*, deployment 8\.0 CR14.* \(allowed\)", text)
     for item in e2e.manifest(ctx.set_dir)["archives"]:
-        assert re.search(rf"{re.escape(item['name'])} restored to .*; moved aside: .*cnxbackup-replaced-", text), item["name"]
+        moved = r"moved aside: .*\.cnxrestore-\d{8}T\d{6}-[0-9a-f]{6}/replaced"
+        assert re.search(rf"{re.escape(item['name'])} restored to .*; {moved}", text), item["name"]
     for db in e2e.manifest(ctx.set_dir)["databases"]:
         assert f"database {db['name']}: restore ok" in text
     last = [ln for ln in text.splitlines() if ln.strip()][-1]

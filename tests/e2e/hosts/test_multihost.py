@@ -78,14 +78,25 @@ def test_multihost_backup(tmp_path, five_hosts):
     check = e2e.cli("verify", set_dir, "--env", env_file)
     assert check.returncode == 0, check.stdout
 
-    # an image changed on the DB host since the backup: refused there, before anything is stopped
+    # an image changed on the DB host since the backup: refused there, before anything is stopped;
+    # in the same run, a node item under a folder another user owns (issue 26, item 3): root on
+    # node2 would work through names that user can change, so the restore refuses it, naming it
     image = manifest["databases"][0]["images"][0]["path"]
     original_image = open(image, "rb").read()
     with open(image, "ab") as handle:
         handle.write(b"appended on the DB host")
+    theirs = os.path.dirname(by_name["node2-local-data"]["source"])
+    owner = os.stat(theirs)
+    os.chown(theirs, 54321, 54321)
     before = len(fakedb.read_log(fake))
-    proc = e2e.cli("restore", set_dir, "--env", env_file)
+    try:
+        proc = e2e.cli("restore", set_dir, "--env", env_file)
+    finally:
+        os.chown(theirs, owner.st_uid, owner.st_gid)
     assert proc.returncode == 1 and f"db:{image}" in proc.stderr and "copy it back" in proc.stderr, proc.stderr
+    assert "nothing was stopped or changed" in proc.stderr, proc.stderr
+    assert f"host node2: {theirs} is owned by uid 54321, not the ssh user" in proc.stderr, proc.stderr
+    assert "node2-local-data" in proc.stderr and "by hand (RESTORE.md)" in proc.stderr, proc.stderr
     assert [c for c in fakedb.read_log(fake)[before:] if "restore" in c["argv"]] == []
     with open(image, "wb") as handle:
         handle.write(original_image)
@@ -103,7 +114,7 @@ def test_multihost_backup(tmp_path, five_hosts):
     proc = e2e.cli("restore", set_dir, "--env", env_file)
     assert proc.returncode in (0, 3), proc.stdout + proc.stderr
     assert open(victim, "rb").read() == original and os.path.exists(gone)
-    assert [p for p in os.listdir(os.path.dirname(node2_local)) if ".cnxbackup-replaced-" in p]
+    assert [p for p in os.listdir(os.path.dirname(node2_local)) if ".cnxrestore-" in p]
     restores = [c for c in fakedb.read_log(fake)[before:] if "restore" in c["argv"]]
     assert len(restores) == 2 and {c["host"] for c in restores} == {hosts[4].name}
     # each image's media header was read on the DB host, before the restore

@@ -15,7 +15,7 @@ def leftovers_under(root: str) -> list:
     found = []
     for folder, dirs, files in os.walk(root):
         for name in list(dirs) + files:
-            if "cnxbackup-replaced-" in name or name.endswith("cnxrestore-new"):
+            if "cnxbackup-replaced-" in name or name.endswith("cnxrestore-new") or "cnxrestore-2" in name:
                 found.append(os.path.join(folder, name))
                 if name in dirs:
                     dirs.remove(name)
@@ -55,7 +55,7 @@ def test_a_backup_after_a_restore_is_the_size_it_was_and_cleanup_removes_only_th
 def test_cleanup_refuses_while_a_restore_has_not_finished_and_skips_a_linked_profile(ctx) -> None:
     """Issue 26: cleanup holds the lock, refuses beside an unfinished restore (its --resume needs the
     moved-aside copies), and never removes anything inside the target of a link put on an item's path."""
-    restore = os.path.join(ctx.set_dir, "restore-20990101T000000")
+    restore = os.path.join(ctx.base, "demo", "restore-state", os.path.basename(ctx.set_dir), "restore-20990101T000000")
     os.makedirs(restore)
     with open(os.path.join(restore, "journal.json"), "w", encoding="utf-8") as handle:
         handle.write('{"status": "running"}')
@@ -65,7 +65,7 @@ def test_cleanup_refuses_while_a_restore_has_not_finished_and_skips_a_linked_pro
     assert refused.returncode == 1 and "restore-20990101T000000" in refused.stdout + refused.stderr
     assert os.path.isdir(moved)
 
-    os.rename(restore, os.path.join(ctx.set_dir, "finished-elsewhere"))  # no restore pending now
+    os.rename(restore, os.path.join(os.path.dirname(restore), "finished-elsewhere"))  # no restore pending now
     victim = os.path.join(ctx.base, "victim")
     os.makedirs(os.path.join(victim, "cnxrestore-new"))
     open(os.path.join(victim, "cnxrestore-new", "precious"), "w").write("root's\n")

@@ -87,12 +87,15 @@ def test_round_trip_restores_tree_roles_databases_and_starts_servers(ctx):
         wanted = f"restore database {db['name']} from {db['location']} taken at {db['timestamp']}"
         assert any(wanted in line for line in restores), (wanted, restores[:3])
     # what was replaced is kept beside, with the damage in it
-    stamp_dirs = [n for n in os.listdir(ctx.set_dir) if n.startswith("restore-")]
-    assert len(stamp_dirs) == 1
-    journal = json.load(open(os.path.join(ctx.set_dir, stamp_dirs[0], "journal.json")))
+    stamp_dirs = ctx.restore_dirs()
+    assert len(stamp_dirs) == 1 and not [n for n in os.listdir(ctx.set_dir) if n.startswith("restore-")]
+    assert stat.S_IMODE(os.stat(stamp_dirs[0]).st_mode) == 0o700  # root's own, never inside the set
+    journal = json.load(open(os.path.join(stamp_dirs[0], "journal.json")))
     assert journal["status"] == "complete" and journal["replaced"]
     assert all(os.path.lexists(p) and REPLACED in p for p in journal["replaced"])
-    kept_root = [p for p in journal["replaced"] if p.endswith(os.path.basename(ctx.cnx) + REPLACED + journal["stamp"])]
+    kept_root = [p for p in journal["replaced"]
+                 if p == os.path.join(ctx.cnx + REPLACED + journal["stamp"], "replaced")]
+    assert stat.S_IMODE(os.stat(os.path.dirname(kept_root[0])).st_mode) == 0o700  # the container: root only
     assert kept_root and os.path.isfile(os.path.join(kept_root[0], "stray-after-backup.txt"))
     kept_ear = os.path.join(kept_root[0], os.path.relpath(ear, ctx.cnx))  # the ear lives in connections_root
     assert stat.S_IMODE(os.lstat(kept_ear).st_mode) == 0o600
@@ -231,11 +234,11 @@ def test_provision_skipped_on_other_interim_fix_then_forced(ctx):
     assert forced.returncode == 0, forced.stdout + forced.stderr
     assert "WARNING: --force-provision" in forced.stdout
     assert snapshot(ctx.tree)[rel(provision_file)] == ctx.original[rel(provision_file)]
-    newest = sorted(n for n in os.listdir(ctx.set_dir) if n.startswith("restore-"))[-1]
-    journal = json.load(open(os.path.join(ctx.set_dir, newest, "journal.json")))
+    newest = max(ctx.restore_dirs(), key=os.path.getmtime)
+    journal = json.load(open(os.path.join(newest, "journal.json")))
     assert journal["forcedProvision"] is True and "IFLO99999" in journal["forcedProvisionReason"]
     assert journal["steps"]["file:shared-provision"]["forced"] is True
-    assert "--force-provision" in open(os.path.join(ctx.set_dir, newest, "restore.log")).read()
+    assert "--force-provision" in open(os.path.join(newest, "restore.log")).read()
 
 
 # --------------------------------------------------------------------------- safety and resume
@@ -279,7 +282,7 @@ def test_failed_restore_resumes_without_redoing_finished_steps(ctx):
         handle.write(b"changed")
     first = ctx.restore()
     assert first.returncode == 1 and "FILES" in first.stdout and "--resume" in first.stdout
-    [restore_dir] = [os.path.join(ctx.set_dir, n) for n in os.listdir(ctx.set_dir) if n.startswith("restore-")]
+    [restore_dir] = ctx.restore_dirs()
     journal = json.load(open(os.path.join(restore_dir, "journal.json")))
     assert journal["steps"]["db:FILES"]["status"] == "failed"
     assert journal["steps"]["file:dmgr-profile"]["status"] == "done"
@@ -290,15 +293,77 @@ def test_failed_restore_resumes_without_redoing_finished_steps(ctx):
     fakedb.set_database(ctx.fake, "FILES", in_use=False, reconnects=False)
     second = ctx.restore("--resume")
     assert second.returncode == 0, second.stdout + second.stderr
-    assert "[file:dmgr-profile] already done (re-checked: in place)" in second.stdout
-    assert "[stop] done by the interrupted run; run again" in second.stdout  # the journal alone is not trusted
+    assert "[file:dmgr-profile] done by the interrupted run, skipped" in second.stdout
     assert os.stat(dmgr).st_ino == inode
     assert snapshot(ctx.tree) == ctx.original
     restores = [e["argv"] for e in fakedb.read_log(ctx.fake) if e["tool"] == "db2" and "restore" in e["argv"]]
-    for name in done_dbs:  # restored again: a database restore's result cannot be re-checked from the journal
-        assert sum(1 for argv in restores if name in argv) == 2, name
+    for name in done_dbs:  # the journal is root's own: a database it says is restored is not restored again
+        assert sum(1 for argv in restores if name in argv) == 1, name
     assert sum(1 for argv in restores if "FILES" in argv) >= 2
     journal = json.load(open(os.path.join(restore_dir, "journal.json")))
     assert journal["status"] == "complete"
     assert len(os.listdir(ctx.set_dir)) == len(os.listdir(os.path.join(ctx.pristine, "backups",
-                                                                         os.path.basename(ctx.set_dir)))) + 1
+                                                                         os.path.basename(ctx.set_dir))))
+
+
+# --------------------------------------------------------------------------- kill -9 mid-swap
+
+
+def _stop_mid_swap(proc: subprocess.Popen, ctx, moves_at_least: int) -> dict:
+    """Watch the restore's journal; once it records ``moves_at_least`` moves of the swap, freeze the process
+    (SIGSTOP) and return the journal as it is on disk then."""
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and proc.poll() is None:
+        for folder in ctx.restore_dirs():
+            try:
+                journal = json.load(open(os.path.join(folder, "journal.json")))
+            except (OSError, ValueError):
+                continue
+            swap_moves = [k for k in journal.get("moves") or {} if not k.startswith("container:")]
+            if len(swap_moves) >= moves_at_least:
+                os.kill(proc.pid, 19)  # SIGSTOP: the state on disk stays as read
+                return json.load(open(os.path.join(folder, "journal.json")))
+        time.sleep(0.002)
+    raise AssertionError("the restore ended before its swap was caught: " + (proc.communicate()[0] or ""))
+
+
+def test_a_restore_killed_mid_swap_resumes_to_the_backup_and_loses_nothing(ctx):
+    """Issue 26: SIGKILL of a real ``cnxbackup restore`` while it swaps the trees in, then
+    ``--resume``: the deployment equals the backup, every replaced tree is kept."""
+    shared_file = next(os.path.join(f, n) for f, _, ns in os.walk(ctx.shared) for n in sorted(ns)
+                       if os.path.isfile(os.path.join(f, n)) and not os.path.islink(os.path.join(f, n)))
+    with open(shared_file, "ab") as handle:
+        handle.write(b"after the backup")
+    for attempt, threshold in enumerate((4, 2, 8)):
+        if attempt:
+            ctx.reset()
+            with open(shared_file, "ab") as handle:
+                handle.write(b"after the backup")
+        proc = subprocess.Popen(e2e.cli_argv("--plain", "restore", ctx.set_dir, "--env", ctx.env_file),
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+                                env=e2e.cli_env())
+        journal = _stop_mid_swap(proc, ctx, threshold)
+        files = {sid: step["status"] for sid, step in journal["steps"].items() if sid.startswith("file:")}
+        mid_swap = "done" not in files.values() or any(s != "done" for s in files.values())
+        os.killpg(proc.pid, 9)
+        proc.communicate()
+        if mid_swap and files:
+            print(f"killed at attempt {attempt + 1}: {len(journal['moves'])} moves recorded, file steps {files}")
+            break
+    else:
+        pytest.fail("three attempts and never caught mid-swap")
+    moves = journal["moves"]
+    assert any(m["state"] == "done" for m in moves.values())
+    assert snapshot(ctx.tree) != ctx.original  # killed: not the backup yet
+
+    resumed = ctx.restore("--resume")
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert snapshot(ctx.tree) == ctx.original
+    [folder] = ctx.restore_dirs()
+    final = json.load(open(os.path.join(folder, "journal.json")))
+    assert final["status"] == "complete"
+    for path in final["replaced"]:  # each replaced tree is kept, in its root-only container
+        assert os.path.lexists(path) and stat.S_IMODE(os.stat(os.path.dirname(path)).st_mode) == 0o700, path
+    [shared_kept] = [p for p in final["replaced"] if os.path.dirname(p).startswith(ctx.shared + REPLACED)]
+    kept = os.path.join(shared_kept, os.path.relpath(shared_file, ctx.shared))
+    assert open(kept, "rb").read().endswith(b"after the backup")  # the live change, kept aside

@@ -19,7 +19,7 @@ import pytest
 
 import e2e
 from cnxbackup.demo import fakedb, mockcell
-from restorekit import REPLACED, assert_nothing_changed, calls, snapshot, staging_left
+from restorekit import REPLACED, assert_nothing_changed, calls, restore_dirs, snapshot, staging_left
 
 
 def untrusted_key(folder: str) -> str:
@@ -282,7 +282,7 @@ def test_resume_checks_the_signature_again(ctx) -> None:
 def test_resume_believes_only_a_journal_this_user_wrote(ctx, tamper) -> None:
     fakedb.set_database(ctx.fake, "FILES", in_use=True, reconnects=True)
     assert ctx.restore().returncode == 1
-    [restore_dir] = [os.path.join(ctx.set_dir, n) for n in os.listdir(ctx.set_dir) if n.startswith("restore-")]
+    [restore_dir] = ctx.restore_dirs()
     journal_file = os.path.join(restore_dir, "journal.json")
     if tamper == "group-writable":
         os.chmod(restore_dir, 0o770)
@@ -354,8 +354,8 @@ def test_a_genuine_set_with_special_files_restores_exactly(special_backup) -> No
     assert stat.S_IMODE(info.st_mode) == 0o4750 and (info.st_uid, info.st_gid) == (1234, 4321) and info.st_nlink == 2
     assert stat.S_IMODE(os.lstat(local).st_mode) == 0o2775
     assert os.readlink(os.path.join(local, "abs-link")) == "/etc/hostname"
-    journal = json.load(open(next(os.path.join(set_dir, n, "journal.json") for n in os.listdir(set_dir)
-                                  if n.startswith("restore-"))))
+    [restore_dir] = restore_dirs(os.path.dirname(env_file), set_dir)
+    journal = json.load(open(os.path.join(restore_dir, "journal.json")))
     assert journal["signedBy"].startswith("SHA256:") and journal["trustUnsealed"] is None
 
 
@@ -364,12 +364,14 @@ def test_the_same_special_files_are_refused_from_an_unsealed_set(special_backup,
     copy = str(tmp_path / os.path.basename(set_dir))
     subprocess.run(["cp", "-a", set_dir, copy], check=True)
     os.unlink(os.path.join(copy, "manifest.json.sig"))
-    journals = [n for n in os.listdir(copy) if n.startswith("restore-")]
+    journals = restore_dirs(os.path.dirname(env_file), copy)
     target = str(tmp_path / "side")
     proc = e2e.cli("--plain", "restore", copy, "--env", env_file, "--only", "local-data", "--target-root", target,
                    "--trust-unsealed")
     assert proc.returncode == 1 and "accepted only from a signed set" in proc.stderr, proc.stdout + proc.stderr
-    assert staging_left(target) == [] and [n for n in os.listdir(copy) if n.startswith("restore-")] == journals
+    assert staging_left(target) == []
+    for folder in set(restore_dirs(os.path.dirname(env_file), copy)) - set(journals):  # recorded as refused
+        assert json.load(open(os.path.join(folder, "journal.json")))["status"] == "refused"
 
 
 def test_a_db2_image_whose_media_header_does_not_read_is_refused_before_the_stop(ctx) -> None:

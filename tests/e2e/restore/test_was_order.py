@@ -5,7 +5,6 @@ prompt without a password on any command line."""
 from __future__ import annotations
 
 import datetime
-import glob
 import os
 
 import e2e
@@ -44,7 +43,7 @@ def test_restore_follows_websphere_s_order_and_swaps_no_profile_while_its_proces
     assert by_script["syncNode"]["states"]["CNXNode01/nodeagent"] == "STOPPED"  # synchronized with its agent stopped
     last_server_stop = max(e["time"] for e in stops(log))
     assert last_server_stop < by_script["stopNode"]["time"] < by_script["stopManager"]["time"]
-    [restore_log] = glob.glob(os.path.join(ctx.set_dir, "restore-*", "restore.log"))
+    [restore_log] = [os.path.join(d, "restore.log") for d in ctx.restore_dirs()]
     for item, process in (("dmgr-profile", ("stopManager", "startManager")), ("profile-AppSrv01", ("stopNode", "startNode"))):
         [swapped] = log_times(restore_log, f"file:{item}: {item} restored to")
         assert by_script[process[0]]["time"] < swapped < by_script[process[1]]["time"], item

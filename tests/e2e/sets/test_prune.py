@@ -74,8 +74,8 @@ def test_prune_on_real_sets(two_sets):
     assert all(map(os.path.isdir, (b1, b2, partial, unfinished, forged)))  # a dry run removes nothing
 
     # a restore of b1 that did not finish: b1 stays; the old partial set goes
-    restore_dir = os.path.join(b1, "restore-20261201T000000")
-    os.makedirs(restore_dir)
+    restore_dir = os.path.join(two_sets["tmp"], "demo", "restore-state", os.path.basename(b1), "restore-20261201T000000")
+    os.makedirs(restore_dir)  # where restore keeps its journal (target.restore_state), never in the set
     with open(os.path.join(restore_dir, "journal.json"), "w", encoding="utf-8") as handle:
         json.dump({"status": "running"}, handle)
     done = decisions(run_json("prune", "--env", env, "--keep", "1", expect=0))

@@ -2,7 +2,8 @@
 
 Found only in their fixed forms at each item's configured source (``<source>.cnxbackup-
 replaced-<stamp>``, ``<source>/cnxbackup-replaced-<stamp>``, ``<source>.cnxrestore-new``,
-``<source>/cnxrestore-new``), computed from the environment, never read from a set and never
+``<source>/cnxrestore-new``, and the containers ``<source>.cnxrestore-<stamp>``,
+``<source>/cnxrestore-<stamp>``), computed from the environment, never read from a set and never
 by a looser glob. ``plan`` lists them (backups exclude them); ``cnxbackup cleanup`` removes
 them after a prompt. Nothing is walked through a link: a leftover that is a link, or an inside form
 whose source folder is one (a profile folder replaced by a link), is named and left alone, and the
@@ -17,23 +18,29 @@ from dataclasses import dataclass
 from typing import Dict, List, Optional
 
 from ...hosts import Host
-from ...paths import REPLACED_SUFFIX, STAGING_SUFFIX, is_leftover_of
+from ...paths import CONTAINER_SUFFIX, REPLACED_SUFFIX, is_leftover_of
 from ...plan import Item
 from ...progress import human_bytes
 from ...transport import HostUnreachable, Transport
 
-# one line per existing candidate: "<KiB>\t<dev:ino of the folder holding it>\t<path>" (du -sk, stat
-# without -L), the names globbed by the shell; a candidate that is a link, or an inside form whose
-# source is a link (a profile folder replaced by one), is "LINK\t\t<path>": named, never walked
-_FIND = ('for p in {src}{replaced}-* {src}/{replaced_in}-* {src}{staging} {src}/{staging_in}; do '
+# one line per existing candidate: "<KiB>\t<dev:ino of the folder holding it>\t<path>" (du -sk, which
+# does not follow a link given to it), the names globbed by the shell; a candidate that is a link, or
+# one whose holding folder is a link (a profile folder replaced by one), is "LINK\t\t<path>": named,
+# never walked. The holder's type and identity come from ONE stat that does not follow links, so
+# what is recorded is always a real folder's own dev:ino, never a link target's: a folder swapped
+# for a link at any moment is either seen as the link (LINK) or recorded as itself, and the removal's
+# check after `cd -P` (which would land in the target) then fails. LC_ALL=C: %F is translated.
+_FIND = ('for p in {src}{replaced}-* {src}/{replaced_in}-* {src}{staging}* {src}/{staging_in}*; do '
          '[ -e "$p" ] || [ -L "$p" ] || continue; d=$(dirname -- "$p"); '
-         'if [ -L "$p" ] || {{ [ "$d" = {src} ] && [ -L "$d" ]; }}; then printf "LINK\\t\\t%s\\n" "$p"; continue; fi; '
-         'h=$(stat -L -c %d:%i -- "$d") || continue; '
+         'if [ -L "$p" ]; then printf "LINK\\t\\t%s\\n" "$p"; continue; fi; '
+         'h=$(LC_ALL=C stat -c %F:%d:%i -- "$d" 2>/dev/null) || continue; '
+         'case $h in directory:*) h=${{h#directory:}} ;; *) printf "LINK\\t\\t%s\\n" "$p"; continue ;; esac; '
          'k=$(du -sk -- "$p" 2>/dev/null | cut -f1); printf "%s\\t%s\\t%s\\n" "${{k:-0}}" "$h" "$p"; done')
 
 # the removal, from inside the folder that holds the leftover (the shell's working folder is held,
 # not looked up again): refused when that folder is no longer the one the listing saw (a link or
-# another folder put there since), and when the leftover itself became a link
+# another folder put there since: `cd -P` lands in its target, whose dev:ino is not the recorded
+# folder's own), and when the leftover itself became a link
 _REMOVE = ('cd -P -- {parent} && [ "$(stat -c %d:%i .)" = {holder} ] && [ ! -L {name} ] && rm -rf -- {name} '
            '|| {{ echo "cnxbackup: changed since it was listed (a link or another folder there): left alone" >&2; exit 1; }}')
 
@@ -51,7 +58,7 @@ class Leftover:
 def _find_command(source: str) -> str:
     src = shlex.quote(source.rstrip("/"))
     return _FIND.format(src=src, replaced=REPLACED_SUFFIX, replaced_in=REPLACED_SUFFIX.lstrip("."),
-                        staging=STAGING_SUFFIX, staging_in=STAGING_SUFFIX.lstrip("."))
+                        staging=CONTAINER_SUFFIX, staging_in=CONTAINER_SUFFIX.lstrip("."))
 
 
 def remove_command(leftover: Leftover) -> str:

@@ -5,32 +5,38 @@ Every operation holds, side by side, the three forms it takes: its shell text (R
 transport). The restore step list is built from them (``restore_plan.file_operations``), so
 what the runbook says and what the tool does cannot drift apart.
 
-Each operation is safe to run again after a crash right after it (the restore journal counts
-finished operations, so only the one that was running can repeat), and none deletes anything
-that is not its own partial output: what is replaced is moved aside.
+Here, each operation works through folder descriptors (``dirfd``) and records every move in
+the journal before and after it (``moves``): run again after a crash at any instant, it finds
+by identity what happened and finishes it. An item is staged inside a container only root can
+enter (``<dest>.cnxrestore-<stamp>/staged``); the swap moves the live tree into the same
+container (``replaced``) and the staged one out to its place. None deletes anything that is
+not its own: what is replaced is kept.
 """
 from __future__ import annotations
 
+import ctypes
 import os
 import shlex
-import shutil
-import subprocess
+import stat
 import tempfile
 import threading
 from dataclasses import dataclass, field
-from typing import List, Optional, Set
+from typing import List, Optional, Set, Tuple
 
 from ... import remote_archive
 from ...archive import ATTRIBUTE_ARGS, Cipher, copy_back_file, extract_archive
+from ...dirfd import chase, fd_path, open_dir_at, remove_tree_at
 from ...errors import StepFailed
 from ...hosts import Host
-from ...paths import REPLACED_SUFFIX, STAGING_SUFFIX  # noqa: F401  (re-exported: the restore's naming)
+from ...paths import REPLACED, STAGED
 from ...progress import Progress
 from ...setbox import open_in_set, path_in_set
+from ...shown import printable as shown
 from ...transport import Transport
+from .moves import Folder, Moves, entries, make_container, move, open_container
 
 q = shlex.quote
-MOVED_ASIDE = ".cnxrestore-moved-aside"  # inside a mount point's aside folder, once its contents are all there
+MOVED_ASIDE = ".cnxrestore-moved-aside"  # in the runbook: inside a mount point's replaced folder, once all is there
 
 
 @dataclass
@@ -51,6 +57,13 @@ class LocalRun:
     total_bytes: Optional[int] = None  # the archive's size in the manifest: progress has a total
     symlinks: Set[str] = field(default_factory=set)  # what the level just extracted left (for the next level)
     cipher: Optional[Cipher] = None  # the item is encrypted: decrypted as it is read
+    moves: Optional[Moves] = None  # the journal's record of moves and containers (None: a dry construction)
+
+    @property
+    def record(self) -> Moves:
+        if self.moves is None:
+            raise StepFailed("a restore operation ran without its journal")
+        return self.moves
 
 
 @dataclass
@@ -93,7 +106,7 @@ class Operation:
         """Where this operation keeps what it replaces (None when it replaces nothing)."""
         return None
 
-    def discard_local(self) -> None:
+    def discard_local(self, ctx: LocalRun) -> None:
         """Remove this operation's own output (a restore refused before the stop leaves no staging)."""
 
     def discard_remote(self, ctx: RemoteRun) -> None:
@@ -105,37 +118,79 @@ def _in_set(set_dir: str, path: str) -> str:
     return path_in_set(set_dir, os.path.relpath(path, set_dir))
 
 
-def _remove_staging(path: str) -> None:
-    if os.path.isdir(path) and not os.path.islink(path):
-        if not is_staging(path):
-            raise StepFailed(f"{path} is not a staging folder; not removing it")
-        shutil.rmtree(path, ignore_errors=True)
-    elif os.path.lexists(path) and is_staging(path):
-        os.unlink(path)
-
-
-def is_staging(path: str) -> bool:
-    return path.endswith(STAGING_SUFFIX) or os.path.basename(path) == STAGING_SUFFIX.lstrip(".")
-
-
-def sync_tree(path: str) -> None:
-    """Flush a staged tree to disk before anything relies on it (``syncfs`` of its filesystem,
-    as ``sync -f`` does: one call, whatever the number of files)."""
+def sync_folder(fd: int) -> None:
+    """Flush a staged tree to disk before anything relies on it (``syncfs`` of the filesystem that
+    holds the open folder, as ``sync -f`` does: one call, whatever the number of files)."""
     try:
-        subprocess.run(["sync", "-f", path], check=False, capture_output=True, timeout=3600)
-    except (OSError, subprocess.TimeoutExpired):
-        os.sync()
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.syncfs(fd) == 0:
+            return
+    except (OSError, AttributeError):
+        pass
+    os.sync()
 
 
 @dataclass(frozen=True)
-class MakeDir(Operation):
+class Container:
+    """Where an item is staged and what it replaces is kept: ``path`` (a root-only 0700 folder
+    beside the destination, or inside it for a mount point) holds ``staged`` then ``replaced``."""
+
     path: str
+    dest: str  # its key in the journal
+
+    @property
+    def folder(self) -> Folder:
+        return Folder(self.path, (self.path, self.dest))
+
+    @property
+    def staged(self) -> str:
+        return os.path.join(self.path, STAGED)
+
+    @property
+    def replaced(self) -> str:
+        return os.path.join(self.path, REPLACED)
+
+
+@dataclass(frozen=True)
+class MakeContainer(Operation):
+    """Make the container (``mkdir``: a name already there refuses), with a ``staged`` folder
+    inside for an archive."""
+
+    container: Container
+    for_archive: bool = True
 
     def shell(self) -> str:
-        return f"mkdir -p {q(self.path)}"
+        inner = f" && mkdir {q(self.container.staged)}" if self.for_archive else ""
+        return f"mkdir -m 700 {q(self.container.path)}{inner}"
 
     def run_local(self, ctx: LocalRun) -> None:
-        os.makedirs(self.path, exist_ok=True)
+        make_container(ctx.record, self.container.path, self.container.dest)
+
+    def run_remote(self, ctx: RemoteRun) -> None:
+        box = q(self.container.path)
+        inner = f" && rm -rf {q(self.container.staged)} && mkdir {q(self.container.staged)}" if self.for_archive else ""
+        proc = ctx.transport.run(ctx.host, f"{{ [ -d {box} ] || mkdir -m 700 {box}; }}{inner}")
+        if proc.returncode != 0:
+            raise StepFailed(f"on host {ctx.host.name}: cannot make {self.container.path}: {proc.stderr.strip()[-300:]}")
+
+    def discard_local(self, ctx: LocalRun) -> None:
+        if ctx.moves is None or ctx.moves.container(self.container.dest) is None:
+            return  # not made (or not by this restore): nothing of ours there
+        fd = open_container(ctx.moves, self.container.path, self.container.dest)
+        try:
+            for name in os.listdir(fd):
+                remove_tree_at(fd, name)
+        finally:
+            os.close(fd)
+        parent = chase(os.path.dirname(self.container.path))
+        try:
+            os.rmdir(os.path.basename(self.container.path), dir_fd=parent)
+        finally:
+            os.close(parent)
+        ctx.moves.put_container(self.container.dest, None)
+
+    def discard_remote(self, ctx: RemoteRun) -> None:
+        ctx.transport.run(ctx.host, f"rm -rf {q(self.container.path)}")
 
 
 INCREMENTAL_EXTRACT = "--listed-incremental=/dev/null"
@@ -145,7 +200,8 @@ INCREMENTAL_EXTRACT = "--listed-incremental=/dev/null"
 
 @dataclass(frozen=True)
 class Extract(Operation):
-    """Unpack an archive of the set into the staging folder, owners and modes kept.
+    """Unpack an archive of the set into the container's ``staged`` folder, owners and modes kept
+    (only root can enter the container, so nobody else reaches the tree while it is built).
 
     The one archive of an item, or a level of a two-phase item: level 0 into the empty staging
     folder, then level 1 over it (``--listed-incremental=/dev/null``: what was deleted or renamed
@@ -154,7 +210,7 @@ class Extract(Operation):
     """
 
     archive: str
-    staging: str
+    container: Container
     attributes: bool = False  # the archive keeps xattrs, ACLs and SELinux contexts: restore them too (as root)
     level: Optional[int] = None
     sha256: Optional[str] = None
@@ -162,6 +218,10 @@ class Extract(Operation):
     size: Optional[int] = None
     numeric_owner: bool = False
     encrypted: bool = False  # an OpenPGP message of the .tar.zst (archive.encrypt)
+
+    @property
+    def staging(self) -> str:
+        return self.container.staged
 
     @property
     def tar_options(self) -> List[str]:
@@ -197,32 +257,44 @@ class Extract(Operation):
         """Extracted over the level before it (the staging folder is not emptied first)."""
         return bool(self.level)
 
+    def _staged_folder(self, box: int) -> int:
+        """The ``staged`` folder inside the container, empty unless this is a level over the one before."""
+        if not self.over_level:
+            try:
+                remove_tree_at(box, STAGED)  # an extraction cut short: its own, inside root's container
+            except FileNotFoundError:
+                pass
+            os.mkdir(STAGED, 0o700, dir_fd=box)
+        return open_dir_at(box, STAGED)
+
     def run_local(self, ctx: LocalRun) -> None:
-        if not self.over_level and os.path.isdir(self.staging) and os.listdir(self.staging):
-            # a previous extraction into our own staging folder was cut short, or a resumed
-            # restore stages afresh what it cannot re-check: start it again
-            if not is_staging(self.staging):
-                raise StepFailed(f"{self.staging} is not empty and not a staging folder; not touching it")
-            shutil.rmtree(self.staging)
-            os.makedirs(self.staging)
         members = self.members if self.sha256 else ctx.expected_members
         task = ctx.progress.task(ctx.label if self.level is None else f"{ctx.label} level {self.level}",
                                  self.size if self.sha256 else ctx.total_bytes, members)  # totals from the manifest
-        with open_in_set(ctx.set_dir, os.path.relpath(self.archive, ctx.set_dir)) as source:
-            result = extract_archive(source, self.staging, progress=task.update, cancel=ctx.cancel,
-                                     expected_sha256=self.sha256 or ctx.expected_sha256, expected_members=members,
-                                     allow_special=ctx.allow_special,
-                                     extra_tar_args=self.trusted_tar_options(ctx.allow_special, os.geteuid() == 0)
-                                     + self.level_options,
-                                     over_level=ctx.symlinks if self.over_level else None, cipher=ctx.cipher)
+        box = open_container(ctx.record, self.container.path, self.container.dest)
+        try:
+            staged = self._staged_folder(box)
+            try:
+                with open_in_set(ctx.set_dir, os.path.relpath(self.archive, ctx.set_dir)) as source:
+                    result = extract_archive(
+                        source, self.staging, progress=task.update, cancel=ctx.cancel,
+                        expected_sha256=self.sha256 or ctx.expected_sha256, expected_members=members,
+                        allow_special=ctx.allow_special,
+                        extra_tar_args=self.trusted_tar_options(ctx.allow_special, os.geteuid() == 0) + self.level_options,
+                        over_level=ctx.symlinks if self.over_level else None, cipher=ctx.cipher, dest_fd=staged)
+                sync_folder(staged)
+            finally:
+                os.close(staged)
+        finally:
+            os.close(box)
         ctx.symlinks = set(result.symlinks)
-        sync_tree(self.staging)
         task.finish(f"{result.files:,} entries", verb="staged")
 
     def run_remote(self, ctx: RemoteRun) -> None:
         staging = q(self.staging)
         if not self.over_level:
-            ctx.transport.run(ctx.host, f"if [ -d {staging} ] && [ -n \"$(ls -A {staging})\" ]; then rm -rf {staging}; fi")
+            ctx.transport.run(ctx.host, f"if [ -d {staging} ] && [ -n \"$(ls -A {staging})\" ]; then rm -rf {staging} && "
+                                        f"mkdir {staging}; fi")
         with open_in_set(ctx.set_dir, os.path.relpath(self.archive, ctx.set_dir)) as source:
             result = remote_archive.extract_remote(
                 source, self.staging, ctx.transport, ctx.host, expected_sha256=self.sha256 or ctx.expected_sha256,
@@ -232,109 +304,125 @@ class Extract(Operation):
                 carried_symlinks=ctx.symlinks if self.over_level else (), cipher=ctx.cipher)
         ctx.symlinks = set(result.symlinks)
 
-    def discard_local(self) -> None:
-        _remove_staging(self.staging)
 
-    def discard_remote(self, ctx: RemoteRun) -> None:
-        if is_staging(self.staging):
-            ctx.transport.run(ctx.host, f"rm -rf {q(self.staging)}")
+def _between(container: Container, rel: str) -> Tuple[str, ...]:
+    """The folders from the staged tree's top down to where ``rel`` goes (``..`` refused)."""
+    parts = tuple(p for p in os.path.dirname(rel).split("/") if p not in ("", "."))
+    if ".." in parts:
+        raise StepFailed(f"{rel} is not a path inside the staged tree of {container.dest}")
+    return parts
 
 
 @dataclass(frozen=True)
 class Carry(Operation):
     """Move a live nested item (one archived on its own, e.g. data/shared) into the staged tree.
 
-    The staged tree came from the archive, so no folder on the way to ``into`` may be a
-    symlink (the live data would be moved wherever it points): each is checked with
-    ``lstat`` below ``staging`` and missing ones are made, never through a link.
+    ``rel``: where it lies below the destination. The live item is found through the live tree
+    (``chase``); its place in the staged tree through the container, folder by folder, never
+    through a link (missing folders are made: only root can enter there).
     """
 
-    live: str
-    into: str
-    staging: str
-    aside: str = ""  # the item's moved-aside copy: once it exists the swap happened, nothing to carry
+    dest: str
+    rel: str
+    container: Container
 
-    def _between(self) -> List[str]:
-        rel = os.path.relpath(os.path.dirname(self.into), self.staging)
-        parts = [] if rel == "." else rel.split(os.sep)
-        if ".." in parts:
-            raise StepFailed(f"{self.into} is not inside the staging folder {self.staging}")
-        return [os.path.join(self.staging, *parts[:depth]) for depth in range(1, len(parts) + 1)]
+    @property
+    def live(self) -> str:
+        return os.path.join(self.dest, self.rel)
+
+    @property
+    def into(self) -> str:
+        return os.path.join(self.container.staged, self.rel)
 
     def shell(self) -> str:
-        guards = "".join(f"test ! -h {q(path)} && " for path in self._between())
+        guards = "".join(f"test ! -h {q(os.path.join(self.container.staged, *_between(self.container, self.rel)[:depth]))} && "
+                         for depth in range(1, len(_between(self.container, self.rel)) + 1))
         # only while the staged tree is there: pasted again after the swap, it does nothing
-        swapped = f" && [ ! -e {q(self.aside)} ]" if self.aside else ""
-        return (f"if [ -d {q(self.staging)} ]{swapped} && [ -e {q(self.live)} ]; then {guards}mkdir -p "
-                f"{q(os.path.dirname(self.into))} && mv -T -- {q(self.live)} {q(self.into)}; fi")
+        return (f"if [ -d {q(self.container.staged)} ] && [ ! -e {q(self.container.replaced)} ] && [ -e {q(self.live)} ]; "
+                f"then {guards}mkdir -p {q(os.path.dirname(self.into))} && mv -T -- {q(self.live)} {q(self.into)}; fi")
 
-    def check_staged(self) -> None:
-        """Before the stop: the staged tree offers no link on the way to ``into``."""
-        for path in self._between():
-            if os.path.islink(path):
-                raise StepFailed(f"{path} in the staged tree is a symlink: carrying {self.live} there would move the "
-                                 "live data out of the tree; refused")
-            if os.path.lexists(path) and not os.path.isdir(path):
-                raise StepFailed(f"{path} in the staged tree is not a folder; {self.live} cannot be carried into it")
+    def check_staged(self, ctx: LocalRun) -> None:
+        """Before the stop: the live item is not a mount point (it cannot be moved: restore the
+        outer item's folders without it, or unmount it first), and the staged tree offers no link,
+        nor a file, on the way to ``into``."""
+        if os.path.ismount(self.live):
+            raise StepFailed(f"{shown(self.live)} is a mount point inside {shown(self.dest)}: it cannot be carried into "
+                             f"the restored tree; restore {shown(self.dest)} with that filesystem unmounted, or restore "
+                             "the items inside it on their own (--only); refused")
+        box = open_container(ctx.record, self.container.path, self.container.dest)
+        fd = box
+        try:
+            for part in (STAGED,) + _between(self.container, self.rel):
+                try:
+                    child = open_dir_at(fd, part)
+                except FileNotFoundError:
+                    return
+                except OSError:
+                    raise StepFailed(f"{shown(os.path.join(self.container.staged, part))} in the staged tree is a "
+                                     f"symlink or not a folder: {shown(self.live)} cannot be carried there; refused") from None
+                if fd != box:
+                    os.close(fd)
+                fd = child
+        finally:
+            if fd != box:
+                os.close(fd)
+            os.close(box)
 
     def run_local(self, ctx: LocalRun) -> None:
-        if not os.path.lexists(self.live):
-            return
-        self.check_staged()
-        for path in self._between():
-            if not os.path.lexists(path):
-                os.mkdir(path, 0o755)
-        if os.path.lexists(self.into):
-            raise StepFailed(f"cannot carry {self.live} over: {self.into} already exists in the restored tree")
-        os.rename(self.live, self.into)
+        parts = _between(self.container, self.rel)
+        live = Folder.within(self.dest, os.path.dirname(self.live)).at(os.path.basename(self.live))
+        move(ctx.record, f"carry:{self.dest}:{self.rel}", live,
+             self.container.folder.below(STAGED, *parts).at(os.path.basename(self.rel)), create_target=True)
 
 
 @dataclass(frozen=True)
 class MoveAside(Operation):
-    """Keep what is there under a name stamped with this restore."""
+    """Keep what is there inside the container (``replaced``)."""
 
     path: str
-    aside: str
+    container: Container
 
     def shell(self) -> str:
-        # the stamp is this restore's: an existing aside copy means this was done (pasted twice: nothing)
-        return f"test -e {q(self.aside)} || test ! -e {q(self.path)} || mv -T -- {q(self.path)} {q(self.aside)}"
+        # once in the container it stays there (pasted twice: nothing)
+        aside = q(self.container.replaced)
+        return f"test -e {aside} || test ! -e {q(self.path)} || mv -T -- {q(self.path)} {aside}"
 
     def run_local(self, ctx: LocalRun) -> None:
-        if os.path.lexists(self.aside):
-            return  # already moved aside by this restore (the stamp is unique to it)
-        if os.path.lexists(self.path):
-            os.rename(self.path, self.aside)
+        move(ctx.record, f"aside:{self.path}", Folder(os.path.dirname(self.path)).at(os.path.basename(self.path)),
+             self.container.folder.at(REPLACED))
 
     @property
     def replaced(self) -> Optional[str]:
-        return self.aside
+        return self.container.replaced
 
 
 @dataclass(frozen=True)
 class MoveIntoPlace(Operation):
-    staging: str
+    container: Container
     dest: str
 
     def shell(self) -> str:
         # pasted again after it ran: the staged tree is gone and the restored one in place, nothing to do
-        return f"if [ -e {q(self.staging)} ]; then mv -T -- {q(self.staging)} {q(self.dest)}; else test -e {q(self.dest)}; fi"
+        staged = q(self.container.staged)
+        return f"if [ -e {staged} ]; then mv -T -- {staged} {q(self.dest)}; else test -e {q(self.dest)}; fi"
 
     def run_local(self, ctx: LocalRun) -> None:
-        if not os.path.lexists(self.staging) and os.path.lexists(self.dest):
-            return  # already moved into place
-        if os.path.lexists(self.dest):
-            raise StepFailed(f"cannot move {self.staging} into place: {self.dest} exists (it should have been moved aside)")
-        os.rename(self.staging, self.dest)
+        if not move(ctx.record, f"in:{self.dest}", self.container.folder.at(STAGED),
+                    Folder(os.path.dirname(self.dest)).at(os.path.basename(self.dest))):
+            raise StepFailed(f"{shown(self.container.staged)}: the staged copy is not there; nothing to put in place")
 
 
 @dataclass(frozen=True)
 class CopyFile(Operation):
-    """Copy a file of the set back (checked against its manifest digest as it is written)."""
+    """Copy a file of the set into the container (checked against its manifest digest as it is written)."""
 
     source: str
-    dest: str
+    container: Container
     encrypted: bool = False  # an OpenPGP message of the file (archive.encrypt)
+
+    @property
+    def dest(self) -> str:
+        return self.container.staged
 
     def shell(self) -> str:
         if self.encrypted:
@@ -347,8 +435,16 @@ class CopyFile(Operation):
         return f"{ssh} {q(f'cat > {q(self.dest)}')} < {q(self.source)}"
 
     def run_local(self, ctx: LocalRun) -> None:
-        copy_back_file(_in_set(ctx.set_dir, self.source), self.dest, expected_sha256=ctx.expected_sha256,
-                       cancel=ctx.cancel, cipher=ctx.cipher)
+        box = open_container(ctx.record, self.container.path, self.container.dest)
+        try:
+            try:
+                os.unlink(STAGED, dir_fd=box)  # a copy cut short (inside root's container: its own)
+            except FileNotFoundError:
+                pass
+            copy_back_file(_in_set(ctx.set_dir, self.source), os.path.join(fd_path(box), STAGED),
+                           expected_sha256=ctx.expected_sha256, cancel=ctx.cancel, cipher=ctx.cipher)
+        finally:
+            os.close(box)
 
     def run_remote(self, ctx: RemoteRun) -> None:
         if ctx.cipher is not None:  # decrypted here (checked against the set's digest), then sent
@@ -366,86 +462,122 @@ class CopyFile(Operation):
             ctx.transport.run(ctx.host, f"rm -f {q(self.dest)}")
             raise StepFailed(f"{self.source} does not match its manifest checksum; {ctx.host.name}:{self.dest} not trusted")
 
-    def discard_local(self) -> None:
-        _remove_staging(self.dest)
 
-    def discard_remote(self, ctx: RemoteRun) -> None:
-        if is_staging(self.dest):
-            ctx.transport.run(ctx.host, f"rm -f {q(self.dest)}")
+def _staged_file(ctx: LocalRun, container: Container) -> Tuple[int, int]:
+    """(container, staged file) descriptors: the file opened without following a link, checked to be
+    a regular file with one link (nothing else can be reached through it)."""
+    box = open_container(ctx.record, container.path, container.dest)
+    try:
+        fd = os.open(STAGED, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=box)
+    except OSError:
+        os.close(box)
+        raise
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode) or info.st_nlink != 1:
+        os.close(fd)
+        os.close(box)
+        raise StepFailed(f"{shown(container.staged)}: not the regular file this restore copied; refused")
+    return box, fd
 
 
 @dataclass(frozen=True)
 class SetMode(Operation):
+    """The recorded mode of a copied file, on the staged copy (inside the container)."""
+
     mode: str  # octal digits, as the manifest records them
-    path: str
+    container: Container
 
     def shell(self) -> str:
-        return f"chmod {self.mode} {q(self.path)}"
+        return f"chmod {self.mode} {q(self.container.staged)}"
 
     def run_local(self, ctx: LocalRun) -> None:
-        os.chmod(self.path, int(self.mode, 8))
+        box, fd = _staged_file(ctx, self.container)
+        try:
+            os.fchmod(fd, int(self.mode, 8))
+        finally:
+            os.close(fd)
+            os.close(box)
 
 
 @dataclass(frozen=True)
 class SetOwner(Operation):
+    """The recorded owner of a copied file, on the staged copy (before its mode: chown clears setuid)."""
+
     uid: int
     gid: int
-    path: str
+    container: Container
 
     def shell(self) -> str:
-        return f"chown {self.uid}:{self.gid} {q(self.path)}"
+        return f"chown {self.uid}:{self.gid} {q(self.container.staged)}"
 
     def run_local(self, ctx: LocalRun) -> None:
-        if os.geteuid() == 0:  # only root can give a file away; others keep their own
-            os.chown(self.path, self.uid, self.gid)
+        if os.geteuid() != 0:  # only root can give a file away; others keep their own
+            return
+        box, fd = _staged_file(ctx, self.container)
+        try:
+            os.fchown(fd, self.uid, self.gid)
+        finally:
+            os.close(fd)
+            os.close(box)
 
 
 @dataclass(frozen=True)
 class MoveContentsAside(Operation):
-    """For a mount point (NFS shared data), which cannot be renamed: move its contents aside,
-    inside it, leaving the staging folder and the aside folder themselves."""
+    """For a mount point (NFS shared data), which cannot be renamed: move its entries, one by one,
+    into the container inside it (``replaced``), leaving the container itself."""
 
     folder: str
-    aside: str
-    staging: str
+    container: Container
 
     def shell(self) -> str:
         # once every old entry is aside, a marker says so: run again (a crash, a second paste) it
         # finishes an interrupted move but never moves the restored contents aside
-        marker = q(os.path.join(self.aside, MOVED_ASIDE))
-        return (f"test -e {marker} || {{ mkdir -p {q(self.aside)} && find {q(self.folder)} -mindepth 1 "
-                f"-maxdepth 1 ! -name {q(os.path.basename(self.staging))} ! -name {q(os.path.basename(self.aside))} "
-                f"-exec mv -t {q(self.aside)} {{}} + && : > {marker}; }}")
+        aside = self.container.replaced
+        marker = q(os.path.join(aside, MOVED_ASIDE))
+        return (f"test -e {marker} || {{ mkdir -p {q(aside)} && find {q(self.folder)} -mindepth 1 "
+                f"-maxdepth 1 ! -name {q(os.path.basename(self.container.path))} "
+                f"-exec mv -t {q(aside)} {{}} + && : > {marker}; }}")
 
     def run_local(self, ctx: LocalRun) -> None:
-        marker = os.path.join(self.aside, MOVED_ASIDE)
-        if os.path.lexists(marker):
+        marker = f"aside-all:{self.folder}"
+        if ctx.record.done(marker):
             return
-        os.makedirs(self.aside, exist_ok=True)
-        keep = {os.path.basename(self.aside), os.path.basename(self.staging)}
-        for name in os.listdir(self.folder):
-            if name not in keep:
-                os.rename(os.path.join(self.folder, name), os.path.join(self.aside, name))
-        with open(marker, "w"):
-            pass
+        live = Folder.within(self.folder, self.folder)
+        for name in entries(ctx.record, live, (os.path.basename(self.container.path),)):
+            move(ctx.record, f"entry-aside:{self.folder}:{name}", live.at(name), self.container.folder.below(REPLACED).at(name),
+                 create_target=True)
+        ctx.record.mark(marker)
 
     @property
     def replaced(self) -> Optional[str]:
-        return self.aside
+        return self.container.replaced
 
 
 @dataclass(frozen=True)
 class MoveContentsIn(Operation):
-    staging: str
+    container: Container
     dest: str
 
     def shell(self) -> str:
-        return (f"test ! -d {q(self.staging)} || {{ find {q(self.staging)} -mindepth 1 -maxdepth 1 -exec mv -t "
-                f"{q(self.dest)} {{}} + && rmdir {q(self.staging)}; }}")
+        staged = q(self.container.staged)
+        return (f"test ! -d {staged} || {{ find {staged} -mindepth 1 -maxdepth 1 -exec mv -t "
+                f"{q(self.dest)} {{}} + && rmdir {staged}; }}")
 
     def run_local(self, ctx: LocalRun) -> None:
-        if not os.path.isdir(self.staging):
-            return  # already done (the staging folder is removed last)
-        for name in os.listdir(self.staging):
-            os.rename(os.path.join(self.staging, name), os.path.join(self.dest, name))
-        os.rmdir(self.staging)
+        marker = f"in-all:{self.dest}"
+        if ctx.record.done(marker):
+            return
+        staged = self.container.folder.below(STAGED)
+        try:
+            names = entries(ctx.record, staged)
+        except FileNotFoundError:  # emptied and removed by the interrupted run (only root enters the container)
+            names = None
+        for name in names or []:
+            move(ctx.record, f"entry-in:{self.dest}:{name}", staged.at(name), Folder.within(self.dest, self.dest).at(name))
+        if names is not None:
+            box = open_container(ctx.record, self.container.path, self.container.dest)
+            try:
+                os.rmdir(STAGED, dir_fd=box)
+            finally:
+                os.close(box)
+        ctx.record.mark(marker)

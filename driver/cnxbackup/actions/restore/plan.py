@@ -15,19 +15,18 @@ from ...config import Environment
 from ...databases import restore_commands, restore_runs_as
 from ...hosts import LOCAL, hosts_of
 from ...manifest import ArchiveRecord, DatabaseRecord, Manifest
-from ...paths import is_within
+from ...paths import container_path, is_within
 from ...plan import RESTORE_EXACT
 from ...versions import ConnectionsVersion, restore_decision
 from ...was_processes import WasProcess, deployment_processes, local_owner, script_line
 from ...wsadmin_session import start_servers_command, wsadmin_command, wsadmin_timeout
 from . import component_pack as cp_restore
 from .operations import (
-    REPLACED_SUFFIX,
-    STAGING_SUFFIX,
     Carry,
+    Container,
     CopyFile,
     Extract,
-    MakeDir,
+    MakeContainer,
     MoveAside,
     MoveContentsAside,
     MoveContentsIn,
@@ -124,53 +123,50 @@ class ItemOperations:
     swap: List[Operation]
 
 
-def staging_path(dest: str) -> str:
-    """Where an item is staged: beside its destination, or inside it when that is a mount point."""
-    return os.path.join(dest, STAGING_SUFFIX.lstrip(".")) if os.path.ismount(dest) else dest + STAGING_SUFFIX
+def container_of(dest: str, stamp: str, is_archive: bool = True) -> Container:
+    """The item's container: beside its destination, or inside it when that is a mount point."""
+    return Container(container_path(dest, stamp, is_archive and os.path.ismount(dest)), dest)
 
 
 def file_operations(item: ArchiveRecord, set_dir: str, dest: str, stamp: str,
-                    inner_staging: Sequence[str] = ()) -> ItemOperations:
+                    inner_containers: Sequence[str] = ()) -> ItemOperations:
     """The operations that put one item back; rendered as shell for humans, executed by restore.
 
-    What is replaced is moved aside, never deleted. A destination that is a mount point (NFS
-    shared data) cannot be renamed, so its contents are moved instead, inside it. A copied
-    file gets its owner before its mode (chown clears setuid/setgid bits). ``inner_staging``:
-    the staging paths of other items inside this one (staged in the live tree before the
-    stop), carried into the new tree with the live nested data so that their own swaps,
-    which come after this one, find them.
+    Everything happens in the item's container (``<dest>.cnxrestore-<stamp>``, only root can enter
+    it): the item is staged in ``staged``, and the swap moves what is live to ``replaced`` and the
+    staged copy to its place; what is replaced is kept, never deleted. A destination that is a
+    mount point (NFS shared data) cannot be renamed, so its entries are moved instead, into the
+    container inside it. A copied file gets its owner, then its mode, inside the container
+    (chown clears setuid/setgid bits). ``inner_containers``: the containers of other items inside
+    this one (made in the live tree before the stop), carried into the new tree with the live
+    nested data so that their own swaps, which come after this one, find them.
     """
     archive = os.path.join(set_dir, item.path)
+    box = container_of(dest, stamp, item.is_archive)
     if not item.is_archive:
-        staged = dest + STAGING_SUFFIX
-        swap: List[Operation] = [MoveAside(dest, dest + REPLACED_SUFFIX + "-" + stamp), MoveIntoPlace(staged, dest)]
+        stage: List[Operation] = [MakeContainer(box, for_archive=False), CopyFile(archive, box, bool(item.encrypted))]
         if item.uid is not None and item.gid is not None:
-            swap.append(SetOwner(item.uid, item.gid, dest))
+            stage.append(SetOwner(item.uid, item.gid, box))
         if item.mode:
-            swap.append(SetMode(item.mode, dest))
-        return ItemOperations([MakeDir(os.path.dirname(dest)), CopyFile(archive, staged, bool(item.encrypted))], swap)
-    mounted = os.path.ismount(dest)
-    staging = staging_path(dest)
-    replaced = (os.path.join(dest, REPLACED_SUFFIX.lstrip(".") + "-" + stamp) if mounted
-                else dest + REPLACED_SUFFIX + "-" + stamp)
+            stage.append(SetMode(item.mode, box))
+        return ItemOperations(stage, [MoveAside(dest, box), MoveIntoPlace(box, dest)])
     ops: List[Operation] = []
     # Items nested inside this one (e.g. data/shared under connections_root) are not in this
     # archive: carry the live ones over so that restoring this item alone does not hide them.
     for rel in item.excluded:
         rel = rel[2:] if rel.startswith("./") else rel
-        ops.append(Carry(os.path.join(dest, rel), os.path.join(staging, rel), staging, replaced))
-    for inner in inner_staging:
-        rel = os.path.relpath(inner, dest)
-        ops.append(Carry(inner, os.path.join(staging, rel), staging, replaced))
-    if mounted:
-        ops += [MoveContentsAside(dest, replaced, staging), MoveContentsIn(staging, dest)]
+        ops.append(Carry(dest, rel, box))
+    for inner in inner_containers:
+        ops.append(Carry(dest, os.path.relpath(inner, dest), box))
+    if box.path.startswith(dest + "/"):  # a mount point
+        ops += [MoveContentsAside(dest, box), MoveContentsIn(box, dest)]
     else:
-        ops += [MoveAside(dest, replaced), MoveIntoPlace(staging, dest)]
-    extracts: List[Operation] = [Extract(os.path.join(set_dir, level.path), staging, bool(item.attributes), level.level,
+        ops += [MoveAside(dest, box), MoveIntoPlace(box, dest)]
+    extracts: List[Operation] = [Extract(os.path.join(set_dir, level.path), box, bool(item.attributes), level.level,
                                          level.sha256, level.files, level.size, bool(item.numeric_owner),
                                          bool(item.encrypted))
                                  for level in item.levels()]
-    return ItemOperations([MakeDir(staging)] + extracts, ops)
+    return ItemOperations([MakeContainer(box)] + extracts, ops)
 
 
 def _ssh_prefix(env: Optional[Environment], host_name: Optional[str]) -> Optional[str]:
@@ -303,7 +299,7 @@ def _item_steps(selected: Sequence[ArchiveRecord], dests: Dict[str, str], set_di
     stages: List[RestoreStep] = []
     swaps: List[RestoreStep] = []
     host_of = {item.name: item.host for item in selected}
-    staged_at = {item.name: (staging_path(dests[item.name]) if item.is_archive else dests[item.name] + STAGING_SUFFIX)
+    staged_at = {item.name: container_of(dests[item.name], stamp, item.is_archive).path
                  for item in selected if item.in_set}
     for item in selected:
         dest = dests[item.name]

@@ -17,26 +17,27 @@ nothing live changes until everything has been checked:
 The steps are those of ``restore_plan.restore_steps`` -- the same that RESTORE.md and
 ``--dry-run`` show.
 
-Journal (``SET/restore-<stamp>/journal.json``): the stamp, the options, the signature, and
-per step its status and how many of its operations are done. ``--resume`` checks the
-signature again; it trusts the journal (which lives in the set) only to skip steps whose
-result it can see: an item not yet swapped in is staged afresh.
+Journal (``<target.restore_state>/<set>/restore-<stamp>/journal.json``, a folder only root can
+change, never inside the set): the stamp, the options, the signature, per step its status,
+every container with its identity and every move with its intent and result (``moves``).
+``--resume`` checks the signature again and finishes each step from those records, by
+identity (the swap protocol: docs/DESIGN.md, "The swap").
 """
 from __future__ import annotations
 
 import argparse
 import os
 import re
-import shlex
-import shutil
 import stat
 import threading
-from typing import Any, Dict, List, Optional, Tuple
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from ...archive import ArchiveError
 from ...atomic import write_file_atomic
 from ...config import Environment
 from ...databases import restore_database
+from ...dirfd import UnsafePath, chase, make_private_at, remove_tree_at
 from ...errors import EXIT_FAILED, EXIT_OK, EXIT_WARNINGS, CnxBackupError, ConfigError, StepFailed
 from ...hosts import LOCAL, Host, hosts_of
 from ...journal import DONE, FAILED, RUNNING, SKIPPED, Journal
@@ -44,6 +45,7 @@ from ...lock import RunLock
 from ...log import add_log_file, get_logger, remove_handler
 from ...manifest import Manifest
 from ...outcome import CommandOutcome
+from ...paths import CONTAINER_SUFFIX, RESTORE_STAMP
 from ...plan import RESTORE_EXACT, detect_versions
 from ...progress import Progress
 from ...transport import HostUnreachable, Transport, make_transport
@@ -51,13 +53,15 @@ from ...versions import ConnectionsVersion, restore_decision
 from ...was_processes import STOPPED, ProcessError, ProfileScripts, deployment_processes, missing_scripts
 from ...wsadmin_session import WsadminError, WsadminSession, new_session, start_servers_command
 from ..sets.identity import ALLOW_OTHER, check_identity
-from ..sets.naming import RESTORE_DIR_PREFIX, new_restore_stamp, unfinished_restores
+from ..sets.naming import RESTORE_DIR_PREFIX, new_restore_stamp, restores_folder, unfinished_restores
 from ..sets.trust import OpenedSet, read_checked
 from . import component_pack as cp_restore
 from .checks import archive_problems, database_problems, roles_problems, space_problems
 from .destinations import parse_only, resolve
+from .moves import Moves, open_container
 from .operations import Carry, LocalRun, RemoteRun
 from .plan import RestoreStep, restore_steps
+from .remote_trees import remote_tree_problems
 
 
 class RestoreRefused(CnxBackupError):
@@ -71,21 +75,15 @@ def _refused(*problems: str) -> RestoreRefused:
     return RestoreRefused("restore refused, nothing was stopped or changed:\n  - " + "\n  - ".join(problems))
 
 
-def _replaced_paths(step: RestoreStep, remote: bool) -> List[str]:
-    """What the step moved aside (on another host: what it would have, unchecked)."""
-    moved = [op.replaced for op in step.operations if op.replaced is not None]
-    return moved if remote else [p for p in moved if os.path.lexists(p)]
-
-
 # --------------------------------------------------------------------------- planning
 
 
-STAMP = re.compile(r"\d{8}T\d{6}(?:-\d+)?")
+STAMP = re.compile(RESTORE_STAMP)
 
 
 def _check_written_by_us(path: str) -> None:
-    """The restore journal lives in the set, which others may write: it is believed only when it,
-    and its folder, were written by the user running this restore and nobody else can change them."""
+    """The restore journal is believed only when it, and its folder, were written by the user running
+    this restore and nobody else can change them (a state root set to a shared folder, edited)."""
     for target in (path, os.path.join(path, "journal.json")):
         info = os.lstat(target)
         if stat.S_ISLNK(info.st_mode) or info.st_uid != os.geteuid() or info.st_mode & 0o022:
@@ -93,10 +91,10 @@ def _check_written_by_us(path: str) -> None:
                                  "restore's journal is not trusted: start the restore afresh (without --resume)")
 
 
-def _unfinished_restore(set_dir: str) -> Journal:
+def _unfinished_restore(env: Environment, set_dir: str) -> Journal:
     """The newest unfinished restore of the set; one whose journal cannot be read is not skipped for
     an older one (it may hold the moved-aside copies): the resume is refused, naming it."""
-    found = unfinished_restores(set_dir)
+    found = unfinished_restores(env, set_dir)
     if not found:
         raise CnxBackupError(f"{set_dir}: no unfinished restore to resume")
     path, journal = found[0]
@@ -206,6 +204,7 @@ def check_before_staging(opened: OpenedSet, steps: List[RestoreStep], env: Envir
     problems = (archive_problems(opened.set_dir, steps)
                 + database_problems(opened.manifest, opened.set_dir, steps, env, transport)
                 + roles_problems(opened.manifest, opened.set_dir, steps)
+                + remote_tree_problems(steps, env, transport)
                 + (_process_problems(env, transport) if processes and any(
                     s.kind in PROCESS_STEPS and not s.skip_reason for s in steps) else [])
                 + (cp_restore.problems(opened.manifest, env, transport, opened.set_dir)
@@ -245,7 +244,7 @@ def restore_opened(args: argparse.Namespace, env: Environment, progress: Progres
         raise _refused(*(identity.problems + [f"{ALLOW_OTHER} overrides this"]))
     for problem in identity.problems:
         progress.warning(f"{ALLOW_OTHER}: {problem}; this is recorded in the restore journal")
-    options, stamp, journal = _restore_options(args, set_dir, progress)
+    options, stamp, journal = _restore_options(args, env, set_dir, progress)
     progress.outcome.set_dir = set_dir
     current, steps = plan_restore(set_dir, opened, env, options, stamp, progress)
     backup_version = ConnectionsVersion.from_dict(manifest.connections)
@@ -273,11 +272,12 @@ def restore_opened(args: argparse.Namespace, env: Environment, progress: Progres
     try:
         check_before_staging(opened, steps, env, transport, progress, processes=not options["target_root"])
         lock.acquire()
-        _stage(steps, opened, env, transport, journal, progress)
         if journal is None:
             journal = _new_restore_journal(set_dir, env, stamp, opened, backup_version, current, forced,
                                            identity.problems, options)
+        progress.message(f"[journal] {journal.path}")
         handler = add_log_file(os.path.join(journal.set_dir, "restore.log"))
+        _stage(steps, opened, env, transport, journal, progress)
         log = get_logger()
         log.info("restore of %s onto %s (%s): set signed by %s; version: backup %s, deployment %s (allowed); "
                  "options %s", set_dir, env.name, env.file, opened.signed_by or f"nobody ({opened.unsealed_reason})",
@@ -300,15 +300,15 @@ def restore_opened(args: argparse.Namespace, env: Environment, progress: Progres
         describe_steps(progress.outcome, steps, journal)
 
 
-def _restore_options(args: argparse.Namespace, set_dir: str,
+def _restore_options(args: argparse.Namespace, env: Environment, set_dir: str,
                      progress: Progress) -> Tuple[Dict[str, Any], str, Optional[Journal]]:
     """The options, the stamp and, with ``--resume``, the journal of the interrupted restore,
     whose recorded options are the ones used (a resume must finish the same restore)."""
     options = {"only": args.only, "target_root": os.path.abspath(args.target_root) if args.target_root else None,
                "force_provision": bool(args.force_provision)}
     if not args.resume:
-        return options, new_restore_stamp(set_dir), None
-    journal = _unfinished_restore(set_dir)
+        return options, new_restore_stamp(), None
+    journal = _unfinished_restore(env, set_dir)
     stamp, recorded = _recorded_options(journal)
     if any(args_value and recorded[k] != args_value for k, args_value in options.items()):
         progress.note(f"--resume continues with the options of the interrupted restore: {recorded}")
@@ -318,9 +318,13 @@ def _restore_options(args: argparse.Namespace, set_dir: str,
 def _new_restore_journal(set_dir: str, env: Environment, stamp: str, opened: OpenedSet,
                          backup_version: ConnectionsVersion, current: ConnectionsVersion, forced: List[RestoreStep],
                          other_environment: List[str], options: Dict[str, Any]) -> Journal:
-    """The journal of a new restore, in ``SET/restore-<stamp>/``, with what it trusted and overrode."""
-    restore_dir = os.path.join(set_dir, RESTORE_DIR_PREFIX + stamp)
-    os.makedirs(restore_dir, mode=0o700)
+    """The journal of a new restore, in ``<state root>/<set>/restore-<stamp>/`` (made 0700, the name
+    new), with what it trusted and overrode."""
+    restore_dir = os.path.join(restores_folder(env, set_dir), RESTORE_DIR_PREFIX + stamp)
+    try:
+        make_private_at(restore_dir)
+    except (OSError, UnsafePath) as error:
+        raise _refused(f"the restore's journal folder {restore_dir}: {error} (target.restore_state)") from None
     return Journal.create(restore_dir, set=set_dir, environment=env.name, stamp=stamp,
                           signedBy=opened.signed_by, trustUnsealed=opened.unsealed_reason,
                           backupVersion=backup_version.exact, deploymentVersion=current.exact,
@@ -349,7 +353,7 @@ def describe_steps(outcome: CommandOutcome, steps: List[RestoreStep], journal: O
 
 
 def _runs(step: RestoreStep, opened: OpenedSet, hosts: Dict[str, Host], transport: Transport, progress: Progress,
-          cancel: threading.Event) -> Tuple[LocalRun, Optional[RemoteRun]]:
+          cancel: threading.Event, journal: Journal) -> Tuple[LocalRun, Optional[RemoteRun]]:
     """How the operations of a file step run: here, or on the item's host."""
     item = step.archive
     assert item is not None
@@ -360,194 +364,277 @@ def _runs(step: RestoreStep, opened: OpenedSet, hosts: Dict[str, Host], transpor
                         allow_special=opened.signed, cancel=cancel, cipher=cipher)
               if host is not None and not host.is_local and item.host != LOCAL else None)
     local = LocalRun(progress, cancel, item.name, item.sha256, set_dir=opened.set_dir, expected_members=members,
-                     allow_special=opened.signed, total_bytes=item.size, cipher=cipher)
+                     allow_special=opened.signed, total_bytes=item.size, cipher=cipher, moves=Moves(journal))
     return local, remote
 
 
 def _discard_staging(steps: List[RestoreStep], opened: OpenedSet, hosts: Dict[str, Host], transport: Transport,
-                     progress: Progress, cancel: threading.Event) -> None:
-    """A restore that fails before the stop leaves no staging behind (a full disk stays not full)."""
+                     progress: Progress, cancel: threading.Event, journal: Journal) -> None:
+    """A restore refused before the stop leaves no staging behind (a full disk stays not full):
+    each container this restore made, found by its recorded identity, is removed."""
     for step in steps:
         if step.kind != "stage" or step.archive is None:
             continue
-        _, remote = _runs(step, opened, hosts, transport, progress, cancel)
+        local, remote = _runs(step, opened, hosts, transport, progress, cancel, journal)
         for op in step.operations:
             try:
                 if remote is not None:
                     op.discard_remote(remote)
                 else:
-                    op.discard_local()
+                    op.discard_local(local)
             except (CnxBackupError, OSError) as error:
                 progress.warning(f"could not remove the staging of {step.label}: {error}")
 
 
-def _stage(steps: List[RestoreStep], opened: OpenedSet, env: Environment, transport: Transport,
-           journal: Optional[Journal], progress: Progress) -> None:
-    """Stage every item not yet swapped in, servers still running: one gated read per archive.
+def _swap_started(steps: List[RestoreStep], journal: Journal) -> bool:
+    """Whether the interrupted run got past staging (then nothing may be discarded any more)."""
+    return any(journal.status(step.step_id) != "pending" for step in steps if step.kind not in ("guard", "check", "stage"))
 
-    Runs before the journal exists (a fresh restore) or again on resume for what is not in
-    place yet (a staged tree cannot be re-checked, so it is staged afresh). Any failure
-    removes every staging folder and raises RestoreRefused: nothing was stopped or changed.
+
+def _stage(steps: List[RestoreStep], opened: OpenedSet, env: Environment, transport: Transport,
+           journal: Journal, progress: Progress) -> None:
+    """Stage every item not staged yet, servers still running: one gated read per archive.
+
+    A staged item (its stage step done) is inside a container only root can enter, found again
+    by its recorded identity: a resume does not stage it again. Any failure before the swap
+    removes every container this restore made and raises RestoreRefused (the journal says
+    ``refused``): nothing was stopped or changed.
     """
     hosts = hosts_of(env)
     cancel = threading.Event()
     todo = [step for step in steps if step.kind == "stage" and not step.skip_reason and step.archive is not None
-            and not (journal is not None and journal.is_finished(f"file:{step.archive.name}"))]
+            and not journal.is_finished(step.step_id)]
     archives = [level for step in todo if step.archive is not None and step.archive.is_archive
                 for level in step.archive.levels()]  # one progress task each (a copied file shows a line)
     progress.start_overall("staging", sum(level.size for level in archives), len(archives))
     try:
         for step in todo:
-            local_run, remote_run = _runs(step, opened, hosts, transport, progress, cancel)
+            local_run, remote_run = _runs(step, opened, hosts, transport, progress, cancel, journal)
+            journal.set(step.step_id, RUNNING)
             for op in step.operations:
                 if remote_run is not None:
                     op.run_remote(remote_run)
                 else:
                     op.run_local(local_run)
+            journal.set(step.step_id, DONE)
             if remote_run is not None or not (step.archive and step.archive.is_archive):
                 progress.message(f"[{step.label}] staged" + (f" on {remote_run.host.name}" if remote_run else ""))
-        _check_carries(steps, hosts)
+        _check_carries(steps, hosts, opened, transport, progress, journal)
     except (CnxBackupError, ArchiveError, OSError) as error:
-        _discard_staging(steps, opened, hosts, transport, progress, cancel)
+        if _swap_started(steps, journal):
+            raise StepFailed(f"staging: {error}") from None
+        _discard_staging(steps, opened, hosts, transport, progress, cancel, journal)
+        journal.put("status", "refused")
         raise _refused(f"{error} (the staging folders were removed)") from None
     except BaseException:
-        _discard_staging(steps, opened, hosts, transport, progress, cancel)
+        if not _swap_started(steps, journal):
+            _discard_staging(steps, opened, hosts, transport, progress, cancel, journal)
+            journal.put("status", "refused")
         raise
+
+
+@dataclass
+class Runtime:
+    """What the steps of one restore share while they run."""
+
+    args: argparse.Namespace
+    env: Environment
+    opened: OpenedSet
+    journal: Journal
+    transport: Transport
+    progress: Progress
+    side_restore: bool
+    cancel: threading.Event = field(default_factory=threading.Event)
+    warnings: List[str] = field(default_factory=list)
+    replaced: List[str] = field(default_factory=list)
+    session: Optional[WsadminSession] = None
+    _scripts: Optional[ProfileScripts] = None
+
+    @property
+    def scripts(self) -> ProfileScripts:
+        """Made on first use (it reads the WAS password), then shared."""
+        if self._scripts is None:
+            self._scripts = ProfileScripts(self.env, self.transport)
+        return self._scripts
+
+    def close_session(self) -> None:
+        if self.session is not None:
+            self.session.close()
+            self.session = None
+
+
+def _why_not_run(rt: Runtime, step: RestoreStep) -> Optional[str]:
+    """Why a step is skipped in this run (recorded as SKIPPED), or None to run it."""
+    if step.skip_reason:
+        return step.skip_reason
+    if rt.side_restore and step.kind in ("stop", "roles", "next", "db") + PROCESS_STEPS:
+        return "restore under --target-root: files only"
+    if step.kind == "next" and not rt.args.start:
+        return "servers not started (use --start)"
+    if step.kind == "db" and rt.args.print_db_commands:
+        rt.progress.message(f"[{step.step_id}] run by hand:\n    " + "\n    ".join(step.commands))
+        return "printed only (--print-db-commands)"
+    return None
+
+
+def _run_file_step(rt: Runtime, step: RestoreStep) -> None:
+    """Put one staged item in place: its swap operations, each resumable from the journal's records."""
+    local_run, remote_run = _runs(step, rt.opened, hosts_of(rt.env), rt.transport, rt.progress, rt.cancel, rt.journal)
+    ops_done = int(rt.journal.step(step.step_id).get("opsDone", 0)) if remote_run is not None else 0
+    for index in range(ops_done, len(step.operations)):
+        if remote_run is not None:
+            step.operations[index].run_remote(remote_run)
+        else:
+            step.operations[index].run_local(local_run)
+        rt.journal.set(step.step_id, RUNNING, opsDone=index + 1)
+    moved = [op.replaced for op in step.operations if op.replaced is not None]
+    rt.replaced.extend(p for p in moved if p not in rt.replaced)
+    rt.journal.put("replaced", rt.replaced)
+    rt.journal.set(step.step_id, DONE, replaced=moved, forced=bool(step.note) or None)
+    get_logger().info("%s: %s restored to %s; moved aside: %s", step.step_id, step.label, step.destination,
+                      ", ".join(moved) or "nothing")
+
+
+def _run_wsadmin(rt: Runtime, step: RestoreStep) -> None:
+    if step.kind == "stop" and rt.session is None and _dmgr_stopped(rt.env, rt.scripts):
+        # a resumed restore whose first run stopped the Dmgr: the servers were stopped before it
+        rt.progress.message(f"[{step.step_id}] the Dmgr is already stopped (by the interrupted run): the "
+                            "application servers were stopped before it")
+        rt.journal.set(step.step_id, DONE)
+        return
+    rt.session = rt.session or _open_session(rt.env, rt.journal, rt.progress, after_restart=step.kind == "roles")
+    _wsadmin_step(rt.session, step, rt.env, rt.journal, rt.opened)
+
+
+def _run_process(rt: Runtime, step: RestoreStep) -> None:
+    if step.kind == "stop-dmgr":
+        rt.close_session()  # the session ends with the Dmgr; a new one after it starts again
+    _process_step(rt.scripts, step, rt.env, rt.journal, rt.progress)
+
+
+def _run_database(rt: Runtime, step: RestoreStep) -> None:
+    assert step.database is not None
+    restore_database(rt.opened.manifest.database_vendor, step.database, rt.env, get_logger(), transport=rt.transport,
+                     spec_dir=rt.journal.set_dir)
+    rt.journal.set(step.step_id, DONE)
+
+
+def _run_component_pack(rt: Runtime, step: RestoreStep) -> None:
+    line = cp_restore.run_step(step.kind, rt.opened.manifest, rt.opened.set_dir, rt.env, rt.transport, rt.journal,
+                               get_logger(), cipher=rt.opened.cipher)
+    rt.progress.message(f"[{step.step_id}] {line}")
+    rt.journal.set(step.step_id, DONE)
+
+
+def _done_before(rt: Runtime, step: RestoreStep) -> None:
+    rt.journal.set(step.step_id, DONE)  # staged, or checked, before the servers stopped
+
+
+STEP_RUNNERS: Dict[str, Callable[[Runtime, RestoreStep], None]] = {
+    "stage": _done_before, "check": _done_before, "file": _run_file_step, "db": _run_database,
+    "stop": _run_wsadmin, "roles": _run_wsadmin, "next": _run_wsadmin,
+    **{kind: _run_process for kind in ("stop-agents", "stop-dmgr", "start-dmgr", "start-agents", "sync")},
+    **{kind: _run_component_pack for kind in cp_restore.KINDS},
+}
 
 
 def _execute(args: argparse.Namespace, env: Environment, opened: OpenedSet, steps: List[RestoreStep],
              journal: Journal, transport: Transport, progress: Progress, options: Dict[str, Any]) -> int:
-    manifest = opened.manifest
-    log = get_logger()
-    cancel = threading.Event()
-    warnings: List[str] = []
-    replaced: List[str] = list(journal.data.get("replaced", []))
-    side_restore = bool(options["target_root"])
-    session: Optional[WsadminSession] = None
-    scripts: List[ProfileScripts] = []  # made on first use (it reads the WAS password), then shared
-
-    def profile_scripts() -> ProfileScripts:
-        if not scripts:
-            scripts.append(ProfileScripts(env, transport))
-        return scripts[0]
-
-    hosts = hosts_of(env)
+    """Run the steps after the guard, in order; each finished one (the journal, root's own, says so)
+    is not run again, and the one that was running resumes from its records."""
+    rt = Runtime(args, env, opened, journal, transport, progress, side_restore=bool(options["target_root"]),
+                 replaced=list(journal.data.get("replaced", [])))
     try:
         for step in steps[1:]:
-            if step.kind == "stage" and not step.skip_reason:
-                journal.set(step.step_id, DONE)  # staged by _stage, before the journal
+            if journal.is_finished(step.step_id):
+                if step.kind not in ("stage", "check"):
+                    progress.message(f"[{step.step_id}] done by the interrupted run, skipped")
                 continue
-            if journal.is_finished(step.step_id) and not step.skip_reason:
-                # The journal lives in the set, where others may write: it only lets a step be
-                # skipped whose result can be seen again; the others are run again (idempotent).
-                if step.kind == "file" and _still_in_place(step, hosts, transport):
-                    progress.message(f"[{step.step_id}] already done (re-checked: in place), skipped")
-                    continue
-                if step.kind == "file":
-                    raise StepFailed(f"[{step.step_id}] the journal says it is done but {step.destination} is not "
-                                     "there; the journal was changed or the tree was moved: not resuming")
-                progress.message(f"[{step.step_id}] done by the interrupted run; run again (its result cannot be "
-                                 "re-checked from here)")
-            if step.skip_reason:
-                journal.set(step.step_id, SKIPPED, error=step.skip_reason)
-                progress.message(f"[{step.step_id}] SKIPPED: {step.skip_reason}")
-                if step.archive is not None and step.archive.restore_rule == RESTORE_EXACT:
-                    warnings.append(f"{step.archive.name}: {step.skip_reason}")
+            why = _why_not_run(rt, step)
+            if why is not None:
+                journal.set(step.step_id, SKIPPED, error=why)
+                if step.skip_reason:
+                    progress.message(f"[{step.step_id}] SKIPPED: {step.skip_reason}")
+                    if step.archive is not None and step.archive.restore_rule == RESTORE_EXACT:
+                        rt.warnings.append(f"{step.archive.name}: {step.skip_reason}")
                 continue
-            if step.kind == "check":
-                journal.set(step.step_id, DONE)  # done by check_archives before the lock
-                continue
-            if side_restore and step.kind in ("stop", "roles", "next", "db") + PROCESS_STEPS:
-                journal.set(step.step_id, SKIPPED, error="restore under --target-root: files only")
-                continue
-            if step.kind == "next" and not args.start:
-                journal.set(step.step_id, SKIPPED, error="servers not started (use --start)")
-                continue
-            if step.kind == "db" and args.print_db_commands:
-                progress.message(f"[{step.step_id}] run by hand:\n    " + "\n    ".join(step.commands))
-                journal.set(step.step_id, SKIPPED, error="printed only (--print-db-commands)")
-                continue
-            ops_done = int(journal.step(step.step_id).get("opsDone", 0))
-            journal.set(step.step_id, RUNNING, opsDone=ops_done)
-            if step.kind in PROCESS_STEPS:
-                if step.kind == "stop-dmgr" and session is not None:
-                    session.close()  # the session ends with the Dmgr; a new one after it starts again
-                    session = None
-                _process_step(profile_scripts(), step, env, journal, progress)
-            elif step.kind == "stop" and session is None and _dmgr_stopped(env, profile_scripts()):
-                # a resumed restore whose first run stopped the Dmgr: the servers were stopped before it
-                progress.message(f"[{step.step_id}] the Dmgr is already stopped (by the interrupted run): the "
-                                 "application servers were stopped before it")
-                journal.set(step.step_id, DONE)
-            elif step.kind in ("stop", "roles", "next"):
-                session = session or _open_session(env, journal, progress, after_restart=step.kind == "roles")
-                _wsadmin_step(session, step, env, journal, opened)
-            elif step.archive is not None:
-                local_run, remote_run = _runs(step, opened, hosts, transport, progress, cancel)
-                for index in range(ops_done, len(step.operations)):
-                    if remote_run is not None:
-                        step.operations[index].run_remote(remote_run)
-                    else:
-                        step.operations[index].run_local(local_run)
-                    journal.set(step.step_id, RUNNING, opsDone=index + 1)
-                moved = _replaced_paths(step, remote=remote_run is not None)
-                replaced.extend(p for p in moved if p not in replaced)
-                journal.data["replaced"] = replaced
-                journal.set(step.step_id, DONE, replaced=moved, forced=bool(step.note) or None)
-                log.info("%s: %s restored to %s; moved aside: %s", step.step_id, step.label, step.destination,
-                         ", ".join(moved) or "nothing")
-            elif step.database is not None:
-                restore_database(manifest.database_vendor, step.database, env, log, transport=transport,
-                                 spec_dir=journal.set_dir)
-                journal.set(step.step_id, DONE)
-            elif step.kind in cp_restore.KINDS:
-                line = cp_restore.run_step(step.kind, manifest, opened.set_dir, env, transport, journal, log,
-                                           cipher=opened.cipher)
-                progress.message(f"[{step.step_id}] {line}")
-                journal.set(step.step_id, DONE)
-            progress.message(f"[{step.step_id}] done")
+            journal.set(step.step_id, RUNNING)
+            STEP_RUNNERS[step.kind](rt, step)
+            if step.kind not in ("stage", "check"):
+                progress.message(f"[{step.step_id}] done")
     except KeyboardInterrupt:
-        journal.data["status"] = "interrupted"
-        journal.save()
+        journal.put("status", "interrupted")
         _scale_back(env, transport, journal, progress)
         raise
     except (CnxBackupError, ArchiveError, OSError) as error:
-        _scale_back(env, transport, journal, progress)
-        for sid in journal.data["order"]:
-            if journal.status(sid) == RUNNING:
-                journal.set(sid, FAILED, error=str(error))
-        journal.data["status"] = "failed"
-        journal.save()
-        progress.message(f"restore FAILED: {error}\nnothing moved aside was deleted; fix the cause, then "
-                         f"run: cnxbackup restore {journal.data.get('set')} --env {args.env} --resume")
-        log.error("restore of %s FAILED, exit %d: %s", journal.data.get("set"), EXIT_FAILED, error)
-        return EXIT_FAILED
+        return _failed(rt, error)
     finally:
-        if session is not None:
-            session.close()
-    if args.discard_replaced:
-        for path in replaced:
-            if os.path.isdir(path) and not os.path.islink(path):
-                shutil.rmtree(path, ignore_errors=True)
-            elif os.path.lexists(path):
-                os.unlink(path)
-        progress.message(f"deleted {len(replaced)} replaced copies (--discard-replaced)")
-    elif replaced:
-        progress.message("what was replaced is kept beside it (delete it once the deployment is proven good):\n    "
-                         + "\n    ".join(replaced))
-    journal.data["status"] = "complete"
-    journal.save()
-    if not args.start and not side_restore:
-        progress.message(f"next: the Dmgr and the node agents run, the application servers are stopped; start them "
-                         f"with: cnxbackup start --env {env.name}\n    (or by hand: "
-                         f"{start_servers_command(env)})")
-    for warning in warnings:
-        progress.warning(warning)
-    code = EXIT_WARNINGS if warnings else EXIT_OK
-    progress.message("restore complete" + (" with warnings" if warnings else ""))
-    log.info("restore of %s complete, exit %d: %d steps, %d moved aside, %d warning(s)", journal.data.get("set"), code,
-             len(steps), len(replaced), len(warnings))
+        rt.close_session()
+    return _finish(rt, steps)
+
+
+def _failed(rt: Runtime, error: BaseException) -> int:
+    _scale_back(rt.env, rt.transport, rt.journal, rt.progress)
+    for sid in rt.journal.data["order"]:
+        if rt.journal.status(sid) == RUNNING:
+            rt.journal.set(sid, FAILED, error=str(error))
+    rt.journal.put("status", "failed")
+    rt.progress.message(f"restore FAILED: {error}\nnothing moved aside was deleted; fix the cause, then "
+                        f"run: cnxbackup restore {rt.journal.data.get('set')} --env {rt.args.env} --resume")
+    get_logger().error("restore of %s FAILED, exit %d: %s", rt.journal.data.get("set"), EXIT_FAILED, error)
+    return EXIT_FAILED
+
+
+def _finish(rt: Runtime, steps: List[RestoreStep]) -> int:
+    """What is replaced is kept (or removed with --discard-replaced); the next steps; the exit code."""
+    if rt.args.discard_replaced:
+        for path in rt.replaced:
+            _discard_replaced(path, rt.journal)
+        rt.progress.message(f"deleted {len(rt.replaced)} replaced copies (--discard-replaced)")
+    elif rt.replaced:
+        rt.progress.message("what was replaced is kept beside it (delete it once the deployment is proven good):\n    "
+                            + "\n    ".join(rt.replaced))
+    rt.journal.put("status", "complete")
+    if not rt.args.start and not rt.side_restore:
+        rt.progress.message(f"next: the Dmgr and the node agents run, the application servers are stopped; start them "
+                            f"with: cnxbackup start --env {rt.env.name}\n    (or by hand: "
+                            f"{start_servers_command(rt.env)})")
+    for warning in rt.warnings:
+        rt.progress.warning(warning)
+    code = EXIT_WARNINGS if rt.warnings else EXIT_OK
+    rt.progress.message("restore complete" + (" with warnings" if rt.warnings else ""))
+    get_logger().info("restore of %s complete, exit %d: %d steps, %d moved aside, %d warning(s)",
+                      rt.journal.data.get("set"), code, len(steps), len(rt.replaced), len(rt.warnings))
     return code
+
+
+def _discard_replaced(path: str, journal: Journal) -> None:
+    """Remove a replaced copy (``<container>/replaced``), and its container when that is then empty:
+    through the container's recorded identity, never through a name another user can change."""
+    container, name = os.path.split(path)
+    moves = Moves(journal)
+    key = next((k for k, _ in (journal.data.get("containers") or {}).items()
+                if container in (k + CONTAINER_SUFFIX + journal.data.get("stamp", ""),
+                                 os.path.join(k, CONTAINER_SUFFIX[1:] + journal.data.get("stamp", "")))), None)
+    if key is None:
+        return  # on another host, or not this restore's
+    try:
+        box = open_container(moves, container, key)
+    except StepFailed:
+        return
+    try:
+        remove_tree_at(box, name)
+        empty = not os.listdir(box)
+    except FileNotFoundError:
+        empty = False
+    finally:
+        os.close(box)
+    if empty:
+        parent = chase(os.path.dirname(container))
+        try:
+            os.rmdir(os.path.basename(container), dir_fd=parent)
+        finally:
+            os.close(parent)
 
 
 def _scale_back(env: Environment, transport: Transport, journal: Journal, progress: Progress) -> None:
@@ -574,18 +661,8 @@ def _private_roles_copy(opened: OpenedSet, journal: Journal) -> str:
     return path
 
 
-def _still_in_place(step: RestoreStep, hosts: Dict[str, Host], transport: Transport) -> bool:
-    """A swapped-in item is at its destination (and not a leftover staging)."""
-    item, dest = step.archive, step.destination
-    if item is None or dest is None:
-        return False
-    host = hosts.get(item.host)
-    if host is not None and not host.is_local:
-        return transport.run(host, f"test -e {shlex.quote(dest)}").returncode == 0
-    return os.path.lexists(dest) and (os.path.isdir(dest) if item.is_archive else os.path.isfile(dest))
-
-
-def _check_carries(steps: List[RestoreStep], hosts: Dict[str, Host]) -> None:
+def _check_carries(steps: List[RestoreStep], hosts: Dict[str, Host], opened: OpenedSet, transport: Transport,
+                   progress: Progress, journal: Journal) -> None:
     """Before the stop: no staged tree offers a symlink where live data will be carried."""
     for step in steps:
         if step.kind != "file" or step.skip_reason or step.archive is None:
@@ -593,9 +670,10 @@ def _check_carries(steps: List[RestoreStep], hosts: Dict[str, Host]) -> None:
         host = hosts.get(step.archive.host)
         if host is not None and not host.is_local:
             continue  # checked by the shell text on the host (test ! -h)
+        local, _ = _runs(step, opened, hosts, transport, progress, threading.Event(), journal)
         for op in step.operations:
             if isinstance(op, Carry):
-                op.check_staged()
+                op.check_staged(local)
 
 
 def _open_session(env: Environment, journal: Journal, progress: Progress, after_restart: bool = False) -> WsadminSession:

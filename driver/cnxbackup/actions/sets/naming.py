@@ -10,16 +10,18 @@ from __future__ import annotations
 import json
 import os
 import re
+import secrets
 import time
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
+from ...config import Environment
 from ...errors import CnxBackupError
 from ...journal import JOURNAL, Journal
 from ...manifest import MANIFEST, ManifestError, read_manifest_bytes
 
 STAMP_FORMAT = "%Y%m%dT%H%M%S"
 RESTORE_DIR_PREFIX = "restore-"
-"""A restore's folder inside the set: ``restore-<stamp>`` (its journal and log)."""
+"""A restore's folder in the state root: ``<set>/restore-<stamp>`` (its journal and log)."""
 
 
 def set_name_pattern(env_name: str) -> "re.Pattern[str]":
@@ -88,30 +90,72 @@ def find_resumable_set(target: str, env_name: str) -> str:
     raise CnxBackupError(f"no unfinished backup set of environment {env_name} under {target} to resume")
 
 
-def unfinished_restores(set_dir: str) -> List[Tuple[str, Optional[Journal]]]:
+def restore_state_root(env: Environment) -> str:
+    """Where restores keep their journals (``target.restore_state``): never inside a set, which
+    others may write; only the restoring user can change it (checked when a restore starts)."""
+    configured = str(env.section("target").get("restore_state") or "")
+    if configured:
+        return os.path.abspath(configured)
+    demo_root = env.section("demo").get("root")
+    if demo_root:
+        return os.path.join(os.path.abspath(str(demo_root)), "restore-state")
+    if os.geteuid() == 0:
+        return "/var/lib/cnxbackup/restores"
+    state = os.environ.get("XDG_STATE_HOME") or os.path.expanduser("~/.local/state")
+    return os.path.join(state, "cnxbackup", "restores")
+
+
+SET_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,200}")
+
+
+def restores_folder(env: Environment, set_dir: str) -> str:
+    """The folder of a set's restores in the state root (named as the set's folder)."""
+    key = os.path.basename(os.path.normpath(set_dir))
+    if not SET_KEY.fullmatch(key) or key in (".", ".."):
+        raise CnxBackupError(f"{set_dir}: not a set folder's name; its restores cannot be kept apart")
+    return os.path.join(restore_state_root(env), key)
+
+
+def unfinished_restores(env: Environment, set_dir: str) -> List[Tuple[str, Optional[Journal]]]:
     """The set's restore folders whose journal does not say complete, newest first, each with its
     journal (None: unreadable, which counts as unfinished)."""
     try:
-        names = sorted((n for n in os.listdir(set_dir) if n.startswith(RESTORE_DIR_PREFIX)), reverse=True)
-    except OSError:
+        folder = restores_folder(env, set_dir)
+        names = sorted((n for n in os.listdir(folder) if n.startswith(RESTORE_DIR_PREFIX)), reverse=True)
+    except (OSError, CnxBackupError):
         return []
     found: List[Tuple[str, Optional[Journal]]] = []
     for name in names:
-        path = os.path.join(set_dir, name)
+        path = os.path.join(folder, name)
         try:
             journal: Optional[Journal] = Journal.load(path)
         except (OSError, ValueError):
             journal = None
-        if journal is None or journal.data.get("status") != "complete":
+        if journal is None or journal.data.get("status") not in FINISHED_RESTORE:
             found.append((path, journal))
     return found
 
 
-def new_restore_stamp(set_dir: str) -> str:
-    """A timestamp no earlier restore of this set used (it names the moved-aside copies)."""
-    stamp = base = time.strftime(STAMP_FORMAT)
-    serial = 1
-    while os.path.lexists(os.path.join(set_dir, RESTORE_DIR_PREFIX + stamp)):
-        serial += 1
-        stamp = f"{base}-{serial}"
-    return stamp
+def unfinished_restores_of(env: Environment) -> List[Tuple[str, Optional[Journal]]]:
+    """Every unfinished restore in the state root of this environment's (or an unreadable journal)."""
+    root = restore_state_root(env)
+    try:
+        keys = sorted(os.listdir(root))
+    except OSError:
+        return []
+    found = []
+    for key in keys:
+        for path, journal in unfinished_restores(env, os.path.join(root, key)):
+            if journal is None or journal.data.get("environment") in (env.name, None):
+                found.append((path, journal))
+    return found
+
+
+FINISHED_RESTORE = ("complete", "refused")
+"""A restore that completed, or was refused before anything stopped (its staging removed)."""
+
+
+def new_restore_stamp() -> str:
+    """A timestamp with a random part: it names the restore's folder and its containers, which
+    nobody can then guess and plant beforehand."""
+    return time.strftime(STAMP_FORMAT) + "-" + secrets.token_hex(3)

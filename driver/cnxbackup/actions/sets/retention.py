@@ -44,7 +44,7 @@ from ...signing import SignatureRefused
 from ...transport import HostUnreachable, Transport
 from .naming import list_sets, set_name_pattern, set_stamp, unfinished_restores
 from .trust import open_set
-from .verify_record import read_verify_result
+from .verify_record import read_verify_record
 
 PRUNING_PREFIX = ".cnxbackup-pruning-"
 
@@ -62,6 +62,7 @@ class SetEntry:
     restore_running: Optional[str] = None  # the folder of a restore that did not finish
     verify: Optional[Dict[str, Any]] = None
     size: int = 0
+    verify_problem: str = ""  # why a verify record that is there cannot be read (it names the path)
 
     @property
     def complete(self) -> bool:
@@ -93,10 +94,11 @@ def scan_sets(env: Environment, trusted_keys: str) -> List[SetEntry]:
     entries = []
     for path in list_sets(env.section("target")["dir"], env.name):
         name = os.path.basename(path)
-        running = unfinished_restores(path)
+        running = unfinished_restores(env, path)
+        verify, verify_problem = read_verify_record(path)
         entry = SetEntry(path, name, set_stamp(env.name, name) or 0.0, "unfinished",
                          restore_running=running[0][0] if running else None,
-                         verify=read_verify_result(path), size=_folder_size(path))
+                         verify=verify, size=_folder_size(path), verify_problem=verify_problem)
         if os.path.lexists(os.path.join(path, MANIFEST)):
             try:
                 opened = open_set(path, trusted_keys, trust_unsealed=False)
