@@ -37,7 +37,13 @@ def parse_regular_xml(path: str) -> "ET.ElementTree[ET.Element]":
     hold installed.xml and WAS.product may be the WebSphere user's: a FIFO planted there must not
     block the open (``O_NONBLOCK``), and the descriptor is checked (``fstat``) before a byte is read.
     A symlink is followed (IIM's agent data may be reached through one); where it ends is checked."""
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    probe = os.open(path, getattr(os, "O_PATH", os.O_RDONLY) | getattr(os, "O_CLOEXEC", 0))  # opens nothing yet
+    try:
+        if not stat.S_ISREG(os.fstat(probe).st_mode):  # a device's open can act (a watchdog): never opened
+            raise NotARegularFile(f"{path}: not a regular file (a FIFO, device or folder is there); not read")
+        fd = os.open(f"/proc/self/fd/{probe}", os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    finally:
+        os.close(probe)
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):

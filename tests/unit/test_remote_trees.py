@@ -173,3 +173,19 @@ def test_a_host_without_realpath_is_not_taken_for_a_clean_one() -> None:
             return subprocess.CompletedProcess(["sh"], 0, "U 0 root\nL 0 0 0 41ed root\n", "sh: realpath: not found\n")
     [found] = remote_tree_problems([stage("node2-a", "/opt/a")], environment(), NoRealpath())  # type: ignore[arg-type]
     assert found.startswith("host node2: where the folders on the way to node2-a lead could not be found")
+
+
+def test_a_folder_of_another_user_inside_the_destination_on_the_way_to_a_carried_item_refuses(tmp_path) -> None:
+    """The swap moves the live nested item (``data/local``) by name from inside the destination: a
+    ``data`` of the WebSphere user there could be swapped for a link, so it refuses too."""
+    from cnxbackup.actions.restore.operations import Carry, Container
+
+    dest = tmp_path / "Connections"
+    (dest / "data" / "local").mkdir(parents=True)
+    os.chown(dest / "data", 54321, 54321)
+    staged = stage("node2-cr", str(dest))
+    swap = RestoreStep("file:node2-cr", "Put node2-cr in place", "file", archive=staged.archive, destination=str(dest),
+                       operations=[Carry(str(dest), "data/local", Container(str(dest) + ".c", str(dest)))])
+    assert problems(staged) == []  # the destination alone is root's
+    [line] = problems(staged, swap)
+    assert f"{dest}/data is owned by uid 54321" in line and "node2-cr" in line

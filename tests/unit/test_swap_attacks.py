@@ -212,3 +212,22 @@ def test_the_copied_file_gets_its_owner_and_mode_on_the_staged_copy_only(scene) 
     secret = os.lstat(os.path.join(scene["victim"], "secret"))
     assert (secret.st_uid, stat.S_IMODE(secret.st_mode)) == (0, 0o600)
     assert os.path.islink(os.path.join(registry + ".cnxrestore-" + STAMP, "replaced"))
+
+
+def test_an_absolute_link_in_the_intruder_s_tree_never_leads_root_to_a_root_folder(scene) -> None:
+    """``data`` in the intruder's connections_root made a link to ``/usr``-like root folder: the item
+    below it (local data) is not staged there: the link's step up to / is refused (systemd's rule)."""
+    from cnxbackup.dirfd import UnsafePath
+
+    cr = os.path.join(scene["app"], "cr")
+    os.makedirs(cr)
+    give(cr)
+    as_intruder(os.symlink, scene["victim"], os.path.join(cr, "data"))
+    record = ArchiveRecord(name="local", kind="archive", source=os.path.join(cr, "data", "folder"),
+                           path="archives/profile.tar.zst", status="done")
+    ops = file_operations(record, scene["set"], record.source, STAMP)
+    _, run = operations(scene, "profile")
+    before = victim_state(scene["victim"])
+    with pytest.raises(UnsafePath, match="leads to /"):
+        ops.stage[0].run_local(run)
+    assert victim_state(scene["victim"]) == before and sorted(os.listdir(scene["victim"])) == ["folder", "secret"]

@@ -166,6 +166,7 @@ class Points:
     def __init__(self, monkeypatch, crash_at=None) -> None:
         self.count, self.crash_at = 0, crash_at
         real_save, real_rename = Journal.save, moves_module.rename_noreplace
+        from cnxbackup.actions.restore import operations as operations_module
 
         def save(journal: Journal) -> None:
             self.tick()
@@ -177,6 +178,7 @@ class Points:
 
         monkeypatch.setattr(Journal, "save", save)
         monkeypatch.setattr(moves_module, "rename_noreplace", rename)
+        monkeypatch.setattr(operations_module, "rename_noreplace", rename)  # a mount point's entries
 
     def tick(self) -> None:
         self.count += 1

@@ -123,9 +123,12 @@ def receive(reader: IO[bytes], dest: str, *, mode: int = 0o600,
 
 
 def _copy_with_hash(source: str, dest: str, expected_sha256: Optional[str], progress: Optional[ProgressFn],
-                    cancel: Optional[threading.Event], cipher: Optional[Cipher] = None) -> ArchiveResult:
+                    cancel: Optional[threading.Event], cipher: Optional[Cipher] = None,
+                    keep_owner: bool = True) -> ArchiveResult:
     """Copy, ``expected_sha256`` being of the source as read (the set's file): with a decrypting
-    ``cipher`` that is the ciphertext's digest, which ``receive`` computes beside the plaintext's."""
+    ``cipher`` that is the ciphertext's digest, which ``receive`` computes beside the plaintext's.
+    ``keep_owner`` False (a restore): the copy keeps this user as owner and no setuid/setgid bit,
+    whoever owns the set's file (the manifest's owner and mode are applied afterwards)."""
     started = time.monotonic()
     try:
         with open_source(source) as src:
@@ -135,12 +138,12 @@ def _copy_with_hash(source: str, dest: str, expected_sha256: Optional[str], prog
                 digest = result.source_sha256 if result.source_sha256 is not None else result.sha256
                 if expected_sha256 is not None and digest != expected_sha256.lower():
                     raise ArchiveError(f"sha256 mismatch for {source}: expected {expected_sha256}, got {digest}")
-                if os.geteuid() == 0:
+                if os.geteuid() == 0 and keep_owner:
                     try:
                         os.fchown(fd, info.st_uid, info.st_gid)
                     except OSError:
                         pass
-                os.fchmod(fd, info.st_mode & 0o7777)
+                os.fchmod(fd, info.st_mode & (0o7777 if keep_owner else 0o0777))
                 os.utime(fd, ns=(info.st_atime_ns, info.st_mtime_ns))
 
             copied = receive(src, dest, before_publish=finish, progress=progress, cancel=cancel, cipher=cipher)
@@ -163,5 +166,6 @@ def copy_back_file(source: str, dest: str, *, expected_sha256: Optional[str] = N
                    progress: Optional[ProgressFn] = None, cancel: Optional[threading.Event] = None,
                    cipher: Optional[Cipher] = None) -> ArchiveResult:
     """Restore a copied file: like copy_file, but refuses to publish if the hash differs (``cipher``:
-    decrypted on its way; the set's file, as read, must match ``expected_sha256``)."""
-    return _copy_with_hash(source, dest, expected_sha256, progress, cancel, cipher)
+    decrypted on its way; the set's file, as read, must match ``expected_sha256``), and never takes the
+    owner or a setuid/setgid bit from the set's file (whoever can write the share owns that)."""
+    return _copy_with_hash(source, dest, expected_sha256, progress, cancel, cipher, keep_owner=False)

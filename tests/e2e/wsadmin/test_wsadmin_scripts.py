@@ -114,7 +114,8 @@ def failure_chain(tmp: Path) -> dict[str, Any]:
     res["dmgr_down"] = launch(down, "list_auth_aliases", out=tmp / "down" / "a.json")
     stuck = mockcell.prepare(tmp / "stuck", "stuck")
     res["stuck_fixture"] = "stuck"
-    res["stuck"] = launch(stuck, "stop_servers", "--timeout", "3", out=tmp / "stuck" / "stop.json")
+    # the slow server needs 3 s to stop: a 6 s timeout leaves it room on a loaded machine
+    res["stuck"] = launch(stuck, "stop_servers", "--timeout", "6", out=tmp / "stuck" / "stop.json")
     noccm = mockcell.prepare(tmp / "noccm", "noccm")
     res["noccm"] = launch(noccm, "check_filenet_admin", out=tmp / "noccm" / "f.json")
     res["help"] = launch(noccm, "list_auth_aliases", "--help")

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 from ...dirfd import (
     Identity,
@@ -84,14 +84,18 @@ class Moves:
 
     def container(self, key: str) -> Optional[Identity]:
         raw = self._table("containers").get(key)
-        return Identity(int(raw[0]), int(raw[1])) if isinstance(raw, list) and len(raw) == 2 else None
+        return Identity(int(raw[0]), int(raw[1])) if isinstance(raw, list) and len(raw) >= 2 else None
 
-    def put_container(self, key: str, identity: Optional[Identity]) -> None:
+    def container_path(self, key: str) -> Optional[str]:
+        raw = self._table("containers").get(key)
+        return str(raw[2]) if isinstance(raw, list) and len(raw) == 3 else None
+
+    def put_container(self, key: str, identity: Optional[Identity], path: str = "") -> None:
         table = dict(self._table("containers"))
         if identity is None:
             table.pop(key, None)
         else:
-            table[key] = identity.as_list()
+            table[key] = identity.as_list() + ([path] if path else [])
         self.journal.put("containers", table)
 
     def done(self, move_id: str) -> bool:
@@ -148,6 +152,10 @@ def open_container(moves: Moves, path: str, key: str) -> int:
     expected = moves.container(key)
     if expected is None:
         raise StepFailed(f"{shown(path)}: no container of this restore is recorded there; not using it")
+    made_at = moves.container_path(key)
+    if made_at is not None and made_at != path:  # a mount point then, a plain folder now, or the reverse
+        raise StepFailed(f"this restore keeps {shown(key)} in {shown(made_at)}, not {shown(path)}: is the filesystem "
+                         "mounted as it was when the restore started? Mount it so, then resume")
     parent = chase(os.path.dirname(path))
     try:
         return open_private_dir(parent, os.path.basename(path), expected)
@@ -188,18 +196,23 @@ def make_container(moves: Moves, path: str, key: str) -> None:
         pending = moves.get("container:" + key)
         if pending is not None and pending.state == INTENT:
             # made by the interrupted run before it could record the identity: only this user can
-            # make a private folder of its own, so one found there is ours
+            # make a private folder of its own, and nothing was put in it yet, so an empty one found
+            # there is ours (one holding anything -- an older restore's, renamed there -- is not)
             try:
                 fd = open_private_dir(parent, os.path.basename(path))
             except FileNotFoundError:
                 fd = make_private_dir(parent, os.path.basename(path))
+            if os.listdir(fd):
+                os.close(fd)
+                raise StepFailed(f"{shown(path)} is not the empty folder this restore made before it was "
+                                 "interrupted; refused")
         else:
             moves.put("container:" + key, MoveRecord(INTENT, None, "", path))
             try:
                 fd = make_private_dir(parent, os.path.basename(path))
             except FileExistsError:
                 raise StepFailed(f"{shown(path)} already exists and is not this restore's; refused") from None
-        moves.put_container(key, Identity.of(os.fstat(fd)))
+        moves.put_container(key, Identity.of(os.fstat(fd)), path)
         moves.mark("container:" + key)
         os.close(fd)
     finally:
@@ -214,10 +227,10 @@ def move(moves: Moves, move_id: str, source: Spot, target: Spot, create_target: 
         return record.state == DONE
     try:
         src_fd = open_folder(moves, source.where)
-    except FileNotFoundError:  # its folder moved with something carried before it (a nested container)
-        if record is None:
-            moves.put(move_id, MoveRecord(ABSENT, None, source.path, target.path))
-            return False
+    except FileNotFoundError:
+        if record is None:  # not this restore's doing: the folder is gone, not its content moved
+            raise StepFailed(f"{shown(source.where.path)} is not there any more: {shown(source.path)} cannot be "
+                             "moved; put it back as it was, then resume") from None
         src_fd = -1
     try:
         dst_fd = open_folder(moves, target.where, create=create_target)
@@ -257,12 +270,3 @@ def _move_between(moves: Moves, move_id: str, record: Optional[MoveRecord], sour
         os.fsync(folder)
     moves.put(move_id, MoveRecord(DONE, identity, source.path, target.path))
     return True
-
-
-def entries(moves: Moves, folder: Folder, skip: Tuple[str, ...] = ()) -> List[str]:
-    """The names inside ``folder``, sorted, minus ``skip``."""
-    fd = open_folder(moves, folder)
-    try:
-        return sorted(name for name in os.listdir(fd) if name not in skip)
-    finally:
-        os.close(fd)

@@ -25,7 +25,7 @@ from typing import List, Optional, Set, Tuple
 
 from ... import remote_archive
 from ...archive import ATTRIBUTE_ARGS, Cipher, copy_back_file, extract_archive
-from ...dirfd import chase, fd_path, open_dir_at, remove_tree_at
+from ...dirfd import chase, fd_path, open_dir_at, remove_tree_at, rename_noreplace
 from ...errors import StepFailed
 from ...hosts import Host
 from ...paths import REPLACED, STAGED
@@ -33,7 +33,7 @@ from ...progress import Progress
 from ...setbox import open_in_set, path_in_set
 from ...shown import printable as shown
 from ...transport import Transport
-from .moves import Folder, Moves, entries, make_container, move, open_container
+from .moves import Folder, Moves, make_container, move, open_container, open_folder
 
 q = shlex.quote
 MOVED_ASIDE = ".cnxrestore-moved-aside"  # in the runbook: inside a mount point's replaced folder, once all is there
@@ -539,13 +539,14 @@ class MoveContentsAside(Operation):
                 f"-exec mv -t {q(aside)} {{}} + && : > {marker}; }}")
 
     def run_local(self, ctx: LocalRun) -> None:
+        # Decided by listing, not entry by entry in the journal (a mount with many entries would
+        # make the journal grow with their square): until the marker says all is aside, whatever
+        # sits in the mount point besides the container is live, and goes into ``replaced``.
         marker = f"aside-all:{self.folder}"
         if ctx.record.done(marker):
             return
-        live = Folder.within(self.folder, self.folder)
-        for name in entries(ctx.record, live, (os.path.basename(self.container.path),)):
-            move(ctx.record, f"entry-aside:{self.folder}:{name}", live.at(name), self.container.folder.below(REPLACED).at(name),
-                 create_target=True)
+        _move_entries(ctx, Folder.within(self.folder, self.folder), self.container.folder.below(REPLACED),
+                      (os.path.basename(self.container.path),), create_target=True)
         ctx.record.mark(marker)
 
     @property
@@ -568,16 +569,35 @@ class MoveContentsIn(Operation):
         if ctx.record.done(marker):
             return
         staged = self.container.folder.below(STAGED)
-        try:
-            names = entries(ctx.record, staged)
+        try:  # until the marker, whatever is still in ``staged`` goes in
+            _move_entries(ctx, staged, Folder.within(self.dest, self.dest), ())
         except FileNotFoundError:  # emptied and removed by the interrupted run (only root enters the container)
-            names = None
-        for name in names or []:
-            move(ctx.record, f"entry-in:{self.dest}:{name}", staged.at(name), Folder.within(self.dest, self.dest).at(name))
-        if names is not None:
+            pass
+        else:
             box = open_container(ctx.record, self.container.path, self.container.dest)
             try:
                 os.rmdir(STAGED, dir_fd=box)
             finally:
                 os.close(box)
         ctx.record.mark(marker)
+
+
+def _move_entries(ctx: LocalRun, source: Folder, target: Folder, skip: Tuple[str, ...], create_target: bool = False) -> None:
+    """Every entry of ``source`` (but ``skip``) renamed into ``target``, never replacing a name there."""
+    src = open_folder(ctx.record, source)
+    try:
+        dst = open_folder(ctx.record, target, create=create_target)
+        try:
+            for name in sorted(set(os.listdir(src)) - set(skip)):
+                try:
+                    rename_noreplace(src, name, dst, name)
+                except FileExistsError:
+                    raise StepFailed(f"cannot move {shown(os.path.join(source.path, name))}: "
+                                     f"{shown(os.path.join(target.path, name))} already exists and is not this "
+                                     "restore's (nothing was replaced)") from None
+            os.fsync(dst)
+            os.fsync(src)
+        finally:
+            os.close(dst)
+    finally:
+        os.close(src)

@@ -153,11 +153,13 @@ def file_operations(item: ArchiveRecord, set_dir: str, dest: str, stamp: str,
     ops: List[Operation] = []
     # Items nested inside this one (e.g. data/shared under connections_root) are not in this
     # archive: carry the live ones over so that restoring this item alone does not hide them.
-    for rel in item.excluded:
-        rel = rel[2:] if rel.startswith("./") else rel
+    carried = [rel[2:] if rel.startswith("./") else rel for rel in item.excluded]
+    for rel in carried:
         ops.append(Carry(dest, rel, box))
     for inner in inner_containers:
-        ops.append(Carry(dest, os.path.relpath(inner, dest), box))
+        rel = os.path.relpath(inner, dest)
+        if not any(is_within(rel, outer) for outer in carried):  # else it moves with the nested item holding it
+            ops.append(Carry(dest, rel, box))
     if box.path.startswith(dest + "/"):  # a mount point
         ops += [MoveContentsAside(dest, box), MoveContentsIn(box, dest)]
     else:

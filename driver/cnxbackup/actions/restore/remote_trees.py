@@ -25,6 +25,7 @@ from ...config import Environment
 from ...hosts import Host, hosts_of
 from ...shown import printable
 from ...transport import HostUnreachable, Transport
+from .operations import Carry
 from .plan import RestoreStep
 
 # st TAG ITEM INDEX PATH: one line "TAG ITEM INDEX UID RAWMODE OWNER" (lstat), or fails when PATH is missing.
@@ -161,15 +162,20 @@ def host_problems(host: Host, items: List[Tuple[str, str]], transport: Transport
 
 
 def remote_tree_problems(steps: List[RestoreStep], env: Environment, transport: Transport) -> List[str]:
-    """Every item staged on another host: the folders on the way to it (one command per host)."""
+    """Every item staged on another host: the folders on the way to it and to each live nested item
+    its swap carries (``mv`` by name, as root: those folders too must be root's or the ssh user's)."""
     hosts = hosts_of(env)
+    carried = {step.step_id[len("file:"):]: [op.live for op in step.operations if isinstance(op, Carry)]
+               for step in steps if step.kind == "file"}
     by_host: Dict[str, List[Tuple[str, str]]] = {}
     for step in steps:
         if step.kind != "stage" or step.skip_reason or step.archive is None or step.destination is None:
             continue
         host = hosts.get(step.archive.host)
         if host is not None and not host.is_local:
-            by_host.setdefault(host.name, []).append((step.archive.name, step.destination))
+            # the destination, and each live nested item the swap carries by name from inside it
+            for path in [step.destination] + carried.get(step.archive.name, []):
+                by_host.setdefault(host.name, []).append((step.archive.name, path))
     problems: List[str] = []
     for name, items in by_host.items():
         problems += host_problems(hosts[name], items, transport)

@@ -423,14 +423,22 @@ def _stage(steps: List[RestoreStep], opened: OpenedSet, env: Environment, transp
     except (CnxBackupError, ArchiveError, OSError) as error:
         if _swap_started(steps, journal):
             raise StepFailed(f"staging: {error}") from None
-        _discard_staging(steps, opened, hosts, transport, progress, cancel, journal)
-        journal.put("status", "refused")
+        _give_up_staging(steps, opened, hosts, transport, progress, cancel, journal)
         raise _refused(f"{error} (the staging folders were removed)") from None
     except BaseException:
         if not _swap_started(steps, journal):
-            _discard_staging(steps, opened, hosts, transport, progress, cancel, journal)
-            journal.put("status", "refused")
+            _give_up_staging(steps, opened, hosts, transport, progress, cancel, journal)
         raise
+
+
+def _give_up_staging(steps: List[RestoreStep], opened: OpenedSet, hosts: Dict[str, Host], transport: Transport,
+                     progress: Progress, cancel: threading.Event, journal: Journal) -> None:
+    """Nothing stopped, nothing live changed: the journal says ``discarding`` first (a restore that
+    is never resumed: its half-removed staging must not be taken for staged), then the containers
+    go, then ``refused``. Interrupted in between, what is left are leftovers ``cleanup`` removes."""
+    journal.put("status", "discarding")
+    _discard_staging(steps, opened, hosts, transport, progress, cancel, journal)
+    journal.put("status", "refused")
 
 
 @dataclass
@@ -588,9 +596,14 @@ def _failed(rt: Runtime, error: BaseException) -> int:
 def _finish(rt: Runtime, steps: List[RestoreStep]) -> int:
     """What is replaced is kept (or removed with --discard-replaced); the next steps; the exit code."""
     if rt.args.discard_replaced:
+        kept = []
         for path in rt.replaced:
-            _discard_replaced(path, rt.journal)
-        rt.progress.message(f"deleted {len(rt.replaced)} replaced copies (--discard-replaced)")
+            try:
+                _discard_replaced(path, rt.journal)
+            except (OSError, CnxBackupError) as error:
+                kept.append(path)
+                rt.warnings.append(f"--discard-replaced: {path} kept: {error}")
+        rt.progress.message(f"deleted {len(rt.replaced) - len(kept)} replaced copies (--discard-replaced)")
     elif rt.replaced:
         rt.progress.message("what was replaced is kept beside it (delete it once the deployment is proven good):\n    "
                             + "\n    ".join(rt.replaced))
@@ -635,6 +648,7 @@ def _discard_replaced(path: str, journal: Journal) -> None:
             os.rmdir(os.path.basename(container), dir_fd=parent)
         finally:
             os.close(parent)
+        moves.put_container(key, None)
 
 
 def _scale_back(env: Environment, transport: Transport, journal: Journal, progress: Progress) -> None:
@@ -665,7 +679,7 @@ def _check_carries(steps: List[RestoreStep], hosts: Dict[str, Host], opened: Ope
                    progress: Progress, journal: Journal) -> None:
     """Before the stop: no staged tree offers a symlink where live data will be carried."""
     for step in steps:
-        if step.kind != "file" or step.skip_reason or step.archive is None:
+        if step.kind != "file" or step.skip_reason or step.archive is None or journal.is_finished(step.step_id):
             continue
         host = hosts.get(step.archive.host)
         if host is not None and not host.is_local:

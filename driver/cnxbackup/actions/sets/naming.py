@@ -151,8 +151,9 @@ def unfinished_restores_of(env: Environment) -> List[Tuple[str, Optional[Journal
     return found
 
 
-FINISHED_RESTORE = ("complete", "refused")
-"""A restore that completed, or was refused before anything stopped (its staging removed)."""
+FINISHED_RESTORE = ("complete", "refused", "discarding")
+"""A restore that completed, or was refused before anything stopped (``discarding``: its staging
+was being removed: never resumed; what is left of it are leftovers for ``cleanup``)."""
 
 
 def new_restore_stamp() -> str:

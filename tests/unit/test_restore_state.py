@@ -1,0 +1,83 @@
+"""The restore's own state: where its journal lives, which restores count as unfinished, and how
+its containers are found again (issue 26, items 1, 5 and 7)."""
+from __future__ import annotations
+
+import json
+import os
+import types
+
+import pytest
+
+from cnxbackup.actions.restore.moves import MoveRecord, Moves, make_container, open_container
+from cnxbackup.actions.sets.naming import restore_state_root, unfinished_restores, unfinished_restores_of
+from cnxbackup.dirfd import UnsafePath, make_private_at
+from cnxbackup.errors import StepFailed
+from cnxbackup.journal import Journal
+
+
+def env_with(state: str, name: str = "demo") -> types.SimpleNamespace:
+    sections = {"target": {"dir": "/backups", "restore_state": state}}
+    return types.SimpleNamespace(name=name, section=lambda key: sections.get(key, {}))
+
+
+@pytest.mark.parametrize("status, unfinished", [("running", True), ("failed", True), ("interrupted", True),
+                                                ("complete", False), ("refused", False), ("discarding", False)])
+def test_which_restores_count_as_unfinished(tmp_path, status, unfinished) -> None:
+    """``discarding``: its staging was being removed before anything stopped; it is never resumed
+    (a half-removed staged tree must not be swapped in), and cleanup may remove what is left."""
+    folder = tmp_path / "state" / "demo-20261201T000000" / "restore-20261207T000000-abcdef"
+    folder.mkdir(parents=True)
+    (folder / "journal.json").write_text(json.dumps({"status": status, "environment": "demo"}))
+    env = env_with(str(tmp_path / "state"))
+    found = unfinished_restores(env, "/backups/demo-20261201T000000")  # type: ignore[arg-type]
+    assert bool(found) == unfinished
+    assert bool(unfinished_restores_of(env)) == unfinished  # type: ignore[arg-type]
+    assert not unfinished_restores_of(env_with(str(tmp_path / "state"), "other"))  # type: ignore[arg-type]
+
+
+def test_the_state_root_is_never_a_folder_others_can_change(tmp_path) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir(mode=0o777)
+    os.chmod(shared, 0o777)
+    with pytest.raises(UnsafePath, match="others could change"):
+        make_private_at(str(shared / "restores" / "restore-x"))
+    make_private_at(str(tmp_path / "mine" / "restore-x"))
+    assert oct(os.stat(tmp_path / "mine" / "restore-x").st_mode & 0o777) == "0o700"
+    with pytest.raises(FileExistsError):  # a restore's folder is always new
+        make_private_at(str(tmp_path / "mine" / "restore-x"))
+
+
+def test_the_default_state_root_is_root_s_own_folder_and_the_demo_s() -> None:
+    env = types.SimpleNamespace(name="demo", section=lambda key: {"demo": {"root": "/srv/demo"}}.get(key, {}))
+    assert restore_state_root(env) == "/srv/demo/restore-state"  # type: ignore[arg-type]
+    bare = types.SimpleNamespace(name="prod", section=lambda key: {})
+    if os.geteuid() == 0:
+        assert restore_state_root(bare) == "/var/lib/cnxbackup/restores"  # type: ignore[arg-type]
+
+
+def moves_in(tmp_path) -> Moves:
+    (tmp_path / "journal").mkdir(mode=0o700)
+    return Moves(Journal.create(str(tmp_path / "journal")))
+
+
+def test_a_container_made_just_before_a_crash_is_taken_back_only_when_empty(tmp_path) -> None:
+    moves = moves_in(tmp_path)
+    path = str(tmp_path / "app.cnxrestore-20261207T000000-abcdef")
+    moves.put("container:/x/app", MoveRecord("intent", None, "", path))
+    os.mkdir(path, 0o700)  # made, identity not yet recorded: the crash
+    os.mkdir(os.path.join(path, "replaced"))  # ... and an older restore's content renamed there
+    with pytest.raises(StepFailed, match="not the empty folder"):
+        make_container(moves, path, "/x/app")
+    os.rmdir(os.path.join(path, "replaced"))
+    make_container(moves, path, "/x/app")  # empty: ours
+    os.close(open_container(moves, path, "/x/app"))
+
+
+def test_a_container_is_found_only_where_it_was_made(tmp_path) -> None:
+    """A mount point then, a plain folder now (or the reverse) gives another container path: the
+    resume says to mount the filesystem as it was, rather than not finding its container."""
+    moves = moves_in(tmp_path)
+    path = str(tmp_path / "shared.cnxrestore-20261207T000000-abcdef")
+    make_container(moves, path, "/x/shared")
+    with pytest.raises(StepFailed, match="mounted as it was"):
+        open_container(moves, str(tmp_path / "shared" / "cnxrestore-20261207T000000-abcdef"), "/x/shared")
