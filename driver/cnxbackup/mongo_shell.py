@@ -13,3 +13,7 @@ COUNTS_JS = ("Object.fromEntries(db.adminCommand({listDatabases: 1}).databases.m
              "db.getSiblingDB(d.name).getCollectionNames().map(c => [c, db.getSiblingDB(d.name)"
              ".getCollection(c).countDocuments({})]))]))")
 """Every collection's document count, by database."""
+
+PRIMARY_JS = 'rs.status().members.find(m => m.stateStr == "PRIMARY").name.split(".")[0]'
+"""The pod of the member ``rs.status()`` names PRIMARY, printed as it is (RESTORE.md assigns it to a shell
+variable; with no primary, ``find`` gives undefined and mongosh fails on ``.name``)."""

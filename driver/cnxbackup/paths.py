@@ -33,6 +33,16 @@ def wsadmin_dir() -> str:
     return os.path.join(assets_root(), "wsadmin")
 
 
+SET_WSADMIN = "tools/wsadmin"  # a set's own copy of the wsadmin scripts it ran (actions/backup/tools.py)
+
+
+def set_wsadmin_dir(set_dir: str) -> str:
+    """The wsadmin scripts a hint about a set names: the set's own copy (``tools/wsadmin``, a folder,
+    not a link), which outlives this process, else this program's."""
+    own = os.path.join(set_dir, SET_WSADMIN)
+    return own if os.path.isdir(own) and not os.path.islink(own) else wsadmin_dir()
+
+
 def is_within(path: str, folder: str) -> bool:
     """``path`` lies strictly inside ``folder`` (lexically: no links are resolved)."""
     path, folder = os.path.normpath(path), os.path.normpath(folder)

@@ -17,8 +17,10 @@ import base64
 import hashlib
 import os
 import re
+import socket
 import subprocess
 import tempfile
+import time
 from typing import Dict, List, Optional, Tuple
 
 from .atomic import write_file_atomic
@@ -97,7 +99,12 @@ def ensure_signing_key(private_key: str, trusted_keys: str) -> List[Tuple[Level,
         if proc.returncode != 0:
             raise SigningError(f"cannot create the signing key: {_tail(proc)}")
         write_file_atomic(private_key, proc.stdout, mode=0o600)
-        notes.append((Level.INFO, f"created the signing key {private_key} (keep a copy off this host; see README, Signed sets)"))
+        public = public_key_of(private_key)
+        card = key_card_path(private_key)
+        write_file_atomic(card, key_card(public, trusted_keys).encode("utf-8"), mode=0o644)
+        notes.append((Level.INFO, f"created the signing key {private_key}, public key fingerprint {fingerprint(public)}: "
+                                  f"print its key card {card} and keep it with the off-host copy of the public key "
+                                  "(see README, Signed sets)"))
     public = public_key_of(private_key)
     if not os.path.exists(trusted_keys):
         os.makedirs(os.path.dirname(os.path.abspath(trusted_keys)), mode=0o755, exist_ok=True)
@@ -108,6 +115,43 @@ def ensure_signing_key(private_key: str, trusted_keys: str) -> List[Tuple[Level,
         notes.append((Level.WARNING, f"the signing key {private_key} is not in {trusted_keys}: verify and restore with "
                                      "that file will refuse the new set"))
     return notes
+
+
+PUBLIC_COPY = "/root/cnxbackup-public-key.pem"
+"""Where the key card and RESTORE.md say to put the kept public key (any path outside the set will do)."""
+
+
+def key_card_path(private_key: str) -> str:
+    return private_key + ".card.txt"
+
+
+def key_card(public_pem: bytes, trusted_keys: str) -> str:
+    """The text to print and keep outside every set (README, Signed sets): the trust anchor a person
+    checks a set with, by hand, without trusting anything inside the set."""
+    print_ = fingerprint(public_pem)
+    return f"""cnxbackup signing key card: keep it with the off-host copy of the public key, on paper too
+
+Public key fingerprint: {print_}
+Created: {time.strftime("%Y-%m-%d %H:%M:%S %z")} on host {socket.gethostname()}
+Trusted-keys file (signing.trusted_keys): {trusted_keys}
+
+The public key (save it outside every set, e.g. as {PUBLIC_COPY}):
+
+{public_pem.decode("ascii").strip()}
+
+Check that a copy of the public key is this one (the output must equal the hex after "SHA256:"):
+
+    openssl pkey -pubin -in {PUBLIC_COPY} -outform DER | sha256sum
+
+Check a set with it, in the set's folder (cd to it first):
+
+    openssl dgst -sha256 -verify {PUBLIC_COPY} -signature manifest.json.sig manifest.json
+    sha256sum SHA256SUMS; grep -A1 '"path": "SHA256SUMS"' manifest.json    # the same SHA-256 twice
+    sha256sum -c SHA256SUMS    # every file of the set the manifest lists: OK
+
+"Verified OK" means the manifest is the one this key signed. Compare the fingerprint with this
+card, never with a fingerprint or a key found inside a set: whoever can change a set can change those.
+"""
 
 
 def sign(private_key: str, data: bytes) -> bytes:

@@ -281,17 +281,18 @@ def new_session(env: Environment, workdir: str, run_id: str = "") -> WsadminSess
         transcript=os.path.join(workdir, "wsadmin-transcript.log"), run_id=run_id)
 
 
-def wsadmin_command(env: Optional[Environment], script: str, args: Sequence[str]) -> str:
-    """The shell line that runs one of the project's wsadmin scripts (by hand, or in RESTORE.md)."""
+def wsadmin_command(env: Optional[Environment], script: str, args: Sequence[str], scripts_dir: Optional[str] = None) -> str:
+    """The shell line that runs one of the project's wsadmin scripts (by hand, or in RESTORE.md);
+    ``scripts_dir``: where the scripts are (a set's ``tools/wsadmin``), else this program's own."""
     command = env.section("wsadmin")["command"] if env is not None else "<dmgr_profile>/bin/wsadmin.sh"
     return " ".join([shlex.quote(command), "-lang", "jython", "-f",
-                     shlex.quote(os.path.join(wsadmin_dir(), f"{script}.py"))] + [shlex.quote(a) for a in args])
+                     shlex.quote(os.path.join(scripts_dir or wsadmin_dir(), f"{script}.py"))] + [shlex.quote(a) for a in args])
 
 
-def start_servers_command(env: Optional[Environment]) -> str:
+def start_servers_command(env: Optional[Environment], scripts_dir: Optional[str] = None) -> str:
     """The line that starts the application servers by hand (the restore's last step, the end of a
     backup, REPORT.md and the restore's closing hint all print this one)."""
-    return wsadmin_command(env, "start_servers", ["--timeout", str(wsadmin_timeout(env, 900))])
+    return wsadmin_command(env, "start_servers", ["--timeout", str(wsadmin_timeout(env, 900))], scripts_dir)
 
 
 def wsadmin_timeout(env: Optional[Environment], default: int) -> int:

@@ -160,7 +160,7 @@ def test_an_encrypted_set_is_format_4_and_an_older_format_with_encryption_is_ref
     encryption = {"tool": "gnupg", "recipients": ["A" * 40]}
     sealed = write_manifest_data(str(tmp_path), {"environment": "prod", "status": "complete", "archives": [],
                                                   "encryption": encryption})
-    assert sealed["format"] == FORMAT == 4
+    assert sealed["format"] == 4 == FORMAT - 1
     e2e.write_raw_manifest(str(tmp_path), {"format": 3, "environment": "prod", "status": "complete", "encryption": encryption})
     with pytest.raises(ManifestError, match="an encrypted set in a format-3 manifest"):
         load_manifest_data(str(tmp_path))

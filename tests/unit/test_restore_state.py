@@ -81,3 +81,28 @@ def test_a_container_is_found_only_where_it_was_made(tmp_path) -> None:
     make_container(moves, path, "/x/shared")
     with pytest.raises(StepFailed, match="mounted as it was"):
         open_container(moves, str(tmp_path / "shared" / "cnxrestore-20261207T000000-abcdef"), "/x/shared")
+
+
+def test_each_kind_of_step_records_only_its_own_fields(tmp_path) -> None:
+    from cnxbackup.actions.restore.plan import RestoreStep
+    from cnxbackup.actions.restore.records import FileStepRecord, ResultStepRecord, StepLog, StepRecord
+
+    (tmp_path / "j").mkdir(mode=0o700)
+    log = StepLog(Journal.create(str(tmp_path / "j")))
+    file_step, stop, db = (RestoreStep("file:app", "t", "file"), RestoreStep("stop", "t", "stop"),
+                           RestoreStep("db:HOMEPAGE", "t", "db"))
+    log.begin(file_step, ops_done=2)
+    log.done(file_step, replaced=["/opt/app.cnxrestore-x/replaced"], forced=None)
+    log.done(stop, result={"stopped": ["a"]})
+    log.failed(db, "SQL2043N")
+    reloaded = StepLog(Journal.load(str(tmp_path / "j")))
+    record = reloaded.record(file_step)
+    assert isinstance(record, FileStepRecord) and record.finished and record.ops_done == 2
+    assert list(record.replaced) == ["/opt/app.cnxrestore-x/replaced"]
+    assert isinstance(reloaded.record(stop), ResultStepRecord) and reloaded.record(stop).result == {"stopped": ["a"]}
+    failed = reloaded.record(db)
+    assert type(failed) is StepRecord and failed.status == "failed" and failed.error == "SQL2043N"
+    with pytest.raises(TypeError, match="records no result"):
+        log.done(db, result={})
+    with pytest.raises(TypeError, match="records no ops_done"):
+        log.begin(stop, ops_done=1)

@@ -108,7 +108,7 @@ def test_a_signing_key_missing_from_the_trusted_keys_is_a_warning(tmp_path) -> N
     for level, text in messages:
         progress.message(text, level)
     lines = _console(progress)
-    assert lines[0].startswith(f"created the signing key {key} ")
+    assert lines[0].startswith(f"created the signing key {key}, public key fingerprint SHA256:")
     assert lines[1] == (f"WARNING: the signing key {key} is not in {trusted}: verify and restore with that file will "
                         "refuse the new set")
     assert progress.outcome.warnings == [lines[1][len("WARNING: "):]] and progress.outcome.notes == []

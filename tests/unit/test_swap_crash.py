@@ -31,8 +31,9 @@ from cnxbackup.actions.restore import moves as moves_module
 from cnxbackup.actions.restore import plan as restore_plan
 from cnxbackup.actions.restore.moves import Moves
 from cnxbackup.actions.restore.operations import LocalRun
+from cnxbackup.actions.restore.records import StepLog
 from cnxbackup.archive import create_archive, hash_file
-from cnxbackup.journal import DONE, Journal
+from cnxbackup.journal import Journal
 from cnxbackup.manifest import ArchiveRecord
 from cnxbackup.progress import Progress
 
@@ -198,16 +199,17 @@ def plan_swap(set_dir: str, records: Dict[str, ArchiveRecord], root: str, restor
 
 def run_steps(steps, journal: Journal, set_dir: str) -> None:
     """The steps in order, as ``restore`` runs them: a step the journal says is done is skipped."""
-    moves = Moves(journal)
+    moves, log = Moves(journal), StepLog(journal)
     for step in steps:
-        if journal.is_finished(step.step_id):
+        if log.is_finished(step):
             continue
         run = LocalRun(Progress(io.StringIO(), plain=True), threading.Event(), step.label, step.archive.sha256,
                        set_dir=set_dir, expected_members=step.archive.files if step.archive.is_archive else None,
                        moves=moves)
+        log.begin(step)
         for op in step.operations:
             op.run_local(run)
-        journal.set(step.step_id, DONE)
+        log.done(step)
 
 
 class Staged:
@@ -304,7 +306,7 @@ def test_a_resume_refuses_when_something_else_moved_what_the_journal_recorded(tm
     both and changes nothing (it never guesses by name)."""
     staged = Staged(str(tmp_path / "work"), backup_set, ["local-data"])
     root, journal = staged.fresh()
-    Points(monkeypatch, 2)  # the intent of the move aside is written, the rename not made
+    Points(monkeypatch, 3)  # the step begun, the intent of the move aside written, the rename not made
     with pytest.raises(SimulatedCrash):
         run_steps(staged.swaps, journal, staged.set_dir)
     monkeypatch.undo()

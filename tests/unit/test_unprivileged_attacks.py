@@ -542,9 +542,11 @@ def test_an_interim_fix_name_the_intruder_plants_reaches_neither_the_runbook_nor
     assert any("is not an interim fix's name" in s and "\\x1b" in s for s in said)
     shown = console.getvalue()
     assert "\x1b" not in shown and "\x07" not in shown and "\\x1b]0;t\\x07" in shown
-    text = _runbook(found)
+    text, benign = _runbook(found), _runbook(["LO12345", "LO777"][:len(found)])
     headings = [line for line in text.split("\n") if line.startswith("#")]
-    assert len(headings) == 2 and not any("Injected" in line for line in headings)
-    assert [line for line in text.split("\n") if line.lstrip().startswith(("```", "~~~"))] == ["```sh", "```"]
+    assert len(headings) == len([line for line in benign.split("\n") if line.startswith("#")])
+    assert not any("Injected" in line for line in headings)
+    fences = [line for line in text.split("\n") if line.lstrip().startswith(("```", "~~~"))]
+    assert fences == [line for line in benign.split("\n") if line.lstrip().startswith(("```", "~~~"))]
     assert "\x1b" not in text and "`id`" not in text
     assert any("is not an interim fix's name" in s and "\\x0a## 9. Injected" in s for s in said)  # installed.xml's too

@@ -11,6 +11,7 @@ import argparse
 from ..config import Environment
 from ..errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, CnxBackupError
 from ..hosts import hosts_of
+from ..invocation import command_line
 from ..plan import build_plan
 from ..progress import Progress
 from ..transport import make_transport
@@ -38,7 +39,7 @@ def _plan_and_backup(args: argparse.Namespace, env: Environment, progress: Progr
                              f"are encrypted to {', '.join(cipher.recipients)} (GnuPG)")
         downtime = expected_downtime(env, plan.estimated_bytes)
         notes.append(downtime)
-        notes += [f"restore leftover {line}: left out of every archive; cnxbackup cleanup --env {env.name} removes it"
+        notes += [f"restore leftover {line}: left out of every archive; {command_line('cleanup', '--env', env.argument)} removes it"
                   for line in describe(find_leftovers(plan.items, hosts_of(env), transport))]
         progress.message(format_plan(plan))
         for note in plan.notes + notes:

@@ -19,6 +19,7 @@ from ..config import ENV_NAME
 from ..config.schema import SCHEMA
 from ..databases import data_source_settings, jdbc_vendor
 from ..errors import EXIT_OK, ConfigError
+from ..invocation import command_line, env_argument
 from ..progress import Progress
 from ..versions import CONNECTIONS_OFFERING, parse_regular_xml
 from .sets.identity import single_cell
@@ -218,5 +219,5 @@ def run_init(args: argparse.Namespace, progress: Progress) -> int:
     for question in found.questions:
         progress.message(f"QUESTION: {question}")
     progress.outcome.details.update({"file": os.path.abspath(path), "found": summary, "questions": list(found.questions)})
-    progress.message(f"next: review the CHECK lines, then run: cnxbackup plan --env {path}")
+    progress.message(f"next: review the CHECK lines, then run: {command_line('plan', '--env', env_argument(path))}")
     return EXIT_OK

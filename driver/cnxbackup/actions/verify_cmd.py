@@ -20,10 +20,14 @@ def run_verify(args: argparse.Namespace, env: Optional[Environment], progress: P
     progress.outcome.set_dir = set_dir
     ok, lines = verify_set(set_dir, trusted_keys=trusted_keys_path(args, env), trust_unsealed=args.trust_unsealed,
                            deep=args.deep, env=env, progress=progress, identity=args.identity)
+    notes = [line for line in lines if line.startswith("NOTE")]  # said, not counted as checks
+    lines = [line for line in lines if not line.startswith("NOTE")]
     for line in lines:
         progress.message(line)
         if line.startswith("BAD"):
             progress.outcome.error(line[3:].strip())
+    for line in notes:
+        progress.note(line[4:].strip())
     bad = sum(1 for line in lines if line.startswith("BAD"))
     progress.message(f"verify {'passed' if ok else 'FAILED'}: {len(lines) - bad} checks ok, {bad} bad")
     progress.outcome.details.update({"deep": bool(args.deep), "checks": [

@@ -105,6 +105,11 @@ def tool_auth(mongo: MongoSet) -> List[str]:
     return _auth(mongo, False)
 
 
+def shell_auth(mongo: MongoSet) -> List[str]:
+    """The x509 options of mongosh."""
+    return _auth(mongo, True)
+
+
 def shell(kube: Kube, mongo: MongoSet, pod: str, expression: str) -> Any:
     """``mongosh --eval EJSON.stringify(EXPR)`` against ``pod`` itself; the parsed result."""
     argv = ["mongosh", "--quiet", *_auth(mongo, True), "--host", mongo.fqdn(pod), "--eval",

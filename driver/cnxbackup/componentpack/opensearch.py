@@ -55,13 +55,27 @@ def detect(kube: Kube) -> Search:
                       "component_pack.opensearch: false if the Component Pack has none")
 
 
+def command(script: str, method: str, path: str, body: Optional[Dict[str, Any]] = None) -> List[str]:
+    """What runs in the client pod for one request (``bash -c "sendRequest.sh METHOD PATH ..."``, as HCL runs it;
+    RESTORE.md prints the same)."""
+    words = [script, method, path]
+    if body is not None:
+        words += ["-H", "Content-Type: application/json", "-d", json.dumps(body)]
+    return ["bash", "-c", shlex.join(words)]
+
+
+def script_of(pod: str, folder: str = "") -> str:
+    """The ``sendRequest.sh`` of a client pod's flavour (by its name; else by the repository's PV folder)."""
+    for prefix, script, backup in FLAVOURS:
+        if pod.startswith(prefix) or (not pod and folder == backup):
+            return script
+    return FLAVOURS[0][1]
+
+
 def request(kube: Kube, search: Search, method: str, path: str, body: Optional[Dict[str, Any]] = None,
             missing: str = "") -> Any:
     """The answer's JSON; SearchError on an error body, except an error of type ``missing`` (then None)."""
-    words = [search.script, method, path]
-    if body is not None:
-        words += ["-H", "Content-Type: application/json", "-d", json.dumps(body)]
-    result = kube.exec(search.pod, None, ["bash", "-c", shlex.join(words)], timeout=kube.settings["timeout"])
+    result = kube.exec(search.pod, None, command(search.script, method, path, body), timeout=kube.settings["timeout"])
     if result.rc != 0:
         raise SearchError(f"{method} {path} on {search.pod} failed (exit {result.rc}): {tail(result.stderr)}")
     answer = json_body(result.text)
@@ -163,4 +177,4 @@ def _accepted(record: Any, name: str, repository: str, search: Search) -> Dict[s
                           f"{shards.get('total')} shards failed): {str(record.get('failures'))[:200]}")
     return {"repository": repository, "snapshot": record.get("snapshot"), "uuid": record.get("uuid"),
             "version": record.get("version"), "indices": list(record.get("indices") or []), "state": "SUCCESS",
-            "shards": shards, "folder": search.folder}
+            "shards": shards, "folder": search.folder, "pod": search.pod}

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any, Dict, List, Optional
 
 from ..errors import ConfigError
+from ..invocation import command_line, env_argument
 from ..paths import assets_root, demo_dir
 from .loader import LineMap, load_yaml_with_lines
 from .schema import validate
@@ -27,6 +28,12 @@ class Environment:
     file: str
     data: Dict[str, Any]
     lines: LineMap
+    given: str = ""  # ``--env`` as it was given (a name or a path): what hints repeat
+
+    @property
+    def argument(self) -> str:
+        """``--env`` for a hint printed here: as it was given (a path made absolute), else the name."""
+        return env_argument(self.given) if self.given else self.name
 
     def where(self, key: str) -> str:
         """``file:line`` of a dotted key, for error messages."""
@@ -59,7 +66,7 @@ def find_environment_file(env: str, directory: Optional[str] = None) -> str:
     unique = list(dict.fromkeys(os.path.normpath(c) for c in candidates))
     existing = sorted({os.path.splitext(name)[0] for folder in {os.path.dirname(c) for c in unique}
                        if os.path.isdir(folder) for name in os.listdir(folder) if name.endswith(".yaml")})
-    raise ConfigError(f"environment '{env}': there is no {' and no '.join(unique)}; write it with: cnxbackup init --env {env}"
+    raise ConfigError(f"environment '{env}': there is no {' and no '.join(unique)}; write it with: {command_line('init', '--env', env)}"
                       f" (environments that exist: {', '.join(existing) or 'none'})")
 
 
@@ -201,7 +208,7 @@ def load_environment(env: str, directory: Optional[str] = None,
         where = f"{path}:{lines['environment']}" if "environment" in lines else path
         raise ConfigError(f"{where}: environment name {name[:70]!r} may use only letters, digits, '-', '_' and '.' "
                           "(not first), at most 64 characters")
-    environment = Environment(name=name, file=path, data=data, lines=lines)
+    environment = Environment(name=name, file=path, data=data, lines=lines, given=env)
     _resolve_placeholders(environment)
     _cross_checks(environment)
     return environment

@@ -28,7 +28,7 @@ import time
 import uuid
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
-from ..mongo_shell import COUNTS_JS, FCV_JS  # the expressions the fake mongosh evaluates (a leaf: no heavy imports)
+from ..mongo_shell import COUNTS_JS, FCV_JS, PRIMARY_JS  # the expressions the fake mongosh evaluates (a leaf: no heavy imports)
 
 NAMESPACE = "connections"
 SEND_REQUEST = "/usr/share/opensearch/probe/sendRequest.sh"
@@ -507,6 +507,12 @@ def _mongosh(pod: str, args: List[str]) -> int:
             result = {"info": "fsyncUnlock completed", "lockCount": locks[member], "ok": 1}
         elif expression == f"EJSON.stringify({admin}currentOp().fsyncLock === true)":
             result = bool(locks.get(member))
+        elif expression == PRIMARY_JS:  # RESTORE.md: a string result, printed as it is
+            primary = mongo["primary"] if mongo["primary"] in state["pods"] else None
+            if primary is None:
+                raise Exit(1, "TypeError: Cannot read properties of undefined (reading 'name')\n")
+            _out(primary + "\n")
+            return 0
         elif expression == "EJSON.stringify(db.version())":
             result = mongo["version"]
         elif expression == f"EJSON.stringify({FCV_JS})":
@@ -642,7 +648,8 @@ def _send_request(pod: str, script: str) -> int:
         _log({"event": "sendRequest", "method": method, "path": path, "body": body})
         result = _opensearch(state, search, method, path.split("?", 1)[0], path, body)
     # the curl meter sendRequest.sh may print before the JSON ([C] HCL-CP2, stream not known: [U])
-    _out("  % Total    % Received % Xferd  Average Speed   Time    Time     Time  Current\n" + json.dumps(result) + "\n")
+    _out("  % Total    % Received % Xferd  Average Speed   Time    Time     Time  Current\n"
+         + (result if isinstance(result, str) else json.dumps(result)) + "\n")
     return 0
 
 
@@ -653,8 +660,9 @@ def _opensearch(state: Dict[str, Any], search: Dict[str, Any], method: str, path
         return {"name": "opensearch-cluster-client-0", "version": {"distribution": "opensearch", "number": search["version"]}}
     if method == "GET" and parts == ["_cat", "indices"]:
         red = state["faults"].get("red_index")
-        return [{"health": "red" if name == red else idx["health"], "status": idx.get("status", "open"), "index": name,
+        rows = [{"health": "red" if name == red else idx["health"], "status": idx.get("status", "open"), "index": name,
                  "docs.count": str(idx["docs"])} for name, idx in search["indices"].items()]
+        return rows if "format=json" in full else _cat_text(rows, full)
     if parts[:1] == ["_snapshot"] and len(parts) == 2 and method == "PUT":
         if not body or body.get("type") != "fs" or body.get("settings", {}).get("location") != "/backup":
             return {"error": {"type": "repository_exception", "reason": "[fs] location is missing"}, "status": 500}
@@ -747,6 +755,18 @@ def _opensearch(state: Dict[str, Any], search: Dict[str, Any], method: str, path
         found = [s for n, s in search["snapshots"].items() if name in ("_all", n)]
         return {"snapshots": found}
     return {"error": {"type": "invalid_request", "reason": f"no handler for {method} {path}"}, "status": 400}
+
+
+def _cat_text(rows: List[Dict[str, str]], full: str) -> str:
+    """A ``_cat`` answer without ``format=json``: a text table, the ``h=`` columns (all without), padded as
+    OpenSearch pads them, a header line only with ``v``."""
+    query = {p.partition("=")[0]: p.partition("=")[2] for p in full.partition("?")[2].split("&") if p}
+    columns = [c for c in query.get("h", "").split(",") if c] or ["health", "status", "index", "docs.count"]
+    table = [[str(row.get(c, "")) for c in columns] for row in rows]
+    if "v" in query:
+        table.insert(0, columns)
+    widths = [max([len(r[i]) for r in table] + [0]) for i in range(len(columns))]
+    return "\n".join(" ".join(cell.ljust(widths[i]) for i, cell in enumerate(r)) for r in table)
 
 
 def _name_taken(repo: str, name: str) -> Dict[str, Any]:

@@ -3,6 +3,7 @@
 :mod:`.model` is the typed record (format 1, key for key); :mod:`.store` seals, writes and
 loads it. See docs/DESIGN.md, "The manifest at the centre".
 """
+from .coverage import COVERED_FORMAT, MUTABLE_FILES, SUMS
 from .model import (
     COMPLETE,
     DONE_STATUSES,
@@ -41,7 +42,8 @@ from .store import (
 )
 
 __all__ = [
-    "COMPLETE", "DONE_STATUSES", "FORMAT", "MANIFEST", "SIGNATURE", "SIGNATURE_ALGORITHM", "ArchiveLevel", "ArchiveRecord",
+    "COMPLETE", "COVERED_FORMAT", "DONE_STATUSES", "MUTABLE_FILES", "SUMS",
+    "FORMAT", "MANIFEST", "SIGNATURE", "SIGNATURE_ALGORITHM", "ArchiveLevel", "ArchiveRecord",
     "LevelRecord", "SnapshotRecord",
     "DatabaseRecord", "FileRecord", "HostRecord",
     "ImageRecord", "Manifest", "ManifestError", "ManifestFormatError", "RoleMappingsRecord", "Signer", "SigningRecord",

@@ -154,8 +154,13 @@ class Record:
 
 @dataclass
 class ToolRecord(Record):
+    """The program that wrote the set; ``path``: its own copy in the set (``tools/cnxbackup.pyz``,
+    a zipapp that restores the set on a rebuilt host), with its SHA-256."""
+
     name: str
     version: str
+    path: Optional[str] = field(default=None, metadata=key(omit_none=True))
+    sha256: Optional[str] = field(default=None, metadata=key(omit_none=True))
     extra: Dict[str, Any] = field(default_factory=dict)
 
 
@@ -346,7 +351,8 @@ class DatabaseRecord(Record):
 
 @dataclass
 class FileRecord(Record):
-    """A small file of the set (wsadmin results, generated scripts), relative to the set."""
+    """A file of the set (wsadmin results, generated scripts; since format 5 also RESTORE.md, REPORT.md,
+    SHA256SUMS, ``tools/``: every file no other record names), relative to the set."""
 
     path: str
     sha256: str
@@ -422,6 +428,9 @@ class Manifest(Record):
     signing: Optional[SigningRecord] = field(default=None, metadata=key(omit_none=True))
     # format 4: {"tool": "gnupg", "recipients": [fingerprints]}: what the set's encrypted files need
     encryption: Optional[Dict[str, Any]] = field(default=None, metadata=key(omit_none=True))
+    # format 5: every file of the set is in ``files`` or another record, or matches one of these
+    # patterns (the files that change after the backup by design: ``manifest.coverage``)
+    mutable_files: Optional[List[str]] = field(default=None, metadata=key(omit_none=True))
     format: Optional[int] = field(default=None, metadata=key(omit_none=True))
     manifest_sha256: Optional[str] = field(default=None, metadata=key("manifestSha256", omit_none=True))
     extra: Dict[str, Any] = field(default_factory=dict)

@@ -17,16 +17,19 @@ from typing import Any, Callable, Dict, Optional
 from ..atomic import write_file_atomic
 from ..errors import EXIT_USAGE
 from ..setbox import OutsideTheSet, read_in_set
+from .coverage import COVERED_FORMAT
 from .model import Manifest, ManifestError
 
 MANIFEST = "manifest.json"
 SIGNATURE = "manifest.json.sig"
-FORMAT = 4
+FORMAT = 5
 """1: unsigned (before signed sets); 2: ``signing`` names the key of ``manifest.json.sig``;
 3: two-phase archives (``level1`` records). A set without a level 1 is still written as format 2,
 which the releases before two-phase archives read; a format-3 set they refuse, rather than
 restore its level 0 alone; 4: an encrypted set (``encryption``, ``encrypted`` records), refused by
-the releases that would read its OpenPGP files as zstd."""
+the releases that would read its OpenPGP files as zstd; 5: every file of the set accounted for
+(``mutableFiles``; ``coverage``): every set a backup writes since, refused by the releases whose
+verify would pass a set with an edited runbook."""
 LEVELS_FORMAT = 3
 ENCRYPTED_FORMAT = 4  # ``encryption`` and ``encrypted`` records: a release that cannot decrypt refuses the set
 MAX_MANIFEST_BYTES = 64 << 20
@@ -52,7 +55,8 @@ def _canonical(data: Dict[str, Any]) -> bytes:
 
 def seal(data: Dict[str, Any]) -> Dict[str, Any]:
     body = {k: v for k, v in data.items() if k != "manifestSha256"}
-    body["format"] = ENCRYPTED_FORMAT if body.get("encryption") else (LEVELS_FORMAT if _has_levels(body) else 2)
+    body["format"] = (COVERED_FORMAT if "mutableFiles" in body else
+                      ENCRYPTED_FORMAT if body.get("encryption") else LEVELS_FORMAT if _has_levels(body) else 2)
     body["manifestSha256"] = hashlib.sha256(_canonical(body)).hexdigest()
     return body
 
@@ -110,6 +114,9 @@ def parse_manifest_data(raw: bytes, set_dir: str, check: bool = True) -> Dict[st
         raise ManifestError(f"{path}: level-1 archives in a format-{written} manifest; the manifest is damaged")
     if written < ENCRYPTED_FORMAT and data.get("encryption"):
         raise ManifestError(f"{path}: an encrypted set in a format-{written} manifest; the manifest is damaged")
+    if (written < COVERED_FORMAT) == ("mutableFiles" in data):
+        raise ManifestError(f"{path}: a format-{written} manifest {'with' if written < COVERED_FORMAT else 'without'} "
+                            "mutableFiles; the manifest is damaged")
     if check:
         recorded = data.get("manifestSha256")
         body = {k: v for k, v in data.items() if k != "manifestSha256"}

@@ -30,7 +30,7 @@ def encrypted(tmp_path_factory):
 
 def test_the_set_records_its_recipients_and_every_archive_and_copy_is_an_openpgp_message(encrypted):
     manifest = e2e.manifest(encrypted["set"])
-    assert manifest["format"] == 4 and manifest["encryption"] == {"tool": "gnupg", "recipients": [encrypted["fingerprint"]]}
+    assert manifest["format"] == 5 and manifest["encryption"] == {"tool": "gnupg", "recipients": [encrypted["fingerprint"]]}
     archives = [a for a in manifest["archives"] if a["status"] in ("done", "warning")]
     assert archives and all(a["encrypted"] is True for a in archives)
     for record in archives:

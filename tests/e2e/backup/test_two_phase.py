@@ -125,7 +125,7 @@ def test_a_tree_changed_between_the_phases_in_every_way_is_restored_as_it_stood_
     assert at_the_stop != before  # the tree did change between the phases
     [set_dir] = e2e.sets(os.path.join(tmp, "backups"))
     manifest = e2e.manifest(set_dir)
-    assert manifest["format"] == 3 and manifest["archiveMode"] == "two-phase"
+    assert manifest["format"] == 5 and manifest["archiveMode"] == "two-phase"  # 3 before every file was listed
     item = _item(manifest, "changing")
     assert item["level"] == 0 and item["level1"]["snapshotSha256"] == item["snapshot"]["sha256"]
     assert item["level1"]["files"] > 0 and os.path.isfile(os.path.join(set_dir, item["level1"]["path"]))
@@ -249,7 +249,7 @@ def test_full_mode_takes_one_archive_per_folder_after_the_stop(tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     [set_dir] = e2e.sets(os.path.join(tmp, "backups"))
     manifest = e2e.manifest(set_dir)
-    assert manifest["format"] == 2 and manifest["archiveMode"] == "full"
+    assert manifest["format"] == 5 and manifest["archiveMode"] == "full"
     assert not any("level1" in a or "level" in a for a in manifest["archives"])
     assert not os.listdir(os.path.join(set_dir, "snapshots"))
     assert not os.path.exists(tar_log)  # no --listed-incremental anywhere

@@ -24,4 +24,6 @@ def test_a_missing_environment_says_how_to_write_it_and_lists_those_that_exist()
     proc = e2e.cli("plan", "--env", "nosuch")
     assert proc.returncode == 2
     assert proc.stderr.count("nosuch.yaml") == 1, proc.stderr  # the path once, not twice
-    assert "cnxbackup init --env nosuch" in proc.stderr and "demo" in proc.stderr
+    # the hint names the program as it was started (here python -m cnxbackup with its PYTHONPATH), not a bare name
+    assert f"PYTHONPATH={e2e.DRIVER} " in proc.stderr and " -m cnxbackup init --env nosuch" in proc.stderr
+    assert "demo" in proc.stderr

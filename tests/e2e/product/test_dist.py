@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import glob
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -90,6 +91,16 @@ def test_demo_backup_from_zipapp(pyz, tmp_path):
     assert all(db["status"] == "done" and db["timestamp"] for db in manifest["databases"])
     for name in ("REPORT.md", "RESTORE.md"):
         assert os.path.getsize(os.path.join(set_dir, name)) > 0
+    # the set carries the very program that wrote it (the zipapp, not a rebuild) and its wsadmin scripts,
+    # and RESTORE.md names neither shiv's cache nor the folder the backup ran from
+    own = os.path.join(set_dir, "tools", "cnxbackup.pyz")
+    assert e2e.sha256(own) == e2e.sha256(pyz) == manifest["tool"]["sha256"]
+    assert os.path.isfile(os.path.join(set_dir, "tools", "wsadmin", "cnxwas", "roles.py"))
+    runbook = open(os.path.join(set_dir, "RESTORE.md"), encoding="utf-8").read()
+    # (the demo's environment names its stand-ins, wsadmin.sh and db2, inside the program: the one path there allowed)
+    demo_kit = re.compile(re.escape(env["SHIV_ROOT"]) + r"/cnxbackup\.pyz_[0-9a-f]+/site-packages/cnxbackup/demo/")
+    rest = demo_kit.sub("DEMO_KIT/", runbook)
+    assert "-f \"$SET\"/tools/wsadmin/stop_servers.py" in rest and ".shiv" not in rest and env["SHIV_ROOT"] not in rest
     launches = [e for e in mockcell.read_log(e2e.mock_env(tmp)) if e.get("event") == "launch"]
     assert len(launches) == 1
 

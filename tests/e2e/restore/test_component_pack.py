@@ -9,7 +9,10 @@ value reaches a log, a report or the console.
 
 from __future__ import annotations
 
+import json
 import os
+import re
+import subprocess
 
 import pytest
 
@@ -17,6 +20,15 @@ import e2e
 from cnxbackup.demo import fakekube, mockcell
 from cpkit import CP, events, tree
 from restorekit import stops
+
+FAKES = os.path.join(e2e.DRIVER, "cnxbackup", "demo", "fakes")  # kubectl and helm of the fake cluster
+
+
+def runbook_cp_blocks(set_dir: str) -> list:
+    """(title, commands) of each step of RESTORE.md's Component Pack section."""
+    text = open(os.path.join(set_dir, "RESTORE.md"), encoding="utf-8").read()
+    section = text[text.index("\n# The Component Pack"):]
+    return re.findall(r"^## C\d+\. (.*?)\n.*?^(`{3,})sh\n(.*?)^\2$", section, re.S | re.M)
 
 
 def test_restore_round_trips_the_mongo_data_the_indices_and_the_folders_and_leaves_websphere_running(cp_set):
@@ -69,6 +81,64 @@ def test_restore_round_trips_the_mongo_data_the_indices_and_the_folders_and_leav
     assert scales[-2:] == [("kudos-boards-cp-core", 0), ("kudos-boards-cp-core", 1)]
     assert "every collection's count as in the set" in proc.stdout
     assert not stops(mockcell.read_log(e2e.mock_env(tmp))[mock_before:])  # WebSphere kept running
+
+
+def test_the_runbooks_component_pack_section_run_by_bash_restores_the_data(cp_set):
+    """RESTORE.md's Component Pack section, run block by block with ``bash -euo pipefail`` and the fake
+    kubectl on PATH, restores what the tool restores: MongoDB, the indices, the consumers' replica counts.
+    The chart block (cp-manual, a rebuilt cluster's ``helm upgrade -i`` from hclcr.io and ``kubectl apply``)
+    is not run: the fake cluster has its charts and emulates neither ``helm upgrade`` nor ``kubectl apply``."""
+    tmp, _env_file, kube, set_dir = cp_set
+    at_backup = fakekube.read_state(kube)
+    recorded = json.load(open(os.path.join(set_dir, "manifest.json")))["componentPack"]
+    assert recorded["inventory"]["consumers"] == {"kudos-boards-cp-core": 1}
+    custom = os.path.join(tmp, "demo", "tree", "pv-connections", "customizations")
+    files_before = tree(custom)
+    state = fakekube.read_state(kube)  # as the tool's own restore test damages it, and the consumer scaled up
+    del state["mongo"]["databases"]["profiledb"]
+    state["mongo"]["databases"]["commtpldb"]["CommTemplate"] = [{"_id": "new", "n": -1}]
+    state["mongo"]["databases"]["admin"]["system.users"] = [{"_id": "admin.cluster-own-user", "n": 0}]
+    state["mongo"]["primary"] = "mongo7-1"  # the primary moved since the backup: found by rs.status(), not assumed
+    state["opensearch"]["repos"], state["opensearch"]["snapshots"] = {}, {}
+    del state["opensearch"]["indices"]["quickresults"]
+    state["opensearch"]["indices"]["orient-me-collection"]["docs"] = 0
+    state["deployments"]["kudos-boards-cp-core"]["replicas"] = 3
+    fakekube.write_state(kube, state)
+    os.unlink(os.path.join(custom, "themes", "custom.css"))
+    blocks = runbook_cp_blocks(set_dir)
+    assert [t for t, _, _ in blocks if "scale the consumers" in t] and all(body.strip() for _, _, body in blocks)
+    env = dict(os.environ, **kube, PATH=FAKES + os.pathsep + os.environ["PATH"], SET=set_dir)
+    ran = []
+    for title, _, body in blocks:
+        if "the charts by hand" in title:
+            continue
+        proc = subprocess.run(["bash", "-euo", "pipefail", "-c", body], env=env, capture_output=True, text=True,
+                              timeout=120)
+        assert proc.returncode == 0, f"{title}:\n{body}\n{proc.stdout}{proc.stderr}"
+        ran.append(title)
+    assert len(ran) == len(blocks) - 1
+    after = fakekube.read_state(kube)
+    for db, colls in at_backup["mongo"]["databases"].items():
+        if db != "admin":
+            assert after["mongo"]["databases"][db] == colls, db
+    assert after["mongo"]["databases"]["admin"]["system.users"] == [{"_id": "admin.cluster-own-user", "n": 0}]
+    [restore] = [e for e in events(kube, "mongorestore") if not e["dryRun"]][-1:]
+    assert restore["drop"] and sorted(restore["excluded"]) == ["admin.*", "config.*", "local.*"]
+    assert {n: (i["docs"], i.get("status", "open")) for n, i in after["opensearch"]["indices"].items()} == \
+        {n: (i["docs"], "open") for n, i in at_backup["opensearch"]["indices"].items()}
+    closes = [e["path"] for e in events(kube, "sendRequest") if e["path"].endswith("/_close")]
+    assert closes[-1] == "/orient-me-collection,icmetricscommlist,icmetricsconfig,icmetrics_a_2026_2h/_close"
+    assert tree(custom) == files_before
+    scales = [(e["name"], e["replicas"]) for e in events(kube, "scale")]
+    assert scales[-2:] == [("kudos-boards-cp-core", 0), ("kudos-boards-cp-core", 1)]  # back to the set's count
+    assert after["deployments"] == at_backup["deployments"]
+    # strict as the real tools: the placeholders the runbook used to print do not run
+    kubectl = [os.path.join(FAKES, "kubectl"), "exec", "-i", "-n", "connections"]
+    for pod, words, said in (("<primary>", [], 'pods "<primary>" not found'),
+                             ("mongo7-0", ["<x509 options>"], "error parsing positional arguments")):
+        proc = subprocess.run(kubectl + [pod, "-c", "mongo7", "--", "mongorestore", *words, "--archive", "--gzip"],
+                              env=env, input=b"", capture_output=True, timeout=60)
+        assert proc.returncode != 0 and said in proc.stderr.decode(), proc.stderr
 
 
 @pytest.mark.parametrize("fault, value, reason", [

@@ -20,6 +20,7 @@ import time
 import pytest
 
 import e2e
+from cnxbackup.actions.backup.runbook import relative_to_set
 from cnxbackup.demo import fakedb, mockcell
 from restorekit import (
     REPLACED,
@@ -119,7 +120,8 @@ def test_dry_run_prints_the_runbook_commands_and_changes_nothing(ctx):
     fakedb_before = len(fakedb.read_log(ctx.fake))
     proc = ctx.restore("--dry-run")
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    printed = [line[5:] for line in proc.stdout.splitlines() if line.startswith("     ")]
+    # RESTORE.md says "$SET" for the set's folder and runs the set's own wsadmin scripts: the same commands
+    printed = [relative_to_set(line[5:], ctx.set_dir) for line in proc.stdout.splitlines() if line.startswith("     ")]
     runbook = _runbook_commands(ctx.set_dir)
     assert len(runbook) > 40
     assert [_normalise(c) for c in printed] == [_normalise(c) for c in runbook]

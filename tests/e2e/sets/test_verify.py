@@ -154,3 +154,60 @@ def test_a_level_1_without_its_level_0_or_from_another_snapshot_is_a_broken_set(
     reseal(set_dir, lambda m: edit(next(a for a in m["archives"] if a["name"] == "im-data")))
     rc, out = verify(set_dir, env_file)
     assert rc == 1 and f"BAD im-data: {problem}" in out, out
+
+
+def _runbook_check(set_dir, public_key):
+    """The check-by-hand block at the top of the set's RESTORE.md, run as written (SET and PUBKEY changed)."""
+    text = open(os.path.join(set_dir, "RESTORE.md"), encoding="utf-8").read()
+    block = text.split("    SET=", 1)[1].split("\n\n", 1)[0]
+    lines = ["    SET=" + block.split("\n", 1)[0]] + block.split("\n")[1:]
+    script = "\n".join(line[4:] for line in lines)
+    script = script.replace(script.split("\n")[0], f"SET={set_dir}", 1)
+    script = script.replace(script.split("\n")[1], f"PUBKEY={public_key}", 1)
+    return subprocess.run(["bash", "-e", "-o", "pipefail", "-c", script], capture_output=True, text=True, cwd="/")
+
+
+def test_every_file_of_a_new_set_is_signed_and_checks_by_hand(copy, tmp_path):
+    """Format 5 (issue 27): RESTORE.md, REPORT.md and SHA256SUMS are in the signed manifest; the runbook's
+    own check by hand (openssl against a key kept outside the set, then sha256sum -c) passes on a fresh
+    set; an appended line, a changed REPORT.md and an added file are each named by verify."""
+    set_dir, env_file = copy
+    manifest = e2e.manifest(set_dir)
+    listed = {f["path"] for f in manifest["files"]}
+    assert manifest["format"] == 5 and {"RESTORE.md", "REPORT.md", "SHA256SUMS"} <= listed
+    assert "cnxbackup.log" in manifest["mutableFiles"] and "journal.json" in manifest["mutableFiles"]
+    public = str(tmp_path / "public.pem")
+    with open(public, "wb") as handle:
+        handle.write(subprocess.run(["openssl", "pkey", "-in", e2e.signing_key_of(set_dir), "-pubout"],
+                                    capture_output=True, check=True).stdout)
+    proc = _runbook_check(set_dir, public)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Verified OK" in proc.stdout and manifest["signing"]["keyFingerprint"][7:] in proc.stdout
+    sums = e2e.sha256(os.path.join(set_dir, "SHA256SUMS"))
+    assert proc.stdout.count(sums) == 2 and "FAILED" not in proc.stdout
+    with open(os.path.join(set_dir, "RESTORE.md"), "a") as handle:
+        handle.write("rm -rf /opt/IBM   # injected\n")
+    with open(os.path.join(set_dir, "REPORT.md"), "r+") as handle:
+        handle.write("X")  # was "#"
+    with open(os.path.join(set_dir, "notes.txt"), "w") as handle:
+        handle.write("added after the backup\n")
+    rc, out = verify(set_dir, env_file)
+    assert rc == 1, out
+    assert "BAD RESTORE.md: " in out and "BAD REPORT.md: " in out
+    assert "BAD notes.txt: in the set but not in the signed manifest" in out and out.count("BAD") == 3, out
+    assert _runbook_check(set_dir, public).returncode != 0  # sha256sum -c fails by hand too
+
+
+def test_a_set_of_an_older_format_verifies_with_a_note(copy, format1_set):
+    """A set written before format 5 verifies as before; one note says what its signature does not cover."""
+    set_dir, env_file = copy
+    reseal(set_dir, lambda m: m.pop("mutableFiles"))  # a signed format-3 set, as the release before wrote it
+    assert e2e.manifest(set_dir)["format"] == 3
+    with open(os.path.join(set_dir, "notes.txt"), "w") as handle:
+        handle.write("not covered by a format-3 signature\n")
+    rc, out = verify(set_dir, env_file)
+    assert rc == 0 and "BAD" not in out, out
+    assert "note: format 3: only the files its manifest names are covered by the signature; the runbook " \
+           "(RESTORE.md), REPORT.md and the set's other files are NOT" in out
+    proc = e2e.cli("--plain", "verify", format1_set, "--trust-unsealed", "--trusted-keys", "/nonexistent")
+    assert proc.returncode == 0 and "note: format 1: only the files" in proc.stdout + proc.stderr

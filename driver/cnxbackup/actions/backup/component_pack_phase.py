@@ -54,7 +54,7 @@ def run(run: BackupRun) -> None:
     kube = Kube(run.env, run.transport)
     run.log.info("component pack: %s in namespace %s on host %s", ", ".join(steps), kube.namespace, kube.host.name)
     actions: Dict[str, Callable[[], Dict[str, Any]]] = {
-        "cp:inventory": lambda: inventory.take(kube, os.path.join(run.layout.root, FOLDER), cipher=run.cipher),
+        "cp:inventory": lambda: _inventory(run, kube),
         "cp:mongodb": lambda: _quiesced(run, kube, lambda: _mongodb(run, kube)),
         "cp:opensearch": lambda: _opensearch(run, kube),
     }
@@ -127,10 +127,20 @@ def _mongodb(run: BackupRun, kube: Kube) -> Dict[str, Any]:
     os.makedirs(os.path.dirname(dest), mode=0o700, exist_ok=True)
     result = mongo.dump(kube, found, dest, timeout=settings(run.env)["timeout"], cancel=run.cancel, log=run.log,
                         cipher=run.cipher, remember=lambda member: _remember_lock(run, member))
-    return {"statefulset": found.statefulset, "member": result.member, "locked": result.locked, "oplog": result.oplog,
-            "how": result.reason, "path": MONGO_ARCHIVE, "sha256": result.sha256, "size": result.size,
+    return {"statefulset": found.statefulset, "tls": dict(found.tls), "member": result.member, "locked": result.locked,
+            "oplog": result.oplog, "how": result.reason, "path": MONGO_ARCHIVE, "sha256": result.sha256, "size": result.size,
             "version": result.version, "counts": result.counts,
             "documents": sum(n for colls in result.counts.values() for n in colls.values())}
+
+
+def _inventory(run: BackupRun, kube: Kube) -> Dict[str, Any]:
+    """The inventory, and the consumers (``quiesce``) with the replica counts they run with: RESTORE.md scales
+    them to 0 and back to these counts (a consumer still scaled down by a crashed run is scaled back first)."""
+    restore_scale(run, kube)
+    result = inventory.take(kube, os.path.join(run.layout.root, FOLDER), cipher=run.cipher)
+    result["consumers"] = {name: int((kube.json("kubectl", ["get", "deployment", name, "-o", "json"]).get("spec") or {})
+                                     .get("replicas") or 0) for name in settings(run.env)["quiesce"]}
+    return result
 
 
 def _opensearch(run: BackupRun, kube: Kube) -> Dict[str, Any]:

@@ -4,15 +4,19 @@ from __future__ import annotations
 import os
 import re
 import socket
+import stat
 import time
 from typing import Any, Dict, List, Optional
 
-from ... import __version__
 from ...archive import hash_file
 from ...atomic import write_file_atomic
+from ...config import Environment
 from ...hosts import is_multi_host
+from ...invocation import command_line
 from ...journal import DONE, FINISHED, Journal
 from ...manifest import (
+    MUTABLE_FILES,
+    SUMS,
     ArchiveRecord,
     DatabaseRecord,
     FileRecord,
@@ -20,9 +24,9 @@ from ...manifest import (
     Manifest,
     RoleMappingsRecord,
     SigningRecord,
-    ToolRecord,
     WsadminRecord,
 )
+from ...manifest.coverage import recorded_digests, sums_text, unaccounted, walk_set
 from ...plan import Item
 from ...progress import human_seconds
 from ...render import render_template
@@ -30,7 +34,8 @@ from ...signing import fingerprint, public_key_of
 from ...wsadmin_session import start_servers_command
 from ..restore.plan import runbook_steps  # the one import of the restore wing: RESTORE.md is its plan
 from ..sets.identity import journal_cell
-from . import component_pack_phase, database_phase
+from . import component_pack_phase, database_phase, tools
+from .runbook import program_lines, rewrite_steps
 from .state import BackupRun
 
 
@@ -160,7 +165,7 @@ def _build_manifest(run: BackupRun) -> Manifest:
     unfinished = [sid for sid in journal.data["order"] if journal.status(sid) not in FINISHED]
     status = "partial" if unfinished or run.failures else ("complete-with-warnings" if run.warnings else "complete")
     return Manifest(
-        tool=ToolRecord(name="cnxbackup", version=__version__),
+        tool=tools.tool_record(run.layout.root),
         environment=run.env.name,
         run_id=os.path.basename(run.layout.root),
         hosts=_hosts(run),
@@ -194,7 +199,9 @@ def _build_manifest(run: BackupRun) -> Manifest:
 
 
 def write_generated_files(run: BackupRun) -> None:
-    """Native DB backup and restore scripts for this set (no secrets: they read env vars)."""
+    """Native DB backup and restore scripts for this set (no secrets: they read env vars), and the
+    set's own tools (``tools/``: the wsadmin scripts and the program, for RESTORE.md)."""
+    tools.write_tools(run)
     for name, text in database_phase.set_scripts(run).items():
         path = os.path.join(run.layout.scripts, name)
         write_file_atomic(path, text.encode("utf-8"), mode=0o700)
@@ -202,17 +209,57 @@ def write_generated_files(run: BackupRun) -> None:
 
 def write_report(run: BackupRun, manifest: Manifest) -> None:
     """REPORT.md and RESTORE.md, rendered from the manifest as it is written (its JSON keys)."""
-    # the hand-run steps name the moved-aside copies with the set's own timestamp (a real stamp, so
-    # that backups leave them out and cleanup finds them; pasted twice, the steps do nothing more)
-    stamp = manifest.run_id.rsplit("-", 1)[-1] if re.fullmatch(r".*-\d{8}T\d{6}", manifest.run_id) else "19700101T000000"
-    steps, cp_steps = runbook_steps(manifest, run.layout.root, run.env, stamp)
     data = manifest.to_json()
     outside = sorted({os.path.dirname(image.path) for db in manifest.databases for image in db.images
                       if not image.copy})
     downtime = human_seconds(manifest.downtime_seconds) if manifest.downtime_seconds is not None else ""
     report = render_template("report/REPORT.md.j2", m=data, set_dir=run.layout.root, images_outside=outside,
-                             start_command=start_servers_command(run.env), downtime=downtime)
-    runbook = render_template("report/RESTORE.md.j2", m=data, set_dir=run.layout.root, steps=steps,
-                              env_name=run.env.name, cp_steps=cp_steps)
+                             start_command=start_servers_command(run.env, os.path.join(run.layout.root, tools.WSADMIN)),
+                             downtime=downtime, verify_command=command_line("verify", run.layout.root),
+                             resume_command=command_line("backup", "--env", run.env.argument, "--resume", run.layout.root))
     write_file_atomic(os.path.join(run.layout.root, "REPORT.md"), report.encode("utf-8"))
-    write_file_atomic(os.path.join(run.layout.root, "RESTORE.md"), runbook.encode("utf-8"))
+    write_file_atomic(os.path.join(run.layout.root, "RESTORE.md"), render_runbook(manifest, run.layout.root, run.env).encode("utf-8"))
+
+
+def render_runbook(manifest: Manifest, set_dir: str, env: Environment) -> str:
+    """RESTORE.md: the restore's own steps, every command relative to the set (``"$SET"/...``) and
+    run with the set's own tools (``tools/``), for a rebuilt host."""
+    # the hand-run steps name the moved-aside copies with the set's own timestamp (a real stamp, so
+    # that backups leave them out and cleanup finds them; pasted twice, the steps do nothing more)
+    stamp = manifest.run_id.rsplit("-", 1)[-1] if re.fullmatch(r".*-\d{8}T\d{6}", manifest.run_id) else "19700101T000000"
+    steps, cp_steps = runbook_steps(manifest, set_dir, env, stamp)
+    rewrite_steps(steps + cp_steps, set_dir)  # "$SET"/..., the set's own wsadmin scripts
+    return render_template("report/RESTORE.md.j2", m=manifest.to_json(), set_dir=set_dir, steps=steps,
+                           env_name=env.argument, cp_steps=cp_steps, tool=program_lines(manifest, set_dir, env.argument))
+
+
+def _regular(path: str) -> bool:
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except OSError:
+        return False
+
+
+def account_for_files(run: BackupRun, manifest: Manifest) -> Manifest:
+    """Format 5, just before the manifest is signed: every file of the set that no record names yet
+    (RESTORE.md, REPORT.md, ``tools/``, whatever a phase left) goes into ``files`` with its digest,
+    except the mutable ones (``MUTABLE_FILES``, named in the manifest); then ``SHA256SUMS`` (every
+    digest of the manifest, for ``sha256sum -c``), itself listed. Nothing is followed: a link or a
+    FIFO in the set is not listed, it is a warning now and a BAD line of ``verify``."""
+    root = run.layout.root
+    manifest.mutable_files = list(MUTABLE_FILES)
+    found, odd = walk_set(root)
+    for rel, kind in odd:
+        message = f"{rel} in the set is {kind}: not listed in the manifest (verify will name it)"
+        run.progress.warning(message)
+        manifest.warnings.append(message)
+    for rel in unaccounted(manifest, [path for path in found if path != SUMS]):
+        digest, size = hash_file(os.path.join(root, rel))
+        manifest.files.append(FileRecord(path=rel, sha256=digest, size=size))
+    digests = {path: value for path, value in recorded_digests(manifest).items()
+               if path != SUMS and _regular(os.path.join(root, path))}
+    write_file_atomic(os.path.join(root, SUMS), sums_text(digests), mode=0o600)
+    digest, size = hash_file(os.path.join(root, SUMS))
+    manifest.files = [record for record in manifest.files if record.path != SUMS]
+    manifest.files.append(FileRecord(path=SUMS, sha256=digest, size=size))
+    return manifest

@@ -20,10 +20,12 @@ from ... import __version__, signals
 from ...config import Environment
 from ...databases.base import stop_all_tools
 from ...errors import EXIT_FAILED, EXIT_OK, EXIT_WARNINGS, CnxBackupError, Interrupted, StepFailed
+from ...invocation import command_line
 from ...journal import DONE, FAILED, FINISHED, RUNNING, Journal
 from ...lock import RunLock
 from ...log import add_log_file, get_logger, remove_handler
 from ...manifest import write_manifest
+from ...paths import set_wsadmin_dir
 from ...plan import Plan
 from ...progress import Progress, human_bytes, human_seconds
 from ...signing import ensure_signing_key, sign
@@ -94,7 +96,7 @@ def run_backup(env: Environment, plan: Plan, *, progress: Progress, resume: Opti
             progress.warning(warning)
         for failure in run.failures:
             progress.failed(failure)
-        for line in servers_left_stopped(env, plan):
+        for line in servers_left_stopped(env, plan, set_wsadmin_dir(set_dir)):
             progress.message(line)
         partial = bool(run.failures) or status == "partial"  # a partial set is never a success, whatever the reason
         code = EXIT_FAILED if partial else (EXIT_WARNINGS if run.warnings else EXIT_OK)
@@ -104,7 +106,7 @@ def run_backup(env: Environment, plan: Plan, *, progress: Progress, resume: Opti
         log.info("backup %s, exit %d, in %s%s: %s; set %s", status, code, human_seconds(time.time() - started),
                  outage, totals(journal), set_dir)
         if partial:
-            progress.message(f"resume with: cnxbackup backup --env {env.name} --resume {set_dir}")
+            progress.message(f"resume with: {resume_command(env, set_dir)}")
         return code
     finally:
         lock.release()
@@ -155,7 +157,7 @@ def _run_encrypted_phases(run: BackupRun, plan: Plan, set_dir: str, env: Environ
             _run_phases(run, plan, set_dir, env, journal)
     except KeyboardInterrupt:
         _mark_interrupted(journal)
-        raise Interrupted(f"interrupted; resume with: cnxbackup backup --env {env.name} --resume {set_dir}") from None
+        raise Interrupted(f"interrupted; resume with: {resume_command(env, set_dir)}") from None
     except Interrupted:
         _mark_interrupted(journal)
         raise
@@ -163,7 +165,7 @@ def _run_encrypted_phases(run: BackupRun, plan: Plan, set_dir: str, env: Environ
         if error.errno == errno.ENOSPC:
             log.error("the target %s is full: %s", target, error)
             raise StepFailed(f"the target {target} is full ({error}); free space and resume with: "
-                             f"cnxbackup backup --env {env.name} --resume {set_dir}") from None
+                             f"{resume_command(env, set_dir)}") from None
         log.error("backup stopped: %s", error)
         raise
     except CnxBackupError as error:  # the set's own log holds why it ended, not only the console
@@ -171,13 +173,18 @@ def _run_encrypted_phases(run: BackupRun, plan: Plan, set_dir: str, env: Environ
         raise
 
 
-def servers_left_stopped(env: Environment, plan: Plan) -> List[str]:
+def resume_command(env: Environment, set_dir: str) -> str:
+    """The line that resumes this backup, as this program was started here."""
+    return command_line("backup", "--env", env.argument, "--resume", set_dir)
+
+
+def servers_left_stopped(env: Environment, plan: Plan, scripts_dir: Optional[str] = None) -> List[str]:
     """What the administrator must know at the end: the servers stay stopped for the upgrade."""
     if "stop_servers" not in plan.wsadmin_steps:
         return []
     return ["The application servers are LEFT STOPPED, ready for the upgrade (the Dmgr and the node agents run).",
-            f"If the upgrade is postponed, start them with: cnxbackup start --env {env.name}\n"
-            f"    (or only the application servers, by hand: {start_servers_command(env)})"]
+            f"If the upgrade is postponed, start them with: {command_line('start', '--env', env.argument)}\n"
+            f"    (or only the application servers, by hand: {start_servers_command(env, scripts_dir)})"]
 
 
 def totals(journal: Journal) -> str:
@@ -292,6 +299,7 @@ def _run_phases(run: BackupRun, plan: Plan, set_dir: str, env: Environment, jour
     record.write_generated_files(run)
     manifest = record.build_manifest(run)
     record.write_report(run, manifest)
+    record.account_for_files(run, manifest)  # format 5: every file so far listed (RESTORE.md, REPORT.md, tools/)
     key = env.section("signing")["key"]
     # last: only now is the set complete (or recorded as partial); its signature just before it
     write_manifest(set_dir, manifest, signer=lambda text: sign(key, text))

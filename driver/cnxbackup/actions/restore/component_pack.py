@@ -12,6 +12,11 @@ document counts compared with the manifest; and the OpenSearch snapshot over the
 repository folder, closing only the Connections indices that exist (never ``_all``, never the
 security index), without the global state, each index then green or yellow.
 
+RESTORE.md writes the same steps out as commands (``steps``): the consumers and the replica counts the
+backup recorded, the primary found by ``rs.status()``, mongorestore with the tool's own x509 options
+fed the set's dump, each OpenSearch request through ``sendRequest.sh`` in the client pod as the tool
+sends it, the indices to close found by ``_cat/indices``.
+
 Versions are checked before anything changes: MongoDB's featureCompatibilityVersion must be the
 dump's major.minor (a dump restores only into the same major or FCV, §6), and OpenSearch must not
 be older than the snapshot.
@@ -31,8 +36,9 @@ from ...config import Environment
 from ...errors import CnxBackupError, StepFailed
 from ...journal import Journal
 from ...manifest import Manifest
-from ...mongo_shell import COUNTS_JS, FCV_JS
+from ...mongo_shell import COUNTS_JS, FCV_JS, PRIMARY_JS
 from ...setbox import OutsideTheSet, path_in_set
+from ...shown import shell_word
 from ...transport import Transport
 
 Spec = Tuple[str, str, List[str], Optional[str]]
@@ -94,34 +100,153 @@ def manual_commands(manifest: Manifest, set_dir: str) -> List[str]:
 
 
 def steps(manifest: Manifest, set_dir: str) -> Tuple[List[Spec], List[Spec]]:
-    """(before the PV swaps, after them)."""
+    """(before the PV swaps, after them). Each command is what the tool itself runs at that step, written
+    out for this set: every value of the set shell-quoted, the cluster's own names found by a command."""
     cp = manifest.component_pack or {}
+    consumers = _consumers(cp)
     before: List[Spec] = [
         ("cp-manual", "Component Pack: on a rebuilt cluster, the charts by hand, in this order (the tool does not "
                       "run Helm); then restore the data", manual_commands(manifest, set_dir),
          "the saved secrets go in before bootstrap, which would otherwise make new certificates"),
-        ("cp-scale-down", "Component Pack: scale the consumers to 0 (quiesce)", [], None)]
+        ("cp-scale-down", "Component Pack: scale the consumers to 0 (quiesce)", _scale_commands(cp, consumers, False),
+         None)]
     after: List[Spec] = []
     dump = cp.get("mongodb") or {}
     if dump.get("status") in ("done", "warning"):
         after.append(("cp-mongodb", f"Component Pack: restore MongoDB into the primary ({dump.get('documents', 0):,} "
-                                    "documents)", [
-            f"kubectl exec -i -n {shlex.quote(str(cp.get('namespace')))} <primary> -c {dump.get('statefulset')} -- "
-            "mongorestore <x509 options> --archive --gzip --drop "
-            + " ".join(f"--nsExclude {shlex.quote(n)}" for n in EXCLUDED_NAMESPACES)
-            + (f" < <(gpg --decrypt {shlex.quote(set_dir + '/' + str(dump.get('path')))})" if dump.get("encrypted")
-               else f" < {shlex.quote(set_dir + '/' + str(dump.get('path')))}")], None))
+                                    "documents)", _mongo_commands(cp, set_dir),
+                      "mongorestore can exit 0 and still fail documents: its last line must say "
+                      "\"0 document(s) failed to restore\""))
     snap = cp.get("opensearch") or {}
     if snap.get("status") in ("done", "warning"):
-        indices = ",".join(snap.get("indices") or [])
-        after.append(("cp-opensearch", f"Component Pack: restore the OpenSearch snapshot {snap.get('snapshot')}", [
-            f"sendRequest.sh PUT /_snapshot/{snap.get('repository')} (fs, location /backup)",
-            f"sendRequest.sh POST /<those of {indices} that exist>/_close",
-            f"sendRequest.sh POST /_snapshot/{snap.get('repository')}/{snap.get('snapshot')}/_restore?"
-            f"wait_for_completion=true  -d '{{\"indices\": \"{indices}\", \"include_global_state\": false}}'",
-            "sendRequest.sh GET /_cat/indices   # each restored index green or yellow"], None))
-    after.append(("cp-scale-up", "Component Pack: scale the consumers back", [], None))
+        after.append(("cp-opensearch", f"Component Pack: restore the OpenSearch snapshot {snap.get('snapshot')}",
+                      _search_commands(cp), None))
+    after.append(("cp-scale-up", "Component Pack: scale the consumers back", _scale_commands(cp, consumers, True),
+                  None))
     return before, after
+
+
+class Raw(str):
+    """A shell fragment put into a runbook line as it is (a variable the line before set)."""
+
+
+def _join(words: Sequence[str]) -> str:
+    """One shell line of ``words``: each quoted (``shown.shell_word``), but a ``Raw`` fragment."""
+    return " ".join(w if isinstance(w, Raw) else shell_word(w) for w in words)
+
+
+def _set_file(set_dir: str, rel: str, encrypted: bool) -> str:
+    """A file of the set as a command reads it (an encrypted one decrypted on the way, never written out)."""
+    path = shell_word(f"{set_dir}/{rel}")
+    return f"<(gpg --decrypt {path})" if encrypted else path
+
+
+def _consumers(cp: Dict[str, Any]) -> Dict[str, Optional[int]]:
+    """The consumers the backup quiesced and the replica counts they ran with (None: a set that records no count)."""
+    recorded = (cp.get("inventory") or {}).get("consumers")
+    if isinstance(recorded, dict):
+        return {str(name): n if isinstance(n, int) and not isinstance(n, bool) and n >= 0 else None
+                for name, n in recorded.items()}
+    return {str(name): None for name in (cp.get("mongodb") or {}).get("quiesced") or []}
+
+
+def _scale_commands(cp: Dict[str, Any], consumers: Dict[str, Optional[int]], back: bool) -> List[str]:
+    ns = str(cp.get("namespace") or "connections")
+    if not consumers:
+        return ["# this set records no consumer to quiesce (component_pack.quiesce was empty): nothing to scale"]
+    lines = []
+    for name, replicas in consumers.items():
+        if back and replicas is None:
+            lines.append(f"# {shell_word(name)}: this set does not record its replica count; scale it back to what it "
+                         f"ran: kubectl scale {shell_word('deployment/' + name)} --replicas=COUNT -n {shell_word(ns)}")
+            continue
+        count = replicas if back else 0
+        lines.append(_join(["kubectl", "scale", f"deployment/{name}", f"--replicas={count}", "-n", ns])
+                     + ("   # as it ran at backup" if back else ""))
+    return lines
+
+
+def _restore_options() -> List[str]:
+    """mongorestore's options after the connection: the whole archive, each collection dropped first, never
+    users, roles or the replica-set configuration."""
+    options = ["--archive", "--gzip", "--drop"]
+    for namespace in EXCLUDED_NAMESPACES:
+        options += ["--nsExclude", namespace]
+    return options
+
+
+def _mongo_commands(cp: Dict[str, Any], set_dir: str) -> List[str]:
+    """The primary found by ``rs.status()`` on the first member, the dump fed to mongorestore there with the
+    tool's own x509 options, then every collection's count."""
+    dump = cp.get("mongodb") or {}
+    ns, sts = str(cp.get("namespace") or "connections"), str(dump.get("statefulset") or mongo.STATEFULSETS[0])
+    lines: List[str] = []
+    tls = dump.get("tls")
+    if not isinstance(tls, dict):  # a set taken before the x509 paths were recorded: read from the pod, as the tool does
+        tls = {"key": Raw('"$KEY"'), "ca": Raw('"$CA"')}
+        for var, name in (("KEY", "MONGO_net_tls_certificateKeyFile"), ("CA", "MONGO_net_tls_CAFile")):
+            lines.append(f"{var}=$({_join(['kubectl', 'exec', '-n', ns, f'{sts}-0', '-c', sts, '--', 'printenv', name])})")
+    members = mongo.MongoSet(sts, ns, [f"{sts}-0"], tls={k: v for k, v in tls.items() if k in ("key", "ca")})
+    seed, domain = members.pods[0], shell_word(f".{sts}.{ns}.svc.cluster.local")
+    primary = Raw('"$PRIMARY"')
+
+    def mongosh(pod: str, host: str, expression: str) -> str:
+        return _join(["kubectl", "exec", "-n", ns, pod, "-c", sts, "--", "mongosh", "--quiet", *mongo.shell_auth(members),
+                      "--host", Raw(host), "--eval", expression])
+
+    lines += [f"PRIMARY=$({mongosh(seed, shell_word(members.fqdn(seed)), PRIMARY_JS)})",
+              f"[[ $PRIMARY =~ ^{shell_word(sts)}-[0-9]+$ ]] || {{ echo \"rs.status() names no primary: $PRIMARY\" >&2; "
+              "false; }",
+              _join(["kubectl", "exec", "-i", "-n", ns, primary, "-c", sts, "--", "mongorestore", *mongo.tool_auth(members),
+                     Raw(f'--uri=mongodb://"$PRIMARY"{shell_word(f".{sts}.{ns}.svc.cluster.local:27017/?directConnection=true")}'),
+                     *_restore_options()])
+              + f" < {_set_file(set_dir, str(dump.get('path')), bool(dump.get('encrypted')))}"]
+    total = sum(n for db, colls in (dump.get("counts") or {}).items() if db not in ("admin", "config", "local")
+                for n in colls.values() if isinstance(n, int))
+    lines.append(mongosh(primary, f'"$PRIMARY"{domain}', f"EJSON.stringify({COUNTS_JS})")
+                 + f"   # every collection's count as componentPack.mongodb.counts in manifest.json ({total:,} documents "
+                 "outside admin, config and local)")
+    return lines
+
+
+def _search_commands(cp: Dict[str, Any]) -> List[str]:
+    """The requests the tool sends, through ``sendRequest.sh`` in the client pod the backup used: the repository
+    over the restored PV folder, the close of the set's indices that exist (found by ``_cat/indices``), the
+    restore without the global state, then each index green or yellow."""
+    snap = cp.get("opensearch") or {}
+    ns = str(cp.get("namespace") or "connections")
+    repository, name = str(snap.get("repository")), str(snap.get("snapshot"))
+    wanted = [str(i) for i in snap.get("indices") or [] if not str(i).startswith(".")]
+    odd = [n for n in [repository, name, *wanted] if not SEARCH_NAME.fullmatch(n)]
+    if odd:
+        return [f"# the set names the repository, snapshot or index {shell_word(odd[0])}, not an OpenSearch name: "
+                "it is not put into a request (cnxbackup restore refuses it too)"]
+    folder = str(snap.get("folder") or "")
+    default = next((f"{prefix}-0" for prefix, _, backup in opensearch.FLAVOURS if backup == folder),
+                   f"{opensearch.FLAVOURS[0][0]}-0")
+    pod = str(snap.get("pod") or default)
+    script = opensearch.script_of(pod, folder)
+
+    def send(method: str, path: str, body: Optional[Dict[str, Any]] = None) -> str:
+        *bash, inner = opensearch.command(script, method, path, body)
+        # in double quotes as HCL writes it when nothing inside would expand there (a body's JSON would not)
+        word = Raw(f'"{inner}"') if not set(inner) & set('"$`\\!') else inner
+        return _join(["kubectl", "exec", "-n", ns, pod, "--", *bash, word])
+
+    among = " ".join(f"-e {shell_word(i)}" for i in wanted)
+    return [
+        send("PUT", f"/_snapshot/{repository}", {"type": "fs", "settings": {"compress": True, "location": "/backup"}})
+        + "   # the repository over the restored PV folder: acknowledged",
+        f"EXISTING=$({send('GET', '/_cat/indices?h=index')} | awk '{{print $1}}' | {{ grep -x -F {among} || true; }} "
+        "| paste -sd, -)   # the set's indices that exist now",
+        f'if [ -n "$EXISTING" ]; then kubectl exec -n {shell_word(ns)} {shell_word(pod)} -- bash -c '
+        f'"{shell_word(script)} POST /$EXISTING/_close"; fi   # closed before the restore (never _all)',
+        send("POST", f"/_snapshot/{repository}/{name}/_restore?wait_for_completion=true",
+             {"indices": ",".join(wanted), "include_global_state": False}),
+        f"test \"$({send('GET', '/_cat/indices?h=health,index')} | awk '$1 == \"green\" || $1 == \"yellow\" "
+        f"{{print $2}}' | {{ grep -c -x -F {among} || true; }})\" -eq {len(wanted)}   # each restored index green or "
+        "yellow",
+    ]
 
 
 def cross_part_notes(manifest: Manifest, databases: bool, component_pack: bool) -> List[str]:
@@ -254,9 +379,7 @@ def _mongorestore(kube: Kube, cp: Dict[str, Any], dump_file: str, log: Any) -> s
     members = mongo.detect(kube)
     primary = mongo.primary(kube, members)
     argv = ["mongorestore", *mongo.tool_auth(members), f"--uri=mongodb://{members.fqdn(primary)}:27017/?directConnection=true",
-            "--archive", "--gzip", "--drop"]
-    for namespace in EXCLUDED_NAMESPACES:
-        argv += ["--nsExclude", namespace]
+            *_restore_options()]
     with open(dump_file, "rb") as handle:
         proc = subprocess.run(kube.exec_argv(primary, members.container, argv, stdin=True), stdin=handle,
                               capture_output=True, timeout=kube.settings["timeout"])

@@ -40,12 +40,13 @@ from ...databases import restore_database
 from ...dirfd import UnsafePath, chase, make_private_at, remove_tree_at
 from ...errors import EXIT_FAILED, EXIT_OK, EXIT_WARNINGS, CnxBackupError, ConfigError, StepFailed
 from ...hosts import LOCAL, Host, hosts_of
-from ...journal import DONE, FAILED, RUNNING, SKIPPED, Journal
+from ...invocation import command_line
+from ...journal import Journal
 from ...lock import RunLock
 from ...log import add_log_file, get_logger, remove_handler
 from ...manifest import Manifest
 from ...outcome import CommandOutcome
-from ...paths import CONTAINER_SUFFIX, RESTORE_STAMP
+from ...paths import CONTAINER_SUFFIX, RESTORE_STAMP, set_wsadmin_dir
 from ...plan import RESTORE_EXACT, detect_versions
 from ...progress import Progress
 from ...transport import HostUnreachable, Transport, make_transport
@@ -61,6 +62,7 @@ from .destinations import parse_only, resolve
 from .moves import Moves, open_container
 from .operations import Carry, LocalRun, RemoteRun
 from .plan import RestoreStep, restore_steps
+from .records import FileStepRecord, StepLog
 from .remote_trees import remote_tree_problems
 
 
@@ -161,7 +163,7 @@ def plan_restore(set_dir: str, opened: OpenedSet, env: Environment, options: Dic
     if not allowed and not im_only:  # the version guard first: no other answer matters then
         im_items = [name for name in manifest.item_names if _is_installation_manager(name)]
         hint = (f"; if a failed upgrade already moved Installation Manager to the new release, put its folders "
-                f"back first: cnxbackup restore {set_dir} --env {env.name} --only {' '.join(im_items)} , then run "
+                f"back first: {command_line('restore', set_dir, '--env', env.argument, '--only', *im_items)} , then run "
                 "this restore again (README: Rolling back a failed upgrade)") if im_items else ""
         raise _refused(reason + hint)
     if not allowed:
@@ -337,7 +339,9 @@ def describe_steps(outcome: CommandOutcome, steps: List[RestoreStep], journal: O
     """The restore's steps for --json: files as items, databases as databases, every step in details."""
     entries: List[Dict[str, Any]] = []
     for step in steps:
-        entry = journal.step(step.step_id) if journal is not None else {}
+        record = StepLog(journal).record(step) if journal is not None else None
+        entry = {"status": record.status if record is not None and record.status != "pending" else None,
+                 "error": record.error if record is not None else None}
         status = entry.get("status") or ("skipped" if step.skip_reason else ("planned" if dry_run else "pending"))
         entries.append({"name": step.label, "kind": step.kind, "host": None, "source": step.destination, "status": status,
                         "bytes": step.archive.unpacked_bytes if step.archive is not None else None, "files": None,
@@ -386,11 +390,6 @@ def _discard_staging(steps: List[RestoreStep], opened: OpenedSet, hosts: Dict[st
                 progress.warning(f"could not remove the staging of {step.label}: {error}")
 
 
-def _swap_started(steps: List[RestoreStep], journal: Journal) -> bool:
-    """Whether the interrupted run got past staging (then nothing may be discarded any more)."""
-    return any(journal.status(step.step_id) != "pending" for step in steps if step.kind not in ("guard", "check", "stage"))
-
-
 def _stage(steps: List[RestoreStep], opened: OpenedSet, env: Environment, transport: Transport,
            journal: Journal, progress: Progress) -> None:
     """Stage every item not staged yet, servers still running: one gated read per archive.
@@ -403,30 +402,30 @@ def _stage(steps: List[RestoreStep], opened: OpenedSet, env: Environment, transp
     hosts = hosts_of(env)
     cancel = threading.Event()
     todo = [step for step in steps if step.kind == "stage" and not step.skip_reason and step.archive is not None
-            and not journal.is_finished(step.step_id)]
+            and not StepLog(journal).is_finished(step)]
     archives = [level for step in todo if step.archive is not None and step.archive.is_archive
                 for level in step.archive.levels()]  # one progress task each (a copied file shows a line)
     progress.start_overall("staging", sum(level.size for level in archives), len(archives))
     try:
         for step in todo:
             local_run, remote_run = _runs(step, opened, hosts, transport, progress, cancel, journal)
-            journal.set(step.step_id, RUNNING)
+            StepLog(journal).begin(step)
             for op in step.operations:
                 if remote_run is not None:
                     op.run_remote(remote_run)
                 else:
                     op.run_local(local_run)
-            journal.set(step.step_id, DONE)
+            StepLog(journal).done(step)
             if remote_run is not None or not (step.archive and step.archive.is_archive):
                 progress.message(f"[{step.label}] staged" + (f" on {remote_run.host.name}" if remote_run else ""))
         _check_carries(steps, hosts, opened, transport, progress, journal)
     except (CnxBackupError, ArchiveError, OSError) as error:
-        if _swap_started(steps, journal):
+        if StepLog(journal).started_past_staging(steps):
             raise StepFailed(f"staging: {error}") from None
         _give_up_staging(steps, opened, hosts, transport, progress, cancel, journal)
         raise _refused(f"{error} (the staging folders were removed)") from None
     except BaseException:
-        if not _swap_started(steps, journal):
+        if not StepLog(journal).started_past_staging(steps):
             _give_up_staging(steps, opened, hosts, transport, progress, cancel, journal)
         raise
 
@@ -459,6 +458,10 @@ class Runtime:
     _scripts: Optional[ProfileScripts] = None
 
     @property
+    def steps(self) -> StepLog:
+        return StepLog(self.journal)
+
+    @property
     def scripts(self) -> ProfileScripts:
         """Made on first use (it reads the WAS password), then shared."""
         if self._scripts is None:
@@ -488,17 +491,18 @@ def _why_not_run(rt: Runtime, step: RestoreStep) -> Optional[str]:
 def _run_file_step(rt: Runtime, step: RestoreStep) -> None:
     """Put one staged item in place: its swap operations, each resumable from the journal's records."""
     local_run, remote_run = _runs(step, rt.opened, hosts_of(rt.env), rt.transport, rt.progress, rt.cancel, rt.journal)
-    ops_done = int(rt.journal.step(step.step_id).get("opsDone", 0)) if remote_run is not None else 0
+    record = rt.steps.record(step)
+    ops_done = record.ops_done if remote_run is not None and isinstance(record, FileStepRecord) else 0
     for index in range(ops_done, len(step.operations)):
         if remote_run is not None:
             step.operations[index].run_remote(remote_run)
         else:
             step.operations[index].run_local(local_run)
-        rt.journal.set(step.step_id, RUNNING, opsDone=index + 1)
+        rt.steps.begin(step, ops_done=index + 1)
     moved = [op.replaced for op in step.operations if op.replaced is not None]
     rt.replaced.extend(p for p in moved if p not in rt.replaced)
     rt.journal.put("replaced", rt.replaced)
-    rt.journal.set(step.step_id, DONE, replaced=moved, forced=bool(step.note) or None)
+    rt.steps.done(step, replaced=moved, forced=bool(step.note) or None)
     get_logger().info("%s: %s restored to %s; moved aside: %s", step.step_id, step.label, step.destination,
                       ", ".join(moved) or "nothing")
 
@@ -508,7 +512,7 @@ def _run_wsadmin(rt: Runtime, step: RestoreStep) -> None:
         # a resumed restore whose first run stopped the Dmgr: the servers were stopped before it
         rt.progress.message(f"[{step.step_id}] the Dmgr is already stopped (by the interrupted run): the "
                             "application servers were stopped before it")
-        rt.journal.set(step.step_id, DONE)
+        rt.steps.done(step)
         return
     rt.session = rt.session or _open_session(rt.env, rt.journal, rt.progress, after_restart=step.kind == "roles")
     _wsadmin_step(rt.session, step, rt.env, rt.journal, rt.opened)
@@ -524,18 +528,18 @@ def _run_database(rt: Runtime, step: RestoreStep) -> None:
     assert step.database is not None
     restore_database(rt.opened.manifest.database_vendor, step.database, rt.env, get_logger(), transport=rt.transport,
                      spec_dir=rt.journal.set_dir)
-    rt.journal.set(step.step_id, DONE)
+    rt.steps.done(step)
 
 
 def _run_component_pack(rt: Runtime, step: RestoreStep) -> None:
     line = cp_restore.run_step(step.kind, rt.opened.manifest, rt.opened.set_dir, rt.env, rt.transport, rt.journal,
                                get_logger(), cipher=rt.opened.cipher)
     rt.progress.message(f"[{step.step_id}] {line}")
-    rt.journal.set(step.step_id, DONE)
+    rt.steps.done(step)
 
 
 def _done_before(rt: Runtime, step: RestoreStep) -> None:
-    rt.journal.set(step.step_id, DONE)  # staged, or checked, before the servers stopped
+    rt.steps.done(step)  # staged, or checked, before the servers stopped
 
 
 STEP_RUNNERS: Dict[str, Callable[[Runtime, RestoreStep], None]] = {
@@ -554,19 +558,19 @@ def _execute(args: argparse.Namespace, env: Environment, opened: OpenedSet, step
                  replaced=list(journal.data.get("replaced", [])))
     try:
         for step in steps[1:]:
-            if journal.is_finished(step.step_id):
+            if rt.steps.is_finished(step):
                 if step.kind not in ("stage", "check"):
                     progress.message(f"[{step.step_id}] done by the interrupted run, skipped")
                 continue
             why = _why_not_run(rt, step)
             if why is not None:
-                journal.set(step.step_id, SKIPPED, error=why)
+                rt.steps.skipped(step, why)
                 if step.skip_reason:
                     progress.message(f"[{step.step_id}] SKIPPED: {step.skip_reason}")
                     if step.archive is not None and step.archive.restore_rule == RESTORE_EXACT:
                         rt.warnings.append(f"{step.archive.name}: {step.skip_reason}")
                 continue
-            journal.set(step.step_id, RUNNING)
+            rt.steps.begin(step)
             STEP_RUNNERS[step.kind](rt, step)
             if step.kind not in ("stage", "check"):
                 progress.message(f"[{step.step_id}] done")
@@ -583,12 +587,10 @@ def _execute(args: argparse.Namespace, env: Environment, opened: OpenedSet, step
 
 def _failed(rt: Runtime, error: BaseException) -> int:
     _scale_back(rt.env, rt.transport, rt.journal, rt.progress)
-    for sid in rt.journal.data["order"]:
-        if rt.journal.status(sid) == RUNNING:
-            rt.journal.set(sid, FAILED, error=str(error))
+    rt.steps.fail_running(str(error))
     rt.journal.put("status", "failed")
     rt.progress.message(f"restore FAILED: {error}\nnothing moved aside was deleted; fix the cause, then "
-                        f"run: cnxbackup restore {rt.journal.data.get('set')} --env {rt.args.env} --resume")
+                        f"run: {command_line('restore', str(rt.journal.data.get('set')), '--env', rt.env.argument, '--resume')}")
     get_logger().error("restore of %s FAILED, exit %d: %s", rt.journal.data.get("set"), EXIT_FAILED, error)
     return EXIT_FAILED
 
@@ -610,8 +612,8 @@ def _finish(rt: Runtime, steps: List[RestoreStep]) -> int:
     rt.journal.put("status", "complete")
     if not rt.args.start and not rt.side_restore:
         rt.progress.message(f"next: the Dmgr and the node agents run, the application servers are stopped; start them "
-                            f"with: cnxbackup start --env {rt.env.name}\n    (or by hand: "
-                            f"{start_servers_command(rt.env)})")
+                            f"with: {command_line('start', '--env', rt.env.argument)}\n    (or by hand: "
+                            f"{start_servers_command(rt.env, set_wsadmin_dir(str(rt.journal.data.get('set'))))})")
     for warning in rt.warnings:
         rt.progress.warning(warning)
     code = EXIT_WARNINGS if rt.warnings else EXIT_OK
@@ -679,7 +681,7 @@ def _check_carries(steps: List[RestoreStep], hosts: Dict[str, Host], opened: Ope
                    progress: Progress, journal: Journal) -> None:
     """Before the stop: no staged tree offers a symlink where live data will be carried."""
     for step in steps:
-        if step.kind != "file" or step.skip_reason or step.archive is None or journal.is_finished(step.step_id):
+        if step.kind != "file" or step.skip_reason or step.archive is None or StepLog(journal).is_finished(step):
             continue
         host = hosts.get(step.archive.host)
         if host is not None and not host.is_local:
@@ -723,12 +725,15 @@ def _process_step(scripts: ProfileScripts, step: RestoreStep, env: Environment, 
         except (ProcessError, HostUnreachable) as error:
             raise StepFailed(str(error)) from None
         progress.message(f"[{step.step_id}] {node.label} synchronized with the Dmgr")
-        journal.set(step.step_id, DONE)
+        StepLog(journal).done(step)
         return
     verb, which = step.kind.split("-")
     processes = ([dmgr] if dmgr else []) if which == "dmgr" else agents
     outcome = scripts.each(processes, verb, progress.message)
-    journal.set(step.step_id, DONE if not outcome.failed else FAILED, result=outcome.as_result(verb))
+    if outcome.failed:
+        StepLog(journal).failed(step, result=outcome.as_result(verb))
+    else:
+        StepLog(journal).done(step, result=outcome.as_result(verb))
     if outcome.failed:
         raise StepFailed(f"could not {verb} {', '.join(outcome.failed)}")
 
@@ -751,4 +756,4 @@ def _wsadmin_step(session: WsadminSession, step: RestoreStep, env: Environment, 
     if result.rc != 0:
         lines = [line for line in result.output.splitlines() if line.strip()]
         raise StepFailed(f"wsadmin {script} failed: {lines[-1] if lines else 'exit ' + str(result.rc)}")
-    journal.set(step.step_id, DONE, result=result.result)
+    StepLog(journal).done(step, result=result.result)

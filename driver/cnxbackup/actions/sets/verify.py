@@ -4,7 +4,9 @@ Checks the manifest's own checksum, then every archive's size and SHA-256 (``--d
 decompress and list it through the member gate, comparing the entry count), every recorded
 file, and the database images (their SHA-256, then the vendor's verifier where one exists).
 A two-phase folder is whole only with its level 0, its snapshot, and a level 1 taken from
-that snapshot. Exit 0 or 1.
+that snapshot. Since format 5 every file of the set must be accounted for by the manifest
+(``manifest.coverage``): a file it does not name, a link or a FIFO is a BAD line naming it; an
+older set gets one NOTE line saying that its runbook and other files are not covered. Exit 0 or 1.
 """
 from __future__ import annotations
 
@@ -28,6 +30,7 @@ from ...manifest import (
     ManifestError,
     ManifestFormatError,
 )
+from ...manifest.coverage import COVERED_FORMAT, unaccounted, walk_set
 from ...progress import Progress
 from ...setbox import OutsideTheSet, open_regular, path_in_set
 from ...signing import KeyMissing, SignatureRefused
@@ -85,7 +88,7 @@ def _checks(set_dir: str, manifest: Manifest, signed: bool, deep: bool, env: Opt
         good, line = _verify_plain(set_dir, record, cipher=cipher if record.encrypted else None)
         ok &= good
         lines.append(line)
-    for good, line in _verify_component_pack(set_dir, manifest, deep, env, cipher):
+    for good, line in _verify_component_pack(set_dir, manifest, deep, env, cipher) + _verify_coverage(set_dir, manifest):
         ok &= good
         lines.append(line)
     for db in manifest.databases:
@@ -185,6 +188,25 @@ def _verify_plain(set_dir: str, record: FileRecord, who: str = "", cipher: Optio
             return False, f"BAD {who}{record.path}: {problem}"
         return True, f"OK  {who}{record.path} (decrypts whole)"
     return True, f"OK  {who}{record.path}"
+
+
+def _verify_coverage(set_dir: str, manifest: Manifest) -> List[Tuple[bool, str]]:
+    """Format 5: every file of the set named by the manifest or mutable by design; nothing followed or opened."""
+    written = manifest.format or 1
+    if written < COVERED_FORMAT:
+        return [(True, f"NOTE format {written}: only the files its manifest names are covered by the signature; "
+                       "the runbook (RESTORE.md), REPORT.md and the set's other files are NOT (sets written before "
+                       f"format {COVERED_FORMAT})")]
+    files, odd = walk_set(set_dir)
+    checks = [(False, f"BAD {rel}: {kind} in the set (not followed; nothing in a set is a link or special file)")
+              for rel, kind in odd]
+    checks += [(False, f"BAD {rel}: in the set but not in the signed manifest (added or renamed after the backup)")
+               for rel in unaccounted(manifest, files)]
+    if not checks:
+        mutable = [name for name in manifest.mutable_files or [] if not name.endswith(".partial")]
+        checks.append((True, f"OK  each of the set's {len(files)} files is in the signed manifest or changes "
+                             f"by design ({', '.join(mutable)}, and their .partial)"))
+    return checks
 
 
 def _verify_component_pack(set_dir: str, manifest: Manifest, deep: bool, env: Optional[Environment],
