@@ -312,8 +312,10 @@ def test_failed_restore_resumes_without_redoing_finished_steps(ctx):
 
 
 def _stop_mid_swap(proc: subprocess.Popen, ctx, moves_at_least: int) -> dict:
-    """Watch the restore's journal; once it records ``moves_at_least`` moves of the swap, freeze the process
-    (SIGSTOP) and return the journal as it is on disk then."""
+    """Watch the restore's journal; once it has carried the shared data's container into the new
+    connections_root (the instant a resume must not look for that container at its own place) and
+    recorded ``moves_at_least`` moves of the swap, freeze the process (SIGSTOP) and return the
+    journal as it is on disk then."""
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline and proc.poll() is None:
         for folder in ctx.restore_dirs():
@@ -321,8 +323,11 @@ def _stop_mid_swap(proc: subprocess.Popen, ctx, moves_at_least: int) -> dict:
                 journal = json.load(open(os.path.join(folder, "journal.json")))
             except (OSError, ValueError):
                 continue
-            swap_moves = [k for k in journal.get("moves") or {} if not k.startswith("container:")]
-            if len(swap_moves) >= moves_at_least:
+            moves = journal.get("moves") or {}
+            swap_moves = [k for k in moves if not k.startswith("container:")]
+            inner_carried = any(k.startswith(f"carry:{ctx.cnx}:data/shared.cnxrestore-") and m.get("state") == "done"
+                                for k, m in moves.items())
+            if len(swap_moves) >= moves_at_least and inner_carried:
                 os.kill(proc.pid, 19)  # SIGSTOP: the state on disk stays as read
                 return json.load(open(os.path.join(folder, "journal.json")))
         time.sleep(0.002)

@@ -418,7 +418,10 @@ def _stage(steps: List[RestoreStep], opened: OpenedSet, env: Environment, transp
             StepLog(journal).done(step)
             if remote_run is not None or not (step.archive and step.archive.is_archive):
                 progress.message(f"[{step.label}] staged" + (f" on {remote_run.host.name}" if remote_run else ""))
-        _check_carries(steps, hosts, opened, transport, progress, journal)
+        if not StepLog(journal).started_past_staging(steps):
+            # before the stop only: once a swap began, a nested item's container may sit inside its
+            # parent's staged tree until that parent moves in (the moves find it by identity then)
+            _check_carries(steps, hosts, opened, transport, progress, journal)
     except (CnxBackupError, ArchiveError, OSError) as error:
         if StepLog(journal).started_past_staging(steps):
             raise StepFailed(f"staging: {error}") from None
