@@ -194,13 +194,20 @@ def remove_tree_at(dir_fd: int, name: str) -> None:
 def make_dirs_at(dir_fd: int, parts: List[str], mode: int = 0o755) -> int:
     """A descriptor of ``parts`` below ``dir_fd``, each folder made when missing, none followed
     through a link. For trees only this user can reach (inside a private folder)."""
+    return walk_at(dir_fd, parts, create=True, mode=mode)
+
+
+def walk_at(dir_fd: int, parts: List[str], create: bool = False, mode: int = 0o755) -> int:
+    """A new descriptor of ``parts`` below ``dir_fd`` (``dir_fd`` stays open), opened one folder at a
+    time without following a link; ``create`` makes the missing ones."""
     fd = os.dup(dir_fd)
     try:
         for part in parts:
-            try:
-                os.mkdir(part, mode, dir_fd=fd)
-            except FileExistsError:
-                pass
+            if create:
+                try:
+                    os.mkdir(part, mode, dir_fd=fd)
+                except FileExistsError:
+                    pass
             child = open_dir_at(fd, part)
             os.close(fd)
             fd = child

@@ -106,3 +106,18 @@ def test_each_kind_of_step_records_only_its_own_fields(tmp_path) -> None:
         log.done(db, result={})
     with pytest.raises(TypeError, match="records no ops_done"):
         log.begin(stop, ops_done=1)
+
+
+def test_discard_replaced_removes_only_the_recorded_container_and_forgets_it(tmp_path) -> None:
+    from cnxbackup.actions.restore.run import _discard_replaced
+
+    moves = moves_in(tmp_path)
+    path = str(tmp_path / "app.cnxrestore-20261207T000000-abcdef")
+    make_container(moves, path, "/x/app")
+    os.makedirs(os.path.join(path, "replaced", "old"))
+    stranger = str(tmp_path / "other.cnxrestore-20261207T000000-abcdef")
+    os.makedirs(os.path.join(stranger, "replaced"))  # not recorded: never removed
+    _discard_replaced(os.path.join(path, "replaced"), moves.journal)
+    _discard_replaced(os.path.join(stranger, "replaced"), moves.journal)
+    assert not os.path.exists(path) and moves.container("/x/app") is None
+    assert os.path.isdir(os.path.join(stranger, "replaced"))

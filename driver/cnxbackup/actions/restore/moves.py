@@ -30,11 +30,10 @@ from ...dirfd import (
     chase,
     chase_or_make,
     identity_at,
-    make_dirs_at,
     make_private_dir,
-    open_dir_at,
     open_private_dir,
     rename_noreplace,
+    walk_at,
 )
 from ...errors import StepFailed
 from ...journal import Journal
@@ -169,20 +168,11 @@ def open_folder(moves: Moves, folder: Folder, create: bool = False) -> int:
     """A descriptor of ``folder`` (inside a container, ``create`` makes missing folders)."""
     if folder.container is None and folder.base is None:
         return chase(folder.path)
-    fd = open_container(moves, *folder.container) if folder.container is not None else chase(str(folder.base))
+    top = open_container(moves, *folder.container) if folder.container is not None else chase(str(folder.base))
     try:
-        if create:
-            inner = make_dirs_at(fd, list(folder.inside))
-            os.close(fd)
-            return inner
-        for part in folder.inside:
-            child = open_dir_at(fd, part)
-            os.close(fd)
-            fd = child
-        return fd
-    except BaseException:
-        os.close(fd)
-        raise
+        return walk_at(top, list(folder.inside), create=create)
+    finally:
+        os.close(top)
 
 
 def make_container(moves: Moves, path: str, key: str) -> None:

@@ -46,7 +46,7 @@ from ...lock import RunLock
 from ...log import add_log_file, get_logger, remove_handler
 from ...manifest import Manifest
 from ...outcome import CommandOutcome
-from ...paths import CONTAINER_SUFFIX, RESTORE_STAMP, set_wsadmin_dir
+from ...paths import RESTORE_STAMP, set_wsadmin_dir
 from ...plan import RESTORE_EXACT, detect_versions
 from ...progress import Progress
 from ...transport import HostUnreachable, Transport, make_transport
@@ -631,9 +631,7 @@ def _discard_replaced(path: str, journal: Journal) -> None:
     through the container's recorded identity, never through a name another user can change."""
     container, name = os.path.split(path)
     moves = Moves(journal)
-    key = next((k for k, _ in (journal.data.get("containers") or {}).items()
-                if container in (k + CONTAINER_SUFFIX + journal.data.get("stamp", ""),
-                                 os.path.join(k, CONTAINER_SUFFIX[1:] + journal.data.get("stamp", "")))), None)
+    key = next((k for k in (journal.data.get("containers") or {}) if moves.container_path(k) == container), None)
     if key is None:
         return  # on another host, or not this restore's
     try:
