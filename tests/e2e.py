@@ -72,6 +72,8 @@ def cli_env(env: Optional[Dict[str, str]] = None) -> Dict[str, str]:
 
 
 def cli(*args: str, env: Optional[Dict[str, str]] = None, timeout: int = 600, **kwargs: Any) -> subprocess.CompletedProcess:
+    if "input" not in kwargs:
+        kwargs.setdefault("stdin", subprocess.DEVNULL)  # never a terminal: what asks must refuse, not wait
     return subprocess.run(cli_argv(*args), capture_output=True, text=True, env=cli_env(env), timeout=timeout, **kwargs)
 
 

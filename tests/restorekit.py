@@ -103,8 +103,11 @@ class Ctx:
         reset_copy(self.base, self.pristine)
         self.original = snapshot(self.tree)
 
-    def restore(self, *args: str) -> subprocess.CompletedProcess:
-        return e2e.cli("--plain", "restore", self.set_dir, "--env", self.env_file, *args)
+    def restore(self, *args: str, confirm: bool = True) -> subprocess.CompletedProcess:
+        """``restore`` of the set as a script runs it: ``--yes`` (the tests mean every restore they
+        run), unless it is a dry run or ``confirm`` is False (the tests of the question itself)."""
+        yes = ["--yes"] if confirm and "--dry-run" not in args else []
+        return e2e.cli("--plain", "restore", self.set_dir, "--env", self.env_file, *yes, *args)
 
     def log_length(self) -> int:
         return len(mockcell.read_log(self.mock))

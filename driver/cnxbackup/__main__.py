@@ -1,5 +1,5 @@
 import sys
 
-from .cli import main
+from .launch import main  # it checks the Python version before the rest is imported
 
 sys.exit(main())

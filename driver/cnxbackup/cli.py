@@ -124,6 +124,9 @@ def _restore_command(command: _AddCommand) -> None:
                          help="only these items (archive names, 'databases', 'roles', 'component-pack')")
     restore.add_argument("--target-root", metavar="DIR", help="restore files under DIR instead of their original paths")
     restore.add_argument("--dry-run", action="store_true", help="print the steps; change nothing")
+    restore.add_argument("--yes", action="store_true",
+                         help="do not ask before stopping, replacing and restoring (for scripts; the summary is still "
+                              "printed and logged)")
     restore.add_argument("--print-db-commands", action="store_true", help="print the database restore commands; do not run them")
     restore.add_argument("--start", action="store_true", help="start the servers at the end")
     restore.add_argument("--resume", action="store_true", help="continue an interrupted restore of SET")
@@ -138,7 +141,7 @@ def _restore_command(command: _AddCommand) -> None:
 def _housekeeping_commands(command: _AddCommand) -> None:
     """cleanup, list and prune: what is left beside the live trees, and the sets themselves."""
     cleanup = command("cleanup", help="remove what restores left beside the live trees (moved-aside copies, "
-                                             "staging folders), after a prompt")
+                                             "staging folders) and the database images no set lists, after a prompt")
     cleanup.add_argument("--env", required=True, help="environment name (environments/NAME.yaml) or file")
     cleanup.add_argument("--yes", action="store_true", help="do not ask (for scripts)")
 
@@ -214,10 +217,12 @@ def _run(args: argparse.Namespace, progress: Progress) -> int:
     except KeyboardInterrupt:
         message = "interrupted; partial files were removed and nothing unfinished is marked done"
         outcome.error(message)
+        progress.end_bar()
         sys.stderr.write(f"cnxbackup: {message}\n")
         return EXIT_INTERRUPTED
     except CnxBackupError as error:
         outcome.error(str(error))
+        progress.end_bar()  # the last lines start on a line of their own, not after a progress bar
         sys.stderr.write(f"cnxbackup: {printable(error, keep_newlines=True)}\n")  # names from outside, shown escaped
         return error.exit_code
     except Exception as error:  # a bug or an unexpected OS error: one line, details in the log
@@ -274,6 +279,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     json_stdout = _JsonStdout() if args.json else None
     progress = Progress(plain=True if args.plain else None)
     progress.recorder = record_in_file
+    progress.interrupted = signals.CANCEL  # after Ctrl-C only the main thread's lines reach the console
     progress.outcome = CommandOutcome(args.command, getattr(args, "env", None))
     os.umask(0o077)  # everything this run and its children create is private (sets are 0700/0600)
     code = _run(args, progress)

@@ -20,6 +20,19 @@ def assets_root() -> str:
     return os.path.join(_PACKAGE_DIR, "_assets")
 
 
+def project_root(env_file: str) -> str:
+    """What ``{project}`` means in ``env_file``: the checkout when the program runs from one; else
+    (the zipapp) the folder that holds the file's ``environments/`` folder, else the current folder.
+    Never the zipapp's unpack cache (``~/.shiv/...``): a new ``.pyz`` unpacks elsewhere and orphans it."""
+    root = assets_root()
+    if root != os.path.join(_PACKAGE_DIR, "_assets"):
+        return root
+    folder = os.path.dirname(os.path.abspath(env_file))
+    if os.path.basename(folder) == "environments" and not is_at_or_within(folder, _PACKAGE_DIR):
+        return os.path.dirname(folder)
+    return os.getcwd()
+
+
 def demo_dir() -> str:
     """The demo's stand-ins (``mock_wsadmin/``, ``fakes/``): the ``cnxbackup.demo`` package folder."""
     return os.path.join(_PACKAGE_DIR, "demo")

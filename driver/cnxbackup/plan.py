@@ -10,9 +10,10 @@ from __future__ import annotations
 import os
 import shutil
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from . import componentpack
+from .archive import TarExcludes
 from .config import Environment
 from .databases import backup_targets
 from .errors import ConfigError, PreflightError
@@ -45,6 +46,11 @@ class Item:
     # restored with numeric owners (the Component Pack's PV folders: UIDs 1000/1001 of the pods,
     # which the NFS master's user names need not match)
     numeric_owner: bool = False
+
+    def excludes(self, user_excludes: Sequence[str]) -> TarExcludes:
+        """What tar leaves out of this item's archive (``archive.excludes``, the nested items, a
+        restore's leftovers): the one rule the archiver's options and the size estimate share."""
+        return TarExcludes(tuple(user_excludes), tuple(self.nested_excludes + self.leftover_excludes))
 
     @property
     def relpath(self) -> str:
@@ -226,27 +232,28 @@ def add_nested_excludes(items: List[Item]) -> None:
                 outer.leftover_excludes += leftover_patterns(os.path.relpath(other.source, outer.source))
 
 
-def scan_tree(path: str, excludes: List[str]) -> Tuple[int, int]:
-    """(tar bytes, entries) under path without following symlinks; iterative.
+def scan_tree(path: str, excludes: TarExcludes) -> Tuple[int, int]:
+    """(tar bytes, entries) under path without following symlinks, leaving out what tar does
+    (``excludes``, matched on tar's member names ``./a/b``); iterative.
 
     The byte figure is what GNU tar will stream: a 512-byte header per entry plus each file's
     data rounded up to 512 bytes, so progress reaches 100 % rather than overshooting.
     """
-    skip = {os.path.normpath(os.path.join(path, e)) for e in excludes}
     total_bytes, total_entries = 0, 0
-    stack = [path]
+    stack = [(path, ".")]
     while stack:
-        current = stack.pop()
+        current, member = stack.pop()
         try:
             with os.scandir(current) as entries:
                 for entry in entries:
-                    if entry.path in skip:
+                    name = f"{member}/{entry.name}"
+                    if excludes.leaves_out(name):
                         continue
                     total_entries += 1
                     total_bytes += 512
                     try:
                         if entry.is_dir(follow_symlinks=False):
-                            stack.append(entry.path)
+                            stack.append((entry.path, name))
                         elif entry.is_file(follow_symlinks=False):
                             total_bytes += (entry.stat(follow_symlinks=False).st_size + 511) // 512 * 512
                     except OSError:
@@ -302,7 +309,7 @@ def estimate_sizes(plan: Plan) -> None:
             except OSError:
                 pass
         else:
-            item.est_bytes, item.est_files = scan_tree(item.source, item.nested_excludes)
+            item.est_bytes, item.est_files = scan_tree(item.source, item.excludes(plan.env.section("archive")["excludes"]))
 
 
 def check_sources(plan: Plan) -> List[str]:

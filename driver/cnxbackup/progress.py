@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import os
+import shutil
 import sys
 import threading
 import time
@@ -27,6 +28,19 @@ def human_bytes(count: float) -> str:
 def human_seconds(seconds: float) -> str:
     seconds = int(seconds)
     return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+
+
+def counted(number: int, noun: str, plural: str = "") -> str:
+    """A count and its noun in agreement: ``1 file``, ``2 files``, ``1,234 entries`` (``plural``
+    when it is not the noun with -s, -es or y -> -ies)."""
+    if number == 1:
+        return f"1 {noun}"
+    if not plural:
+        if noun.endswith("y") and noun[-2:-1] not in tuple("aeiou"):
+            plural = noun[:-1] + "ies"
+        else:
+            plural = noun + ("es" if noun.endswith(("s", "x", "ch", "sh")) else "s")
+    return f"{number:,} {plural}"
 
 
 class Task:
@@ -60,9 +74,9 @@ class Task:
         else:
             parts.append(f"{human_bytes(self.bytes)} of unknown total")
         if self.total_files:
-            parts.append(f"{self.files:,}/{self.total_files:,} files")
+            parts.append(f"{self.files:,}/{counted(self.total_files, 'file')}")
         elif self.files:
-            parts.append(f"{self.files:,} files")
+            parts.append(counted(self.files, "file"))
         parts.append(f"{human_bytes(rate)}/s")
         if self.total_bytes and rate > 0 and self.bytes < self.total_bytes:
             parts.append(f"ETA {human_seconds((self.total_bytes - self.bytes) / rate)}")
@@ -90,7 +104,7 @@ class Overall:
             self.bytes_done += nbytes
             done, items, total = self.bytes_done, self.items_done, self.total_bytes
         elapsed = self.elapsed()
-        parts = [f"[{self.label}] {items}/{self.items} items"]
+        parts = [f"[{self.label}] {items}/{counted(self.items, 'item')}"]
         if total:
             parts.append(f"{human_bytes(min(done, total))}/{human_bytes(total)}")
         parts.append(f"elapsed {human_seconds(elapsed)}")
@@ -102,7 +116,8 @@ class Overall:
 class Progress:
     """Console progress; thread-safe so that parallel steps share one display."""
 
-    def __init__(self, stream: TextIO = sys.stdout, plain: Optional[bool] = None, quiet: bool = False) -> None:
+    def __init__(self, stream: Optional[TextIO] = None, plain: Optional[bool] = None, quiet: bool = False) -> None:
+        stream = sys.stdout if stream is None else stream  # the one of the moment (an in-process test's capture), not the one at import
         self.stream = stream
         if plain is None:
             plain = not (hasattr(stream, "isatty") and stream.isatty()) or bool(os.environ.get("CI"))
@@ -115,6 +130,22 @@ class Progress:
         self._overall: Optional[Overall] = None
         # what the command did, for --json: the messages' notes, warnings and failures are kept by level
         self.outcome = CommandOutcome()
+        # set on Ctrl-C (cli gives it signals.CANCEL): from then on, only the main thread, which says
+        # how the run ended, reaches the console; the workers' lines go to the log alone
+        self.interrupted: Optional[threading.Event] = None
+
+    def end_bar(self) -> None:
+        """Clear a bar still drawn on the terminal, before a line written past this display."""
+        with self._lock:
+            if self._live:
+                self.stream.write("\r\033[K")
+                self.stream.flush()
+                self._live = False
+
+    def _hushed(self) -> bool:
+        """A worker's line after an interruption: it would read as if the work went on."""
+        return (self.interrupted is not None and self.interrupted.is_set()
+                and threading.current_thread() is not threading.main_thread())
 
     def start_overall(self, label: str, total_bytes: int, items: int) -> None:
         """Totals of a whole phase: each finished task then also shows where the phase is."""
@@ -128,7 +159,7 @@ class Progress:
         return Task(self, label, total_bytes, total_files)
 
     def draw(self, task: Task) -> None:
-        if self.quiet:
+        if self.quiet or (self.interrupted is not None and self.interrupted.is_set()):
             return
         now = time.monotonic()
         with self._lock:
@@ -142,16 +173,19 @@ class Progress:
                     self.stream.flush()
             elif now - task._last_draw >= 0.2:
                 task._last_draw = now
-                self.stream.write("\r\033[K" + task.line())
+                # never wider than the terminal: a wrapped bar leaves its first row behind, which the
+                # next line's "\r" cannot reach, and that line then reads as broken in two
+                width = max(shutil.get_terminal_size().columns - 1, 20)
+                self.stream.write("\r\033[K" + task.line()[:width])
                 self.stream.flush()
                 self._live = True
 
     def finish(self, task: Task, note: str = "", verb: str = "done") -> None:
         elapsed = time.monotonic() - task.started
         size = human_bytes(task.bytes) if task.bytes or task.total_bytes else ""
-        files = f"{task.files:,} files" if task.files else ""
-        what = ", ".join(part for part in (size, files) if part)
-        line = f"[{task.label}] {verb}: {what} in {elapsed:.1f}s{(' ' + note) if note else ''}"
+        files = counted(task.files, "file") if task.files else ""
+        what = ", ".join(part for part in (size, files) if part)  # nothing read: no empty part before "in"
+        line = f"[{task.label}] {verb}{': ' + what if what else ''} in {elapsed:.1f}s{(' ' + note) if note else ''}"
         if self._overall is not None:
             line += "\n" + self._overall.add(max(task.bytes, task.total_bytes or 0))
         self._show(line, Level.INFO)
@@ -177,11 +211,10 @@ class Progress:
         line = printable(line, keep_newlines=True)
         if self.recorder is not None:
             self.recorder(line, level)
-        if self.quiet:
+        if self.quiet or self._hushed():
             return
         with self._lock:
-            if self._live:
-                self.stream.write("\r\033[K")
-                self._live = False
-            self.stream.write(line + "\n")
+            # one write: the bar's clearing and the whole line together, nothing between them
+            self.stream.write(("\r\033[K" if self._live else "") + line + "\n")
+            self._live = False
             self.stream.flush()

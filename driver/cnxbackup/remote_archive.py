@@ -20,10 +20,10 @@ from .archive import (
     create_archive_from_stream,
     remote_archive_command,
     stream_archive,
-    tar_exclude_args,
 )
 from .hosts import Host
 from .plan import Item, Plan, source_problem
+from .progress import counted
 from .transport import HostUnreachable, Transport
 
 _PROBE = r"""src={src}
@@ -37,9 +37,9 @@ else
 fi"""
 
 
-def probe_command(item: Item) -> str:
-    prunes = " ".join(f"-path {shlex.quote(e)} -prune -o" for e in item.nested_excludes)
-    return _PROBE.format(src=shlex.quote(item.source), prunes=prunes)
+def probe_command(item: Item, user_excludes: Sequence[str]) -> str:
+    """The size probe of an item on its host: what tar would archive, the excluded left out."""
+    return _PROBE.format(src=shlex.quote(item.source), prunes=item.excludes(user_excludes).find_prunes())
 
 
 def remote_free_space(transport: Transport, host: Host, path: str) -> Tuple[str, int]:
@@ -74,10 +74,10 @@ def probe_remote_items(plan: Plan, transport: Transport, hosts: Dict[str, Host],
             tools = transport.run(host, "command -v tar && command -v zstd && command -v find && command -v awk")
         except HostUnreachable as error:
             if allow_partial:
-                plan.notes.append(f"UNREACHABLE {error}: its {len(items)} items will fail, the other hosts go on "
+                plan.notes.append(f"UNREACHABLE {error}: its {counted(len(items), 'item')} will fail, the other hosts go on "
                                   "(--allow-partial)")
             else:
-                problems.append(f"UNREACHABLE {error}: its {len(items)} items would fail and the backup end partial "
+                problems.append(f"UNREACHABLE {error}: its {counted(len(items), 'item')} would fail and the backup end partial "
                                 "(--allow-partial accepts that)")
             continue
         if tools.returncode != 0:
@@ -85,7 +85,8 @@ def probe_remote_items(plan: Plan, transport: Transport, hosts: Dict[str, Host],
             continue
         for item in list(items):
             try:
-                out = transport.run(host, probe_command(item), timeout=3600).stdout
+                out = transport.run(host, probe_command(item, plan.env.section("archive")["excludes"]),
+                                    timeout=3600).stdout
             except HostUnreachable as error:
                 problems.append(f"host {host_name}: {error}")
                 break
@@ -107,7 +108,7 @@ def probe_remote_items(plan: Plan, transport: Transport, hosts: Dict[str, Host],
 def archive_tar_args(item: Item, settings: Dict[str, Any], *, as_root: bool) -> List[str]:
     """tar options of one item's archive, here or on its host: excludes (the user's, nested
     items', a restore's leftovers), the attributes kept, then the user's own tar options."""
-    return (tar_exclude_args(settings["excludes"], item.nested_excludes + item.leftover_excludes)
+    return (item.excludes(settings["excludes"]).tar_args()
             + attribute_args(settings["attributes"], as_root) + list(settings["tar_options"]))
 
 

@@ -32,15 +32,14 @@ _SKIPPED_SUFFIXES = (".pyc", ".pyo", "$py.class", ".so", ".pyd", ".c", ".h", ".p
 _STAMP = (1980, 1, 1, 0, 0, 0)  # fixed: the same code gives the same bytes (and SHA-256)
 
 MAIN = '''\
-"""cnxbackup as one file: extracted into a fresh private folder, run, removed."""
+"""cnxbackup as one file: extracted into a fresh private folder, run, removed.
+Any Python from 2.7 on runs this far: cnxbackup.launch names the Python it needs on an older one."""
 import os
 import shutil
 import sys
 import tempfile
 import zipfile
 
-if sys.version_info < (3, 9):
-    sys.exit("cnxbackup needs Python 3.9 or later (this is %d.%d)" % sys.version_info[:2])
 _archive = os.path.dirname(os.path.abspath(__file__))
 _folder = tempfile.mkdtemp(prefix="cnxbackup-pyz-")  # 0700, a new name
 try:
@@ -50,7 +49,7 @@ try:
             if _info.filename != "__main__.py":
                 os.chmod(_zip.extract(_info, _lib), (_info.external_attr >> 16) & 0o755 or 0o644)
     sys.path.insert(0, _lib)
-    from cnxbackup.cli import main
+    from cnxbackup.launch import main
     _code = main()
 finally:
     shutil.rmtree(_folder, ignore_errors=True)

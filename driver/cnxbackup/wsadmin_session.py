@@ -17,10 +17,11 @@ import os
 import re
 import secrets as pysecrets
 import shlex
+import shutil
 import signal
 import time
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Sequence, TextIO
+from typing import Any, Dict, List, Optional, Sequence, TextIO, Type
 
 import pexpect
 
@@ -37,6 +38,11 @@ _CONNECT_ERRORS = re.compile(r"(WASX7246E[^\r\n]*|WASX7023E[^\r\n]*|WASX7213I[^\
 _USER_PROMPT = re.compile(r"(?i)user(?:name| ?id)?\s*:\s*$")
 _PASSWORD_PROMPT = re.compile(r"(?i)password\s*:\s*$")
 _REALM_PROMPT = re.compile(r"(?i)realm(?:/cell)?(?: name)?\s*:[^\r\n]*$")
+# What tells the two failures apart in wsadmin's words (the login's exception may follow on the
+# next line, "Exception message (if any): ..."); anything else is a plain WsadminConnectError.
+_REFUSED = re.compile(r"WASX7246E|ADMN0022E|ADMC0035E|WSLoginFailedException|LoginException|WSSecurityException")
+_UNREACHABLE = re.compile(r"ConnectorNotAvailableException|ADMC0016E|ConnectException|Connection refused|"
+                          r"UnknownHostException|NoRouteToHostException")
 
 
 class WsadminError(CnxBackupError):
@@ -44,7 +50,30 @@ class WsadminError(CnxBackupError):
 
 
 class WsadminConnectError(WsadminError):
-    pass
+    """wsadmin did not connect; ``said``: its own words about it (else the message)."""
+
+    def __init__(self, message: str, said: str = "") -> None:
+        super().__init__(message)
+        self.said = said or message
+
+
+class DmgrUnreachable(WsadminConnectError):
+    """Nothing answers at the Dmgr's address (WASX7023E with ConnectorNotAvailableException):
+    the Dmgr is stopped, or wsadmin.host/port name another place."""
+
+
+class CredentialsRefused(WsadminConnectError):
+    """The Dmgr answered and refused the login (WASX7246E, ADMN0022E, a security exception)."""
+
+
+def connect_error(message: str) -> Type[WsadminConnectError]:
+    """Which failure wsadmin's connection message tells of: a refused login is looked for first
+    (its exception may be wrapped in a WASX7023E), then a Dmgr that does not answer."""
+    if _REFUSED.search(message):
+        return CredentialsRefused
+    if "WASX7023E" in message and _UNREACHABLE.search(message):
+        return DmgrUnreachable
+    return WsadminConnectError
 
 
 class WsadminDied(WsadminError):
@@ -121,9 +150,10 @@ class WsadminSession:
             if index == 0:
                 break
             if index == 1:
-                message = self.child.match.group(1).strip()
+                message = " ".join(filter(None, [self.child.match.group(1).strip(), self._connect_detail()]))
                 self._kill()
-                raise WsadminConnectError(f"wsadmin could not connect to {self.host}:{self.port}: {REDACT(message)}")
+                said = REDACT(message)
+                raise connect_error(message)(f"wsadmin could not connect to {self.host}:{self.port}: {said}", said)
             if index in (2, 3, 4):
                 if self.credentials != "stdin" or not self.user or self.password is None:
                     self._kill()
@@ -144,6 +174,38 @@ class WsadminSession:
             self._kill()
             raise WsadminHung(f"wsadmin did not show its prompt within {self.startup_timeout}s")
         self.log.info("wsadmin connected to %s:%s", self.host, self.port)
+
+    def _connect_detail(self) -> str:
+        """What wsadmin prints between its connection error and its not-connected notice
+        (WASX7213I): the exception of a refused login, e.g. ``Exception message (if any): "ADMN0022E: ..."``."""
+        assert self.child is not None
+        if self.child.match.group(1).startswith("WASX7213I"):
+            return ""
+        self.child.expect([r"WASX7213I", PROMPT, pexpect.EOF, pexpect.TIMEOUT], timeout=15)
+        return " ".join(line.strip() for line in (self.child.before or "").splitlines() if line.strip())
+
+    def move_to(self, workdir: str, run_id: str) -> None:
+        """Carry a started session into ``workdir`` (the gate's session, started before the set
+        folder existed, into the set's ``.run``): the transcript moves there and goes on, the next
+        steps' files are written there; the old folder is removed when nothing else is left in it."""
+        old = self.workdir
+        os.makedirs(workdir, mode=0o700, exist_ok=True)
+        if self.transcript_path:
+            moved = os.path.join(workdir, os.path.basename(self.transcript_path))
+            if self._transcript is not None:
+                self._transcript.close()
+                self._transcript = None
+            if os.path.exists(self.transcript_path):
+                shutil.move(self.transcript_path, moved)  # a copy when the two are on different file systems
+            self.transcript_path = moved
+            self._transcript = open(moved, "a", encoding="utf-8")
+            os.chmod(moved, 0o600)
+            self._log_output_only()
+        self.workdir, self.run_id = workdir, run_id
+        try:
+            os.rmdir(old)
+        except OSError:
+            pass
 
     def _send_secret(self, secret: str) -> None:
         """Type a secret without it reaching the transcript (pexpect logs what it reads, not what we send)."""

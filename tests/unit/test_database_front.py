@@ -24,7 +24,7 @@ ATTRIBUTES = {"VENDOR": str, "RESTORE_USER": str, "IMAGES_WRITTEN_BY_TOOL_USER":
 def test_the_contract_names_every_operation() -> None:
     assert sorted(OPERATIONS) == sorted(["targets", "backup", "verify", "restore", "restore_commands",
                                          "render_backup_script", "render_restore_script", "backup_tools",
-                                         "prepare_settings", "header_problem", "forget_backup",
+                                         "prepare_settings", "header_problem", "forget_backup", "image_pattern",
                                          "data_source_settings", "tool_user", "authority_problems"])
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import re
 
-from cnxbackup.progress import Progress
+from cnxbackup.progress import Progress, counted
 
 
 def test_a_bar_is_full_and_says_100_only_when_everything_is_there() -> None:
@@ -51,3 +51,47 @@ def test_plain_output_has_no_zero_percent_line_and_an_estimate_that_fell_short_g
     assert out.getvalue() == ""  # no "0.0%" line before anything happened
     task.bytes = 1_800
     assert "100.0%" in task.line() and "1.8 KB/1.8 KB" in task.line()
+
+
+class _Writes(io.StringIO):
+    """A terminal that keeps each write apart."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: list = []
+
+    def write(self, text: str) -> int:
+        self.writes.append(text)
+        return super().write(text)
+
+
+def test_counts_agree_with_their_nouns_and_an_empty_part_is_left_out() -> None:
+    out = io.StringIO()
+    progress = Progress(out, plain=True)
+    progress.start_overall("files", 100, 1)
+    task = progress.task("engine-ws-ear", 100, None)
+    task.update(1, 100)
+    task.finish()
+    progress.task("shared-data", 1_000, 10).finish(verb="interrupted")
+    lines = out.getvalue().splitlines()
+    assert lines[0].startswith("[engine-ws-ear] done: 100 B, 1 file in ") and lines[1].startswith("[files] 1/1 item,")
+    assert lines[2].startswith("[shared-data] interrupted: 0 B in ")  # never "done:  in 0.5s FAILED"
+    assert progress.task("im-data").line().startswith("[im-data] 0 B of unknown total")
+    nothing = Progress(io.StringIO(), plain=True)
+    nothing.task("copy").finish(verb="FAILED")
+    assert nothing.stream.getvalue().startswith("[copy] FAILED in ")  # no empty part before "in"
+    assert [counted(n, "file") for n in (0, 1, 1234)] == ["0 files", "1 file", "1,234 files"]
+    assert (counted(2, "entry"), counted(1, "entry"), counted(3, "process"), counted(2, "day")) == (
+        "2 entries", "1 entry", "3 processes", "2 days")
+
+
+def test_a_line_over_a_live_bar_is_one_write_and_the_bar_fits_the_terminal(monkeypatch) -> None:
+    monkeypatch.setenv("COLUMNS", "40")
+    out = _Writes()
+    progress = Progress(out, plain=False)
+    task = progress.task("connections-root level 0", 10_000_000, 1_000)
+    task._last_draw -= 1  # a bar is due
+    task.update(500, 5_000_000)
+    assert out.writes[-1].startswith("\r\033[K[connections-root") and len(out.writes[-1]) == len("\r\033[K") + 39
+    task.finish()
+    assert out.writes[-1].startswith("\r\033[K[connections-root level 0] done: ") and out.writes[-1].endswith("\n")

@@ -86,7 +86,16 @@ def test_no_command_of_restore_md_names_a_cache_a_checkout_or_a_bare_cnxbackup(t
         assert check == f"echo '{'ab' * 32}  /root/cnxbackup-restore/cnxbackup.pyz' | sha256sum -c --quiet -"
         assert program.startswith('python3.9 /root/cnxbackup-restore/cnxbackup.pyz ') and '"$SET"' in program
     assert f'--env {tmp_path}/prod.yaml' in runs[1]  # --env as given: a path stays a path
+    assert "verify" in runs[0] and f'--env {tmp_path}/prod.yaml' in runs[0]  # the verify runs the DB verifiers too
     assert ('install -d -m 0700 /root/cnxbackup-restore && install -m 0600 "$SET"/tools/cnxbackup.pyz '
             '/root/cnxbackup-restore/cnxbackup.pyz') in commands
     # the set's folder only in the SET= line the reader changes
     assert [c for c in commands if SET in c] == [c for c in commands if c.startswith("SET=")]
+
+
+def test_no_line_of_restore_md_doubles_a_closing_parenthesis(tmp_path) -> None:
+    """Issue 28's wording: "Stop the node agents (nodeagent (AppSrv01))" and the DB2 note's "environment))"."""
+    text = _runbook(tmp_path)
+    assert "## 15. Stop the node agents: nodeagent (AppSrv01)" in text
+    assert "with the instance's environment; as root: runuser" in text
+    assert [line for line in text.splitlines() if "))" in line] == []

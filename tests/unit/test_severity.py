@@ -92,9 +92,11 @@ def test_servers_running_again_reach_the_log_once(log_file: str, tmp_path) -> No
     (the end of the run repeats it as a warning line of its own)."""
     progress = _progress()
     journal = Journal.create(str(tmp_path), stops=["2024-01-01T00:00:00+0000"])
-    run = types.SimpleNamespace(journal=journal, warnings=[], progress=progress, log=get_logger())
-    wsadmin_phase._record_stop(run, {"stopped": ["server1"]})  # type: ignore[arg-type]
-    assert len(run.warnings) == 1 and "server1" in run.warnings[0]
+    env = types.SimpleNamespace(name="unit", section=lambda name: {"dir": str(tmp_path)})
+    run = types.SimpleNamespace(journal=journal, warnings=[], progress=progress, log=get_logger(), env=env,
+                                layout=types.SimpleNamespace(root=str(tmp_path)))
+    wsadmin_phase._record_stop(run, {"stopped": ["N1/server1"]})  # type: ignore[arg-type]
+    assert len(run.warnings) == 1 and "N1/server1" in run.warnings[0]
     assert _console(progress) == [f"[wsadmin] {run.warnings[0]}"]
     assert len(_log_lines(log_file, run.warnings[0])) == 1
 

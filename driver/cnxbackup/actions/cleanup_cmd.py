@@ -1,4 +1,5 @@
-"""``cnxbackup cleanup``: remove a restore's leftovers (and only those) after asking.
+"""``cnxbackup cleanup``: remove a restore's leftovers, and the database images no set lists
+(``sets.orphans``), and only those, after asking.
 
 It holds the environment's run lock (no backup, restore or prune of the environment runs
 meanwhile), refuses while a restore of the environment has not finished (its ``--resume`` needs
@@ -19,6 +20,8 @@ from ..progress import Progress, human_bytes
 from ..transport import Transport, make_transport
 from .restore.leftovers import Leftover, describe, find_leftovers, remove_command
 from .sets.naming import unfinished_restores_of
+from .sets.orphans import OrphanSearch, find_orphan_images, remove_orphan
+from .sets.trust import trusted_keys_path
 
 
 def refuse_while_a_restore_is_unfinished(env: Environment) -> None:
@@ -48,10 +51,10 @@ def remove_leftovers(leftovers: List[Leftover], entries: List[Dict[str, Any]], h
     return failed
 
 
-def _confirmed(count: int, progress: Progress) -> bool:
+def _confirmed(what: str, progress: Progress) -> bool:
     if not sys.stdin.isatty():
         raise CnxBackupError("cleanup needs a terminal to confirm, or --yes")
-    answer = input(f"remove these {count} folder(s)? [y/N] ").strip().lower()
+    answer = input(f"remove these {what}? [y/N] ").strip().lower()
     if answer not in ("y", "yes"):
         progress.message("nothing removed")
         return False
@@ -68,26 +71,55 @@ def run_cleanup(args: argparse.Namespace, env: Environment, progress: Progress) 
         refuse_while_a_restore_is_unfinished(env)
         transport = make_transport(env)
         try:
-            return _cleanup(args, env, hosts, transport, find_leftovers(plan.items, hosts, transport), progress)
+            orphans = find_orphan_images(env, transport, trusted_keys_path(args, env), own_lock=True)
+            return _cleanup(args, env, hosts, transport, find_leftovers(plan.items, hosts, transport), orphans,
+                            progress)
         finally:
             transport.close()
     finally:
         lock.release()
 
 
+def remove_orphans(env: Environment, orphans: OrphanSearch, entries: List[Dict[str, Any]], transport: Transport,
+                   progress: Progress) -> int:
+    """Remove each orphan database image; the number that failed."""
+    failed = 0
+    for image, entry in zip(orphans.orphans, entries):
+        try:
+            remove_orphan(env, transport, image)
+        except CnxBackupError as error:
+            failed += 1
+            progress.failed(f"could not remove {error}")
+            continue
+        entry["removed"] = True
+        progress.message(f"removed {image.where} ({human_bytes(image.size)})")
+    return failed
+
+
 def _cleanup(args: argparse.Namespace, env: Environment, hosts: Dict[str, Host], transport: Transport,
-             leftovers: List[Leftover], progress: Progress) -> int:
-    """Name the leftovers, ask (unless ``--yes``), remove them; the exit code."""
+             leftovers: List[Leftover], orphans: OrphanSearch, progress: Progress) -> int:
+    """Name the leftovers and the orphan images, ask (unless ``--yes``), remove them; the exit code."""
     progress.outcome.details["leftovers"] = [{"host": lo.host, "path": lo.path, "bytes": lo.size, "removed": False,
                                               "skipped": lo.link} for lo in leftovers]
-    progress.outcome.bytes = sum(lo.size for lo in leftovers)
-    if not leftovers:
-        progress.message(f"no restore leftovers under the sources of {env.name}")
+    progress.outcome.details["orphanImages"] = [dict(entry, removed=False) for entry in orphans.as_json()]
+    progress.outcome.bytes = sum(lo.size for lo in leftovers) + orphans.size
+    for line in orphans.notes():  # the images kept, or why none were searched
+        progress.note(line)
+    if not leftovers and not orphans.orphans:
+        progress.message(f"no restore leftovers under the sources of {env.name}, and no database image that no set lists")
         return EXIT_OK
-    total = sum(lo.size for lo in leftovers)
-    progress.message(f"{len(leftovers)} restore leftover(s), {human_bytes(total)}:\n  "
-                     + "\n  ".join(describe(leftovers)))
-    if not args.yes and not _confirmed(len(leftovers), progress):
+    what = []
+    if leftovers:
+        what.append(f"{len(leftovers)} folder(s)")
+        progress.message(f"{len(leftovers)} restore leftover(s), {human_bytes(sum(lo.size for lo in leftovers))}:\n  "
+                         + "\n  ".join(describe(leftovers)))
+    if orphans.orphans:
+        what.append(f"{len(orphans.orphans)} database image(s)")
+        progress.message(f"{len(orphans.orphans)} database image(s) in {orphans.backup_dir} that no set lists "
+                         f"(left by an interrupted or failed backup), {human_bytes(orphans.size)}:\n  "
+                         + "\n  ".join(f"{image.where} ({human_bytes(image.size)})" for image in orphans.orphans))
+    if not args.yes and not _confirmed(" and ".join(what), progress):
         return EXIT_OK
     failed = remove_leftovers(leftovers, progress.outcome.details["leftovers"], hosts, transport, progress)
+    failed += remove_orphans(env, orphans, progress.outcome.details["orphanImages"], transport, progress)
     return EXIT_FAILED if failed else EXIT_OK

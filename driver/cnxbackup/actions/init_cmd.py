@@ -204,11 +204,18 @@ def run_init(args: argparse.Namespace, progress: Progress) -> int:
     """Write environments/NAME.yaml (or ``--output``); never over an existing file."""
     if not ENV_NAME.fullmatch(args.env):
         raise ConfigError(f"--env {args.env!r}: a name of letters, digits, '-', '_' and '.' (not first)")
-    path = args.output or os.path.join(os.getcwd(), "environments", f"{args.env}.yaml")
+    path = os.path.abspath(args.output or os.path.join("environments", f"{args.env}.yaml"))
     if os.path.lexists(path):
         raise ConfigError(f"{path} exists; init never overwrites a file (remove it, or choose --output)")
-    found = detect(args.was_root, args.im_data)
-    text = render(found, args.target, args.im_data)
+    # the file's paths are absolute: a relative one would mean another place from another folder
+    was_root, im_data, target = (os.path.abspath(p) for p in (args.was_root, args.im_data, args.target))
+    found = detect(was_root, im_data)
+    if found.dmgr_profile is None and not found.profiles and found.version is None:
+        raise ConfigError(f"init found neither WebSphere nor Connections, so wrote nothing: no profile in "
+                          f"{os.path.join(was_root, 'properties', 'profileRegistry.xml')} (--was-root) and no "
+                          f"Connections package in {os.path.join(im_data, 'installed.xml')} (--im-data); run init "
+                          "on the Dmgr host, or give --was-root and --im-data")
+    text = render(found, target, im_data)
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
@@ -218,6 +225,9 @@ def run_init(args: argparse.Namespace, progress: Progress) -> int:
     progress.message(f"wrote {path}: " + ", ".join(f"{k} {v or 'not found'}" for k, v in summary.items()))
     for question in found.questions:
         progress.message(f"QUESTION: {question}")
-    progress.outcome.details.update({"file": os.path.abspath(path), "found": summary, "questions": list(found.questions)})
-    progress.message(f"next: review the CHECK lines, then run: {command_line('plan', '--env', env_argument(path))}")
+    progress.outcome.details.update({"file": path, "found": summary, "questions": list(found.questions)})
+    # said after what the file holds: defaults to confirm (CHECK), and what could not be detected (QUESTION)
+    todo = (f"answer the QUESTION lines of {path} and review its CHECK lines" if "QUESTION" in text
+            else f"review the CHECK lines of {path}")
+    progress.message(f"next: {todo}, then run: {command_line('plan', '--env', env_argument(path))}")
     return EXIT_OK

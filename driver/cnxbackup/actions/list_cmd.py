@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 from ..config import Environment
 from ..errors import EXIT_OK
+from ..invocation import command_line
 from ..progress import Progress, human_bytes, human_seconds
-from .sets.retention import scan_sets, set_json
+from ..transport import make_transport
+from .sets.orphans import OrphanSearch, find_orphan_images
+from .sets.retention import SetEntry, scan_sets, set_json
 from .sets.trust import trusted_keys_path
 
 
@@ -32,4 +35,20 @@ def run_list(args: argparse.Namespace, env: Environment, progress: Progress) -> 
             rows.append(f"    an unfinished restore: {entry.restore_running}")
     progress.message("\n".join(rows) if entries else f"no backup sets of {env.name} under {env.section('target')['dir']}")
     progress.outcome.details["sets"] = [set_json(entry) for entry in reversed(entries)]
+    orphans = _orphan_images(args, env, entries)
+    if orphans.orphans or orphans.notes():
+        for line in orphans.report(command_line("cleanup", "--env", env.argument)):
+            progress.note(line)
+    progress.outcome.details["orphanImages"] = orphans.as_json()
     return EXIT_OK
+
+
+def _orphan_images(args: argparse.Namespace, env: Environment, entries: List[SetEntry]) -> OrphanSearch:
+    """The database images no set lists (none to look for without a ``database.backup_dir``)."""
+    if not env.section("database").get("backup_dir"):
+        return OrphanSearch()
+    transport = make_transport(env)
+    try:
+        return find_orphan_images(env, transport, trusted_keys_path(args, env), entries=entries)
+    finally:
+        transport.close()

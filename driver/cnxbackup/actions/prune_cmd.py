@@ -10,7 +10,7 @@ from ..errors import EXIT_FAILED, EXIT_OK, ConfigError
 from ..lock import RunLock
 from ..progress import Progress
 from ..transport import make_transport
-from .sets.retention import PruneDecision, decide, finish_cut_prunes, remove_set, scan_sets, set_json
+from .sets.retention import PruneDecision, decide, finish_cut_prunes, planned_removal, remove_set, scan_sets, set_json
 from .sets.trust import trusted_keys_path
 
 
@@ -30,14 +30,15 @@ def run_prune(args: argparse.Namespace, env: Environment, progress: Progress) ->
         for decision in decisions:
             verb = "keep  " if decision.keep else ("would remove" if args.dry_run else "remove")
             progress.message(f"{verb} {decision.entry.name} ({decision.entry.state}): {decision.reason}")
-            if decision.keep or args.dry_run:
+            if decision.keep:
                 results.append(decision)
                 continue
-            done = remove_set(env, decision, transport)
+            # a dry run lists what the real one removes (each image on its host, the snapshot), removing nothing
+            done = planned_removal(env, decision) if args.dry_run else remove_set(env, decision, transport)
             for line in done.removed:
                 progress.message(f"  {line}")
             for problem in done.problems:
-                progress.failed(f"  {problem}; the set is kept")
+                progress.failed(f"  {problem}; the set {'would be' if args.dry_run else 'is'} kept")
             failed |= bool(done.problems)
             results.append(done)
         if not args.dry_run:
@@ -47,7 +48,8 @@ def run_prune(args: argparse.Namespace, env: Environment, progress: Progress) ->
         progress.message(f"prune {'(dry run) ' if args.dry_run else ''}of {env.name}: "
                          f"{sum(1 for d in results if d.keep)} kept, {len(removed)} "
                          f"{'would be ' if args.dry_run else ''}removed"
-                         + (f", {sum(1 for d in results if d.problems)} could not be removed" if failed else ""))
+                         + (f", {sum(1 for d in results if d.problems)} {'would' if args.dry_run else 'could'} not be "
+                            "removed" if failed else ""))
         progress.outcome.details.update({
             "dryRun": bool(args.dry_run), "keep": args.keep, "keepWithinDays": args.keep_within,
             "sets": [{**set_json(d.entry), "keep": d.keep, "reason": d.reason, "removed": d.removed,

@@ -2,7 +2,8 @@
 
 - :mod:`.common`: errors, results, progress throttling, cancellation;
 - :mod:`.process`: child-process plumbing and the parser of ``tar -v`` stderr;
-- :mod:`.create`: archives here or from another host's stream, the remote command, excludes;
+- :mod:`.create`: archives here or from another host's stream, the remote command;
+- :mod:`.excludes`: what tar leaves out, as tar options, as the estimate's test and as ``find`` prunes;
 - :mod:`.copy`: the one hash-while-copy loop (files into and out of the set, every transport);
 - :mod:`.members`: the member gate (tar read as GNU tar reads it, checked before it is passed on);
 - :mod:`.extract`: one gated read to extract or scan, and GNU tar's own listing.
@@ -28,10 +29,10 @@ from .create import (
     low_priority_prefix,
     remote_archive_command,
     tar_create_args,
-    tar_exclude_args,
     zstd_compress_args,
 )
 from .encryption import Cipher, EncryptionError, Keyring, filter_bytes, read_through
+from .excludes import TarExcludes
 from .extract import archive_names, extract_archive, list_archive, scan_archive, stream_archive, tar_extract_argv
 from .members import MalformedArchive, MemberGate
 from .process import changed_while_read
@@ -41,6 +42,7 @@ __all__ = [
     "ArchiveCancelled", "ArchiveError", "ArchiveResult", "CopyResult", "DiskFullError", "ListResult", "ProgressFn",
     "UnsafeArchiveError", "copy_back_file", "copy_file", "create_archive", "create_archive_from_stream",
     "extract_archive", "hash_file", "list_archive", "open_source", "pump", "receive", "remote_archive_command",
-    "tar_create_args", "tar_exclude_args", "zstd_compress_args", "scan_archive", "stream_archive", "tar_extract_argv",
+    "tar_create_args", "zstd_compress_args", "scan_archive", "stream_archive", "tar_extract_argv",
     "MalformedArchive", "MemberGate", "archive_names", "changed_while_read", "incremental_args", "low_priority_prefix",
+    "TarExcludes",
 ]

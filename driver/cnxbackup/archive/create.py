@@ -173,14 +173,6 @@ def _stream_to_file(
     )
 
 
-def tar_exclude_args(user_excludes: Sequence[str], nested: Sequence[str]) -> List[str]:
-    """User patterns match anywhere (GNU tar's default); nested item sources are anchored."""
-    args = ["--no-anchored"] + [f"--exclude={p}" for p in user_excludes]
-    if nested:
-        args += ["--anchored"] + [f"--exclude={p}" for p in nested] + ["--no-anchored"]
-    return args
-
-
 def tar_create_args(
     excludes: Sequence[str] = (), extra_tar_args: Sequence[str] = (), tar_cmd: str = "tar"
 ) -> List[str]:

@@ -3,7 +3,8 @@
 - :mod:`.kube`: kubectl and helm on the configured host, JSON parsed, errors in the tools' words;
 - :mod:`.inventory`: versions, Helm releases and values, the ConfigMap and the cleaned secrets;
 - :mod:`.mongo`: the dump from a fsync-locked secondary, streamed out, unlocked always;
-- :mod:`.opensearch`: the fs repository and a snapshot of the Connections indices.
+- :mod:`.opensearch`: the fs repository and a snapshot of the Connections indices;
+- :mod:`.etcd`: the API gateway's etcd, a snapshot taken in one member and streamed out.
 
 The persistent-volume folders are ordinary directory items of the plan (``pv_folders``).
 """
@@ -13,7 +14,7 @@ import fnmatch
 from typing import List, Tuple
 
 from ..config import Environment
-from . import inventory, mongo, opensearch
+from . import etcd, inventory, mongo, opensearch
 from .kube import Kube, KubeError, enabled, settings
 
 LIVE_FOLDERS = ("mongo7-node-*", "mongo5-node-*", "mongo-node-*", "opensearchmaster-*", "opensearchdata-*",
@@ -37,4 +38,5 @@ def pv_folders(env: Environment) -> List[Tuple[str, str]]:
     return out
 
 
-__all__ = ["Kube", "KubeError", "LIVE_FOLDERS", "enabled", "inventory", "mongo", "opensearch", "pv_folders", "settings"]
+__all__ = ["Kube", "KubeError", "LIVE_FOLDERS", "enabled", "etcd", "inventory", "mongo", "opensearch", "pv_folders",
+           "settings"]

@@ -9,6 +9,7 @@ ever stored, not logged.
 """
 from __future__ import annotations
 
+import copy
 import json
 import shlex
 from typing import Any, Dict, List, Optional, Sequence
@@ -51,6 +52,12 @@ class Kube:
         self.namespace: str = self.settings["namespace"]
         self.host = host_named(env, self.settings["host"], "host")
         self.transport = transport
+
+    def at(self, namespace: str) -> "Kube":
+        """The same tools on another namespace (HCL's dedicated ``apisix`` or ``collabora``)."""
+        other = copy.copy(self)
+        other.namespace = namespace
+        return other
 
     def line(self, tool: str, args: Sequence[str]) -> str:
         """The shell line of one call (environment, tool, kubeconfig, namespace, arguments)."""

@@ -8,7 +8,7 @@ from typing import Any, Dict, List, Optional
 
 from ..errors import ConfigError
 from ..invocation import command_line, env_argument
-from ..paths import assets_root, demo_dir
+from ..paths import assets_root, demo_dir, project_root
 from .loader import LineMap, load_yaml_with_lines
 from .schema import validate
 
@@ -87,7 +87,7 @@ def _substitute(value: str, names: Dict[str, str], where: str, key: str) -> str:
 
 def _resolve_placeholders(env: Environment) -> None:
     here = os.path.dirname(os.path.abspath(env.file))
-    names: Dict[str, str] = {"here": here, "project": assets_root(), "demo_kit": demo_dir()}
+    names: Dict[str, str] = {"here": here, "project": project_root(env.file), "demo_kit": demo_dir()}
     demo = env.data.get("demo")
     if demo:
         demo["root"] = os.path.abspath(_substitute(demo["root"], names, env.where("demo.root"), "demo.root"))

@@ -42,9 +42,9 @@ from cnxbackup.databases.runas import (
 )
 
 VENDOR = "db2"
-RESTORE_USER = ("run as the DB2 instance owner on the DB host, with the instance's environment (as root: "
+RESTORE_USER = ("run as the DB2 instance owner on the DB host, with the instance's environment; as root: "
                 "runuser -u db2inst1 -- /bin/sh -c '. \"$1\"/sqllib/db2profile && shift && exec \"$@\"' sh /home/db2inst1 "
-                "db2 ...; never su -, whose login shell prints into the output and drops the environment)")
+                "db2 ...; never su -, whose login shell prints into the output and drops the environment")
 IMAGES_WRITTEN_BY_TOOL_USER = True  # the CLP's backup writes as the instance owner, who runs it
 HEADER_CHECK = True  # db2ckbkp -H
 JDBC_DRIVER_PREFIX = "com.ibm.db2."
@@ -278,6 +278,11 @@ def header_problem(image: str, database: str, settings: Mapping[str, Any], *,
         return None
     problems = [line.strip() for line in run.output.splitlines() if "ERROR" in line]
     return "db2ckbkp -H rc %s: %s" % (run.rc, "; ".join(problems) or tail(run.output, 3))
+
+
+def image_pattern(name: str, settings: Mapping[str, Any]) -> str | None:
+    """``ALIAS.0.INSTANCE.DBPART000.TIMESTAMP.001``: a full database backup's image, as db2 names it."""
+    return re.escape(name.upper()) + r"\.0\.[A-Za-z0-9_]{1,64}\.DBPART[0-9]{3}\.[0-9]{14}\.[0-9]{3}"
 
 
 def forget_backup(source: DbBackupResult, settings: Mapping[str, Any], *, dry_run: bool = False,

@@ -76,6 +76,12 @@ class VendorHooks(Protocol):
         the images are plain files the caller removes; DbError when the backup may not be removed this way."""
         ...
 
+    def image_pattern(self, name: str, settings: Settings) -> Optional[str]:
+        """A regular expression that the file name of every image a backup of ``name`` writes into
+        ``backup_dir`` matches in full (``cleanup`` finds the images no set lists by it), or None when
+        the vendor's backups are not plain files there that may be removed one by one."""
+        ...
+
     def tool_user(self, settings: Settings) -> ToolUser:
         """Who runs the tools (its name: None for the user running cnxbackup) and the shell that sets its
         environment (DB2 ``sqllib/db2profile``, Oracle ``oraenv``)."""

@@ -287,6 +287,11 @@ def header_problem(image: str, database: str, settings: Mapping[str, Any], *,
     return None
 
 
+def image_pattern(name: str, settings: Mapping[str, Any]) -> str | None:
+    """``NAME_TIMESTAMP.bak``, as ``backup`` names the file SQL Server writes."""
+    return re.escape(name) + r"_[0-9]{14}\.bak"
+
+
 def forget_backup(source: DbBackupResult, settings: Mapping[str, Any], *, dry_run: bool = False,
                   log: logging.Logger | None = None) -> str | None:
     """None: the .bak files are plain files the caller removes (msdb's backup history is the DBA's)."""

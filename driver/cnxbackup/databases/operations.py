@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import shutil
 import tempfile
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
@@ -242,6 +243,21 @@ def verify_database(vendor: str, db: DatabaseRecord, env: Optional[Environment],
     if ok is None:
         return True, f"{message} (no native verifier for this method; SHA-256 checked)"
     return bool(ok), message
+
+
+def image_name_pattern(env: Environment, names: Sequence[str]) -> Optional["re.Pattern[str]"]:
+    """One pattern for the file names of the images that backups of the databases ``names`` write
+    into ``backup_dir`` (as the vendor names them), or None when there are none to look for (no
+    vendor, no names, or a vendor whose backups are not plain files there)."""
+    settings = db_settings(env)
+    vendor = settings.get("vendor")
+    if vendor in (None, "none") or not names:
+        return None
+    hooks = vendor_module(str(vendor))
+    patterns = [hooks.image_pattern(name, settings) for name in sorted(set(names))]
+    if any(pattern is None for pattern in patterns):
+        return None
+    return re.compile("|".join(f"(?:{pattern})" for pattern in patterns))
 
 
 def forget_database_backup(vendor: str, db: DatabaseRecord, env: Environment, *, dry_run: bool = False) -> Optional[str]:

@@ -377,6 +377,12 @@ def delete_backup_tag(settings: Mapping[str, Any], tag: str, log: logging.Logger
     return "RMAN backup %s: deleted (%s objects)" % (tag, count.group(1) if count else "?")
 
 
+def image_pattern(name: str, settings: Mapping[str, Any]) -> str | None:
+    """None: RMAN keeps its pieces in its own repository (removed through it, by tag), and Data Pump
+    writes into the database's own directory object, not into ``backup_dir``."""
+    return None
+
+
 def forget_backup(source: DbBackupResult, settings: Mapping[str, Any], *, dry_run: bool = False,
                   log: logging.Logger | None = None) -> str | None:
     """RMAN: the backup's pieces and their repository records go by its tag (``DELETE NOPROMPT BACKUP

@@ -16,6 +16,7 @@ import os
 import pwd
 import random
 import re
+import shlex
 import sys
 import time
 from typing import Any, Iterator
@@ -107,21 +108,64 @@ def prepare(tmp_dir: str, vendor: str, databases: list[str] | None = None, **opt
         "FAKEDB_LOG": log_path,
         "DB2INSTANCE": state["instance"],
         "ORACLE_SID": state["oracle_sid"],
-        "PATH": _fast_python_dir(tmp_dir) + os.pathsep + os.environ.get("PATH", ""),
+        "PATH": python_dir(tmp_dir, owner) + os.pathsep + os.environ.get("PATH", ""),
     }
     return env
 
 
-def _fast_python_dir(tmp_dir: str) -> str:
-    """A bin dir whose ``python3`` is a plain interpreter, so ``#!/usr/bin/env python3`` skips
-    version-manager shims and big site-packages (pyenv costs 0.4-0.9 s per fake call here)."""
-    bin_dir = os.path.join(tmp_dir, "bin")
+def python_dir(folder: str, owner: str | None = None) -> str:
+    """``folder/bin``, whose ``python3`` (written, or rewritten, here) runs :func:`stand_in_python`.
+    First on the fakes' PATH, it is what their ``#!/usr/bin/env python3`` runs: they work wherever the
+    program does (a host with only ``python3.9``, or a ``python3`` too old for them). ``-S``: they need
+    the standard library only, and skip site-packages' start-up cost (and version-manager shims: pyenv
+    costs 0.4-0.9 s per fake call)."""
+    bin_dir = os.path.join(folder, "bin")
     os.makedirs(bin_dir, exist_ok=True)
-    link = os.path.join(bin_dir, "python3")
-    if not os.path.lexists(link):
-        candidates = ["/usr/bin/python3", sys.executable]
-        os.symlink(next(path for path in candidates if os.path.exists(path)), link)
+    path = os.path.join(bin_dir, "python3")
+    text = ("#!/bin/sh\n# the demo's fakes run with the Python that runs cnxbackup (cnxbackup/demo/fakedb.py)\n"
+            f'exec {shlex.quote(stand_in_python(owner))} -S "$@"\n')
+    if not os.path.islink(path) and _text_of(path) == text:
+        return bin_dir
+    fresh = path + ".new"
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(fresh)
+    with open(os.open(fresh, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o755), "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.chmod(fresh, 0o755)  # whatever the umask: the owner of the fake instance runs it
+    os.replace(fresh, path)
     return bin_dir
+
+
+def _text_of(path: str) -> str | None:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read()
+    except (OSError, ValueError):
+        return None
+
+
+def stand_in_python(owner: str | None = None) -> str:
+    """The interpreter the fakes run with: the one that runs this program (``sys.executable``), unless
+    they run as another ``owner`` who cannot reach it (a venv in root's 0700 home); then the system's."""
+    if owner in (None, user_name()) or _anyone_can_run(sys.executable):
+        return sys.executable
+    system = ["/usr/bin/python%d.%d" % sys.version_info[:2], "/usr/bin/python3"]
+    return next((path for path in system if os.path.exists(path) and _anyone_can_run(path)), sys.executable)
+
+
+def _anyone_can_run(path: str) -> bool:
+    """Every folder on the way to ``path`` (as given and resolved) can be entered, and the file run, by others."""
+    for probe in dict.fromkeys([os.path.abspath(path), os.path.realpath(path)]):
+        while True:
+            try:
+                if not os.stat(probe).st_mode & 0o001:
+                    return False
+            except OSError:
+                return False
+            if os.path.dirname(probe) == probe:
+                break
+            probe = os.path.dirname(probe)
+    return True
 
 
 def read_log(env: dict[str, str]) -> list[dict[str, Any]]:

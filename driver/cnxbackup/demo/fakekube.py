@@ -8,11 +8,22 @@ call is logged (``FAKEKUBE_LOG``, JSON lines). Texts follow ``component-pack.md`
 it marks a behaviour confirmed ([C]), lenient where it marks one unconfirmed ([U]). A PUT of a
 snapshot name the repository holds is refused as OpenSearch does (400, ``invalid_snapshot_name_exception``).
 
+Other namespaces (``namespaces``: ``apisix`` with the API gateway's 3-member Bitnami etcd, ``collabora`` with
+Collabora Online and ``collabora-admin-secret``) answer the same commands; a namespace the cluster does
+not have lists nothing and fails ``create`` and ``exec`` as kubectl does. Helm's release records are
+Secrets derived from each release's revisions (``fakehelm``): ``kubectl get secrets -l owner=helm``,
+``kubectl create -f`` (JSON only) of saved records, ``helm status``, ``history``, ``uninstall`` (the
+history goes) and ``rollback`` (a new revision, "Rollback to N") act on them. PVs (``kubectl get pv``)
+and claims name the NFS folders. A pod with ``shell`` (the etcd members) runs ``sh -c`` in a real shell
+with its environment and the etcd image's tools (``fakes/pod-bin``, ``fakeetcd``), and ``cat``/``rm`` in
+its own file system (``pod_root``). ``kubectl get``/``create`` and ``helm list``/``status``/``history``/
+``uninstall``/``rollback`` refuse flags they do not know, as the real ones do.
+
 Switchable faults (``state["faults"]``): ``api_refused`` (the API server refuses connections),
 ``pod_not_ready`` (a pod name), ``red_index`` (an index name), ``snapshot_partial``,
 ``dump_dies_after`` (collections dumped before mongodump fails), ``dump_delay`` (seconds mongodump
 waits before it writes), ``restore_failed_docs``
-(mongorestore exits 0 but reports failed documents).
+(mongorestore exits 0 but reports failed documents), ``etcd_snapshot_fails`` (etcdctl snapshot save exits 5).
 """
 from __future__ import annotations
 
@@ -23,19 +34,27 @@ import gzip
 import json
 import os
 import shlex
+import signal
+import subprocess
 import sys
 import time
 import uuid
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 from ..mongo_shell import COUNTS_JS, FCV_JS, PRIMARY_JS  # the expressions the fake mongosh evaluates (a leaf: no heavy imports)
+from . import fakehelm
 
 NAMESPACE = "connections"
 SEND_REQUEST = "/usr/share/opensearch/probe/sendRequest.sh"
 ARCHIVE_MAGIC = b"FAKEMONGOARCHIVE1\n"
 USER_DN = "C=IE,ST=Ireland,L=Dublin,O=IBM,OU=Connections-Middleware-Clients,CN=admin,emailAddress=admin@mongodb"
 REFUSED = "The connection to the server 127.0.0.1:6443 was refused - did you specify the right host or port?"
-SECRET_VALUES = ("c2VjcmV0LW1vbmdvLWtleQ==", "b3BlbnNlYXJjaC1wYXNz", "pemkey-Pass-1234")
+SECRET_VALUES = ("c2VjcmV0LW1vbmdvLWtleQ==", "b3BlbnNlYXJjaC1wYXNz", "pemkey-Pass-1234", "etcd-Root-Pw-5678",
+                 "Y29vbC1hZG1pbi1wdzkwMTI=")
+"""Values no console, log, REPORT, RESTORE, manifest or command line may show: a secret's, a Helm value's,
+the etcd root password in the etcd pods' environment, Collabora's admin password."""
+POD_BIN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fakes", "pod-bin")
+"""The programs a pod's shell finds besides the host's (``etcdctl``, ``etcdutl`` of the etcd image)."""
 
 
 # --------------------------------------------------------------------------- test side
@@ -43,6 +62,69 @@ SECRET_VALUES = ("c2VjcmV0LW1vbmdvLWtleQ==", "b3BlbnNlYXJjaC1wYXNz", "pemkey-Pas
 
 def _pod(name: str, containers: List[str], labels: Dict[str, str], env: Optional[Dict[str, str]] = None) -> Dict[str, Any]:
     return {"containers": containers, "labels": labels, "ready": True, "env": env or {}}
+
+
+def _mw_proxy() -> Dict[str, Any]:
+    """A release with three revisions (HCL's upgrade steps ``helm uninstall`` it before reinstalling)."""
+    history = [{"revision": n, "status": "deployed" if n == 3 else "superseded",
+                "chart": f"mw-proxy-0.1.0-2026{month}01-101010", "values": {"image": {"tag": f"2026{month}01"}, "replicas": n},
+                "description": "Install complete" if n == 1 else "Upgrade complete"}
+               for n, month in ((1, "06"), (2, "09"), (3, "11"))]
+    last = history[-1]
+    return {"name": "mw-proxy", "chart": last["chart"], "revision": "3", "status": "deployed", "app_version": "",
+            "values": last["values"], "history": history}
+
+
+def _other_namespaces() -> Dict[str, Dict[str, Any]]:
+    """HCL's dedicated namespaces (coverage-component-pack.md §1): ``apisix`` with the API gateway and its
+    Bitnami etcd (RBAC on here, so that a root password exists to be kept out of sight; HCL's runs
+    without, §5.2), ``collabora`` with Collabora Online and ``collabora-admin-secret`` (§6)."""
+    etcd_labels = {"app.kubernetes.io/name": "etcd", "app.kubernetes.io/instance": "apisix",
+                   "app.kubernetes.io/managed-by": "Helm"}
+    headless = "apisix-etcd-headless.apisix.svc.cluster.local"
+    cluster = ",".join(f"apisix-etcd-{i}=http://apisix-etcd-{i}.{headless}:2380" for i in range(3))
+    pods = {f"apisix-etcd-{i}": dict(_pod("", ["etcd"], etcd_labels, {
+        "BITNAMI_DEBUG": "false", "MY_POD_NAME": f"apisix-etcd-{i}", "MY_STS_NAME": "apisix-etcd", "ETCDCTL_API": "3",
+        "ETCD_ON_K8S": "yes", "ETCD_NAME": f"apisix-etcd-{i}", "ETCD_DATA_DIR": "/bitnami/etcd/data",
+        "ALLOW_NONE_AUTHENTICATION": "no", "ETCD_ROOT_PASSWORD": SECRET_VALUES[3], "ETCD_AUTH_TOKEN": "simple",
+        "ETCD_ADVERTISE_CLIENT_URLS": f"http://apisix-etcd-{i}.{headless}:2379,http://apisix-etcd.apisix.svc.cluster.local:2379",
+        "ETCD_LISTEN_CLIENT_URLS": "http://0.0.0.0:2379", "ETCD_INITIAL_CLUSTER_TOKEN": "etcd-cluster-k8s",
+        "ETCD_INITIAL_CLUSTER_STATE": "new", "ETCD_INITIAL_CLUSTER": cluster, "ETCD_CLUSTER_DOMAIN": headless}),
+        shell=True) for i in range(3)}
+    pods["apisix-7d9f8c6b5-k2m4p"] = _pod("", ["apisix"], {"app.kubernetes.io/name": "apisix"})
+    apisix = {"pods": pods, "deployments": {"apisix": {"replicas": 1}},
+              "statefulsets": {"apisix-etcd": {"replicas": 3, "labels": etcd_labels, "containers": ["etcd"]}},
+              "secrets": [{"name": "apisix-admin-secret", "type": "Opaque",
+                           "data": {"admin-password": "YWRtaW4tcHc=", "viewer-password": "dmlld2VyLXB3"}},
+                          {"name": "apisix-etcd", "type": "Opaque", "data": {"etcd-root-password": "ZXRjZC1yb290"}}],
+              "helm": [{"name": "apisix", "chart": "apisix-2.12.0", "revision": "2", "status": "deployed", "app_version": "3.13.0",
+                        "values": {"etcd": {"enabled": True, "replicaCount": 3, "auth": {"rbac": {"create": True}}}}},
+                       {"name": "hcl-api-gateway", "chart": "hcl-api-gateway-1.0.0", "revision": "1", "status": "deployed",
+                        "app_version": "", "values": {"namespace": "apisix"}}],
+              "etcd": {"revision": 1207, "keys": {"/apisix/routes/00000000000000000014": '{"uri":"/social/*"}',
+                                                  "/apisix/upstreams/00000000000000000007": '{"type":"roundrobin"}'}}}
+    collabora = {"pods": {"collabora-online-6c8d7f9b4-q8w2e": _pod("", ["collabora-online"], {"app": "collabora-online"})},
+                 "deployments": {"collabora-online": {"replicas": 1}},
+                 "secrets": [{"name": "collabora-admin-secret", "type": "Opaque",
+                              "data": {"admin-username": "YWRtaW4=", "admin-password": SECRET_VALUES[4]}},
+                             {"name": "cnx-tls-secret", "type": "kubernetes.io/tls", "data": {"tls.crt": "LS0tQ0VSVA==",
+                                                                                            "tls.key": "LS0tS0VZ"}}],
+                 "helm": [{"name": "collabora-online", "chart": "collabora-online-umbrella-1.4.0", "revision": "1",
+                           "status": "deployed", "app_version": "", "values": {"collabora-online": {"collabora": {
+                               "existingSecret": {"secretName": "collabora-admin-secret", "usernameKey": "admin-username",
+                                                  "passwordKey": "admin-password"}}}}}]}
+    return {"apisix": apisix, "collabora": collabora}
+
+
+def _volumes(pv_root: str, mongo: str, members: int) -> List[Dict[str, Any]]:
+    """Static NFS PVs (coverage §3): the folder under ``pv_root``, the claim bound to it. Huddo Boards' object
+    store by its chart-2.1.0 name too (SeaweedFS, ``huddo-boards-s3``, §7)."""
+    bound = [("customizations", NAMESPACE, "customizations-claim"), ("kudos-boards-minio", NAMESPACE, "kudos-boards-minio-claim"),
+             ("huddo-boards-s3", NAMESPACE, "huddo-boards-cp-s3"), ("opensearchbackup", NAMESPACE, "opensearchbackup-claim")]
+    bound += [(f"{mongo}-node-{i}", NAMESPACE, f"{mongo}-persistent-storage-{mongo}-{i}") for i in range(members)]
+    bound += [(f"apisix-apisix-etcd-{i}", "apisix", f"data-apisix-etcd-{i}") for i in range(3)]
+    return [{"name": f"pv-{folder}", "path": os.path.join(pv_root, folder), "namespace": namespace, "claim": claim}
+            for folder, namespace, claim in bound]
 
 
 def prepare(folder: str, pv_root: str, *, mongo: str = "mongo7", members: int = 3) -> Dict[str, str]:
@@ -78,7 +160,7 @@ def prepare(folder: str, pv_root: str, *, mongo: str = "mongo7", members: int = 
                       ("infrastructure", "infrastructure-0.1.0-20261101-101010",
                        {"mongo7": {"enabled": True, "keyPass": SECRET_VALUES[0]}}),
                       ("opensearch-client", "opensearch-2.19.2", {"pemkeyPass": SECRET_VALUES[2]}),
-                      ("orientme", "orientme-0.1.0-20261101-101010", None))],
+                      ("orientme", "orientme-0.1.0-20261101-101010", None))] + [_mw_proxy()],
         "configmaps": {"connections-env": {"ic-host": "connections.example.com", "mongo7-rs-members-hosts":
                                            ",".join(f"{mongo}-{i}.{mongo}" for i in range(members))}},
         "secrets": [
@@ -86,11 +168,16 @@ def prepare(folder: str, pv_root: str, *, mongo: str = "mongo7", members: int = 
             {"name": "opensearch-secret", "type": "Opaque", "data": {"password": SECRET_VALUES[1]}},
             {"name": "cnx-tls-secret", "type": "kubernetes.io/tls", "data": {"tls.crt": "LS0tQ0VSVA==",
                                                                            "tls.key": "LS0tS0VZ"}},
-            {"name": "sh.helm.release.v1.bootstrap.v3", "type": "helm.sh/release.v1", "data": {"release": "H4sI"}},
             {"name": "default-token-abcde", "type": "kubernetes.io/service-account-token", "data": {"token": "ZXlK"}},
         ],
+        "namespaces": _other_namespaces(),
+        "pvs": _volumes(pv_root, mongo, members),
         "faults": {},
     }
+    for namespace, space in [(NAMESPACE, state), *state["namespaces"].items()]:
+        for pod, spec in space["pods"].items():
+            if spec.get("shell"):  # the pod's own folders its shell and tools write in (kubectl exec ... cat reads)
+                os.makedirs(os.path.join(folder, "pods", namespace, pod, "tmp"), exist_ok=True)
     path = os.path.join(folder, "cluster.json")
     with open(path, "w", encoding="utf-8") as handle:
         json.dump(state, handle, indent=1)
@@ -155,6 +242,25 @@ def _log(record: Dict[str, Any]) -> None:
         with open(path, "a", encoding="utf-8") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             handle.write(json.dumps(record) + "\n")
+
+
+def _ns(state: Dict[str, Any], namespace: str) -> Optional[Dict[str, Any]]:
+    """The objects of ``namespace`` (the main one's at the top of the state, the others' under ``namespaces``);
+    None for a namespace the cluster does not have."""
+    if namespace == state["namespace"]:
+        return state
+    space = (state.get("namespaces") or {}).get(namespace)
+    if space is not None:
+        for key, empty in (("pods", {}), ("statefulsets", {}), ("deployments", {}), ("configmaps", {}), ("secrets", []),
+                           ("helm", [])):
+            space.setdefault(key, type(empty)())
+    return space
+
+
+def _space(state: Dict[str, Any], namespace: str) -> Dict[str, Any]:
+    """``_ns``, an empty namespace for one the cluster does not have (a list there is empty, as kubectl's is)."""
+    return _ns(state, namespace) or {"pods": {}, "statefulsets": {}, "deployments": {}, "configmaps": {}, "secrets": [],
+                                     "helm": []}
 
 
 def _out(text: str) -> None:
@@ -223,6 +329,9 @@ def _scalar(value: Any) -> str:
 
 
 def _main(body: Callable[[List[str]], int], argv: List[str]) -> int:
+    # kubectl and helm are Go programs: a Ctrl-C on the terminal ends them by the signal, silently
+    # (Python's default would print a KeyboardInterrupt traceback the driver then quotes)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
     try:
         return body(argv)
     except Exit as done:
@@ -244,16 +353,12 @@ def _helm(argv: List[str]) -> int:
         if state["faults"].get("api_refused"):
             raise Exit(1, 'Error: Kubernetes cluster unreachable: Get "https://127.0.0.1:6443/version": dial tcp '
                           "127.0.0.1:6443: connect: connection refused\n")
-        releases = state["helm"] if namespace == state["namespace"] else []
-    if rest[:1] == ["list"]:
-        if "-o" not in rest or rest[rest.index("-o") + 1:rest.index("-o") + 2] != ["json"]:
-            _out("NAME\tNAMESPACE\tREVISION\tUPDATED\tSTATUS\tCHART\tAPP VERSION\n")
-            return 0
-        shown = [r for r in releases if "-a" in rest or "--all" in rest or r["status"] in ("deployed", "failed")]
-        _out(json.dumps([{"name": r["name"], "namespace": namespace, "revision": r["revision"],
-                          "updated": "2026-11-01 10:10:10.123456789 +0000 UTC", "status": r["status"],
-                          "chart": r["chart"], "app_version": r["app_version"]} for r in shown]) + "\n")
-        return 0
+        space = _ns(state, namespace)
+        releases: List[Dict[str, Any]] = space["helm"] if space is not None else []
+        if rest[:1] == ["list"]:
+            return _helm_list(state, rest, namespace)
+        if rest[:1] in (["status"], ["history"], ["uninstall"], ["rollback"]):
+            return _helm_release(releases, rest, namespace)
     if rest[:2] == ["get", "values"] and len(rest) >= 3:
         release = next((r for r in releases if r["name"] == rest[2]), None)
         if release is None:
@@ -271,6 +376,90 @@ def _helm(argv: List[str]) -> int:
     raise Exit(1, f'Error: unknown command "{rest[0] if rest else ""}" for "helm"\n')
 
 
+UPDATED = "2026-11-01 10:10:10.123456789 +0000 UTC"
+
+
+def _helm_flags(args: List[str], known: Dict[str, bool]) -> Tuple[List[str], Dict[str, str]]:
+    """(positional arguments, flags) of a helm subcommand; ``known``: flag -> takes a value. Others fail as cobra fails."""
+    words, flags, at = [], {}, 0
+    while at < len(args):
+        arg = args[at]
+        key, eq, value = arg.partition("=")
+        if not arg.startswith("-"):
+            words.append(arg)
+        elif key not in known:
+            raise Exit(1, f"Error: unknown {'shorthand flag' if not arg.startswith('--') else 'flag'}: {key}\n")
+        elif known[key] and not eq:
+            if at + 1 >= len(args):
+                raise Exit(1, f"Error: flag needs an argument: {key}\n")
+            flags[key], at = args[at + 1], at + 1
+        else:
+            flags[key] = value if eq else "true"
+        at += 1
+    return words, flags
+
+
+def _helm_list(state: Dict[str, Any], rest: List[str], namespace: str) -> int:
+    _, flags = _helm_flags(rest[1:], {"-o": True, "--output": True, "-a": False, "--all": False, "-A": False,
+                                      "--all-namespaces": False, "-m": True, "--max": True, "-q": False})
+    spaces = [n for n in [state["namespace"], *(state.get("namespaces") or {})]] \
+        if "-A" in flags or "--all-namespaces" in flags else [namespace]
+    shown = [(n, r) for n in spaces for r in ((_ns(state, n) or {}).get("helm") or [])
+             if "-a" in flags or "--all" in flags or r["status"] in ("deployed", "failed")]
+    if (flags.get("-o") or flags.get("--output")) != "json":
+        _out("NAME\tNAMESPACE\tREVISION\tUPDATED\tSTATUS\tCHART\tAPP VERSION\n"
+             + "".join(f"{r['name']}\t{n}\t{r['revision']}\t{UPDATED}\t{r['status']}\t{r['chart']}\t{r['app_version']}\n"
+                       for n, r in shown))
+        return 0
+    _out(json.dumps([{"name": r["name"], "namespace": n, "revision": r["revision"], "updated": UPDATED,
+                      "status": r["status"], "chart": r["chart"], "app_version": r["app_version"]} for n, r in shown]) + "\n")
+    return 0
+
+
+def _helm_release(releases: List[Dict[str, Any]], rest: List[str], namespace: str) -> int:
+    """``status``, ``history``, ``uninstall`` and ``rollback`` of one release (coverage §4.2, component-pack.md §4.6)."""
+    command = rest[0]
+    known = {"-o": True, "--output": True, "--max": True} if command in ("status", "history") else \
+        {"--wait": False, "--timeout": True, "--keep-history": False, "--history-max": True, "--cleanup-on-fail": False}
+    words, flags = _helm_flags(rest[1:], known)
+    if not words or len(words) > (2 if command == "rollback" else 1):
+        raise Exit(1, f'Error: "helm {command}" requires {"1 or 2 arguments" if command == "rollback" else "1 argument"}\n')
+    release = next((r for r in releases if r["name"] == words[0]), None)
+    if release is None:
+        raise Exit(1, f"Error: uninstall: Release not loaded: {words[0]}: release: not found\n" if command == "uninstall"
+                   else "Error: release: not found\n")
+    if command == "uninstall":  # without --keep-history its records go too (the history is lost)
+        releases.remove(release)
+        _log({"event": "helm-uninstall", "release": words[0], "namespace": namespace})
+        _out(f'release "{words[0]}" uninstalled\n')
+        return 0
+    if command == "rollback":
+        target = words[1] if len(words) > 1 else "0"
+        if not target.isdigit():
+            raise Exit(1, f'Error: strconv.Atoi: parsing "{target}": invalid syntax\n')
+        failed = fakehelm.rollback(releases, words[0], int(target))
+        if failed:
+            raise Exit(1, failed)
+        _log({"event": "helm-rollback", "release": words[0], "namespace": namespace, "to": int(target)})
+        _out("Rollback was a success! Happy Helming!\n")
+        return 0
+    revisions = fakehelm.history(release)
+    if command == "history":
+        rows = [{"revision": int(r["revision"]), "updated": UPDATED, "status": r["status"], "chart": r["chart"],
+                 "app_version": release.get("app_version", ""), "description": r.get("description", "")} for r in revisions]
+        rows = rows[-int(flags["--max"]):] if flags.get("--max", "").isdigit() and int(flags["--max"]) else rows
+        if (flags.get("-o") or flags.get("--output")) == "json":
+            _out(json.dumps(rows, separators=(",", ":")) + "\n")  # Go's json.Marshal: compact
+        else:
+            _out("REVISION\tUPDATED\tSTATUS\tCHART\tAPP VERSION\tDESCRIPTION\n" + "".join(
+                f"{r['revision']}\t{UPDATED}\t{r['status']}\t{r['chart']}\t{r['app_version']}\t{r['description']}\n"
+                for r in rows))
+        return 0
+    _out(f"NAME: {release['name']}\nLAST DEPLOYED: Sun Nov  1 10:10:10 2026\nNAMESPACE: {namespace}\n"
+         f"STATUS: {release['status']}\nREVISION: {release['revision']}\n")
+    return 0
+
+
 # --------------------------------------------------------------------------- kubectl
 
 
@@ -282,6 +471,11 @@ def _meta(name: str, namespace: str, **extra: Any) -> Dict[str, Any]:
     return {"name": name, "namespace": namespace, "uid": str(uuid.uuid5(uuid.NAMESPACE_DNS, name)),
             "resourceVersion": "4711", "creationTimestamp": "2026-11-01T10:10:10Z",
             "managedFields": [{"manager": "helm", "operation": "Update"}], **extra}
+
+
+def _cluster_meta(name: str) -> Dict[str, Any]:
+    """A cluster-scoped object's metadata (a PV's): no namespace."""
+    return {k: v for k, v in _meta(name, "").items() if k != "namespace"}
 
 
 def _list(items: List[Dict[str, Any]]) -> str:
@@ -307,61 +501,157 @@ def _kubectl(argv: List[str]) -> int:
             return _get(state, rest[1:], namespace)
         if rest[:1] == ["scale"]:
             return _scale(state, rest[1:], namespace)
+        if rest[:1] == ["create"]:
+            return _create(state, rest[1:], namespace)
     if rest[:1] == ["exec"]:
         return _exec(rest[1:], namespace)
     raise Exit(1, f'error: unknown command "{rest[0] if rest else ""}" for "kubectl"\n')
 
 
-def _output_json(args: List[str]) -> None:
-    if "-o" not in args or args[args.index("-o") + 1:args.index("-o") + 2] != ["json"]:
-        raise Exit(1, "fake kubectl: only -o json is emulated\n")
+def _flags(args: List[str], known: Dict[str, bool], command: str) -> Tuple[List[str], Dict[str, str]]:
+    """(positional arguments, flags) of a kubectl command; ``known``: flag -> takes a value (``-o json``, ``-ojson``,
+    ``--output=json``). An unknown flag fails as kubectl's does."""
+    words, flags, at = [], {}, 0
+    while at < len(args):
+        arg = args[at]
+        key, eq, value = arg.partition("=")
+        if not arg.startswith("-"):
+            words.append(arg)
+        elif not arg.startswith("--") and len(arg) > 2 and known.get(arg[:2]):
+            flags[arg[:2]] = arg[2:]
+        elif key not in known:
+            raise Exit(1, (f"error: unknown flag: {key}\n" if arg.startswith("--") else
+                           f"error: unknown shorthand flag: '{arg[1:2]}' in {arg}\n")
+                       + f"See 'kubectl {command} --help' for usage.\n")
+        elif known[key] and not eq:
+            if at + 1 >= len(args):
+                raise Exit(1, f"error: flag needs an argument: {key}\nSee 'kubectl {command} --help' for usage.\n")
+            flags[key], at = args[at + 1], at + 1
+        else:
+            flags[key] = value if eq else "true"
+        at += 1
+    return words, flags
+
+
+GET_FLAGS = {"-o": True, "--output": True, "-l": True, "--selector": True, "-A": False, "--all-namespaces": False}
 
 
 def _get(state: Dict[str, Any], args: List[str], namespace: str) -> int:
-    _output_json(args)
-    kind = args[0] if args else ""
-    name = args[1] if len(args) > 1 and not args[1].startswith("-") else None
-    here = namespace == state["namespace"]
-    faults = state["faults"]
+    words, flags = _flags(args, GET_FLAGS, "get")
+    output = flags.get("-o") or flags.get("--output") or ""
+    if output not in ("json", "name") and not output.startswith("jsonpath="):
+        raise Exit(1, "fake kubectl: only -o json, -o name and -o jsonpath={.a.b} are emulated\n")
+    kinds = (words[0] if words else "").split(",")
+    spaces = [state["namespace"], *(state.get("namespaces") or {})] if {"-A", "--all-namespaces"} & set(flags) \
+        else [namespace]
     items: List[Dict[str, Any]] = []
+    plural = ""
+    for kind in kinds:
+        for space in spaces[:1] if kind in ("pv", "pvs", "persistentvolume", "persistentvolumes") else spaces:
+            found, plural = _items(state, kind, space)
+            items += found
+    selector = flags.get("-l") or flags.get("--selector")
+    if selector:
+        items = [i for i in items if _selects(selector, i["metadata"].get("labels") or {})]
+    return _named(items, words[1:], plural, output)
+
+
+def _items(state: Dict[str, Any], kind: str, namespace: str) -> Tuple[List[Dict[str, Any]], str]:
+    """The objects of one kind in one namespace (PVs: of the cluster), as ``kubectl get -o json`` lists them."""
+    space, faults = _space(state, namespace), state["faults"]
     if kind in ("pods", "pod", "po"):
-        for pod, spec in (state["pods"].items() if here else []):
+        items = []
+        for pod, spec in space["pods"].items():
             ready = spec["ready"] and faults.get("pod_not_ready") != pod
             items.append({"metadata": _meta(pod, namespace, labels=spec["labels"]),
                           "spec": {"containers": [{"name": c} for c in spec["containers"]]},
                           "status": {"phase": "Running", "containerStatuses": [
                               {"name": c, "ready": ready} for c in spec["containers"]]}})
-        return _named(items, name, "pods", namespace)
+        return items, "pods"
     if kind in ("statefulsets", "statefulset", "sts", "deployments", "deployment", "deploy"):
-        table = state["statefulsets"] if kind.startswith(("stateful", "sts")) else state["deployments"]
-        for obj, spec in (table.items() if here else []):
-            pods = [p for p in state["pods"] if p.startswith(obj + "-")]
-            ready = sum(1 for p in pods if state["pods"][p]["ready"] and faults.get("pod_not_ready") != p)
-            items.append({"metadata": _meta(obj, namespace), "spec": {"replicas": spec["replicas"]},
+        stateful = kind.startswith(("stateful", "sts"))
+        items = []
+        for obj, spec in (space["statefulsets"] if stateful else space["deployments"]).items():
+            pods = [p for p in space["pods"] if p.startswith(obj + "-")]
+            ready = sum(1 for p in pods if space["pods"][p]["ready"] and faults.get("pod_not_ready") != p)
+            template = {"metadata": {"labels": spec.get("labels") or {"app": obj}},
+                        "spec": {"containers": [{"name": c} for c in spec.get("containers") or [obj]]}}
+            items.append({"metadata": _meta(obj, namespace, labels=spec.get("labels") or {"app": obj}),
+                          "spec": {"replicas": spec["replicas"], "template": template},
                           "status": {"replicas": spec["replicas"], "readyReplicas": min(ready, spec["replicas"])}})
-        return _named(items, name, "statefulsets.apps" if kind.startswith(("stateful", "sts")) else "deployments.apps",
-                      namespace)
+        return items, "statefulsets.apps" if stateful else "deployments.apps"
     if kind in ("configmap", "configmaps", "cm"):
-        items = [{"apiVersion": "v1", "kind": "ConfigMap", "metadata": _meta(cm, namespace), "data": data}
-                 for cm, data in (state["configmaps"].items() if here else [])]
-        return _named(items, name, "configmaps", namespace)
+        return [{"apiVersion": "v1", "kind": "ConfigMap", "metadata": _meta(cm, namespace), "data": data}
+                for cm, data in space["configmaps"].items()], "configmaps"
     if kind in ("secrets", "secret"):
-        items = [{"apiVersion": "v1", "kind": "Secret", "type": s["type"], "data": s["data"],
+        plain = [{"apiVersion": "v1", "kind": "Secret", "type": s["type"], "data": s["data"],
                   "metadata": _meta(s["name"], namespace, ownerReferences=[{"kind": "Job", "name": "bootstrap"}])}
-                 for s in (state["secrets"] if here else [])]
-        return _named(items, name, "secrets", namespace)
+                 for s in space["secrets"]]
+        helm = [{"apiVersion": "v1", "kind": "Secret", "type": r["type"], "data": r["data"],
+                 "metadata": _meta(r["name"], namespace, labels=r["labels"])}
+                for r in fakehelm.records(space["helm"], namespace)]
+        return plain + helm, "secrets"
+    if kind in ("pv", "pvs", "persistentvolume", "persistentvolumes"):
+        return [{"apiVersion": "v1", "kind": "PersistentVolume", "metadata": _cluster_meta(v["name"]),
+                 "spec": {"nfs": {"server": "nfs.example.com", "path": v["path"]}, "persistentVolumeReclaimPolicy": "Retain",
+                          "claimRef": {"kind": "PersistentVolumeClaim", "namespace": v["namespace"], "name": v["claim"]},
+                          "capacity": {"storage": "10Gi"}, "accessModes": ["ReadWriteMany"]},
+                 "status": {"phase": "Bound"}} for v in state.get("pvs") or []], "persistentvolumes"
+    if kind in ("pvc", "pvcs", "persistentvolumeclaim", "persistentvolumeclaims"):
+        return [{"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": _meta(v["claim"], namespace),
+                 "spec": {"volumeName": v["name"], "accessModes": ["ReadWriteMany"]}, "status": {"phase": "Bound"}}
+                for v in state.get("pvs") or [] if v["namespace"] == namespace], "persistentvolumeclaims"
     raise Exit(1, f'error: the server doesn\'t have a resource type "{kind}"\n')
 
 
-def _named(items: List[Dict[str, Any]], name: Optional[str], plural: str, namespace: str) -> int:
-    if name is None:
-        _out(_list(items))
-        return 0
-    found = next((i for i in items if i["metadata"]["name"] == name), None)
-    if found is None:
-        raise Exit(1, f'Error from server (NotFound): {plural} "{name}" not found\n')
-    _out(json.dumps(found) + "\n")
+def _selects(selector: str, labels: Dict[str, str]) -> bool:
+    """An equality-based label selector (``a=b,c!=d,e,!f``)."""
+    for term in selector.split(","):
+        if "!=" in term:
+            key, value = term.split("!=", 1)
+            if labels.get(key) == value:
+                return False
+        elif "=" in term:
+            key, value = term.replace("==", "=").split("=", 1)
+            if labels.get(key) != value:
+                return False
+        elif term.startswith("!"):
+            if term[1:] in labels:
+                return False
+        elif term not in labels:
+            return False
+    return True
+
+
+def _named(items: List[Dict[str, Any]], names: List[str], plural: str, output: str = "json") -> int:
+    """What ``kubectl get`` prints: the list, the one object named, or a List of those named (each one missing is an
+    error on stderr, exit 1, the others printed)."""
+    found = [i for n in names for i in items if i["metadata"]["name"] == n]
+    missing = [n for n in names if not any(i["metadata"]["name"] == n for i in items)]
+    shown: Any = found[0] if len(names) == 1 and found else json.loads(_list(found if names else items))
+    if names and not found:
+        shown = None
+    if output == "name":
+        singular = plural.split(".", 1)[0][:-1] + ("." + plural.split(".", 1)[1] if "." in plural else "")
+        _out("".join(f"{singular}/{i['metadata']['name']}\n" for i in (found if names else items)))
+    elif output == "json" and shown is not None:
+        _out(json.dumps(shown) + "\n")
+    elif shown is not None:
+        _out(_jsonpath(shown, output[len("jsonpath="):]))
+    if missing:
+        raise Exit(1, "".join(f'Error from server (NotFound): {plural} "{n}" not found\n' for n in missing))
     return 0
+
+
+def _jsonpath(value: Any, template: str) -> str:
+    """``-o jsonpath={.a.b}``: the value as kubectl prints it (a string as it is, no newline after)."""
+    if not (template.startswith("{.") and template.endswith("}")) or "[" in template:
+        raise Exit(1, "fake kubectl: only -o jsonpath={.a.b} is emulated\n")
+    for key in template[2:-1].split("."):
+        if not isinstance(value, dict) or key not in value:
+            raise Exit(1, f'error: error executing jsonpath "{template}": Error executing template: {key} is not found\n')
+        value = value[key]
+    return value if isinstance(value, str) else json.dumps(value)
 
 
 def _scale(state: Dict[str, Any], args: List[str], namespace: str) -> int:
@@ -372,14 +662,63 @@ def _scale(state: Dict[str, Any], args: List[str], namespace: str) -> int:
         replicas = args[args.index("--replicas") + 1]
     if not name or replicas is None or not replicas.isdigit():
         raise Exit(1, "error: --replicas=COUNT RESOURCE is required\n")
-    table = state["statefulsets"] if kind in ("statefulset", "sts") else state["deployments"]
+    space = _space(state, namespace)
+    table = space["statefulsets"] if kind in ("statefulset", "sts") else space["deployments"]
     plural = "statefulset.apps" if kind in ("statefulset", "sts") else "deployment.apps"
-    if namespace != state["namespace"] or name not in table:
+    if name not in table:
         raise Exit(1, f'Error from server (NotFound): {plural.split(".")[0]}s.apps "{name}" not found\n')
     table[name]["replicas"] = int(replicas)
     _log({"event": "scale", "kind": kind, "name": name, "replicas": int(replicas)})
     _out(f"{plural}/{name} scaled\n")
     return 0
+
+
+def _create(state: Dict[str, Any], args: List[str], namespace: str) -> int:
+    """``kubectl create -f FILE|-``: Secrets (a ``List`` of them too); a Helm release record joins its release's
+    history. Errors per object as kubectl words them; exit 1 when one failed. The fake reads JSON only
+    (which is YAML; real YAML it cannot read)."""
+    words, flags = _flags(args, {"-f": True, "--filename": True, "--save-config": False}, "create")
+    source = flags.get("-f") or flags.get("--filename")
+    if words or not source:
+        raise Exit(1, "error: must specify one of -f and -k\n" if not words else "fake kubectl: only create -f is emulated\n")
+    try:
+        text = sys.stdin.read() if source == "-" else open(source, encoding="utf-8").read()
+    except FileNotFoundError:
+        raise Exit(1, f'error: the path "{source}" does not exist\n') from None
+    try:
+        document = json.loads(text)
+    except ValueError as error:
+        raise Exit(1, f"error: error parsing {source}: the fake reads JSON only ({error})\n") from None
+    objects = document.get("items") or [] if document.get("kind") == "List" else [document]
+    space, errors, created = _ns(state, namespace), [], []
+    for obj in objects:
+        meta = obj.get("metadata") or {}
+        name = str(meta.get("name"))
+        where = f'error when creating "{source}"'
+        if meta.get("namespace") not in (None, namespace):
+            raise Exit(1, f'error: the namespace from the provided object "{meta["namespace"]}" does not match the namespace '
+                          f'"{namespace}". You must pass \'--namespace={meta["namespace"]}\' to perform this operation.\n')
+        if obj.get("kind") != "Secret":
+            raise Exit(1, f"fake kubectl: create of a {obj.get('kind')} is not emulated\n")
+        if space is None:
+            errors.append(f'Error from server (NotFound): {where}: namespaces "{namespace}" not found')
+        elif "resourceVersion" in meta:
+            errors.append(f"Error from server (BadRequest): {where}: resourceVersion should not be set on objects to be created")
+        elif name in {s["name"] for s in space["secrets"]} | {r["name"] for r in fakehelm.records(space["helm"], namespace)}:
+            errors.append(f'Error from server (AlreadyExists): {where}: secrets "{name}" already exists')
+        elif obj.get("type") == fakehelm.TYPE:
+            try:
+                fakehelm.add_record(space["helm"], name, meta.get("labels") or {}, str((obj.get("data") or {}).get("release")))
+            except ValueError as error:
+                raise Exit(1, f"fake kubectl: {error}\n") from None
+            created.append(name)
+        else:
+            space["secrets"].append({"name": name, "type": obj.get("type", "Opaque"), "data": obj.get("data") or {}})
+            created.append(name)
+    _log({"event": "create", "namespace": namespace, "created": created, "errors": len(errors)})
+    _out("".join(f"secret/{name} created\n" for name in created))
+    sys.stderr.write("".join(e + "\n" for e in errors))  # what was created stays (the state is saved)
+    return 1 if errors else 0
 
 
 def _exec(args: List[str], namespace: str) -> int:
@@ -393,7 +732,7 @@ def _exec(args: List[str], namespace: str) -> int:
     container = options[options.index("-c") + 1] if "-c" in options else None
     with _state() as state:
         pod = pods[0] if pods else ""
-        spec = state["pods"].get(pod) if namespace == state["namespace"] else None
+        spec = _space(state, namespace)["pods"].get(pod)
         if spec is None:
             raise Exit(1, f'Error from server (NotFound): pods "{pod}" not found\n')
         if container is not None and container not in spec["containers"]:
@@ -405,6 +744,8 @@ def _exec(args: List[str], namespace: str) -> int:
         values = [env[name] for name in command[1:] if name in env]
         _out("".join(v + "\n" for v in values))
         return 0 if len(values) == len(command[1:]) else 1
+    if spec.get("shell") and (program in ("sh", "bash") and command[1:2] == ["-c"] or program in ("cat", "rm")):
+        return _in_pod(namespace, pod, spec, command)
     try:
         if program == "mongosh":
             return _mongosh(pod, command[1:])
@@ -419,6 +760,71 @@ def _exec(args: List[str], namespace: str) -> int:
     sys.stderr.write(f'OCI runtime exec failed: exec failed: unable to start container process: exec: "{program}": '
                      "executable file not found in $PATH: unknown\ncommand terminated with exit code 127\n")
     return 127
+
+
+def pod_root(namespace: str, pod: str, state_file: str = "") -> str:
+    """The folder that stands for a pod's file system (its ``/tmp`` is ``<root>/tmp``)."""
+    folder = os.path.dirname(state_file or os.environ["FAKEKUBE_STATE"])
+    return os.path.join(folder, "pods", namespace, pod)
+
+
+def in_pod_path(root: str, path: str) -> str:
+    """A path of the pod's file system on the host (absolute in the pod; nothing outside its root)."""
+    if not path.startswith("/"):
+        path = "/" + path  # the container's working directory is / here
+    return os.path.join(root, os.path.normpath(path).lstrip("/"))
+
+
+def _in_pod(namespace: str, pod: str, spec: Dict[str, Any], command: List[str]) -> int:
+    """A pod with a shell (the etcd image): ``sh -c`` runs a real shell with the pod's environment and its
+    tools (``POD_BIN``: ``etcdctl``, ``etcdutl``, which write in the pod's file system); ``cat`` and ``rm``
+    read and delete there."""
+    root = pod_root(namespace, pod)
+    program, args = os.path.basename(command[0]), command[1:]
+    if program in ("sh", "bash"):
+        env = {"PATH": POD_BIN + os.pathsep + os.environ.get("PATH", "/usr/bin:/bin"), "HOME": "/", **spec["env"],
+               "FAKEKUBE_STATE": os.environ["FAKEKUBE_STATE"], "FAKEKUBE_LOG": os.environ.get("FAKEKUBE_LOG", ""),
+               "FAKEKUBE_NAMESPACE": namespace, "FAKEKUBE_POD": pod}
+        sys.stdout.flush()
+        code = subprocess.call(["/bin/sh", *args], env=env, stdin=subprocess.DEVNULL)
+    else:
+        code = _cat(root, args) if program == "cat" else _rm(root, args)
+    if code:
+        sys.stderr.write(f"command terminated with exit code {code}\n")
+    return code
+
+
+def _cat(root: str, paths: List[str]) -> int:
+    code = 0
+    with contextlib.suppress(BrokenPipeError):
+        for path in paths:
+            try:
+                with open(in_pod_path(root, path), "rb") as handle:
+                    while True:
+                        chunk = handle.read(1 << 16)
+                        if not chunk:
+                            break
+                        sys.stdout.buffer.write(chunk)
+            except (FileNotFoundError, IsADirectoryError) as error:
+                sys.stderr.write(f"cat: {path}: {error.strerror}\n")
+                code = 1
+        sys.stdout.buffer.flush()
+    _log({"event": "cat", "paths": paths, "rc": code})
+    return code
+
+
+def _rm(root: str, args: List[str]) -> int:
+    force = "-f" in args
+    code = 0
+    for path in [a for a in args if not a.startswith("-")]:
+        try:
+            os.unlink(in_pod_path(root, path))
+        except FileNotFoundError:
+            if not force:
+                sys.stderr.write(f"rm: cannot remove '{path}': No such file or directory\n")
+                code = 1
+    _log({"event": "rm", "paths": [a for a in args if not a.startswith("-")], "rc": code})
+    return code
 
 
 # --------------------------------------------------------------------------- MongoDB

@@ -13,6 +13,7 @@ from __future__ import annotations
 import atexit
 import json
 import os
+import shlex
 import shutil
 import sys
 import tempfile
@@ -20,6 +21,7 @@ from typing import Any, Callable, Dict
 
 from ..config import Environment
 from ..databases.defaults import default_databases
+from ..paths import is_within
 from ..plan import detect_versions
 from ..progress import Progress
 from . import fakedb, fakekube, mockcell, sshhosts
@@ -94,6 +96,7 @@ def _component_pack(env: Environment, root: str, build_tree: bool) -> Dict[str, 
     if build_tree and not os.path.isdir(pv_root):
         for folder, files in (("customizations", {"themes/custom.css": "body { color: #333 }\n"}),
                               ("kudos-boards-minio", {"boards/a1/object.bin": "x" * 4096}),
+                              ("huddo-boards-s3", {"buckets/huddo-boards/a1/object.bin": "y" * 2048}),
                               ("opensearchbackup", {})):
             for rel, text in files.items():
                 path = os.path.join(pv_root, folder, rel)
@@ -102,7 +105,36 @@ def _component_pack(env: Environment, root: str, build_tree: bool) -> Dict[str, 
                     handle.write(text)
             os.makedirs(os.path.join(pv_root, folder), mode=0o700, exist_ok=True)
     folder = os.path.join(root, "fakekube")
-    return _cached_env(folder, lambda: fakekube.prepare(folder, pv_root))
+    kube_env = _cached_env(folder, lambda: fakekube.prepare(folder, pv_root))
+    # the fake kubectl and helm run with this program's Python (their PATH's python3), as the fake DB tools do
+    return {**kube_env, "PATH": fakedb.python_dir(folder) + os.pathsep + os.environ.get("PATH", "")}
+
+
+def _wsadmin_by_hand(was_root: str, root: str, mock_env: Dict[str, str]) -> None:
+    """The demo tree's ``bin/wsadmin.sh`` (``Dmgr01/bin/wsadmin.sh`` links to it): the mocked wsadmin
+    on the demo's cell, with the settings of ``<demo root>/mock/env.json``, so that the wsadmin scripts
+    run by hand as on a real Dmgr (README: "Running the wsadmin scripts by hand"). Written only inside
+    the demo's own tree, and only when it changes (the tree is backed up and restored)."""
+    path = os.path.join(was_root, "bin", "wsadmin.sh")
+    if not is_within(was_root, root) or not os.path.isdir(os.path.dirname(path)) or os.path.islink(path):
+        return
+    text = ("#!/bin/sh\n"
+            "# Demo stand-in for WebSphere's wsadmin.sh, written by cnxbackup's demo: the mocked wsadmin (real\n"
+            "# Jython 2.7) on the demo's cell, as the backup runs it. Log in as wasadmin; the password is in\n"
+            f"# {os.path.join(root, 'mock', 'was-password')}.\n"
+            + "".join(f"{key}={shlex.quote(str(value))}; export {key}\n" for key, value in sorted(mock_env.items()))
+            + f'exec {shlex.quote(mockcell.WSADMIN_SH)} "$@"\n')
+    try:
+        with open(path, encoding="utf-8") as handle:
+            if handle.read() == text:
+                return
+    except (OSError, ValueError):
+        pass
+    fresh = path + ".cnxdemo-new"
+    with open(os.open(fresh, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o755), "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.chmod(fresh, 0o755)
+    os.replace(fresh, path)
 
 
 def prepare_demo(env: Environment, progress: Progress, build_tree: bool = True) -> Overlay:
@@ -133,6 +165,7 @@ def prepare_demo(env: Environment, progress: Progress, build_tree: bool = True) 
     overlay["wsadmin"] = {"env": {**mock_env, "CNXMOCK_PROFILE_TOOL": profile_tool, "CNXMOCK_PYTHON": sys.executable,
                                   **(ws.get("env") or {})},
                           "port": fixture.get("dmgrPort", ws["port"])}
+    _wsadmin_by_hand(env.paths.get("was_root") or "", root, overlay["wsadmin"]["env"])
     if ws["host"] == "localhost":
         overlay["wsadmin"]["host"] = fixture.get("dmgrHost", "localhost")
 
@@ -151,6 +184,7 @@ def prepare_demo(env: Environment, progress: Progress, build_tree: bool = True) 
         fake_env = _cached_env(fake_dir, new_fake_env)
         # the fake instance is owned by the user running the demo unless the demo says otherwise: no OS user
         owner = db.get("os_user") or fakedb.read_state(fake_env).get("owner") or fakedb.user_name()
+        fakedb.python_dir(fake_dir, owner)  # first on fake_env's PATH: this program's Python, even if another made it
         overlay["database"] = {"env": {**fake_env, **(db.get("env") or {})}, "os_user": owner}
         os.makedirs(db["backup_dir"], exist_ok=True)
     return overlay

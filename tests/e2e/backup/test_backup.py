@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import stat
 import subprocess
@@ -117,7 +118,8 @@ def test_dry_run_and_plan_change_nothing(tmp_path):
     assert "db2 backup database OPNACT" in proc.stdout.replace("  ", " ") or "OPNACT" in proc.stdout
     assert "zstd" in proc.stdout and "stop_servers" in proc.stdout
     assert e2e.sets(os.path.join(tmp, "backups")) == []
-    assert not os.path.exists(os.environ.get("X", os.path.join(tmp, "demo", "mock", "was905.log.jsonl")))
+    events = mockcell.read_log(e2e.mock_env(tmp))  # the gate's session logged in to the Dmgr, was asked nothing
+    assert [e["event"] for e in events if e["event"] != "exit"] == ["launch"]
     assert e2e.db_changes(fakedb.read_log(e2e.fakedb_env(tmp))) == []  # the gate's read-only query only
     plan = e2e.cli("plan", "--env", env_file)
     assert plan.returncode == 0 and "shared-provision" in plan.stdout and "Connections 8.0.0.0_CR14" in plan.stdout
@@ -262,17 +264,26 @@ def test_wsadmin_death_and_hang_are_reported(tmp_path, action, expect):
     assert e2e.db_changes(fakedb.read_log(e2e.fakedb_env(tmp))) == []  # nothing after wsadmin ran
 
 
-def test_dmgr_down_stops_before_anything(tmp_path):
+def test_dmgr_down_fails_plan_and_backup_at_the_gate_before_anything(tmp_path):
+    """The gate reaches the Dmgr in the session the backup would use: with it stopped, ``plan`` and
+    ``backup`` fail (exit 1) naming it and how to start it, before a set folder exists."""
     tmp = str(tmp_path)
     env_file = e2e.write_env(tmp)
     os.makedirs(os.path.join(tmp, "demo", "mock"))
     env = mockcell.prepare(os.path.join(tmp, "demo", "mock"), "was905", dmgrRunning=False)
     json.dump(env, open(os.path.join(tmp, "demo", "mock", "env.json"), "w"))
-    proc = e2e.cli("backup", "--env", env_file)
-    assert proc.returncode == 1 and "WASX7023E" in proc.stderr
-    assert not [e for e in mockcell.read_log(env) if e.get("event") == "call" and e["method"] in ("stopServer", "invoke")]
-    [set_dir] = e2e.sets(os.path.join(tmp, "backups"))  # the set's own log says why it ended
-    assert "WASX7023E" in open(os.path.join(set_dir, "cnxbackup.log")).read()
+    gate_tmp = os.path.join(tmp, "gate-tmp")
+    os.makedirs(gate_tmp)
+    for command in ("plan", "backup"):
+        proc = e2e.cli(command, "--env", env_file, env={"TMPDIR": gate_tmp})
+        assert proc.returncode == 1, proc.stdout + proc.stderr
+        assert "WASX7023E" in proc.stderr and "ConnectorNotAvailableException" in proc.stderr
+        profile = os.path.join(tmp, "demo", "tree", "opt", "IBM", "WebSphere", "AppServer", "profiles", "Dmgr01")
+        assert re.search(rf"the Dmgr at \S+:8879 \(SOAP; profile {re.escape(profile)}\) does not answer", proc.stderr)
+        assert "startManager.sh" in proc.stderr and f"start --env {env_file}" in proc.stderr
+    assert e2e.sets(os.path.join(tmp, "backups")) == [] and os.listdir(gate_tmp) == []
+    events = mockcell.read_log(env)  # one wsadmin per command, the gate's, asked nothing
+    assert [e["event"] for e in events if e.get("event") != "exit"] == ["launch", "launch"]
 
 
 def _wait_for(predicate, timeout=120):
@@ -313,6 +324,19 @@ def test_ctrl_c_then_resume(tmp_path):
     [set_dir] = e2e.sets(os.path.join(tmp, "backups"))
     journal = json.load(open(os.path.join(set_dir, "journal.json")))
     assert all(s["status"] != "done" for k, s in journal["steps"].items() if k.startswith("db:"))
+    # interrupted, not failed; no worker speaks after the Ctrl-C as if the work went on; no traceback
+    assert {s.get("error") for k, s in journal["steps"].items() if k.startswith("db:")} == {"interrupted"}
+    assert not [line for line in out.splitlines() if line.startswith("[databases]") and
+                ("finished" in line or "done:" in line)], out
+    assert "Traceback" not in out + err and "KeyboardInterrupt" not in out + err
+    # the last lines: the servers this backup stopped and left stopped, then the resume and the start
+    state = err[err.index("The deployment is NOT fully running"):]
+    assert len(journal["stoppedServers"]) == 7 and "PushCluster_server2" not in state  # stopped before the backup
+    for server in journal["stoppedServers"]:
+        node, name = server.split("/")
+        assert re.search(rf"application servers on node {node}: .*\b{name}\b", state), (server, state)
+    lines = err.rstrip().splitlines()
+    assert lines[-3].endswith(f"backup --env {env_file} --resume {set_dir}") and lines[-1].endswith(f"start --env {env_file}")
     # the archives ran beside the databases: what is marked done is there and hashes as recorded
     for key, step in journal["steps"].items():
         if key.startswith("item:") and step["status"] == "done":
@@ -329,9 +353,21 @@ def test_ctrl_c_then_resume(tmp_path):
     assert fake["FAKEDB_STATE"] not in ps
     assert not [line for line in ps.splitlines() if "demo/fakes/db2 backup" in line and tmp in line]
 
+    # an image an interrupted run left in backup_dir, which no set will list: the resume, list and
+    # cleanup name it; cleanup removes it, and nothing the set lists
+    orphan = os.path.join(tmp, "demo", "db2-backups", "BLOGS.0.db2inst1.DBPART000.20200101000000.001")
+    with open(orphan, "wb") as handle:
+        handle.write(b"left by an interrupted run")
     proc = e2e.cli("backup", "--env", env_file, "--resume")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert e2e.manifest(set_dir)["status"] == "complete"
+    assert "belong to no set" in proc.stdout and orphan in proc.stdout
+    listed = e2e.cli("list", "--env", env_file)
+    assert "belong to no set" in listed.stdout and orphan in listed.stdout and "cleanup --env" in listed.stdout
+    cleaned = e2e.cli("cleanup", "--env", env_file, "--yes")
+    assert cleaned.returncode == 0 and f"removed {orphan}" in cleaned.stdout, cleaned.stdout + cleaned.stderr
+    assert not os.path.exists(orphan)
+    assert all(os.path.isfile(i["path"]) for db in e2e.manifest(set_dir)["databases"] for i in db["images"])
 
 
 def test_disk_full_during_archive(tmp_path):
@@ -382,7 +418,8 @@ def test_disk_full_during_archive(tmp_path):
 def test_databases_and_file_archives_run_at_the_same_time_after_the_stop(tmp_path):
     tmp = str(tmp_path)
     env_file = e2e.write_env(tmp)
-    fake = fakedb.prepare(os.path.join(tmp, "demo", "fakedb"), "db2", databases=e2e.ALL_DB2, delay_seconds=1.5)
+    fake = fakedb.prepare(os.path.join(tmp, "demo", "fakedb"), "db2", databases=e2e.ALL_DB2, delay_seconds=0.5)
+    # 16 databases, 4 at a time, each backup and check 0.5 s: they run 4 s past the stop
     json.dump(fake, open(os.path.join(tmp, "demo", "fakedb", "env.json"), "w"))
     proc = e2e.cli("--plain", "backup", "--env", env_file)
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -90,7 +90,7 @@ def test_multihost_backup(tmp_path, five_hosts):
     os.chown(theirs, 54321, 54321)
     before = len(fakedb.read_log(fake))
     try:
-        proc = e2e.cli("restore", set_dir, "--env", env_file)
+        proc = e2e.cli("restore", set_dir, "--env", env_file, "--yes")
     finally:
         os.chown(theirs, owner.st_uid, owner.st_gid)
     assert proc.returncode == 1 and f"db:{image}" in proc.stderr and "copy it back" in proc.stderr, proc.stderr
@@ -111,7 +111,7 @@ def test_multihost_backup(tmp_path, five_hosts):
     gone = next(os.path.join(d, f) for d, _, fs in os.walk(shared) for f in fs)
     os.unlink(gone)
     before = len(fakedb.read_log(fake))
-    proc = e2e.cli("restore", set_dir, "--env", env_file)
+    proc = e2e.cli("restore", set_dir, "--env", env_file, "--yes")
     assert proc.returncode in (0, 3), proc.stdout + proc.stderr
     assert open(victim, "rb").read() == original and os.path.exists(gone)
     assert [p for p in os.listdir(os.path.dirname(node2_local)) if ".cnxrestore-" in p]
@@ -158,8 +158,12 @@ def test_host_down_midway_then_resume(tmp_path, five_hosts):
     assert "node2" in out and ("unreachable" in out.lower() or "connection" in out.lower())
 
     sshhosts.restart_host(node2)
+    # an image no set lists, on the DB host: the resume finds it there, over ssh
+    orphan = os.path.join(tmp, "demo", "db2-backups", "FILES.0.db2inst1.DBPART000.20200101000000.001")
+    open(orphan, "wb").write(b"image")
     proc = e2e.cli("backup", "--env", env_file, "--resume")
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert f"belong to no set (5 B; left by an interrupted or failed backup): db:{orphan};" in proc.stdout, proc.stdout
     manifest = e2e.manifest(set_dir)
     assert manifest["status"] == "complete"
     assert all(a["status"] == "done" for a in manifest["archives"])
@@ -228,7 +232,7 @@ def test_an_encrypted_set_over_ssh_restores_a_node_item_and_prune_removes_its_im
     original = open(victim, "rb").read()
     with open(victim, "wb") as handle:
         handle.write(b"changed after the backup")
-    proc = e2e.cli("restore", set_dir, "--env", env_file, "--only", "node1-local-data", "--identity", identity)
+    proc = e2e.cli("restore", set_dir, "--env", env_file, "--yes", "--only", "node1-local-data", "--identity", identity)
     assert proc.returncode in (0, 3), proc.stdout + proc.stderr
     assert open(victim, "rb").read() == original
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
+import shlex
 
 import e2e
-from cnxbackup.demo import fakedb
+from cnxbackup.demo import fakedb, mockcell
 from cnxbackup.demo.treegen import build_demo_deployment
 from cnxbackup.paths import demo_dir
 
@@ -29,7 +30,11 @@ def test_init_on_the_demo_tree_writes_a_file_whose_plan_passes(tmp_path) -> None
         handle.write(f'signing:\n  key: "{tmp_path}/keys/signing-key.pem"\n  trusted_keys: "{tmp_path}/keys/trusted-keys"\n')
     # and a DB2 instance that answers (the gate asks it for its authority groups before anything stops)
     instance = fakedb.prepare(str(tmp_path / "db2"), "db2", ["OPNACT"])
-    env = {"PATH": f"{fakes}{os.pathsep}{os.environ['PATH']}", "CNX_WAS_PASSWORD": "secret",
+    # and a Dmgr that answers the gate's login: the tree's wsadmin.sh (a bare stand-in) becomes the mocked one
+    cell = mockcell.prepare(tmp_path / "mock", "was905")
+    with open(os.path.join(was_root, "bin", "wsadmin.sh"), "w", encoding="utf-8") as handle:
+        handle.write(f'#!/bin/sh\nexec {shlex.quote(mockcell.WSADMIN_SH)} "$@"\n')
+    env = {"PATH": f"{fakes}{os.pathsep}{os.environ['PATH']}", "CNX_WAS_PASSWORD": "Adm1n-Secret", **cell,
            **{key: instance[key] for key in ("FAKEDB_STATE", "FAKEDB_LOG", "DB2INSTANCE")}}
     plan = e2e.cli("--plain", "plan", "--env", out, env=env)
     assert plan.returncode == 0, plan.stdout + plan.stderr

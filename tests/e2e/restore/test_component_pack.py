@@ -17,7 +17,7 @@ import subprocess
 import pytest
 
 import e2e
-from cnxbackup.demo import fakekube, mockcell
+from cnxbackup.demo import fakehelm, fakekube, mockcell
 from cpkit import CP, events, tree
 from restorekit import stops
 
@@ -61,7 +61,11 @@ def test_restore_round_trips_the_mongo_data_the_indices_and_the_folders_and_leav
         < runbook.index("helm upgrade infrastructure")
     halves = e2e.cli("--plain", "restore", set_dir, "--env", env_file, "--only", "databases", "--dry-run")
     assert "database HOMEPAGE is restored from this set but the Component Pack is not" in halves.stdout, halves.stdout
-    proc = e2e.cli("--plain", "restore", set_dir, "--env", env_file, "--only", "component-pack")
+    unasked = e2e.cli("--plain", "restore", set_dir, "--env", env_file, "--only", "component-pack")
+    assert unasked.returncode == 2 and "no terminal to ask on" in unasked.stderr and "--yes" in unasked.stderr
+    assert "change the Kubernetes cluster:" in unasked.stdout and "nothing was changed" in unasked.stderr
+    assert fakekube.read_state(kube) == state  # without a terminal and without --yes: the cluster untouched
+    proc = e2e.cli("--plain", "restore", set_dir, "--env", env_file, "--yes", "--only", "component-pack")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "the Component Pack is restored from this set but database HOMEPAGE is not" in proc.stdout
     after = fakekube.read_state(kube)
@@ -87,7 +91,9 @@ def test_the_runbooks_component_pack_section_run_by_bash_restores_the_data(cp_se
     """RESTORE.md's Component Pack section, run block by block with ``bash -euo pipefail`` and the fake
     kubectl on PATH, restores what the tool restores: MongoDB, the indices, the consumers' replica counts.
     The chart block (cp-manual, a rebuilt cluster's ``helm upgrade -i`` from hclcr.io and ``kubectl apply``)
-    is not run: the fake cluster has its charts and emulates neither ``helm upgrade`` nor ``kubectl apply``."""
+    is not run: the fake cluster has its charts and emulates neither ``helm upgrade`` nor ``kubectl apply``; nor is
+    the etcd block (``etcdutl snapshot restore`` on the NFS master). The Helm history block runs: every release's
+    history is in the cluster, so it changes nothing."""
     tmp, _env_file, kube, set_dir = cp_set
     at_backup = fakekube.read_state(kube)
     recorded = json.load(open(os.path.join(set_dir, "manifest.json")))["componentPack"]
@@ -110,13 +116,13 @@ def test_the_runbooks_component_pack_section_run_by_bash_restores_the_data(cp_se
     env = dict(os.environ, **kube, PATH=FAKES + os.pathsep + os.environ["PATH"], SET=set_dir)
     ran = []
     for title, _, body in blocks:
-        if "the charts by hand" in title:
+        if "by hand" in title:  # the charts (helm upgrade -i from hclcr.io) and the etcd restore (etcdutl on the NFS master)
             continue
         proc = subprocess.run(["bash", "-euo", "pipefail", "-c", body], env=env, capture_output=True, text=True,
                               timeout=120)
         assert proc.returncode == 0, f"{title}:\n{body}\n{proc.stdout}{proc.stderr}"
         ran.append(title)
-    assert len(ran) == len(blocks) - 1
+    assert len(ran) == len(blocks) - 2
     after = fakekube.read_state(kube)
     for db, colls in at_backup["mongo"]["databases"].items():
         if db != "admin":
@@ -141,6 +147,57 @@ def test_the_runbooks_component_pack_section_run_by_bash_restores_the_data(cp_se
         assert proc.returncode != 0 and said in proc.stderr.decode(), proc.stderr
 
 
+def test_the_runbooks_helm_steps_put_an_uninstalled_release_back_with_its_history_and_roll_it_back(cp_set):
+    """HCL's upgrade steps ``helm uninstall`` mw-proxy and reinstall it: its history is gone (the reinstalled one is
+    at revision 1). RESTORE.md's Helm history block, run by bash on the fake cluster, uninstalls the reinstalled
+    one, creates the saved records and rolls back to the revision deployed at backup; every other release, whose
+    history the cluster holds, is left alone, and a second run changes nothing."""
+    _tmp, _env_file, kube, set_dir = cp_set
+    env = dict(os.environ, **kube, PATH=FAKES + os.pathsep + os.environ["PATH"], SET=set_dir)
+    at_backup = fakekube.read_state(kube)
+    saved = {r["release"]: r for r in e2e.manifest(set_dir)["componentPack"]["inventory"]["helmRecords"]}
+    assert saved["mw-proxy"]["revisions"] == [1, 2, 3] and saved["mw-proxy"]["deployed"] == 3
+    assert {"apisix", "hcl-api-gateway", "collabora-online"} <= set(saved)  # the other namespaces' releases too
+    records = os.path.join(set_dir, "componentpack", saved["mw-proxy"]["file"])
+    assert oct(os.stat(records).st_mode & 0o777) == "0o600"
+    assert [i["metadata"]["name"] for i in json.load(open(records))["items"]] == \
+        [f"sh.helm.release.v1.mw-proxy.v{n}" for n in (1, 2, 3)]
+    secrets = json.load(open(os.path.join(set_dir, "componentpack", "secrets.json")))["items"]
+    assert not [s for s in secrets if s["type"] == "helm.sh/release.v1"]  # never among the secrets the runbook applies
+    uninstalled = subprocess.run([os.path.join(FAKES, "helm"), "uninstall", "mw-proxy", "-n", "connections"], env=env,
+                                 capture_output=True, text=True)
+    assert uninstalled.returncode == 0, uninstalled.stderr
+    state = fakekube.read_state(kube)  # reinstalled as HCL's steps do: a new release, revision 1
+    state["helm"].append({"name": "mw-proxy", "chart": "mw-proxy-0.2.0-20261201-101010", "revision": "1",
+                          "status": "deployed", "app_version": "", "values": {"image": {"tag": "20261201"}}})
+    fakekube.write_state(kube, state)
+    [(title, body)] = [(t, b) for t, _, b in runbook_cp_blocks(set_dir) if "Helm history" in t]
+    ran = subprocess.run(["bash", "-euo", "pipefail", "-c", body], env=env, capture_output=True, text=True, timeout=120)
+    assert ran.returncode == 0, f"{title}:\n{body}\n{ran.stdout}{ran.stderr}"
+    assert "mw-proxy: the cluster holds" not in ran.stdout and "orientme: the cluster holds its history" in ran.stdout
+    after = fakekube.read_state(kube)
+    [release] = [r for r in after["helm"] if r["name"] == "mw-proxy"]
+    history = fakehelm.history(release)
+    backup = fakehelm.history(next(r for r in at_backup["helm"] if r["name"] == "mw-proxy"))
+    assert [(h["revision"], h["status"]) for h in history] == [(1, "superseded"), (2, "superseded"), (3, "superseded"),
+                                                                (4, "deployed")]
+    assert history[-1]["description"] == "Rollback to 3"
+    assert (history[-1]["chart"], history[-1]["values"]) == (backup[2]["chart"], backup[2]["values"])
+    assert [(h["chart"], h["values"]) for h in history[:3]] == [(h["chart"], h["values"]) for h in backup]
+    untouched = [r["name"] for r in at_backup["helm"] if r["name"] != "mw-proxy"]
+    assert {r["name"]: fakehelm.history(r) for r in after["helm"] if r["name"] in untouched} == \
+        {r["name"]: fakehelm.history(r) for r in at_backup["helm"] if r["name"] in untouched}
+    assert [e["release"] for e in events(kube, "helm-uninstall")] == ["mw-proxy", "mw-proxy"]
+    again = subprocess.run(["bash", "-euo", "pipefail", "-c", body], env=env, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0 and "mw-proxy: the cluster holds its history of the backup" in again.stdout, again.stderr
+    assert fakekube.read_state(kube)["helm"] == after["helm"]
+    # strict as the real tools: a record that exists is not created again, and apply is not what the runbook uses
+    dup = subprocess.run([os.path.join(FAKES, "kubectl"), "create", "-n", "connections", "-f", records], env=env,
+                         capture_output=True, text=True)
+    assert dup.returncode == 1 and 'secrets "sh.helm.release.v1.mw-proxy.v1" already exists' in dup.stderr
+    assert "kubectl apply" not in body and "kubectl create -n connections -f" in body
+
+
 @pytest.mark.parametrize("fault, value, reason", [
     ("fcv", "8.0", "featureCompatibilityVersion is 8.0, the dump is of MongoDB 7.0.39"),
     ("dump_changed", None, "componentpack/mongodb.archive.gz does not match its SHA-256 and size in the manifest"),
@@ -162,7 +219,7 @@ def test_a_wrong_version_is_refused_before_any_change_and_failed_documents_fail_
     else:
         fakekube.set_fault(kube, fault, value)
     scales_before = len(events(kube, "scale"))
-    proc = e2e.cli("--plain", "restore", set_dir, "--env", env_file, "--only", "component-pack")
+    proc = e2e.cli("--plain", "restore", set_dir, "--env", env_file, "--yes", "--only", "component-pack")
     assert proc.returncode == 1 and reason in proc.stdout + proc.stderr, proc.stdout + proc.stderr
     scales = [(e["name"], e["replicas"]) for e in events(kube, "scale")[scales_before:]]
     if fault != "restore_failed_docs":  # refused in the checks: nothing scaled, nothing restored

@@ -31,9 +31,14 @@ def test_a_backup_after_a_restore_is_the_size_it_was_and_cleanup_removes_only_th
     decoy = ctx.shared + ".cnxbackup-replaced-notes"  # a user's folder: not one of the fixed forms
     os.makedirs(decoy)
     open(os.path.join(decoy, "keep.txt"), "w").write("mine\n")
+    # and a database image an interrupted backup left, which no set lists: plan names it, cleanup removes it
+    orphan = os.path.join(ctx.base, "demo", "db2-backups", "HOMEPAGE.0.db2inst1.DBPART000.20200101000000.001")
+    open(orphan, "wb").write(b"image")
 
     plan = e2e.cli("--plain", "plan", "--env", ctx.env_file)
     assert plan.returncode == 0, plan.stdout + plan.stderr
+    assert f"note: 1 database image(s) in {os.path.dirname(orphan)} belong to no set" in plan.stdout, plan.stdout
+    assert orphan in plan.stdout
     listed = [line for line in plan.stdout.splitlines() if line.startswith("note: restore leftover ")]
     assert len(listed) == len(moved) and all(any(path in line for line in listed) for path in moved), plan.stdout
     assert not any(decoy in line for line in listed)
@@ -48,6 +53,7 @@ def test_a_backup_after_a_restore_is_the_size_it_was_and_cleanup_removes_only_th
     assert cleanup.returncode == 0, cleanup.stdout + cleanup.stderr
     assert [p for p in leftovers_under(ctx.tree) if p != decoy] == []
     assert open(os.path.join(decoy, "keep.txt")).read() == "mine\n"
+    assert not os.path.exists(orphan) and f"removed {orphan}" in cleanup.stdout
     again = e2e.cli("--plain", "cleanup", "--env", ctx.env_file, "--yes")
     assert again.returncode == 0 and "no restore leftovers" in again.stdout
 

@@ -88,7 +88,7 @@ def test_an_image_of_another_database_is_refused_by_restore_headeronly_before_th
         mock = e2e.mock_env(base)
         before = len(mockcell.read_log(mock))
         statements_before = len(sqlcmd_statements(base))
-        proc = e2e.cli("--plain", "restore", copy, "--env", env_file)
+        proc = e2e.cli("--plain", "restore", copy, "--env", env_file, "--yes")
         assert proc.returncode == 1, proc.stdout + proc.stderr
         assert "database HOMEPAGE" in proc.stderr and "holds a backup of database FILES, not HOMEPAGE" in proc.stderr
         after = mockcell.read_log(mock)[before:]
@@ -103,7 +103,7 @@ def test_an_image_of_another_database_is_refused_by_restore_headeronly_before_th
 def test_a_genuine_sql_server_set_restores_after_the_header_check(mssql_backup) -> None:
     base, env_file, set_dir = mssql_backup
     statements_before = len(sqlcmd_statements(base))
-    proc = e2e.cli("--plain", "restore", set_dir, "--env", env_file)
+    proc = e2e.cli("--plain", "restore", set_dir, "--env", env_file, "--yes")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     ran = sqlcmd_statements(base)[statements_before:]
     headers = [i for i, s in enumerate(ran) if s.startswith("RESTORE HEADERONLY")]

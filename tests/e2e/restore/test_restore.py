@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import pty
 import re
 import shlex
 import shutil
@@ -20,6 +21,7 @@ import time
 import pytest
 
 import e2e
+from cnxbackup.actions.backup import component_pack_phase
 from cnxbackup.actions.backup.runbook import relative_to_set
 from cnxbackup.demo import fakedb, mockcell
 from restorekit import (
@@ -32,6 +34,7 @@ from restorekit import (
     role_mappings,
     set_installed_version,
     snapshot,
+    staging_left,
 )
 
 reseal = e2e.reseal
@@ -78,7 +81,9 @@ def test_round_trip_restores_tree_roles_databases_and_starts_servers(ctx):
     assert snapshot(ctx.tree) == ctx.original
     after = mockcell.load_state(ctx.mock)
     assert role_mappings(after) == original_roles
-    assert set(app_server_actions(after).values()) == {"start"}
+    actions = app_server_actions(after)
+    # every server that ran is started again; the demo's one stopped before the backup stays stopped
+    assert actions.pop("CNXNode02/PushCluster_server2") is None and set(actions.values()) == {"start"}
     log = mockcell.read_log(ctx.mock)
     assert calls(log, "edit") and max(i for i, e in enumerate(log) if e in calls(log, "edit")) < \
         max(i for i, e in enumerate(log) if e.get("method") in ("startServer", "invoke"))
@@ -118,16 +123,38 @@ def _normalise(line: str) -> list:
 def test_dry_run_prints_the_runbook_commands_and_changes_nothing(ctx):
     before = ctx.log_length()
     fakedb_before = len(fakedb.read_log(ctx.fake))
-    proc = ctx.restore("--dry-run")
+    proc = ctx.restore("--dry-run", "--json")  # the steps' text on stderr, the result document on stdout
     assert proc.returncode == 0, proc.stdout + proc.stderr
     # RESTORE.md says "$SET" for the set's folder and runs the set's own wsadmin scripts: the same commands
-    printed = [relative_to_set(line[5:], ctx.set_dir) for line in proc.stdout.splitlines() if line.startswith("     ")]
+    printed = [relative_to_set(line[5:], ctx.set_dir) for line in proc.stderr.splitlines() if line.startswith("     ")]
     runbook = _runbook_commands(ctx.set_dir)
     assert len(runbook) > 40
     assert [_normalise(c) for c in printed] == [_normalise(c) for c in runbook]
     assert any("taken at" in c for c in printed)
     assert_nothing_changed(ctx, before)
     assert len(fakedb.read_log(ctx.fake)) == fakedb_before
+    # the README's "Rolling back a failed upgrade" lists the same steps in the same order
+    kinds = [step["kind"] for step in json.loads(proc.stdout)["details"]["steps"]]
+    in_order = [kind for index, kind in enumerate(kinds) if index == 0 or kinds[index - 1] != kind]
+    assert in_order == readme_restore_order() and len(in_order) == 13
+
+
+def test_the_quick_start_lists_every_entry_of_a_set_and_nothing_else(ctx):
+    text = open(os.path.join(e2e.ROOT, "README.md"), encoding="utf-8").read()
+    block = text[text.index("\n## Quick start: the demo"):]
+    block = block[:block.index("\n## ", 1)]
+    listed = re.findall(r"^    (\S+?)/?  +\S", block, re.M)
+    entries = sorted(os.listdir(ctx.set_dir))
+    assert sorted(set(listed) - {component_pack_phase.FOLDER}) == entries  # the Component Pack's: with its section
+    assert component_pack_phase.FOLDER in listed
+
+
+def readme_restore_order() -> list:
+    """The ``<!-- step: KIND -->`` marks of the README's rollback section, in order."""
+    text = open(os.path.join(e2e.ROOT, "README.md"), encoding="utf-8").read()
+    section = text[text.index("\n## Rolling back a failed upgrade"):]
+    section = section[:section.index("\n## ", 1)]
+    return re.findall(r"<!-- step: ([a-z-]+) -->", section)
 
 
 def test_only_shared_data_keeps_provision_and_the_rest(ctx):
@@ -152,6 +179,55 @@ def test_only_shared_data_keeps_provision_and_the_rest(ctx):
     assert unknown.returncode == 2 and "no-such-item" in unknown.stderr
 
 
+def test_without_a_terminal_and_without_yes_a_restore_says_what_it_would_do_and_refuses_before_anything(ctx):
+    before = ctx.log_length()
+    db_before = len(fakedb.read_log(ctx.fake))
+    whole = ctx.restore(confirm=False)
+    assert whole.returncode == 2, whole.stdout + whole.stderr
+    assert "no terminal to ask on" in whole.stderr and "--yes" in whole.stderr
+    summary = whole.stdout[whole.stdout.index("This will restore"):]
+    for heading in ("stop:", "the application servers of the cell", "dmgr (Dmgr01)", "replace (what is there is kept",
+                    "restore these databases over the live ones:", "HOMEPAGE", "then start:"):
+        assert heading in summary, heading
+    assert f"{ctx.shared}: shared-data (" in summary  # the path, the item and its size from the manifest
+    databases = ctx.restore("--only", "databases", confirm=False)
+    assert databases.returncode == 2 and "no terminal to ask on" in databases.stderr
+    assert "replace (what" not in databases.stdout and "HOMEPAGE" in databases.stdout
+    on_terminal = _restore_on_a_terminal(ctx, answer="demo-typo")
+    assert on_terminal["code"] == 2 and "Type the environment's name (demo)" in on_terminal["output"]
+    assert "not confirmed: nothing was changed" in on_terminal["output"]
+    assert_nothing_changed(ctx, before)
+    assert ctx.restore_dirs() == []  # refused before its journal was made
+    assert not any("restore" in e["argv"] for e in fakedb.read_log(ctx.fake)[db_before:])
+
+
+def _restore_on_a_terminal(ctx, answer: str) -> dict:
+    """``restore`` with a pseudo-terminal for stdin and output; ``answer`` typed at the question."""
+    main, child = pty.openpty()
+    proc = subprocess.Popen(e2e.cli_argv("--plain", "restore", ctx.set_dir, "--env", ctx.env_file),
+                            stdin=child, stdout=child, stderr=child, env=e2e.cli_env(None), close_fds=True)
+    os.close(child)
+    output = b""
+    deadline = time.monotonic() + 120
+    while b"to go on" not in output and time.monotonic() < deadline and proc.poll() is None:
+        try:
+            output += os.read(main, 65536)
+        except OSError:
+            break
+    os.write(main, answer.encode() + b"\n")
+    code = proc.wait(timeout=120)
+    while True:
+        try:
+            chunk = os.read(main, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        output += chunk
+    os.close(main)
+    return {"code": code, "output": output.decode(errors="replace")}
+
+
 def test_target_root_restores_files_only_under_it(ctx):
     changed = os.path.join(ctx.shared, "profiles/cache/profiles.cache")
     with open(changed, "ab") as handle:
@@ -159,14 +235,16 @@ def test_target_root_restores_files_only_under_it(ctx):
     live = snapshot(ctx.tree)
     before = ctx.log_length()
     side = os.path.join(ctx.base, "side")
-    proc = ctx.restore("--target-root", side)
+    proc = ctx.restore("--target-root", side, confirm=False)  # new folders, nothing live: not asked
     assert proc.returncode in (0, 3), proc.stdout + proc.stderr
+    assert "This will restore" not in proc.stdout and "what was replaced is kept" not in proc.stdout
     assert snapshot(ctx.tree) == live
     restored = snapshot(side + ctx.tree)
     for path in ("opt/IBM/Connections/data/shared/profiles/cache/profiles.cache",
                  "opt/IBM/WebSphere/AppServer/profiles/Dmgr01", "var/ibm/InstallationManager/installed.xml"):
         assert restored[path] == ctx.original[path]
     assert set(os.listdir(side)) == {ctx.tree.split("/")[1]}
+    assert staging_left(side) == []  # nothing was replaced: no empty container is left beside the new trees
     assert not any(e.get("event") == "launch" for e in mockcell.read_log(ctx.mock)[before:])
     assert not any(e["tool"] == "db2" and "restore" in e["argv"] for e in fakedb.read_log(ctx.fake))
 
@@ -348,7 +426,7 @@ def test_a_restore_killed_mid_swap_resumes_to_the_backup_and_loses_nothing(ctx):
                 handle.write(b"after the backup")
         # the nested items only (connections_root, the shared data in it, provision in that, the local
         # data): every kind of move, without the databases and the role import of a full restore
-        proc = subprocess.Popen(e2e.cli_argv("--plain", "restore", ctx.set_dir, "--env", ctx.env_file, "--only",
+        proc = subprocess.Popen(e2e.cli_argv("--plain", "restore", ctx.set_dir, "--env", ctx.env_file, "--yes", "--only",
                                              "connections-root", "shared-data", "shared-provision", "local-data"),
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
                                 env=e2e.cli_env())

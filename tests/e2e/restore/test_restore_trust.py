@@ -261,7 +261,7 @@ def _small_files_only() -> None:
 def test_a_full_disk_while_staging_leaves_no_staging_and_nothing_stopped(ctx) -> None:
     """Files larger than 48 KiB cannot be written (EFBIG, as on a full disk) by tar or by the copy."""
     before = ctx.log_length()
-    proc = subprocess.run(e2e.cli_argv("--plain", "restore", ctx.set_dir, "--env", ctx.env_file), capture_output=True,
+    proc = subprocess.run(e2e.cli_argv("--plain", "restore", ctx.set_dir, "--env", ctx.env_file, "--yes"), capture_output=True,
                           text=True, env=e2e.cli_env(), preexec_fn=_small_files_only, timeout=600)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "nothing was stopped or changed" in proc.stderr and "staging folders were removed" in proc.stderr
@@ -347,7 +347,7 @@ def test_a_genuine_set_with_special_files_restores_exactly(special_backup) -> No
     os.unlink(os.path.join(local, "pipe"))
     os.chmod(os.path.join(local, "suid-tool"), 0o755)
     os.unlink(os.path.join(local, "rel-link"))
-    proc = e2e.cli("--plain", "restore", set_dir, "--env", env_file, "--only", "local-data")
+    proc = e2e.cli("--plain", "restore", set_dir, "--env", env_file, "--yes", "--only", "local-data")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert snapshot(tree) == original and owners(tree) == original_owners
     info = os.lstat(os.path.join(local, "suid-tool"))
@@ -366,7 +366,7 @@ def test_the_same_special_files_are_refused_from_an_unsealed_set(special_backup,
     os.unlink(os.path.join(copy, "manifest.json.sig"))
     journals = restore_dirs(os.path.dirname(env_file), copy)
     target = str(tmp_path / "side")
-    proc = e2e.cli("--plain", "restore", copy, "--env", env_file, "--only", "local-data", "--target-root", target,
+    proc = e2e.cli("--plain", "restore", copy, "--env", env_file, "--yes", "--only", "local-data", "--target-root", target,
                    "--trust-unsealed")
     assert proc.returncode == 1 and "accepted only from a signed set" in proc.stderr, proc.stdout + proc.stderr
     assert staging_left(target) == []

@@ -44,7 +44,7 @@ def test_a_moved_set_verifies_and_restores_with_its_own_program_on_python39(ctx,
     changed = os.path.join(ctx.shared, "restored-by-the-set.txt")
     with open(changed, "w") as handle:
         handle.write("after the backup\n")
-    proc = run("--plain", "restore", moved, "--env", ctx.env_file, "--only", "shared-data")
+    proc = run("--plain", "restore", moved, "--env", ctx.env_file, "--yes", "--only", "shared-data")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert not os.path.exists(changed)
     # its hints work as printed: the program as it ran (this interpreter, the set's own copy), --env as given

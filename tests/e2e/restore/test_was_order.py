@@ -9,7 +9,7 @@ import os
 
 import e2e
 from cnxbackup.demo import fakedb, mockcell
-from restorekit import assert_nothing_changed, snapshot, stops
+from restorekit import app_server_actions, assert_nothing_changed, snapshot, stops
 
 PASSWORD_NEEDLE = "Adm1n"  # part of every demo fixture's admin password
 
@@ -31,6 +31,11 @@ def log_times(path: str, needle: str) -> list:
 def test_restore_follows_websphere_s_order_and_swaps_no_profile_while_its_process_runs(ctx) -> None:
     started = e2e.cli("--plain", "start", "--env", ctx.env_file)  # the backup left the servers stopped
     assert started.returncode == 0, started.stdout + started.stderr
+    # only what the backup stopped: the server already stopped before it stays stopped, said so
+    assert "left stopped, as they were before cnxbackup stopped the others: CNXNode02/PushCluster_server2" \
+        in started.stdout and "server CNXNode02/PushCluster_server2" not in started.stdout
+    assert started.stdout.count("[start] server ") == 7
+    assert app_server_actions(mockcell.load_state(ctx.mock))["CNXNode02/PushCluster_server2"] is None
     before = ctx.log_length()
     db_before = len(fakedb.read_log(ctx.fake))
     proc = ctx.restore()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 
 import pytest
@@ -43,6 +44,9 @@ def test_verify_passes_then_fails_on_a_damaged_copy_and_records_the_result_besid
     assert document["details"]["checks"] and all(c["ok"] for c in document["details"]["checks"])
     recorded = json.load(open(os.path.join(demo_set["set"], "verify-result.json"), encoding="utf-8"))
     assert recorded["ok"] is True and recorded["bad"] == 0
+    # REPORT.md's command names the environment: its trusted keys (and its database tools' verifiers)
+    report = open(os.path.join(demo_set["set"], "REPORT.md"), encoding="utf-8").read()
+    assert f"verify {shlex.quote(demo_set['set'])} --env {shlex.quote(os.path.abspath(demo_set['env']))}`" in report
     damaged = str(tmp_path / os.path.basename(demo_set["set"]))
     shutil.copytree(demo_set["set"], damaged)
     first = e2e.manifest(damaged)["archives"][0]["path"]

@@ -34,7 +34,7 @@ def test_the_format1_fixture_verifies_deep_and_restores_with_the_model(format1_s
     env_file = e2e.write_env(FIXTURE_ROOT, scale=0.001)  # the environment the set was taken of
     assert e2e.cli("plan", "--env", env_file).returncode == 0  # builds the demo deployment restored onto
     target = str(tmp_path / "restored")
-    proc = e2e.cli("restore", format1_set, "--env", env_file, "--target-root", target, "--trust-unsealed")
+    proc = e2e.cli("restore", format1_set, "--env", env_file, "--target-root", target, "--trust-unsealed", "--yes")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     manifest = load_manifest(format1_set)
     for item in manifest.archives:

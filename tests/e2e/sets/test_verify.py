@@ -7,13 +7,17 @@ import subprocess
 import pytest
 
 import e2e
+from restorekit import reset_copy
 
 
 @pytest.fixture(scope="module")
-def backup(tmp_path_factory):
-    base = str(tmp_path_factory.mktemp("verify"))
-    env_file, set_dir = e2e.backup_demo(base)
-    return base, env_file, set_dir
+def backup(shared_backup):
+    """The session's demo backup (restorekit), put back as it was made: these tests damage only a
+    copy of the set (and the database image one of them damages, it puts back)."""
+    base, pristine = shared_backup
+    reset_copy(base, pristine)
+    [set_dir] = e2e.sets(os.path.join(base, "backups"))
+    return base, os.path.join(base, "demo.yaml"), set_dir
 
 
 @pytest.fixture

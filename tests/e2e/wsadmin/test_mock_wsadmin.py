@@ -215,7 +215,8 @@ def test_wrong_password_dmgr_down_conntype_none_and_jacl(tmp_path):
     lines = res.stdout.splitlines()
     assert lines[0] == ('WASX7246E: Cannot establish "SOAP" connection to host "localhost" because of an authentication '
                         'failure. Ensure that user and password are correct on the command line or in a properties file.')
-    assert lines[1].startswith("WASX7213I: This scripting client is not connected to a server process")
+    assert lines[1].startswith('Exception message (if any): "ADMN0022E: Access is denied')
+    assert lines[2].startswith("WASX7213I: This scripting client is not connected to a server process")
     assert "RAN" in lines and res.returncode == 105
     assert "com.ibm.ws.scripting.ScriptingException: WASX7070E" in lines[-1]
 
@@ -283,7 +284,7 @@ def test_console_login_prompt_interactive_wrong_password_not_echoed(tmp_path):
 
 
 def test_driver_session_answers_console_login(tmp_path):
-    from cnxbackup.wsadmin_session import WsadminConnectError, WsadminSession
+    from cnxbackup.wsadmin_session import CredentialsRefused, WsadminSession
     env = mockcell.prepare(tmp_path, "was905")
     session = WsadminSession(mockcell.WSADMIN_SH, str(tmp_path / "run"), user="wasadmin", password="Adm1n-Secret",
                              env=env, startup_timeout=150)
@@ -295,7 +296,7 @@ def test_driver_session_answers_console_login(tmp_path):
         session.close()
     bad = WsadminSession(mockcell.WSADMIN_SH, str(tmp_path / "run2"), user="wasadmin", password="wrong",
                          env=env, startup_timeout=150)
-    with pytest.raises(WsadminConnectError, match="WASX7246E"):
+    with pytest.raises(CredentialsRefused, match="WASX7246E.*ADMN0022E"):  # with the line after it
         bad.start()
     assert bad.child is not None and not bad.child.isalive()
     launches = [e for e in mockcell.read_log(env) if e["event"] == "launch"]
@@ -315,6 +316,7 @@ def test_console_login_from_piped_stdin_and_at_eof(tmp_path):
     res = run(env, ["-lang", "jython", "-f", str(script)], tmp_path, stdin="")           # headless, no input
     lines = res.stdout.splitlines()
     assert lines[0] == REALM_PROMPT
-    assert lines[1].startswith("WASX7246E: Cannot establish \"SOAP\" connection") and lines[2].startswith("WASX7213I")
+    assert lines[1].startswith("WASX7246E: Cannot establish \"SOAP\" connection") and "ADMN0022E" in lines[2]
+    assert lines[3].startswith("WASX7213I")
     assert "CELL CNXCell" not in res.stdout and "WASX7206W" in res.stdout and res.returncode == 105
     assert [e["credentialSource"] for e in mockcell.read_log(env) if e["event"] == "launch"] == ["prompt", "prompt"]

@@ -1,8 +1,9 @@
-"""The Component Pack part of a backup: inventory, MongoDB dump, OpenSearch snapshot.
+"""The Component Pack part of a backup: inventory (with Helm's release records), the API gateway's etcd
+snapshot, MongoDB dump, OpenSearch snapshot.
 
 It runs after the WebSphere stop, beside the database backups, so that the Orient Me and
 Profiles data in MongoDB come from the same moment as the WebSphere databases. Each part is one
-journaled step (``cp:inventory``, ``cp:mongodb``, ``cp:opensearch``): a failed part fails alone
+journaled step (``cp:inventory``, ``cp:etcd``, ``cp:mongodb``, ``cp:opensearch``): a failed part fails alone
 (the set is partial, the WebSphere half completes) and ``--resume`` redoes only what is not done.
 Deployments named in ``component_pack.quiesce`` (Boards, Customizer, which keep writing after the
 WebSphere stop) are scaled to 0 for the dump and always scaled back, also by a resume after a
@@ -17,10 +18,11 @@ import time
 from typing import Any, Callable, Dict, List, Optional
 
 from ...archive import hash_file
-from ...componentpack import Kube, KubeError, enabled, inventory, mongo, opensearch, settings
+from ...componentpack import Kube, KubeError, enabled, etcd, inventory, mongo, opensearch, settings
 from ...config import Environment
 from ...errors import CnxBackupError
 from ...journal import DONE, FAILED, RUNNING, Journal, now
+from ...progress import counted
 from ..sets.naming import find_resumable_set
 from .state import BackupRun
 
@@ -34,7 +36,8 @@ def planned_steps(run: BackupRun) -> List[str]:
     if not enabled(run.env):
         return []
     cp = settings(run.env)
-    return ["cp:inventory"] + (["cp:mongodb"] if cp["mongodb"] else []) + (["cp:opensearch"] if cp["opensearch"] else [])
+    return (["cp:inventory"] + (["cp:etcd"] if cp["etcd"] != "off" else []) + (["cp:mongodb"] if cp["mongodb"] else [])
+            + (["cp:opensearch"] if cp["opensearch"] else []))
 
 
 def snapshot_item_names(run: BackupRun) -> List[str]:
@@ -55,6 +58,7 @@ def run(run: BackupRun) -> None:
     run.log.info("component pack: %s in namespace %s on host %s", ", ".join(steps), kube.namespace, kube.host.name)
     actions: Dict[str, Callable[[], Dict[str, Any]]] = {
         "cp:inventory": lambda: _inventory(run, kube),
+        "cp:etcd": lambda: _etcd(run, kube),
         "cp:mongodb": lambda: _quiesced(run, kube, lambda: _mongodb(run, kube)),
         "cp:opensearch": lambda: _opensearch(run, kube),
     }
@@ -67,6 +71,10 @@ def run(run: BackupRun) -> None:
         try:
             result = actions[step]()
         except (CnxBackupError, OSError) as error:
+            if run.cancel.is_set():  # its tool was stopped by Ctrl-C: interrupted, not failed (nor said)
+                run.journal.set(step, FAILED, error="interrupted")
+                run.log.info("component pack %s interrupted (%s)", step[3:], error)
+                break
             run.journal.set(step, FAILED, error=str(error))
             run.failures.append(f"component pack {step[3:]}: {error}")
             run.progress.message(f"[component pack] {step[3:]} FAILED: {error}")
@@ -83,11 +91,36 @@ def run(run: BackupRun) -> None:
 def _still_done(run: BackupRun, step: str) -> bool:
     if not run.journal.is_finished(step):
         return False
+    record = run.journal.result(step) or {}
+    if step == "cp:etcd":
+        return all(os.path.isfile(os.path.join(run.layout.root, FOLDER, str(s.get("file"))))
+                   and hash_file(os.path.join(run.layout.root, FOLDER, str(s.get("file")))) == (s.get("sha256"), s.get("size"))
+                   for s in record.get("snapshots") or [])
     if step != "cp:mongodb":
         return True
-    record = run.journal.result(step) or {}
     path = os.path.join(run.layout.root, MONGO_ARCHIVE)
     return os.path.isfile(path) and hash_file(path) == (record.get("sha256"), record.get("size"))
+
+
+def _etcd(run: BackupRun, kube: Kube) -> Dict[str, Any]:
+    """A snapshot of each etcd StatefulSet of the namespaces (``componentpack/etcd/<namespace>.<statefulset>.db``);
+    none found is a note with ``etcd: auto``, a failure with ``etcd: on``."""
+    cp = settings(run.env)
+    namespaces = [kube.namespace, *cp["namespaces"]]
+    found = etcd.find(kube, namespaces)
+    if not found:
+        if cp["etcd"] == "on":
+            raise etcd.EtcdError(etcd.problems(kube, namespaces, "on")[0])
+        return {"snapshots": [], "note": f"no etcd StatefulSet in namespace(s) {', '.join(dict.fromkeys(namespaces))}"}
+    snapshots = []
+    for members in found:
+        rel = f"etcd/{members.namespace}.{members.statefulset}.db"
+        dest = os.path.join(run.layout.root, FOLDER, rel)
+        os.makedirs(os.path.dirname(dest), mode=0o700, exist_ok=True)
+        record = etcd.save(kube, members, dest, os.path.basename(run.layout.root), timeout=cp["timeout"],
+                           cancel=run.cancel, log=run.log, cipher=run.cipher)
+        snapshots.append({"file": rel, "path": f"{FOLDER}/{rel}", **record})
+    return {"snapshots": snapshots}
 
 
 def resumed_lock(env: Environment, resume: Optional[str]) -> Optional[str]:
@@ -210,11 +243,17 @@ def restore_scale(run: BackupRun, kube: Optional[Kube] = None) -> None:
 
 def _summary(step: str, result: Dict[str, Any]) -> str:
     if step == "cp:inventory":
-        return f"{len(result.get('releases') or [])} Helm releases, {result.get('secrets')} secrets"
+        return (f"{counted(len(result.get('releases') or []), 'Helm release')}, "
+                f"{counted(int(result.get('secrets') or 0), 'secret')}")
+    if step == "cp:etcd":
+        return "; ".join(f"{s['namespace']}/{s['statefulset']} from {s['pod']}, {s['size']:,} bytes"
+                         for s in result.get("snapshots") or []) or str(result.get("note"))
     if step == "cp:mongodb":
-        return (f"{result['documents']:,} documents in {sum(len(c) for c in result['counts'].values())} collections "
+        return (f"{counted(result['documents'], 'document')} in "
+                f"{counted(sum(len(c) for c in result['counts'].values()), 'collection')} "
                 f"from {result['member']} ({result['how']}), {result['size']:,} bytes")
-    return f"snapshot {result.get('snapshot')} of {len(result.get('indices') or [])} indices, {result.get('state')}"
+    return (f"snapshot {result.get('snapshot')} of {counted(len(result.get('indices') or []), 'index', 'indices')}, "
+            f"{result.get('state')}")
 
 
 def stop() -> None:

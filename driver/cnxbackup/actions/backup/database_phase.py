@@ -19,6 +19,7 @@ from ...databases import (
     result_from_record,
     run_settings,
 )
+from ...databases.base import TOOLS_CANCELLED
 from ...journal import DONE, FAILED, RUNNING, WARNING
 from ...manifest import DatabaseRecord
 from ...progress import human_seconds
@@ -57,12 +58,14 @@ def run(run: BackupRun) -> None:
     started = time.monotonic()
 
     def on_progress(finished: int, total: int, name: str) -> None:
-        run.progress.message(f"[databases] {name} finished ({finished}/{total}, elapsed "
-                             f"{human_seconds(time.monotonic() - started)})")
+        if not _stopped(run):  # a tool stopped by Ctrl-C did not finish: nothing is said of it
+            run.progress.message(f"[databases] {name} finished ({finished}/{total}, elapsed "
+                                 f"{human_seconds(time.monotonic() - started)})")
 
     results = backup_all(targets, settings, backup_dir, concurrency=settings["concurrency"], dry_run=False,
                          secrets=secrets, log=run.log, progress=on_progress)
     failed: List[str] = []
+    interrupted: List[str] = []
     copy_back = remote_host is not None and env.section("database")["copy_back"]
     for result in results:
         record = result.to_dict()
@@ -82,13 +85,24 @@ def run(run: BackupRun) -> None:
             for warning in result.warnings:
                 run.warnings.append(f"database {result.name}: {warning}")
             run.journal.set(f"db:{result.name}", status, result=record)
+        elif _stopped(run) and "interrupted" in str(result.error):  # stopped by Ctrl-C or a full target
+            interrupted.append(result.name)
+            run.journal.set(f"db:{result.name}", FAILED, result=record, error="interrupted")
         else:
             failed.append(f"{result.name}: {result.error}")
             run.journal.set(f"db:{result.name}", FAILED, result=record, error=result.error)
-    run.progress.message(f"[databases] done: {len(results) - len(failed)} ok, {len(failed)} failed")
+    ok = len(results) - len(failed) - len(interrupted)
+    run.progress.message(f"[databases] done: {ok} ok, {len(failed)} failed"
+                         + (f", {len(interrupted)} interrupted ({', '.join(interrupted)})" if interrupted else ""))
     # A failed database does not stop the file archives: the run ends as partial and
     # --resume redoes only what failed.
     run.failures.extend(f"database {f}" for f in failed)
+
+
+def _stopped(run: BackupRun) -> bool:
+    """Whether the tools were told to stop (Ctrl-C, or the file phase's full target): what did not
+    finish then was interrupted, not failed."""
+    return run.cancel.is_set() or TOOLS_CANCELLED.is_set()
 
 
 def _remote_image_record(run: BackupRun, host_name: str, name: str, path: str, copy_back: bool) -> Dict[str, Any]:

@@ -40,7 +40,10 @@ def show_dry_run(plan: Plan, progress: Progress) -> None:
         kube = componentpack.Kube(env, LocalTransport())
         out += [f"component pack: {kube.line('kubectl', ['version', '-o', 'json'])}; "
                 f"{kube.line('helm', ['list', '-a', '-o', 'json'])}; helm get values R -o yaml (and --all) per release; "
-                "kubectl get configmap connections-env, secrets -o json -> <set>/componentpack/",
+                "kubectl get configmap connections-env, secrets -o json -> <set>/componentpack/; kubectl get secrets -l "
+                "owner=helm -o json per namespace -> <set>/componentpack/helm-records/",
+                "component pack: kubectl exec ETCD-MEMBER -- sh -c 'etcdctl snapshot save ...' (endpoint, user and TLS from "
+                "the pod's environment); kubectl exec ETCD-MEMBER -- cat FILE -> <set>/componentpack/etcd/NS.STS.db; rm -f FILE",
                 "component pack: mongosh db.fsyncLock() on a secondary; kubectl exec MEMBER -- mongodump --archive --gzip "
                 "(directConnection=true, readPreference=secondary) -> <set>/componentpack/mongodb.archive.gz; "
                 "db.fsyncUnlock()",

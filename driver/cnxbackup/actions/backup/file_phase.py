@@ -25,6 +25,7 @@ from ...errors import Interrupted, StepFailed
 from ...hosts import Host, host_parallel
 from ...journal import DONE, FAILED, RUNNING, WARNING
 from ...plan import Item
+from ...progress import counted
 from ...transport import run_per_host
 from . import levels
 from .state import BackupRun
@@ -123,9 +124,9 @@ def _archive_one(run: BackupRun, item: Item, level: Optional[int]) -> ArchiveRes
         else:
             result, extra = _archive_folder(run, item, level, dest, settings, task.update)
     except BaseException as error:
-        run.journal.set(step, FAILED, error="interrupted" if isinstance(error, (ArchiveCancelled, KeyboardInterrupt))
-                        else str(error))
-        task.finish("FAILED")
+        interrupted = isinstance(error, (ArchiveCancelled, KeyboardInterrupt))
+        run.journal.set(step, FAILED, error="interrupted" if interrupted else str(error))
+        task.finish(verb="interrupted" if interrupted else "FAILED")  # "[item] FAILED: 1.0 MB in 0.5s", never "done"
         raise
     warnings = list(result.warnings)
     changed = changed_while_read(warnings) if level == 0 else []
@@ -149,9 +150,9 @@ def _archive_one(run: BackupRun, item: Item, level: Optional[int]) -> ArchiveRes
         record["attributes"] = True  # archived with xattrs, ACLs and SELinux contexts
     record.update(extra)
     run.journal.set(step, status, result=record, level=level)
-    run.log.info("item %s (host %s)%s %s -> %s: %d bytes, %d entries, sha256 %s, %.1f s%s%s; command: %s",
+    run.log.info("item %s (host %s)%s %s -> %s: %d bytes, %s, sha256 %s, %.1f s%s%s; command: %s",
                  item.name, item.host, "" if level is None else f" level {level}", item.source, relpath, result.size,
-                 result.files, result.sha256,
+                 counted(result.files, "entry"), result.sha256,
                  result.seconds, f", {len(warnings)} warning(s)" if warnings else "",
                  f", {len(changed)} file(s) changed while read (level 1 takes them again)" if changed else "",
                  result.command or "copy")

@@ -2,7 +2,8 @@
 folder exists and before anything stops, every problem reported at once.
 
 ``plan`` runs it and exits non-zero when the backup would fail or end partial; ``backup``
-runs it first and refuses to start (``--allow-partial`` accepts unreachable hosts).
+runs it first and refuses to start (``--allow-partial`` accepts unreachable hosts). It reaches
+the Dmgr with the configured credentials through the session the backup then uses (dmgr_gate).
 """
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ from ...secrets import read_password
 from ...signing import SigningError, public_key_of
 from ...transport import HostUnreachable, Transport, make_transport
 from ..sets.naming import recent_manifests
+from .dmgr_gate import DmgrGate
 
 
 def _tool_present(command: str) -> bool:
@@ -64,7 +66,8 @@ def _password_problems(plan: Plan) -> Tuple[List[str], List[str]]:
     problems, notes = [], []
     for section, what, key in wanted:
         if section.get("password_prompt") and not section.get("password_env") and not section.get("password_file"):
-            notes.append(f"the {what} password is asked for when the backup starts ({key}.password_prompt)")
+            when = "by the gate, to log in to the Dmgr" if key == "wsadmin" else "when the backup starts"
+            notes.append(f"the {what} password is asked for {when} ({key}.password_prompt)")
             continue
         try:
             read_password(section, what, env.where(key))
@@ -167,9 +170,10 @@ def component_pack_problems(plan: Plan, transport: Transport, allow_partial: boo
                             own_lock: Optional[str] = None) -> Tuple[List[str], List[str]]:
     """(problems, notes) of the Component Pack: the API server answers, MongoDB (5 or 7) has every
     member ready and healthy and none left fsync-locked, OpenSearch has a ready client and no red
-    index, the deployments to quiesce exist. A cluster that answers but is unhealthy is a note
-    with ``--allow-partial`` (that part then fails alone, after the stop). ``own_lock``: the member the
-    resumed set's own run locked (recorded in its journal before the lock): the resume unlocks it."""
+    index, the API gateway's etcd (when found, or required) a ready member, the deployments to quiesce
+    exist. A cluster that answers but is unhealthy is a note with ``--allow-partial`` (that part then
+    fails alone, after the stop). ``own_lock``: the member the resumed set's own run locked (recorded
+    in its journal before the lock): the resume unlocks it."""
     env = plan.env
     if not componentpack.enabled(env):
         return [], []
@@ -188,6 +192,8 @@ def component_pack_problems(plan: Plan, transport: Transport, allow_partial: boo
         if cp["opensearch"]:
             search = componentpack.opensearch.detect(kube)
             health += componentpack.opensearch.problems(kube, search)
+        if cp["etcd"] != "off":
+            health += componentpack.etcd.problems(kube, [kube.namespace, *cp["namespaces"]], cp["etcd"])
         for name in cp["quiesce"]:
             kube.json("kubectl", ["get", "deployment", name, "-o", "json"])
     except componentpack.mongo.MongoError as error:
@@ -220,8 +226,9 @@ def _signing_problems(env: Environment) -> List[str]:
 
 
 def preflight(plan: Plan, transport: Optional[Transport] = None, *, allow_partial: bool = False,
-              own_lock: Optional[str] = None) -> List[str]:
-    """Raise PreflightError listing every problem; return notes for the plan display."""
+              own_lock: Optional[str] = None, dmgr: Optional[DmgrGate] = None) -> List[str]:
+    """Raise PreflightError listing every problem; return notes for the plan display. ``dmgr``:
+    the session to start with the configured credentials (left open for the backup to take)."""
     env = plan.env
     problems = check_sources(plan)
     if transport is not None and any(item.host != "local" for item in plan.items):
@@ -232,6 +239,10 @@ def preflight(plan: Plan, transport: Optional[Transport] = None, *, allow_partia
     problems += _signing_problems(env)
     passwords, notes = _password_problems(plan)
     problems += passwords
+    if dmgr is not None and plan.wsadmin_steps and _tool_present(env.section("wsadmin")["command"]):
+        reached, reached_notes = dmgr.connect()  # the backup's own session, with the configured credentials
+        problems += [problem for problem in reached if problem not in problems]
+        notes += reached_notes
     database, db_notes = _database_problems(plan, transport)
     problems += database
     notes += db_notes

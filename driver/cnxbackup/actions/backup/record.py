@@ -215,7 +215,8 @@ def write_report(run: BackupRun, manifest: Manifest) -> None:
     downtime = human_seconds(manifest.downtime_seconds) if manifest.downtime_seconds is not None else ""
     report = render_template("report/REPORT.md.j2", m=data, set_dir=run.layout.root, images_outside=outside,
                              start_command=start_servers_command(run.env, os.path.join(run.layout.root, tools.WSADMIN)),
-                             downtime=downtime, verify_command=command_line("verify", run.layout.root),
+                             downtime=downtime,  # --env: its trusted keys and its database tools' verifiers
+                             verify_command=command_line("verify", run.layout.root, "--env", run.env.argument),
                              resume_command=command_line("backup", "--env", run.env.argument, "--resume", run.layout.root))
     write_file_atomic(os.path.join(run.layout.root, "REPORT.md"), report.encode("utf-8"))
     write_file_atomic(os.path.join(run.layout.root, "RESTORE.md"), render_runbook(manifest, run.layout.root, run.env).encode("utf-8"))

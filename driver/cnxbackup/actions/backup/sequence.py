@@ -27,14 +27,16 @@ from ...log import add_log_file, get_logger, remove_handler
 from ...manifest import write_manifest
 from ...paths import set_wsadmin_dir
 from ...plan import Plan
-from ...progress import Progress, human_bytes, human_seconds
+from ...progress import Progress, counted, human_bytes, human_seconds
 from ...signing import ensure_signing_key, sign
+from ...stopped import interrupted_text
 from ...transport import Transport
 from ...wsadmin_session import start_servers_command
 from ..sets.crypto import backup_cipher, encryption_record
 from ..sets.identity import ALLOW_OTHER, check_identity, journal_cell
 from ..sets.naming import find_resumable_set, new_set_dir
 from . import component_pack_phase, database_phase, file_phase, record, wsadmin_phase
+from .dmgr_gate import DmgrGate
 from .state import BackupRun, SetLayout
 
 
@@ -58,8 +60,9 @@ def _check_resumed_set(env: Environment, set_dir: str, transport: Optional[Trans
 def run_backup(env: Environment, plan: Plan, *, progress: Progress, resume: Optional[str] = None,
                cancel: Optional[threading.Event] = None, transport: Optional[Transport] = None,
                allow_partial: bool = False, allow_other_environment: bool = False,
-               gate_notes: Optional[List[str]] = None) -> int:
-    """Run a backup; returns the exit code (0, 1 or 3). Raises Interrupted on Ctrl-C."""
+               gate_notes: Optional[List[str]] = None, dmgr: Optional[DmgrGate] = None) -> int:
+    """Run a backup; returns the exit code (0, 1 or 3). Raises Interrupted on Ctrl-C. ``dmgr``:
+    the gate's wsadmin session, which the wsadmin phase takes over (one JVM for the whole run)."""
     cancel = cancel or signals.CANCEL
     target = env.section("target")["dir"]
     os.makedirs(target, mode=0o700, exist_ok=True)
@@ -90,6 +93,7 @@ def run_backup(env: Environment, plan: Plan, *, progress: Progress, resume: Opti
             log.info("plan: %s", note)
         progress.message(f"backup set: {set_dir}")
         run = BackupRun(plan, layout, journal, progress, cancel, transport)
+        run.dmgr = dmgr
         _run_encrypted_phases(run, plan, set_dir, env, journal, target)
         status = journal.data.get("status")
         for warning in run.warnings:
@@ -155,12 +159,8 @@ def _run_encrypted_phases(run: BackupRun, plan: Plan, set_dir: str, env: Environ
                 log.info("encryption: every archive, copied file, Component Pack file and image copy goes to "
                          "gpg for %s", ", ".join(run.cipher.recipients))
             _run_phases(run, plan, set_dir, env, journal)
-    except KeyboardInterrupt:
-        _mark_interrupted(journal)
-        raise Interrupted(f"interrupted; resume with: {resume_command(env, set_dir)}") from None
-    except Interrupted:
-        _mark_interrupted(journal)
-        raise
+    except (KeyboardInterrupt, Interrupted):
+        raise Interrupted(_interrupted(env, set_dir, journal)) from None
     except OSError as error:
         if error.errno == errno.ENOSPC:
             log.error("the target %s is full: %s", target, error)
@@ -171,6 +171,17 @@ def _run_encrypted_phases(run: BackupRun, plan: Plan, set_dir: str, env: Environ
     except CnxBackupError as error:  # the set's own log holds why it ended, not only the console
         log.error("backup stopped: %s", error)
         raise
+
+
+def _interrupted(env: Environment, set_dir: str, journal: Journal) -> str:
+    """The steps cut short marked failed ("interrupted": a resume redoes them); the lines the run
+    ends with: what it left stopped, and how to finish it or start them."""
+    left = wsadmin_phase.left_stopped(journal)  # before the marking: a stop still running was cut
+    _mark_interrupted(journal)
+    get_logger().info("backup interrupted (Ctrl-C or SIGTERM); %s", left.lines() or "nothing stopped")
+    return interrupted_text("backup", "interrupted; partial files were removed and nothing unfinished is marked done",
+                            left, resume_command(env, set_dir), command_line("start", "--env", env.argument),
+                            " (the backup is then left unfinished)")
 
 
 def resume_command(env: Environment, set_dir: str) -> str:
@@ -197,7 +208,8 @@ def totals(journal: Journal) -> str:
     done = sum(1 for name in items if all(steps[sid].get("status") in FINISHED
                                           for sid in (f"item:{name}", f"level1:{name}") if sid in steps))
     db_done = sum(1 for e in dbs if e.get("status") in FINISHED)
-    return f"{done}/{len(items)} items ({human_bytes(size)} in the set), {db_done}/{len(dbs)} databases"
+    return (f"{done}/{counted(len(items), 'item')} ({human_bytes(size)} in the set), "
+            f"{db_done}/{counted(len(dbs), 'database')}")
 
 
 def _mark_interrupted(journal: Journal) -> None:

@@ -17,6 +17,7 @@ from ...log import get_logger
 from ...plan import Plan
 from ...progress import Progress
 from ...transport import Transport, make_transport
+from .dmgr_gate import DmgrGate
 
 
 class SetLayout:
@@ -62,3 +63,5 @@ class BackupRun:
         self.transport: Transport = transport if transport is not None else make_transport(self.env)
         # archive.encrypt: what lands in the set goes through this filter (None: not encrypted)
         self.cipher: Optional[Cipher] = None
+        # the gate's wsadmin session, for the wsadmin phase to take over (None: it opens its own)
+        self.dmgr: Optional[DmgrGate] = None

@@ -6,11 +6,14 @@ import time
 from typing import Any, Dict, List, Optional
 
 from ...errors import StepFailed
-from ...journal import DONE, FAILED, PENDING, RUNNING, WARNING, now
+from ...journal import DONE, FAILED, PENDING, RUNNING, WARNING, Journal, now
 from ...plan import Item
+from ...progress import counted
+from ...stopped import LeftStopped, note_stop
 from ...wsadmin_session import WsadminError, WsadminSession, new_session, step_arguments
 from .state import BackupRun
 
+STOPPED_SERVERS = "stoppedServers"  # journal: every application server the set's stops stopped
 RESULT_FILES = {
     "list_auth_aliases": "auth_aliases.json",
     "check_filenet_admin": "filenet_admin.json",
@@ -67,6 +70,11 @@ class WsadminPhase:
         if self.session is not None and self.session.child is not None and self.session.child.isalive():
             return self.session
         self.close()
+        taken = self.run.dmgr.take(self.run.layout.private, os.path.basename(self.run.layout.root)) if self.run.dmgr else None
+        if taken is not None:  # the session the gate started: connected before the set folder existed
+            self.session = taken
+            self.run.progress.message(f"[wsadmin] connected to {self.ws['host']}:{self.ws['port']} (by the gate)")
+            return taken
         self.session = open_session(self.run)
         self.run.progress.message(f"[wsadmin] connecting to {self.ws['host']}:{self.ws['port']} ...")
         try:
@@ -117,6 +125,7 @@ def _run_step(run: BackupRun, session: WsadminSession, script: str, ws: Dict[str
         reason = _last_line(result.output) or f"exit code {result.rc}"
         run.journal.set(step, FAILED, error=reason, result=result.result)
         if script == "stop_servers" and result.result:
+            _remember_stopped(run, result.result)  # the ones that did stop are stopped all the same
             failed = ", ".join(result.result.get("failed") or [])
             raise StepFailed(f"wsadmin: servers did not stop within {ws['stop_timeout']}s: {failed}")
         raise StepFailed(f"wsadmin step {script} failed: {reason}")
@@ -137,6 +146,7 @@ def _record_stop(run: BackupRun, result: Dict[str, Any]) -> None:
     stops = run.journal.data.setdefault("stops", [])
     stops.append(now())
     restarted = result.get("stopped") or []
+    _remember_stopped(run, result)
     if len(stops) == 1 or restarted:  # the outage of this set starts at the stop whose moment it holds
         run.journal.data["stoppedEpoch"] = time.time()
         run.journal.data["stoppedAt"] = stops[-1]
@@ -150,6 +160,27 @@ def _record_stop(run: BackupRun, result: Dict[str, Any]) -> None:
                "their level 1 takes what changed)")
     run.warnings.append(message)
     run.progress.message(f"[wsadmin] {message}")  # the end of the run repeats it as a warning
+
+
+def _remember_stopped(run: BackupRun, result: Dict[str, Any]) -> None:
+    """What a stop stopped: in the journal (the lines an interrupted run ends with) and in the record
+    ``start`` reads (the servers it found stopped stay stopped)."""
+    stopped = [str(name) for name in result.get("stopped") or []]
+    run.journal.data[STOPPED_SERVERS] = sorted(set(run.journal.data.get(STOPPED_SERVERS) or []) | set(stopped))
+    run.journal.save()
+    problem = note_stop(run.env, stopped, [str(name) for name in result.get("alreadyStopped") or []],
+                        f"the backup {run.layout.root}")
+    if problem is not None:
+        run.warnings.append(f"the record of the stopped servers (for cnxbackup start) was not written: {problem}")
+
+
+def left_stopped(journal: Journal) -> LeftStopped:
+    """The application servers the set's stops stopped (the Dmgr and the node agents keep running),
+    or the stop that was under way when the run was interrupted."""
+    step = journal.step("wsadmin:stop_servers")
+    servers = journal.data.get(STOPPED_SERVERS) or (step.get("result") or {}).get("stopped") or []
+    return LeftStopped(servers=[str(server) for server in servers],
+                       cut=["the application servers' stop"] if step.get("status") == RUNNING else [])
 
 
 def _after_the_stop(run: BackupRun, step_id: str) -> bool:
@@ -170,13 +201,15 @@ def _journal_record(script: str, result: Dict[str, Any]) -> Dict[str, Any]:
 
 def _summary(script: str, result: Dict[str, Any]) -> str:
     if script == "list_auth_aliases":
-        return f": {len(result.get('aliases') or [])} J2C aliases"
+        return f": {counted(len(result.get('aliases') or []), 'J2C alias')}"
     if script == "check_filenet_admin":
         if result.get("alias") is None:
             return ": no filenetAdmin alias (CCM not configured)"
-        return f": {result.get('userId')} -> {result.get('uniqueName')} (file-based: {bool(result.get('fileBased'))})"
+        realm = ("in the file-based realm: fileRegistry.xml is saved" if result.get("fileBased")
+                 else "not in the file-based realm (LDAP): fileRegistry.xml is not needed")
+        return f": {result.get('userId')} -> {result.get('uniqueName')}, {realm}"
     if script == "export_role_mappings":
-        return f": {len(result.get('applications') or {})} applications"
+        return f": {counted(len(result.get('applications') or {}), 'application')}"
     if script == "stop_servers":
         return (f": stopped {len(result.get('stopped') or [])}, already stopped "
                 f"{len(result.get('alreadyStopped') or [])}, failed {len(result.get('failed') or [])}")

@@ -37,6 +37,7 @@ from ...errors import CnxBackupError, StepFailed
 from ...journal import Journal
 from ...manifest import Manifest
 from ...mongo_shell import COUNTS_JS, FCV_JS, PRIMARY_JS
+from ...progress import counted
 from ...setbox import OutsideTheSet, path_in_set
 from ...shown import shell_word
 from ...transport import Transport
@@ -52,7 +53,11 @@ HELM_ORDER = ("k8s-psp", "connections-volumes", "bootstrap", "connections-env", 
 """HCL's install order (component-pack.md §1.1, §7 restore step 3); other releases follow, by name."""
 EXCLUDED_NAMESPACES = ("admin.*", "config.*", "local.*")
 """What a snapshot or index name of the set may be before it goes into a request path."""
-KINDS = ("cp-manual", "cp-scale-down", "cp-mongodb", "cp-opensearch", "cp-scale-up")
+KINDS = ("cp-manual", "cp-helm-history", "cp-scale-down", "cp-mongodb", "cp-opensearch", "cp-etcd", "cp-scale-up")
+PRINTED = ("cp-manual", "cp-helm-history", "cp-etcd")
+"""Steps RESTORE.md and the tool print for the administrator: the tool does not run Helm nor restore etcd."""
+KUBE_NAME = re.compile(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?")
+"""What a release, namespace, StatefulSet or pod name of the set may be before it goes into a runbook line."""
 CROSS_PART = {"HOMEPAGE": "Orient Me's MongoDB data (profiledb, relationshipdb) and the OpenSearch "
                           "orient-me-collection and quickresults indices",
               "PEOPLEDB": "the Profiles data the Component Pack keeps in MongoDB (profiledb, people-* services) "
@@ -108,6 +113,13 @@ def steps(manifest: Manifest, set_dir: str) -> Tuple[List[Spec], List[Spec]]:
         ("cp-manual", "Component Pack: on a rebuilt cluster, the charts by hand, in this order (the tool does not "
                       "run Helm); then restore the data", manual_commands(manifest, set_dir),
          "the saved secrets go in before bootstrap, which would otherwise make new certificates"),
+        ("cp-helm-history", "Component Pack: a release uninstalled since the backup: its Helm history back, rolled back "
+                            "to the revision it ran at backup", _history_commands(manifest, set_dir),
+         "HCL's upgrade steps helm uninstall mw-proxy, connections-outlook-desktop, cnx-ingress and elasticsearch7 before "
+         "reinstalling them, which drops their history (and helm upgrade keeps 10 revisions). A release whose deployed "
+         "revision's record is the one saved, or that this block already rolled back, is left alone; on a rebuilt cluster, "
+         "after the charts above, every release is put back at its backup revision. The saved records go in with kubectl "
+         "create, not apply (apply's last-applied annotation is limited to 256 KiB, a record may be near 1 MiB)"),
         ("cp-scale-down", "Component Pack: scale the consumers to 0 (quiesce)", _scale_commands(cp, consumers, False),
          None)]
     after: List[Spec] = []
@@ -121,9 +133,114 @@ def steps(manifest: Manifest, set_dir: str) -> Tuple[List[Spec], List[Spec]]:
     if snap.get("status") in ("done", "warning"):
         after.append(("cp-opensearch", f"Component Pack: restore the OpenSearch snapshot {snap.get('snapshot')}",
                       _search_commands(cp), None))
+    after.append(("cp-etcd", "Component Pack: the API gateway's etcd, by hand (a 3-member etcd is restored with "
+                             "etcdutl per member, its StatefulSet at 0)", _etcd_commands(manifest, set_dir),
+                  "every member restores the same snapshot into a new data folder (the old one moved aside) with its own "
+                  "name and peer URL, with a revision bump (APISIX watches etcd); the chart's startFromSnapshot values are "
+                  "the supported alternative. Only when the gateway's routes or settings were changed outside its charts: "
+                  "the hcl-api-gateway release writes its own again"))
     after.append(("cp-scale-up", "Component Pack: scale the consumers back", _scale_commands(cp, consumers, True),
                   None))
     return before, after
+
+
+def _history_commands(manifest: Manifest, set_dir: str) -> List[str]:
+    """Per release with saved records: left alone when the cluster holds the deployed revision's record as saved (or
+    a rollback to it by this block); else the reinstalled release uninstalled, the records created, the rollback."""
+    records = ((manifest.component_pack or {}).get("inventory") or {}).get("helmRecords")
+    if not records:
+        return ["# this set holds no Helm release records (taken before cnxbackup kept them): a release uninstalled "
+                "since comes back by its chart (the step before), without its history"]
+    lines: List[str] = []
+    for rec in records:
+        name, ns, deployed = str(rec.get("release")), str(rec.get("namespace")), rec.get("deployed")
+        revisions = [n for n in rec.get("revisions") or [] if isinstance(n, int) and not isinstance(n, bool)]
+        if not KUBE_NAME.fullmatch(name) or not KUBE_NAME.fullmatch(ns) or deployed not in revisions \
+                or not re.fullmatch(r"[0-9a-f]{64}", str(rec.get("deployedSha256"))):
+            lines.append(f"# {shell_word(name)} ({shell_word(ns)}): no deployed revision recorded as the tool records it: "
+                         "not put back")
+            continue
+        lines += [f"# {name} (namespace {ns}): revisions {', '.join(map(str, revisions))} saved, {deployed} deployed at backup"]
+        lines += _history_lines(name, ns, int(deployed), revisions, str(rec["deployedSha256"]),
+                                f"{set_dir}/{FOLDER}/{rec.get('file')}", bool(manifest.encryption))
+    return lines
+
+
+def _history_lines(name: str, ns: str, deployed: int, revisions: List[int], digest: str, saved: str,
+                   encrypted: bool) -> List[str]:
+    at = ["-n", ns]
+    record = f"sh.helm.release.v1.{name}.v{deployed}"
+    held = _join(["kubectl", "get", "secret", *at, record, "-o", "jsonpath={.data.release}"])
+    rolled = _join(["helm", "history", name, *at, "--max", "1", "-o", "json"])
+    marker = shell_word(f'"description":"Rollback to {deployed}"')
+    every = _join(["kubectl", "get", "secret", *at, *[f"sh.helm.release.v1.{name}.v{n}" for n in revisions], "-o", "name"])
+    create = (f"gpg --decrypt {shell_word(saved)} | " + _join(["kubectl", "create", *at, "-f", "-"]) if encrypted
+              else _join(["kubectl", "create", *at, "-f", saved]))
+    return [f'if [ "$({held} 2>/dev/null | sha256sum | cut -c1-64)" = {digest} ] || '
+            f"{{ {rolled} 2>/dev/null | grep -F {marker} >/dev/null && {every} >/dev/null 2>&1; }}; "
+            f"then echo {shell_word(name + ': the cluster holds its history of the backup')}; else",
+            f"  if {_join(['helm', 'status', name, *at])} >/dev/null 2>&1; then "
+            f"{_join(['helm', 'uninstall', name, *at, '--wait'])}; fi   # a reinstalled one: its records "
+            f"(sh.helm.release.v1.{name}.v1 ...) collide with the saved ones",
+            f"  {create}   # create, not apply",
+            f"  {_join(['helm', 'rollback', name, str(deployed), *at, '--wait'])}   # a new revision: Rollback to {deployed}",
+            "fi"]
+
+
+def _etcd_commands(manifest: Manifest, set_dir: str) -> List[str]:
+    """The manual restore of each etcd snapshot of the set (coverage-component-pack.md §5.4)."""
+    snapshots = ((manifest.component_pack or {}).get("etcd") or {}).get("snapshots") or []
+    if not snapshots:
+        return ["# this set holds no etcd snapshot (no API gateway etcd was found, component_pack.etcd was off, or the "
+                "set was taken before cnxbackup took one): nothing to restore"]
+    lines: List[str] = []
+    for snap in snapshots:
+        ns, sts = str(snap.get("namespace")), str(snap.get("statefulset"))
+        members = [str(m) for m in snap.get("members") or []]
+        container = str(snap.get("container") or "etcd")
+        if not members or not all(KUBE_NAME.fullmatch(n) for n in [ns, sts, container, *members]):
+            lines.append(f"# {shell_word(ns)}/{shell_word(sts)}: names that are not Kubernetes names: not written out")
+            continue
+        lines += _etcd_lines(snap, ns, sts, container, members, f"{set_dir}/{snap.get('path')}", bool(manifest.encryption))
+    return lines
+
+
+def _etcd_lines(snap: Dict[str, Any], ns: str, sts: str, container: str, members: List[str], path: str,
+                encrypted: bool) -> List[str]:
+    source = "/root/cnxrestore-etcd.db" if encrypted else path
+
+    def env_of(var: str) -> str:
+        return f"{var}=$({_join(['kubectl', 'exec', '-n', ns, members[0], '-c', container, '--', 'printenv', f'ETCD_INITIAL_{var}'])})"
+
+    lines = [f"# {ns}/{sts}: {counted(len(members), 'member')} ({', '.join(members)}); the snapshot was taken from "
+             f"{shell_word(snap.get('pod'))} (etcd {shell_word(snap.get('version') or 'version not recorded')})",
+             f"echo {shell_word(str(snap.get('sha256')) + '  ' + path)} | sha256sum -c -   # the snapshot as the manifest "
+             "records it",
+             "# on the kubectl host, while the members run: their peer URLs and token; then the StatefulSet to 0",
+             env_of("CLUSTER"), env_of("CLUSTER_TOKEN").replace("CLUSTER_TOKEN=", "TOKEN=", 1),
+             _join(["kubectl", "scale", f"statefulset/{sts}", "--replicas=0", "-n", ns]),
+             _join(["kubectl", "wait", "--for=delete", *[f"pod/{m}" for m in members], "-n", ns, "--timeout=600s"]),
+             "# on the NFS master (etcdutl of the pods' etcd version), CLUSTER and TOKEN as above; DIR: the member's PV "
+             "folder (its claim data-MEMBER; HCL names it NAMESPACE-apisix-etcd-N under /pv-connections)"]
+    if encrypted:
+        lines.append(f"(umask 077; gpg --decrypt {shell_word(path)} > {source})   # etcdutl reads a file, not a pipe")
+    for member in members:
+        claim = _join(["kubectl", "get", "pvc", "-n", ns, f"data-{member}", "-o", "jsonpath={.spec.volumeName}"])
+        volume = Raw('"$(' + claim + ')"')
+        lines += [f"DIR=$({_join(['kubectl', 'get', 'pv', volume, '-o', 'jsonpath={.spec.nfs.path}'])})",
+                  f"PEER=$(printf '%s\\n' \"$CLUSTER\" | tr , '\\n' | sed -n {shell_word('s/^' + member + '=//p')})",
+                  'mv "$DIR/data" "$DIR/data.cnxrestore-$(date +%Y%m%dT%H%M%S)"   # moved aside, not deleted',
+                  _join(["etcdutl", "snapshot", "restore", source, "--name", member, "--data-dir", Raw('"$DIR/data"'),
+                         "--initial-cluster", Raw('"$CLUSTER"'), "--initial-cluster-token", Raw('"$TOKEN"'),
+                         "--initial-advertise-peer-urls", Raw('"$PEER"'), "--bump-revision", "1000000000", "--mark-compacted"]),
+                  'chown -R 1001:1001 "$DIR/data"   # the etcd image runs as UID 1001']
+    if encrypted:
+        lines.append(f"rm -f {source}")
+    replicas = snap.get("replicas")
+    count = replicas if isinstance(replicas, int) and not isinstance(replicas, bool) and replicas > 0 else len(members)
+    return lines + ["# on the kubectl host: the members back",
+                    _join(["kubectl", "scale", f"statefulset/{sts}", f"--replicas={count}", "-n", ns]),
+                    _join(["kubectl", "rollout", "status", f"statefulset/{sts}", "-n", ns, "--timeout=600s"])]
 
 
 class Raw(str):
@@ -204,7 +321,7 @@ def _mongo_commands(cp: Dict[str, Any], set_dir: str) -> List[str]:
     total = sum(n for db, colls in (dump.get("counts") or {}).items() if db not in ("admin", "config", "local")
                 for n in colls.values() if isinstance(n, int))
     lines.append(mongosh(primary, f'"$PRIMARY"{domain}', f"EJSON.stringify({COUNTS_JS})")
-                 + f"   # every collection's count as componentPack.mongodb.counts in manifest.json ({total:,} documents "
+                 + f"   # every collection's count as componentPack.mongodb.counts in manifest.json ({counted(total, 'document')} "
                  "outside admin, config and local)")
     return lines
 
@@ -314,6 +431,8 @@ def run_step(kind: str, manifest: Manifest, set_dir: str, env: Environment, tran
     cp = manifest.component_pack or {}
     if kind == "cp-manual":
         return "printed (the tool does not run Helm: on a rebuilt cluster run these first)"
+    if kind in PRINTED:
+        return "printed (by hand: RESTORE.md writes the commands out; the tool does not run them)"
     if kind == "cp-scale-down":
         saved: Dict[str, int] = dict(journal.data.get("cpScaled") or {})
         for name in env.section("component_pack")["quiesce"]:
@@ -400,7 +519,7 @@ def _mongorestore(kube: Kube, cp: Dict[str, Any], dump_file: str, log: Any) -> s
         raise StepFailed("component pack: after the restore, collections hold other counts than the set: "
                          + "; ".join(wrong[:10]))
     log.info("component pack: MongoDB restored into %s: %d documents, counts as in the set", primary, restored)
-    return f"{restored:,} documents into {primary}, every collection's count as in the set"
+    return f"{counted(restored, 'document')} into {primary}, every collection's count as in the set"
 
 
 def _snapshot_restore(kube: Kube, cp: Dict[str, Any]) -> str:

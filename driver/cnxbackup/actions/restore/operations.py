@@ -29,11 +29,11 @@ from ...dirfd import chase, fd_path, open_dir_at, remove_tree_at, rename_norepla
 from ...errors import StepFailed
 from ...hosts import Host
 from ...paths import REPLACED, STAGED
-from ...progress import Progress
+from ...progress import Progress, counted
 from ...setbox import open_in_set, path_in_set
 from ...shown import printable as shown
 from ...transport import Transport
-from .moves import Folder, Moves, make_container, move, open_container, open_folder
+from .moves import ABSENT, Folder, Moves, make_container, move, open_container, open_folder
 
 q = shlex.quote
 MOVED_ASIDE = ".cnxrestore-moved-aside"  # in the runbook: inside a mount point's replaced folder, once all is there
@@ -105,6 +105,11 @@ class Operation:
     def replaced(self) -> Optional[str]:
         """Where this operation keeps what it replaces (None when it replaces nothing)."""
         return None
+
+    def kept_aside(self, moves: Optional[Moves]) -> Optional[str]:
+        """What this operation did keep aside once it ran: ``replaced``, unless the journal shows
+        there was nothing there (``moves``: this machine's records; None on another host)."""
+        return self.replaced
 
     def discard_local(self, ctx: LocalRun) -> None:
         """Remove this operation's own output (a restore refused before the stop leaves no staging)."""
@@ -288,7 +293,7 @@ class Extract(Operation):
         finally:
             os.close(box)
         ctx.symlinks = set(result.symlinks)
-        task.finish(f"{result.files:,} entries", verb="staged")
+        task.finish(counted(result.files, "entry"), verb="staged")
 
     def run_remote(self, ctx: RemoteRun) -> None:
         staging = q(self.staging)
@@ -394,6 +399,10 @@ class MoveAside(Operation):
     @property
     def replaced(self) -> Optional[str]:
         return self.container.replaced
+
+    def kept_aside(self, moves: Optional[Moves]) -> Optional[str]:
+        record = moves.get(f"aside:{self.path}") if moves is not None else None
+        return None if record is not None and record.state == ABSENT else self.replaced
 
 
 @dataclass(frozen=True)

@@ -79,7 +79,7 @@ def _process_steps(verb: str, agents: Sequence[WasProcess], dmgr: Optional[WasPr
         if not processes:
             continue
         what = "the Deployment Manager" if kind == "dmgr" else "the node agents"
-        title = f"{'Stop' if verb == 'stop' else 'Start'} {what} ({', '.join(p.label for p in processes)})"
+        title = f"{'Stop' if verb == 'stop' else 'Start'} {what}: {', '.join(p.label for p in processes)}"
         commands = [_on_host(p, env, script_line(p, script[(verb, kind)], (), local_owner(p))) for p in processes]
         steps.append(RestoreStep(f"{verb}-{'dmgr' if kind == 'dmgr' else 'agents'}", title,
                                  f"{verb}-{'dmgr' if kind == 'dmgr' else 'agents'}", commands))
@@ -184,6 +184,25 @@ def _ssh_prefix(env: Optional[Environment], host_name: Optional[str]) -> Optiona
 
 
 PROVISION_SKIPPED = "provision/ SKIPPED (not restored)"
+
+PROCESS_STEPS = ("stop-agents", "stop-dmgr", "start-dmgr", "start-agents", "sync")
+"""Steps the profile scripts run (stopNode, stopManager, startManager, startNode, syncNode)."""
+PRINTED_ONLY = "printed only (--print-db-commands)"
+WEBSPHERE_STEPS = ("stop", "roles", "next", "db") + PROCESS_STEPS
+"""What a restore under ``--target-root`` (files only, beside the live deployment) leaves out."""
+
+
+def skipped_in_run(step: RestoreStep, *, side_restore: bool, start: bool, print_db_commands: bool) -> Optional[str]:
+    """Why a planned step does not run in this run (its own skip reason, or an option's), else None."""
+    if step.skip_reason:
+        return step.skip_reason
+    if side_restore and step.kind in WEBSPHERE_STEPS:
+        return "restore under --target-root: files only"
+    if step.kind == "next" and not start:
+        return "servers not started (use --start)"
+    if step.kind == "db" and print_db_commands:
+        return PRINTED_ONLY
+    return None
 
 
 def restore_steps(manifest: Manifest, set_dir: str, env: Optional[Environment] = None, *, only: Optional[Sequence[str]] = None,

@@ -38,7 +38,7 @@ from ...atomic import write_file_atomic
 from ...config import Environment
 from ...databases import restore_database
 from ...dirfd import UnsafePath, chase, make_private_at, remove_tree_at
-from ...errors import EXIT_FAILED, EXIT_OK, EXIT_WARNINGS, CnxBackupError, ConfigError, StepFailed
+from ...errors import EXIT_FAILED, EXIT_OK, EXIT_WARNINGS, CnxBackupError, ConfigError, Interrupted, StepFailed
 from ...hosts import LOCAL, Host, hosts_of
 from ...invocation import command_line
 from ...journal import Journal
@@ -49,6 +49,7 @@ from ...outcome import CommandOutcome
 from ...paths import RESTORE_STAMP, set_wsadmin_dir
 from ...plan import RESTORE_EXACT, detect_versions
 from ...progress import Progress
+from ...stopped import note_result, start_selection
 from ...transport import HostUnreachable, Transport, make_transport
 from ...versions import ConnectionsVersion, restore_decision
 from ...was_processes import STOPPED, ProcessError, ProfileScripts, deployment_processes, missing_scripts
@@ -58,10 +59,12 @@ from ..sets.naming import RESTORE_DIR_PREFIX, new_restore_stamp, restores_folder
 from ..sets.trust import OpenedSet, read_checked
 from . import component_pack as cp_restore
 from .checks import archive_problems, database_problems, roles_problems, space_problems
+from .confirm import confirm, impact
 from .destinations import parse_only, resolve
+from .interrupted import interrupted_message
 from .moves import Moves, open_container
-from .operations import Carry, LocalRun, RemoteRun
-from .plan import RestoreStep, restore_steps
+from .operations import Carry, LocalRun, MoveIntoPlace, RemoteRun
+from .plan import PRINTED_ONLY, PROCESS_STEPS, RestoreStep, restore_steps, skipped_in_run
 from .records import FileStepRecord, StepLog
 from .remote_trees import remote_tree_problems
 
@@ -273,10 +276,15 @@ def restore_opened(args: argparse.Namespace, env: Environment, progress: Progres
     lock = RunLock(env.section("target")["dir"], env.name, f"restore-{stamp}")
     try:
         check_before_staging(opened, steps, env, transport, progress, processes=not options["target_root"])
+        finished = StepLog(journal).is_finished if journal is not None else (lambda step: False)
+        confirmed = confirm(impact(steps, env, side_restore=bool(options["target_root"]), start=bool(args.start),
+                                   print_db_commands=bool(args.print_db_commands), finished=finished),
+                            env, set_dir, yes=bool(args.yes), resume=journal is not None, say=progress.message)
         lock.acquire()
         if journal is None:
             journal = _new_restore_journal(set_dir, env, stamp, opened, backup_version, current, forced,
                                            identity.problems, options)
+            journal.put("newPlaces", _new_places(steps, env) if options["target_root"] else [])
         progress.message(f"[journal] {journal.path}")
         handler = add_log_file(os.path.join(journal.set_dir, "restore.log"))
         _stage(steps, opened, env, transport, journal, progress)
@@ -284,6 +292,7 @@ def restore_opened(args: argparse.Namespace, env: Environment, progress: Progres
         log.info("restore of %s onto %s (%s): set signed by %s; version: backup %s, deployment %s (allowed); "
                  "options %s", set_dir, env.name, env.file, opened.signed_by or f"nobody ({opened.unsealed_reason})",
                  backup_version.exact, current.exact, options)
+        log.info("%s", confirmed)
         for problem in identity.problems:
             log.warning("identity overridden (--allow-other-environment): %s", problem)
         for note in identity.notes:
@@ -315,6 +324,20 @@ def _restore_options(args: argparse.Namespace, env: Environment, set_dir: str,
     if any(args_value and recorded[k] != args_value for k, args_value in options.items()):
         progress.note(f"--resume continues with the options of the interrupted restore: {recorded}")
     return recorded, stamp, journal
+
+
+def _new_places(steps: List[RestoreStep], env: Environment) -> List[str]:
+    """The destinations of a restore under ``--target-root`` that do not exist before it starts:
+    whatever is moved aside there later is this restore's own making (the folders its nested items'
+    staging made, an outer item's copy of a file restored on its own), not something replaced."""
+    hosts = hosts_of(env)
+    return [step.destination for step in steps if step.kind == "file" and step.destination and step.archive
+            and _is_local(hosts, step.archive.host) and not os.path.lexists(step.destination)]
+
+
+def _is_local(hosts: Dict[str, Host], name: str) -> bool:
+    host = hosts.get(name)
+    return host is None or host.is_local
 
 
 def _new_restore_journal(set_dir: str, env: Environment, stamp: str, opened: OpenedSet,
@@ -479,16 +502,11 @@ class Runtime:
 
 def _why_not_run(rt: Runtime, step: RestoreStep) -> Optional[str]:
     """Why a step is skipped in this run (recorded as SKIPPED), or None to run it."""
-    if step.skip_reason:
-        return step.skip_reason
-    if rt.side_restore and step.kind in ("stop", "roles", "next", "db") + PROCESS_STEPS:
-        return "restore under --target-root: files only"
-    if step.kind == "next" and not rt.args.start:
-        return "servers not started (use --start)"
-    if step.kind == "db" and rt.args.print_db_commands:
+    why = skipped_in_run(step, side_restore=rt.side_restore, start=bool(rt.args.start),
+                         print_db_commands=bool(rt.args.print_db_commands))
+    if why == PRINTED_ONLY:
         rt.progress.message(f"[{step.step_id}] run by hand:\n    " + "\n    ".join(step.commands))
-        return "printed only (--print-db-commands)"
-    return None
+    return why
 
 
 def _run_file_step(rt: Runtime, step: RestoreStep) -> None:
@@ -502,7 +520,15 @@ def _run_file_step(rt: Runtime, step: RestoreStep) -> None:
         else:
             step.operations[index].run_local(local_run)
         rt.steps.begin(step, ops_done=index + 1)
-    moved = [op.replaced for op in step.operations if op.replaced is not None]
+    kept = [op.kept_aside(local_run.moves if remote_run is None else None) for op in step.operations]
+    moved = [path for path in kept if path is not None]
+    if step.destination in (rt.journal.data.get("newPlaces") or []):
+        for path in moved:  # nothing was there before this restore: what it moved aside is its own
+            _discard_replaced(path, rt.journal)
+        moved = []
+    if not moved and remote_run is None:  # nothing was there: the empty container is not left behind
+        for container in {op.container.path for op in step.operations if isinstance(op, MoveIntoPlace)}:
+            _empty_container(container, None, rt.journal)
     rt.replaced.extend(p for p in moved if p not in rt.replaced)
     rt.journal.put("replaced", rt.replaced)
     rt.steps.done(step, replaced=moved, forced=bool(step.note) or None)
@@ -518,7 +544,7 @@ def _run_wsadmin(rt: Runtime, step: RestoreStep) -> None:
         rt.steps.done(step)
         return
     rt.session = rt.session or _open_session(rt.env, rt.journal, rt.progress, after_restart=step.kind == "roles")
-    _wsadmin_step(rt.session, step, rt.env, rt.journal, rt.opened)
+    _wsadmin_step(rt.session, step, rt.env, rt.journal, rt.opened, say=rt.progress.note)
 
 
 def _run_process(rt: Runtime, step: RestoreStep) -> None:
@@ -580,7 +606,7 @@ def _execute(args: argparse.Namespace, env: Environment, opened: OpenedSet, step
     except KeyboardInterrupt:
         journal.put("status", "interrupted")
         _scale_back(env, transport, journal, progress)
-        raise
+        raise Interrupted(interrupted_message(env, journal)) from None
     except (CnxBackupError, ArchiveError, OSError) as error:
         return _failed(rt, error)
     finally:
@@ -627,9 +653,13 @@ def _finish(rt: Runtime, steps: List[RestoreStep]) -> int:
 
 
 def _discard_replaced(path: str, journal: Journal) -> None:
-    """Remove a replaced copy (``<container>/replaced``), and its container when that is then empty:
+    """Remove a replaced copy (``<container>/replaced``), and its container when that is then empty."""
+    _empty_container(*os.path.split(path), journal)
+
+
+def _empty_container(container: str, name: Optional[str], journal: Journal) -> None:
+    """Remove ``name`` from a container (None: nothing), then the container when it is empty:
     through the container's recorded identity, never through a name another user can change."""
-    container, name = os.path.split(path)
     moves = Moves(journal)
     key = next((k for k in (journal.data.get("containers") or {}) if moves.container_path(k) == container), None)
     if key is None:
@@ -639,7 +669,8 @@ def _discard_replaced(path: str, journal: Journal) -> None:
     except StepFailed:
         return
     try:
-        remove_tree_at(box, name)
+        if name is not None:
+            remove_tree_at(box, name)
         empty = not os.listdir(box)
     except FileNotFoundError:
         empty = False
@@ -659,7 +690,7 @@ def _scale_back(env: Environment, transport: Transport, journal: Journal, progre
     if not journal.data.get("cpScaled"):
         return
     try:
-        progress.message(f"[cp-scale-up] {cp_restore.scale_back(env, transport, journal)} (after the failure)")
+        progress.message(f"[cp-scale-up] {cp_restore.scale_back(env, transport, journal)} (the restore ended early)")
     except CnxBackupError as error:
         progress.warning(str(error))
 
@@ -712,9 +743,6 @@ def _dmgr_stopped(env: Environment, scripts: ProfileScripts) -> bool:
     return dmgr is not None and scripts.status(dmgr) == STOPPED
 
 
-PROCESS_STEPS = ("stop-agents", "stop-dmgr", "start-dmgr", "start-agents", "sync")
-
-
 def _process_step(scripts: ProfileScripts, step: RestoreStep, env: Environment, journal: Journal,
                   progress: Progress) -> None:
     """Stop or start the node agents or the Dmgr, or synchronize one node, through the profile scripts."""
@@ -740,7 +768,9 @@ def _process_step(scripts: ProfileScripts, step: RestoreStep, env: Environment, 
 
 
 def _wsadmin_step(session: WsadminSession, step: RestoreStep, env: Environment, journal: Journal,
-                  opened: OpenedSet) -> None:
+                  opened: OpenedSet, say: Optional[Callable[[str], None]] = None) -> None:
+    """One wsadmin step; the servers' stop and start keep the record ``cnxbackup start`` reads
+    (``stopped``): the start starts only what the stops found running, and says so (``say``)."""
     ws = env.section("wsadmin")
     script = {"stop": "stop_servers", "roles": "import_role_mappings", "next": "start_servers"}[step.kind]
     out = os.path.join(journal.set_dir, f"{script}.json")
@@ -750,6 +780,11 @@ def _wsadmin_step(session: WsadminSession, step: RestoreStep, env: Environment, 
     else:
         argv = ["--timeout", str(ws["stop_timeout"]), "--out", out]
         timeout = ws["step_timeout"] + ws["stop_timeout"]
+        if script == "start_servers":
+            selection = start_selection(env)
+            argv += selection.arguments
+            for note in selection.notes:
+                (say or get_logger().info)(note)
     try:
         result = session.run_step(script, argv, timeout=timeout, result_file=out)
     except WsadminError as error:
@@ -757,4 +792,7 @@ def _wsadmin_step(session: WsadminSession, step: RestoreStep, env: Environment, 
     if result.rc != 0:
         lines = [line for line in result.output.splitlines() if line.strip()]
         raise StepFailed(f"wsadmin {script} failed: {lines[-1] if lines else 'exit ' + str(result.rc)}")
+    problem = note_result(env, script, result.result, f"the restore {journal.set_dir}")
+    if problem is not None:
+        get_logger().warning("the record of the stopped servers (for cnxbackup start): %s", problem)
     StepLog(journal).done(step, result=result.result)

@@ -142,7 +142,8 @@ def decide(entries: List[SetEntry], keep: int, keep_within_days: Optional[float]
         elif id(entry) in kept_last:
             decisions.append(PruneDecision(entry, True, f"one of the newest {keep} complete sets"))
         elif entry.complete and keep_within_days is not None and now - entry.stamp <= keep_within_days * 86400:
-            decisions.append(PruneDecision(entry, True, f"complete and within {keep_within_days:g} days"))
+            days = f"{keep_within_days:g} day{'' if keep_within_days == 1 else 's'}"
+            decisions.append(PruneDecision(entry, True, f"complete and within {days}"))
         elif not entry.complete and (newest_complete is None or entry.stamp > newest_complete.stamp):
             decisions.append(PruneDecision(entry, True, f"{entry.state}, newer than the newest complete set (may be resumed)"))
         elif entry.complete:
@@ -250,6 +251,69 @@ def _forget_snapshot(env: Environment, manifest: Manifest, transport: Transport)
             raise
         return [f"OpenSearch snapshot {repository}/{name}: already gone"]
     return [f"OpenSearch snapshot {repository}/{name}: deleted"]
+
+
+def _image_place(env: Environment, image: ImageRecord) -> str:
+    """``HOST:PATH`` of a recorded image (its path alone when it is on this host)."""
+    host_name, host = _image_host(env, image)
+    return f"{host_name}:{image.path}" if host is not None else image.path
+
+
+def _planned_databases(env: Environment, manifest: Manifest) -> Tuple[List[str], List[str]]:
+    """The images ``_forget_databases`` would remove, each on its host, and what it would refuse
+    already from the record (outside ``database.backup_dir``, no digest, a host not in the file)."""
+    backup_dir = str(env.section("database").get("backup_dir") or "")
+    lines: List[str] = []
+    problems: List[str] = []
+    for db in manifest.databases:
+        if db.status not in ("done", "warning"):
+            continue
+        try:
+            planned = forget_database_backup(manifest.database_vendor, db, env, dry_run=True)
+        except CnxBackupError as error:
+            problems.append(f"database {db.name}: {error}")
+            continue
+        if planned is not None:  # through the vendor's own catalogue (an RMAN backup by its tag)
+            lines.append(f"database {db.name}: {planned}")
+            continue
+        for image in db.images:
+            where = f"database {db.name}: image {image.path}"
+            try:
+                place = _image_place(env, image)
+            except CnxBackupError as error:
+                problems.append(str(error))
+                continue
+            if not is_plain_path_within(image.path, backup_dir):
+                problems.append(f"{where} is not inside database.backup_dir {backup_dir}: left alone")
+            elif not image.sha256 or image.size is None:
+                problems.append(f"{where}: the set records no SHA-256 and size for it: left alone")
+            else:
+                lines.append(f"database {db.name}: image {place} ({human_bytes(image.size)}): would be removed")
+    return lines, problems
+
+
+def planned_removal(env: Environment, decision: PruneDecision) -> PruneDecision:
+    """What ``remove_set`` would remove, read from the set's signed record alone (``prune --dry-run``:
+    nothing is touched and no host is asked): each database image on its host, the OpenSearch
+    snapshot, the folder, each a line in ``removed``; in ``problems`` what the record already
+    shows it would refuse (the real prune also checks each image's bytes on its host)."""
+    entry = decision.entry
+    if entry.manifest is not None:
+        lines, problems = _planned_databases(env, entry.manifest)
+        decision.removed += lines
+        decision.problems += problems
+        snap = (entry.manifest.component_pack or {}).get("opensearch") or {}
+        name = snap.get("snapshot")
+        if enabled(env) and env.section("component_pack").get("opensearch") and isinstance(name, str):
+            repository = env.section("component_pack")["opensearch_repository"]
+            if SEARCH_NAME.fullmatch(name):
+                decision.removed.append(f"OpenSearch snapshot {repository}/{name} (through kubectl on "
+                                        f"{env.section('component_pack')['host']}): would be deleted")
+            else:
+                decision.problems.append(f"the set names the OpenSearch snapshot {name!r}, not an OpenSearch name: "
+                                         "left alone")
+    decision.removed.append(f"{entry.path}: would be removed ({human_bytes(entry.size)})")
+    return decision
 
 
 def remove_set(env: Environment, decision: PruneDecision, transport: Transport) -> PruneDecision:

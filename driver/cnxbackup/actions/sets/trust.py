@@ -17,7 +17,7 @@ from ...archive import Cipher
 from ...config import Environment
 from ...manifest import Manifest, ManifestError, manifest_from_data, parse_manifest_data, read_manifest_bytes, read_signature
 from ...setbox import OutsideTheSet, read_in_set
-from ...signing import DEFAULT_TRUSTED_KEYS, SignatureRefused, Unsigned, verify
+from ...signing import DEFAULT_TRUSTED_KEYS, Forged, SignatureRefused, Unsigned, UntrustedKey, verify
 
 
 @dataclass
@@ -50,6 +50,19 @@ def _fingerprint_in(data: Dict[str, Any]) -> Optional[str]:
     return value if isinstance(value, str) else None
 
 
+def _what_to_do(error: SignatureRefused) -> str:
+    """The way forward for a refused signature: the signer's key first; --trust-unsealed only as
+    the last resort, for a set whose origin is known by other means."""
+    if isinstance(error, UntrustedKey):
+        return ("give the signer's public key with --trusted-keys FILE (the copy kept with its key card, "
+                "<signing.key>.card.txt on the backup host: README, Signed sets) or --env of the environment whose "
+                "signing.trusted_keys holds it; only as the last resort, for a set you know is genuine: --trust-unsealed")
+    if isinstance(error, Forged):
+        return ("the set or its signature changed after it was signed (damage or tampering): take another set; "
+                "--trust-unsealed only if you know why it changed")
+    return "a set from before signed sets needs --trust-unsealed, see README"
+
+
 def open_set(set_dir: str, trusted_keys: str, trust_unsealed: bool) -> OpenedSet:
     """The set's manifest, its signature checked first; SignatureRefused unless ``trust_unsealed``."""
     raw = read_manifest_bytes(set_dir)
@@ -65,8 +78,7 @@ def open_set(set_dir: str, trusted_keys: str, trust_unsealed: bool) -> OpenedSet
         signed_by = verify(raw, signature, _fingerprint_in(data), trusted_keys)
     except SignatureRefused as error:
         if not trust_unsealed:
-            raise SignatureRefused(f"{error}; refused (a set from before signed sets needs --trust-unsealed, "
-                                   "see README)") from None
+            raise type(error)(f"{error}; refused: {_what_to_do(error)}") from None
         reason = str(error)
     return OpenedSet(set_dir, manifest_from_data(data, set_dir), signed_by, reason)
 

@@ -31,9 +31,9 @@ from ...manifest import (
     ManifestFormatError,
 )
 from ...manifest.coverage import COVERED_FORMAT, unaccounted, walk_set
-from ...progress import Progress
+from ...progress import Progress, counted
 from ...setbox import OutsideTheSet, open_regular, path_in_set
-from ...signing import KeyMissing, SignatureRefused
+from ...signing import KeyMissing, SignatureRefused, Unsigned, UntrustedKey
 from ...transport import make_transport
 from .crypto import set_cipher
 from .trust import open_set
@@ -50,7 +50,9 @@ def verify_set(set_dir: str, *, trusted_keys: str, trust_unsealed: bool = False,
         opened = open_set(set_dir, trusted_keys, trust_unsealed)
     except (ManifestFormatError, KeyMissing):
         raise  # not damage: a newer format or a missing key file, refused as usage errors (exit 2)
-    except SignatureRefused as error:
+    except (Unsigned, UntrustedKey):
+        raise  # not checked, not proven bad: refused (exit 1), and no "verify FAILED" is recorded beside the set
+    except SignatureRefused as error:  # a trusted key's signature that does not match: the set changed
         return False, [f"BAD signature: {error}"]
     except ManifestError as error:
         return False, [f"BAD manifest: {error}"]
@@ -151,9 +153,9 @@ def _verify_archive(set_dir: str, item: ArchiveRecord, level: ArchiveLevel, deep
         if listing.sha256 != level.sha256:
             return False, f"BAD {name}: {level.path} SHA-256 differs from the manifest (content changed)", carried
         if listing.files != level.files:
-            return False, (f"BAD {name}: {level.path} lists {listing.files:,} entries, the manifest says "
+            return False, (f"BAD {name}: {level.path} lists {counted(listing.files, 'entry')}, the manifest says "
                            f"{_count(level.files)}"), carried
-        return True, f"OK  {name}: sha256, size and {listing.files:,} entries", listing.symlinks
+        return True, f"OK  {name}: sha256, size and {counted(listing.files, 'entry')}", listing.symlinks
     digest, _ = hash_file(path)
     if digest != level.sha256:
         return False, f"BAD {name}: {level.path} SHA-256 differs from the manifest (content changed)", carried
@@ -204,7 +206,7 @@ def _verify_coverage(set_dir: str, manifest: Manifest) -> List[Tuple[bool, str]]
                for rel in unaccounted(manifest, files)]
     if not checks:
         mutable = [name for name in manifest.mutable_files or [] if not name.endswith(".partial")]
-        checks.append((True, f"OK  each of the set's {len(files)} files is in the signed manifest or changes "
+        checks.append((True, f"OK  each of the set's {counted(len(files), 'file')} is in the signed manifest or changes "
                              f"by design ({', '.join(mutable)}, and their .partial)"))
     return checks
 
@@ -212,8 +214,9 @@ def _verify_coverage(set_dir: str, manifest: Manifest) -> List[Tuple[bool, str]]
 def _verify_component_pack(set_dir: str, manifest: Manifest, deep: bool, env: Optional[Environment],
                            cipher: Optional[Cipher] = None) -> List[Tuple[bool, str]]:
     """The MongoDB dump (its digest; ``--deep`` with ``--env``: a dry-run restore in the cluster
-    reads all of it) and, ``--deep``, the snapshot named in the manifest inside the archived
-    repository folder. The inventory files are among the set's recorded files."""
+    reads all of it), each etcd snapshot (the digest taken as it landed) and, ``--deep``, the
+    OpenSearch snapshot named in the manifest inside the archived repository folder. The inventory
+    files are among the set's recorded files."""
     cp = manifest.component_pack or {}
     checks: List[Tuple[bool, str]] = []
     dump = cp.get("mongodb") or {}
@@ -227,6 +230,14 @@ def _verify_component_pack(set_dir: str, manifest: Manifest, deep: bool, env: Op
         elif good and deep:
             checks.append((True, "OK  component pack MongoDB dump: not read by mongorestore (give --env to run a "
                                  "dry-run restore in the cluster)"))
+    etcd = cp.get("etcd") or {}
+    for taken in (etcd.get("snapshots") or []) if etcd.get("status") in DONE_STATUSES else []:
+        if isinstance(taken, dict) and isinstance(taken.get("path"), str):
+            record = FileRecord(taken["path"], str(taken.get("sha256")), int(taken.get("size") or 0))
+            listed = next((f for f in manifest.files if f.path == record.path), None)
+            checks.append(_verify_plain(set_dir, record, f"component pack etcd snapshot of {taken.get('namespace')}/"
+                                                         f"{taken.get('statefulset')} (SHA-256 as it landed): ",
+                                        cipher if deep and listed is not None and listed.encrypted else None))
     snap = cp.get("opensearch") or {}
     if deep and snap.get("status") in DONE_STATUSES:
         wanted = f"./snap-{snap.get('uuid')}.dat"

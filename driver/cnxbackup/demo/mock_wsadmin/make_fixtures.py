@@ -156,7 +156,7 @@ def was905() -> dict[str, Any]:
                              "description": "", "configSeq": 1620000100004})
     for srv in cell["servers"]:
         if srv["name"] == "AppsCluster_server1":
-            srv["stopDelay"] = 3          # slow to stop
+            srv["stopDelay"] = 1.5        # slow to stop: a stop sees it STOPPING over two polls (1 s apart)
         if srv["name"] == "PushCluster_server2":
             srv["running"] = False        # already stopped
     return cell

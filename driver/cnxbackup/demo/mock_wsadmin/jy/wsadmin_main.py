@@ -210,6 +210,9 @@ class Launch:
                 out('WASX7246E: Cannot establish "%s" connection to host "%s" because of an authentication failure. '
                     'Ensure that user and password are correct on the command line or in a properties file.'
                     % (conntype, host))
+                # the server's refusal follows on a line of its own (as public transcripts show it)
+                out('Exception message (if any): "ADMN0022E: Access is denied for the getProcessType operation on '
+                    'Server MBean because of insufficient or empty credentials."')
                 return self.not_connected()
         dmgr = [s for s in state['servers'] if s.get('type') == 'DEPLOYMENT_MANAGER'][0]
         out('WASX7209I: Connected to process "%s" on node %s using %s connector;  The type of process is: '
