@@ -15,17 +15,14 @@ variables: no value of them is on kubectl's command line, nor on etcdctl's, nor 
 from __future__ import annotations
 
 import json
-import os
 import re
-import signal
-import subprocess
 import threading
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence
 
 from ..archive import Cipher, CopyResult, receive
 from ..errors import CnxBackupError
-from .kube import Kube, pod_ready, tail
+from .kube import ExecStream, Kube, pod_ready, tail
 
 NAME_LABEL = "app.kubernetes.io/name"
 SAVE = r"""set -eu
@@ -166,37 +163,18 @@ def _status(text: str) -> Optional[Dict[str, int]]:
 def _stream(kube: Kube, pod: str, container: Optional[str], path: str, dest: str, timeout: float,
             cancel: threading.Event, cipher: Optional[Cipher]) -> CopyResult:
     """``kubectl exec POD -- cat PATH`` into ``dest``, hashed as it lands; published only when cat ended well."""
-    proc = subprocess.Popen(kube.exec_argv(pod, container, ["cat", path], stdin=False), stdin=subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
-    errors: List[bytes] = []
-    reader = threading.Thread(target=lambda: errors.append(proc.stderr.read() if proc.stderr else b""), daemon=True)
-    reader.start()
-    timer = threading.Timer(timeout, _kill_group, (proc,))
-    timer.start()
+    stream = ExecStream(kube, pod, container, ["cat", path], timeout)
 
     def finished(_result: CopyResult, _fd: int) -> None:
-        rc = proc.wait()
-        reader.join()
+        rc = stream.wait()
         if rc != 0:
             raise EtcdError(f"copying the etcd snapshot out of {kube.namespace}/{pod} failed (exit {rc}): "
-                            f"{tail(b''.join(errors))}")
+                            f"{tail(stream.errors)}")
 
     try:
-        assert proc.stdout is not None
-        return receive(proc.stdout, dest, before_publish=finished, cancel=cancel, cipher=cipher)
+        return receive(stream.stdout, dest, before_publish=finished, cancel=cancel, cipher=cipher)
     finally:
-        timer.cancel()
-        if proc.poll() is None:
-            _kill_group(proc)
-            proc.wait()
-
-
-def _kill_group(proc: subprocess.Popen) -> None:
-    """The whole session of the copy (sh, kubectl or ssh), as the MongoDB dump's."""
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
+        stream.close()
 
 
 def _remove(kube: Kube, found: EtcdSet, pod: str, path: str, log: Any) -> None:

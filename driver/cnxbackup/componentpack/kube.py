@@ -11,8 +11,12 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import shlex
-from typing import Any, Dict, List, Optional, Sequence
+import signal
+import subprocess
+import threading
+from typing import IO, Any, Dict, List, Optional, Sequence
 
 from ..config import Environment
 from ..errors import CnxBackupError
@@ -98,6 +102,53 @@ class Kube:
         if not isinstance(items, list):
             raise KubeError(f"kubectl get {kind}: no item list in its JSON")
         return [i for i in items if isinstance(i, dict)]
+
+
+class ExecStream:
+    """``kubectl exec POD -- ARGV`` whose output is read as a stream (a dump, a snapshot): its stderr
+    gathered by a thread, its whole session (sh, kubectl or ssh) killed after ``timeout`` seconds or
+    when it is closed unfinished. A kill of the shell alone would leave them running."""
+
+    def __init__(self, kube: "Kube", pod: str, container: Optional[str], argv: List[str], timeout: float) -> None:
+        self.proc = subprocess.Popen(kube.exec_argv(pod, container, argv, stdin=False), stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+        self._errors: List[bytes] = []
+        self._reader = threading.Thread(target=self._read_errors, daemon=True)
+        self._reader.start()
+        self._timer = threading.Timer(timeout, kill_session, (self.proc,))
+        self._timer.start()
+
+    def _read_errors(self) -> None:
+        self._errors.append(self.proc.stderr.read() if self.proc.stderr else b"")
+
+    @property
+    def stdout(self) -> IO[bytes]:
+        assert self.proc.stdout is not None
+        return self.proc.stdout
+
+    def wait(self) -> int:
+        """The exit code, once the process and its stderr are done."""
+        rc = self.proc.wait()
+        self._reader.join()
+        return rc
+
+    @property
+    def errors(self) -> bytes:
+        return b"".join(self._errors)
+
+    def close(self) -> None:
+        self._timer.cancel()
+        if self.proc.poll() is None:
+            kill_session(self.proc)
+            self.proc.wait()
+
+
+def kill_session(proc: "subprocess.Popen[bytes]") -> None:
+    """SIGKILL to the whole session a process leads (it was started with ``start_new_session``)."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
 
 
 def pod_ready(pod: Dict[str, Any]) -> bool:

@@ -14,9 +14,7 @@ the user name and ``$external`` go as separate argv words, never through a shell
 from __future__ import annotations
 
 import json
-import os
 import re
-import signal
 import subprocess
 import threading
 from dataclasses import dataclass, field
@@ -24,7 +22,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from ..archive import Cipher, CopyResult, receive
 from ..errors import CnxBackupError
-from .kube import Kube, KubeError, pod_ready, tail
+from .kube import ExecStream, Kube, KubeError, kill_session, pod_ready, tail
 
 STATEFULSETS = ("mongo7", "mongo5")
 """MongoDB 7 (8.0 CR9 and later), MongoDB 5 (8.0 until CR8); ``mongo`` is MongoDB 3 (Component Pack 7)."""
@@ -215,37 +213,26 @@ def dump(kube: Kube, mongo: MongoSet, dest: str, *, timeout: float, cancel: thre
 
 def _stream(kube: Kube, mongo: MongoSet, member: str, argv: List[str], dest: str, timeout: float,
             cancel: threading.Event, cipher: Optional[Cipher] = None) -> Tuple[CopyResult, Dict[str, Dict[str, int]]]:
-    proc = subprocess.Popen(kube.exec_argv(member, mongo.container, argv, stdin=False), stdin=subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    stream = ExecStream(kube, member, mongo.container, argv, timeout)
     with _LIVE_LOCK:
-        _LIVE.append(proc)
-    errors: List[bytes] = []
-    reader = threading.Thread(target=lambda: errors.append(proc.stderr.read() if proc.stderr else b""), daemon=True)
-    reader.start()
-    timer = threading.Timer(timeout, _kill_group, (proc,))
-    timer.start()
+        _LIVE.append(stream.proc)
 
     def finished(_result: CopyResult, _fd: int) -> None:
-        rc = proc.wait()
-        reader.join()
-        text = b"".join(errors).decode("utf-8", "replace")
+        rc = stream.wait()
+        text = stream.errors.decode("utf-8", "replace")
         failure = _FAILED.search(text)
         if rc != 0 or failure:
             raise MongoError(f"mongodump on {member} failed (exit {rc}): "
-                             f"{failure.group(1) if failure else tail(b''.join(errors))}")
+                             f"{failure.group(1) if failure else tail(stream.errors)}")
 
     try:
-        assert proc.stdout is not None
-        copied = receive(proc.stdout, dest, before_publish=finished, cancel=cancel, cipher=cipher)
+        copied = receive(stream.stdout, dest, before_publish=finished, cancel=cancel, cipher=cipher)
     finally:
-        timer.cancel()
-        if proc.poll() is None:
-            _kill_group(proc)
-            proc.wait()
+        stream.close()
         with _LIVE_LOCK:
-            _LIVE.remove(proc)
+            _LIVE.remove(stream.proc)
     counts: Dict[str, Dict[str, int]] = {}
-    for db, coll, number in _DONE.findall(b"".join(errors).decode("utf-8", "replace")):
+    for db, coll, number in _DONE.findall(stream.errors.decode("utf-8", "replace")):
         counts.setdefault(db, {})[coll] = int(number)
     return copied, counts
 
@@ -286,15 +273,7 @@ def stop_dumps() -> None:
         running = list(_LIVE)
     for proc in running:
         if proc.poll() is None:
-            _kill_group(proc)
-
-
-def _kill_group(proc: subprocess.Popen) -> None:
-    """The whole session of the dump (sh, kubectl or ssh): a kill of the shell alone would leave them."""
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
+            kill_session(proc)
 
 
 RESTORED = re.compile(r"(\d+) document\(s\) restored successfully\. (\d+) document\(s\) failed to restore")
